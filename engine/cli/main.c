@@ -1,0 +1,64 @@
+/*
+ * cmafeng's entry point. The CLI owns the only lua_State (DESIGN.md section 2): it opens
+ * the standard libraries, registers the embedded Lua library and the C core in
+ * package.preload, and hands argv to cmafeng.cli, which returns the exit code.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <lualib.h>
+
+#include "lua/bindings.h"
+
+static int l_isatty(lua_State *L)
+{
+    lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    /* SVT-AV1 logs every encoder's configuration to stderr; keep only its errors unless
+     * the user asked otherwise. */
+    setenv("SVT_LOG", "1", 0);
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        fprintf(stderr, "cmafeng: cannot create the Lua state: out of memory\n");
+        return 1;
+    }
+    luaL_openlibs(L);
+    cme__lua_preload(L);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "cmafeng.core");
+    if (!cme__lua_pcall(L, 1, 1)) {
+        fprintf(stderr, "cmafeng: internal error: %s\n", lua_tostring(L, -1));
+        lua_close(L);
+        return 1;
+    }
+    lua_pushcfunction(L, l_isatty);
+    lua_setfield(L, -2, "isatty");
+    lua_pop(L, 1);
+
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "cmafeng.cli");
+    int code = 1;
+    if (cme__lua_pcall(L, 1, 1)) {
+        lua_getfield(L, -1, "main");
+        // stack: cli, main
+        lua_createtable(L, argc, 0);
+        for (int i = 1; i < argc; i++) {
+            lua_pushstring(L, argv[i]);
+            lua_rawseti(L, -2, i);
+        }
+        if (cme__lua_pcall(L, 1, 1))
+            code = (int)luaL_optinteger(L, -1, 1);
+        else
+            fprintf(stderr, "cmafeng: internal error: %s\n", lua_tostring(L, -1));
+    } else {
+        fprintf(stderr, "cmafeng: internal error: %s\n", lua_tostring(L, -1));
+    }
+    lua_close(L);
+    return code;
+}

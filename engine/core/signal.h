@@ -1,0 +1,31 @@
+/*
+ * A coalescing wake-up shared by several producers and consumers: producers bump a
+ * sequence number and broadcast; a consumer reads the sequence, looks for work with the
+ * signal's lock released, and sleeps only if the sequence has not moved since. Wake-ups
+ * coalesce and carry no data: the data lives in the queues (STYLE.md, cross-thread hand-off).
+ */
+#ifndef CME_CORE_SIGNAL_H
+#define CME_CORE_SIGNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+typedef struct CmeSignal {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    uint64_t seq;
+} CmeSignal;
+
+int cme__signal_init(CmeSignal *s);
+void cme__signal_destroy(CmeSignal *s);
+uint64_t cme__signal_seq(CmeSignal *s);
+void cme__signal_notify(CmeSignal *s);
+/* Sleeps until the sequence differs from seen or timeout_ms passes (< 0: forever).
+ * Returns 0 when it moved, CME_ETIMEDOUT otherwise. */
+int cme__signal_wait(CmeSignal *s, uint64_t seen, int timeout_ms);
+/* An absolute CLOCK_REALTIME deadline timeout_ms from now, for pthread_cond_timedwait. */
+void cme__deadline(struct timespec *ts, int timeout_ms);
+/* Monotonic seconds. */
+double cme__now(void);
+
+#endif

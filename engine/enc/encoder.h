@@ -1,0 +1,73 @@
+/*
+ * Encoder backends: a table of function pointers per backend in one NULL-terminated
+ * registry (dav1d tools/output). Pull API: send_frame() / receive_packet(); CME_EAGAIN
+ * from receive_packet means "send more input", CME_EOF means drained after the EOS sent by
+ * send_frame(NULL). Backends never see Lua, chunks or files: frames in, packets out.
+ * All calls for one encoder come from one thread at a time (the worker holding it).
+ */
+#ifndef CME_ENC_ENCODER_H
+#define CME_ENC_ENCODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sched/lease_pool.h"
+
+typedef struct CmeEncoderSettings {
+    int width, height;
+    int fps_num, fps_den;
+    int bit_depth;          /* 8 */
+    int crf, preset;
+    int threads;            /* 0 = backend default */
+    int keyint;             /* frames between periodic key frames (segment length) */
+    /* Colour description from the source (ISO/IEC 23091-4 code points; 2 = unspecified). */
+    int color_primaries, transfer_characteristics, matrix_coefficients, full_range;
+} CmeEncoderSettings;
+
+/* An 8-bit 4:2:0 picture; planes are borrowed for the duration of send_frame(). */
+typedef struct CmeEncFrame {
+    const uint8_t *planes[3];
+    int strides[3];
+    int64_t pts;
+    int force_key;
+} CmeEncFrame;
+
+typedef struct CmeEncPacket {
+    uint8_t *data; /* owned by the encoder; valid until the next receive_packet/close */
+    size_t size;
+    int64_t pts;
+    int key;
+} CmeEncPacket;
+
+typedef struct CmeEncoderImpl {
+    const char *name;
+    CmeBackend backend;
+    size_t priv_size;
+    /* Can this machine run the backend? 0, or CME_ENODEV with a reason in msg. */
+    int (*probe)(char *msg, size_t msglen);
+    int (*open)(void *priv, const CmeEncoderSettings *s, char *err, size_t errlen);
+    /* frame == NULL sends end of stream. */
+    int (*send_frame)(void *priv, const CmeEncFrame *frame);
+    /* 0 with *pkt, CME_EAGAIN, CME_EOF, or an error. After EOS this blocks until a packet. */
+    int (*receive_packet)(void *priv, CmeEncPacket *pkt);
+    /* Must be safe after a failed open; must not hang (drains EOS itself if needed). */
+    void (*close)(void *priv);
+} CmeEncoderImpl;
+
+/* NULL-terminated registry. */
+extern const CmeEncoderImpl *const cme__encoders[];
+const CmeEncoderImpl *cme__encoder_find(CmeBackend backend);
+
+typedef struct CmeEncoder {
+    const CmeEncoderImpl *impl;
+    void *priv;
+    int eos_sent;
+} CmeEncoder;
+
+int cme__encoder_open(CmeEncoder **out, CmeBackend backend, const CmeEncoderSettings *s,
+                      char *err, size_t errlen);
+int cme__encoder_send(CmeEncoder *e, const CmeEncFrame *f);
+int cme__encoder_receive(CmeEncoder *e, CmeEncPacket *pkt);
+void cme__encoder_close(CmeEncoder **pe);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * NVIDIA NVENC backend through the ffnvcodec dynamic loader: libcuda and
+ * libnvidia-encode are dlopen()ed at probe time, so the binary runs on machines without
+ * the driver. The installed nv-codec-headers (11.1) predate AV1 encoding
+ * (NV_ENC_CODEC_AV1_GUID arrived with NVENC API 12), so even with a GPU present this
+ * build reports the device and refuses to open an AV1 session with a clear reason.
+ */
+#include "cmafeng_config.h"
+
+#if CME_HAVE_NVENC
+#include <stdio.h>
+
+/* The loader prints "Cannot load libcuda.so.1" to stderr by default; the probe reports
+ * the reason itself. */
+#define FFNV_LOG_FUNC(logctx, msg, ...) ((void)(logctx))
+#define FFNV_DEBUG_LOG_FUNC(logctx, msg, ...) ((void)(logctx))
+#include <ffnvcodec/dynlink_loader.h>
+
+#include "cmafeng/common.h"
+#include "enc/encoder.h"
+
+typedef struct NvencPriv {
+    int unused;
+} NvencPriv;
+
+static int nvenc_probe(char *msg, size_t msglen)
+{
+    CudaFunctions *cu = NULL;
+    if (cuda_load_functions(&cu, NULL) < 0) {
+        snprintf(msg, msglen, "no NVENC device: libcuda not found");
+        return CME_ENODEV;
+    }
+    int count = 0;
+    if (cu->cuInit(0) != CUDA_SUCCESS || cu->cuDeviceGetCount(&count) != CUDA_SUCCESS ||
+        count == 0) {
+        cuda_free_functions(&cu);
+        snprintf(msg, msglen, "no NVENC device: CUDA reports no GPU");
+        return CME_ENODEV;
+    }
+    cuda_free_functions(&cu);
+    NvencFunctions *nv = NULL;
+    if (nvenc_load_functions(&nv, NULL) < 0) {
+        snprintf(msg, msglen, "no NVENC device: libnvidia-encode not found (%d GPU(s))", count);
+        return CME_ENODEV;
+    }
+    nvenc_free_functions(&nv);
+    snprintf(msg, msglen,
+             "NVENC present (%d GPU(s)) but AV1 encode needs NVENC API 12; this build has "
+             "API %d", count, NVENCAPI_MAJOR_VERSION);
+    return CME_EUNSUPPORTED;
+}
+
+static int nvenc_open(void *priv, const CmeEncoderSettings *s, char *err, size_t errlen)
+{
+    int r = nvenc_probe(err, errlen);
+    return r < 0 ? r : CME_EUNSUPPORTED;
+}
+
+static int nvenc_send_frame(void *priv, const CmeEncFrame *f)
+{
+    return CME_EUNSUPPORTED;
+}
+
+static int nvenc_receive_packet(void *priv, CmeEncPacket *pkt)
+{
+    return CME_EUNSUPPORTED;
+}
+
+static void nvenc_close(void *priv)
+{
+}
+
+const CmeEncoderImpl cme__encoder_nvenc = {
+    .name = "nvenc",
+    .backend = CME_BACKEND_NVENC,
+    .priv_size = sizeof(NvencPriv),
+    .probe = nvenc_probe,
+    .open = nvenc_open,
+    .send_frame = nvenc_send_frame,
+    .receive_packet = nvenc_receive_packet,
+    .close = nvenc_close,
+};
+#endif

@@ -1,0 +1,198 @@
+/*
+ * SVT-AV1 1.4.1 backend. Call sequence and traps (../shared/NOTES-DEPS.md):
+ * init_handle (fills defaults) -> edit config -> set_parameter -> init -> send/get loop ->
+ * EOS -> drain until a packet carries EB_BUFFERFLAG_EOS -> deinit -> deinit_handle.
+ * Deinit without EOS hangs forever, so close() always sends EOS and drains first.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <svt-av1/EbSvtAv1Enc.h>
+
+#include "cmafeng/common.h"
+#include "enc/encoder.h"
+
+typedef struct SvtPriv {
+    EbComponentType *handle;
+    int initialized;  /* svt_av1_enc_init succeeded: deinit needs EOS first */
+    int eos_sent;
+    int eos_received;
+    EbBufferHeaderType *out; /* the packet last handed out, released on the next call */
+    int width, height;
+} SvtPriv;
+
+static int svt_probe(char *msg, size_t msglen)
+{
+    snprintf(msg, msglen, "SVT-AV1 %s (software)", svt_av1_get_version());
+    return 0;
+}
+
+static void release_out(SvtPriv *p)
+{
+    if (p->out) {
+        svt_av1_enc_release_out_buffer(&p->out);
+        p->out = NULL;
+    }
+}
+
+static int svt_open(void *priv, const CmeEncoderSettings *s, char *err, size_t errlen)
+{
+    SvtPriv *p = priv;
+    EbSvtAv1EncConfiguration cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    EbErrorType e = svt_av1_enc_init_handle(&p->handle, NULL, &cfg);
+    if (e != EB_ErrorNone) {
+        snprintf(err, errlen, "svt_av1_enc_init_handle failed (0x%x)", (unsigned)e);
+        p->handle = NULL;
+        return CME_EENCODER;
+    }
+    cfg.enc_mode = (int8_t)s->preset;
+    cfg.source_width = (uint32_t)s->width;
+    cfg.source_height = (uint32_t)s->height;
+    cfg.frame_rate_numerator = (uint32_t)s->fps_num;
+    cfg.frame_rate_denominator = (uint32_t)s->fps_den;
+    cfg.encoder_bit_depth = (uint32_t)s->bit_depth;
+    cfg.encoder_color_format = EB_YUV420;
+    /* CRF: constant-quality mode with temporal-dependency modelling, as FFmpeg's wrapper. */
+    cfg.rate_control_mode = 0;
+    cfg.qp = (uint32_t)s->crf;
+    cfg.enable_tpl_la = 1;
+    /* Closed GOP with a key frame every segment: periodic key frames at keyint, and a
+     * forced key frame at every chunk start. Forced key frames only work when
+     * intra_period_length != -1, and a forced one resets the periodic counter. */
+    cfg.intra_refresh_type = SVT_AV1_KF_REFRESH;
+    cfg.intra_period_length = s->keyint > 1 ? s->keyint - 1 : 0;
+    cfg.force_key_frames = 1;
+    /* Scene-change key frames would break segment alignment across rungs. */
+    cfg.scene_change_detection = 0;
+    cfg.logical_processors = (uint32_t)(s->threads > 0 ? s->threads : 0);
+    /* Several encoders share the cores: never pin their threads. */
+    cfg.pin_threads = 0;
+    if (s->color_primaries != 2 || s->transfer_characteristics != 2 ||
+        s->matrix_coefficients != 2) {
+        cfg.color_description_present_flag = 1;
+        cfg.color_primaries = (EbColorPrimaries)s->color_primaries;
+        cfg.transfer_characteristics = (EbTransferCharacteristics)s->transfer_characteristics;
+        cfg.matrix_coefficients = (EbMatrixCoefficients)s->matrix_coefficients;
+    }
+    cfg.color_range = s->full_range ? EB_CR_FULL_RANGE : EB_CR_STUDIO_RANGE;
+    e = svt_av1_enc_set_parameter(p->handle, &cfg);
+    if (e != EB_ErrorNone) {
+        snprintf(err, errlen,
+                 "SVT-AV1 rejected the configuration (%dx%d, preset %d, crf %d): 0x%x",
+                 s->width, s->height, s->preset, s->crf, (unsigned)e);
+        return CME_EENCODER;
+    }
+    e = svt_av1_enc_init(p->handle);
+    if (e != EB_ErrorNone) {
+        snprintf(err, errlen, "svt_av1_enc_init failed (0x%x)", (unsigned)e);
+        return CME_EENCODER;
+    }
+    p->initialized = 1;
+    p->width = s->width;
+    p->height = s->height;
+    return 0;
+}
+
+static int svt_send_frame(void *priv, const CmeEncFrame *f)
+{
+    SvtPriv *p = priv;
+    EbBufferHeaderType hdr;
+    memset(&hdr, 0, sizeof(hdr));
+    hdr.size = sizeof(hdr);
+    if (!f) {
+        if (p->eos_sent)
+            return 0;
+        hdr.flags = EB_BUFFERFLAG_EOS;
+        hdr.pic_type = EB_AV1_INVALID_PICTURE;
+        p->eos_sent = 1;
+        return svt_av1_enc_send_picture(p->handle, &hdr) == EB_ErrorNone ? 0 : CME_EENCODER;
+    }
+    if (p->eos_sent)
+        return CME_EINVAL;
+    EbSvtIOFormat io;
+    memset(&io, 0, sizeof(io));
+    io.luma = (uint8_t *)f->planes[0];
+    io.cb = (uint8_t *)f->planes[1];
+    io.cr = (uint8_t *)f->planes[2];
+    /* SVT strides are in pixels; 8-bit input makes them equal to bytes. */
+    io.y_stride = (uint32_t)f->strides[0];
+    io.cb_stride = (uint32_t)f->strides[1];
+    io.cr_stride = (uint32_t)f->strides[2];
+    io.width = (uint32_t)p->width;
+    io.height = (uint32_t)p->height;
+    hdr.p_buffer = (uint8_t *)&io;
+    hdr.n_filled_len = (uint32_t)(f->strides[0] * p->height + f->strides[1] * (p->height / 2) +
+                                  f->strides[2] * (p->height / 2));
+    hdr.n_alloc_len = hdr.n_filled_len;
+    hdr.pts = f->pts;
+    hdr.pic_type = f->force_key ? EB_AV1_KEY_PICTURE : EB_AV1_INVALID_PICTURE;
+    /* The library copies the picture into its own buffers before returning. */
+    return svt_av1_enc_send_picture(p->handle, &hdr) == EB_ErrorNone ? 0 : CME_EENCODER;
+}
+
+static int svt_receive_packet(void *priv, CmeEncPacket *pkt)
+{
+    SvtPriv *p = priv;
+    release_out(p);
+    if (p->eos_received)
+        return CME_EOF;
+    EbBufferHeaderType *out = NULL;
+    EbErrorType e = svt_av1_enc_get_packet(p->handle, &out, p->eos_sent ? 1 : 0);
+    if (e == EB_NoErrorEmptyQueue)
+        return CME_EAGAIN;
+    if (e != EB_ErrorNone || !out)
+        return CME_EENCODER;
+    if (out->flags & EB_BUFFERFLAG_EOS)
+        p->eos_received = 1;
+    if (out->flags & EB_BUFFERFLAG_ERROR_MASK) {
+        svt_av1_enc_release_out_buffer(&out);
+        return CME_EENCODER;
+    }
+    if (out->n_filled_len == 0) {
+        /* The EOS marker may come as an empty buffer. */
+        svt_av1_enc_release_out_buffer(&out);
+        return p->eos_received ? CME_EOF : CME_EAGAIN;
+    }
+    p->out = out;
+    pkt->data = out->p_buffer;
+    pkt->size = out->n_filled_len;
+    pkt->pts = out->pts;
+    pkt->key = out->pic_type == EB_AV1_KEY_PICTURE;
+    return 0;
+}
+
+static void svt_close(void *priv)
+{
+    SvtPriv *p = priv;
+    release_out(p);
+    if (p->handle && p->initialized) {
+        /* Deinit without EOS hangs: send it and drain whatever is left. */
+        if (!p->eos_sent)
+            svt_send_frame(p, NULL);
+        CmeEncPacket pkt;
+        while (!p->eos_received) {
+            int r = svt_receive_packet(p, &pkt);
+            if (r < 0 && r != CME_EAGAIN)
+                break;
+        }
+        release_out(p);
+        svt_av1_enc_deinit(p->handle);
+    }
+    if (p->handle)
+        svt_av1_enc_deinit_handle(p->handle);
+    p->handle = NULL;
+}
+
+const CmeEncoderImpl cme__encoder_svtav1 = {
+    .name = "svt",
+    .backend = CME_BACKEND_SVT,
+    .priv_size = sizeof(SvtPriv),
+    .probe = svt_probe,
+    .open = svt_open,
+    .send_frame = svt_send_frame,
+    .receive_packet = svt_receive_packet,
+    .close = svt_close,
+};

@@ -1,0 +1,22 @@
+/*
+ * Lua bindings (the only code that includes lua.h). One lua_State, owned by the policy
+ * thread; engine threads never see it.
+ */
+#ifndef CME_LUA_BINDINGS_H
+#define CME_LUA_BINDINGS_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+/* luaopen for the C module "cmafeng.core": version, features, probe, engine, av1. */
+int luaopen_cmafeng_core(lua_State *L);
+/* Registers the embedded pure-Lua library and cmafeng.core in package.preload. */
+void cme__lua_preload(lua_State *L);
+/* Every C->Lua call goes through here: pcall with debug.traceback as the handler.
+ * On error the message (with traceback) is left on the stack and 0 is returned. */
+int cme__lua_pcall(lua_State *L, int nargs, int nresults);
+
+void cme__lua_open_engine(lua_State *L); /* pushes the engine functions table */
+void cme__lua_open_av1(lua_State *L);    /* pushes the cmafeng.av1 functions table */
+
+#endif

@@ -1,0 +1,332 @@
+/*
+ * cmafeng.core.engine: the Engine userdata ("cmafeng.Engine"). Bad arguments raise;
+ * expected runtime failures (unreadable source, failed job) return nil, message, code.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmafeng/engine.h"
+#include "lua/bindings.h"
+
+#define ENGINE_MT "cmafeng.Engine"
+
+typedef struct LEngine {
+    CmeEngine *e;
+} LEngine;
+
+static LEngine *check_engine(lua_State *L)
+{
+    LEngine *le = luaL_checkudata(L, 1, ENGINE_MT);
+    if (!le->e)
+        luaL_error(L, "engine is closed");
+    return le;
+}
+
+static int push_fail(lua_State *L, const char *msg, int code)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, msg);
+    lua_pushstring(L, cme_err_name(code));
+    return 3;
+}
+
+/* Field readers for the normalized job table (already validated by cmafeng.recipe;
+ * these raise with the field path on anything that slipped through). */
+static lua_Number num_field(lua_State *L, int t, const char *path, const char *k, lua_Number def)
+{
+    lua_getfield(L, t, k);
+    lua_Number v = def;
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isnumber(L, -1))
+            luaL_error(L, "%s%s: expected a number, got %s", path, k, luaL_typename(L, -1));
+        v = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static void str_field(lua_State *L, int t, const char *path, const char *k, char *out,
+                      size_t n, const char *def)
+{
+    lua_getfield(L, t, k);
+    const char *v = def;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "%s%s: expected a string, got %s", path, k, luaL_typename(L, -1));
+        v = lua_tostring(L, -1);
+    }
+    if (v && strlen(v) >= n)
+        luaL_error(L, "%s%s: longer than %d bytes", path, k, (int)n - 1);
+    snprintf(out, n, "%s", v ? v : "");
+    lua_pop(L, 1);
+}
+
+/* new(job) -> engine | nil, message, code. The source is opened here; nothing is
+ * written until engine:start(). */
+static int l_new(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    CmeJobSettings s;
+    cme_job_default_settings(&s);
+    char source[1024], output[1024], inv[16];
+    str_field(L, 1, "", "source", source, sizeof(source), NULL);
+    str_field(L, 1, "", "output", output, sizeof(output), "out");
+    str_field(L, 1, "", "invariant", inv, sizeof(inv), "cmaf");
+    s.source = source;
+    s.output_dir = output;
+    s.invariant = strcmp(inv, "strict") == 0 ? CME_INVARIANT_STRICT : CME_INVARIANT_CMAF;
+    s.segment_seconds = num_field(L, 1, "", "segment_seconds", s.segment_seconds);
+    s.workers = (int)num_field(L, 1, "", "workers", s.workers);
+    s.threads_per_worker = (int)num_field(L, 1, "", "threads_per_worker", s.threads_per_worker);
+    s.queue_depth = (int)num_field(L, 1, "", "queue_depth", s.queue_depth);
+
+    lua_getfield(L, 1, "video");
+    if (!lua_istable(L, -1))
+        luaL_error(L, "video: expected a table");
+    lua_getfield(L, -1, "ladder");
+    if (!lua_istable(L, -1))
+        luaL_error(L, "video.ladder: expected an array of rungs");
+    int t = lua_gettop(L);
+    // stack: job, video, ladder
+    s.nb_rungs = (int)lua_objlen(L, t);
+    if (s.nb_rungs > CME_MAX_RUNGS)
+        luaL_error(L, "video.ladder: at most %d rungs", CME_MAX_RUNGS);
+    for (int i = 0; i < s.nb_rungs; i++) {
+        char path[48];
+        snprintf(path, sizeof(path), "video.ladder[%d].", i + 1);
+        lua_rawgeti(L, t, i + 1);
+        int rt = lua_gettop(L);
+        CmeRungSettings *r = &s.rungs[i];
+        r->width = (int)num_field(L, rt, path, "width", 0);
+        r->height = (int)num_field(L, rt, path, "height", 0);
+        r->crf = (int)num_field(L, rt, path, "crf", 35);
+        r->preset = (int)num_field(L, rt, path, "preset", 10);
+        char def[32];
+        snprintf(def, sizeof(def), "%dp", r->height);
+        str_field(L, rt, path, "name", r->name, sizeof(r->name), def);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+
+    lua_getfield(L, 1, "devices");
+    if (lua_istable(L, -1)) {
+        int dt = lua_gettop(L);
+        s.nb_devices = (int)lua_objlen(L, dt);
+        if (s.nb_devices > 16)
+            luaL_error(L, "devices: at most 16 devices");
+        for (int i = 0; i < s.nb_devices; i++) {
+            char path[32];
+            snprintf(path, sizeof(path), "devices[%d].", i + 1);
+            lua_rawgeti(L, dt, i + 1);
+            int d = lua_gettop(L);
+            CmeDeviceSettings *ds = &s.devices[i];
+            str_field(L, d, path, "backend", ds->backend, sizeof(ds->backend), "svt");
+            str_field(L, d, path, "id", ds->id, sizeof(ds->id), "");
+            ds->sessions = (int)num_field(L, d, path, "sessions", 1);
+            ds->threads = (int)num_field(L, d, path, "threads", 0);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+
+    char err[1024] = { 0 };
+    CmeEngine *e = NULL;
+    int r = cme_engine_new(&e, &s, err, sizeof(err));
+    if (r < 0)
+        return push_fail(L, err, r);
+    LEngine *le = lua_newuserdata(L, sizeof(*le));
+    le->e = e;
+    luaL_getmetatable(L, ENGINE_MT);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+static int l_start(lua_State *L)
+{
+    LEngine *le = check_engine(L);
+    char err[1024] = { 0 };
+    int r = cme_engine_start(le->e, err, sizeof(err));
+    if (r < 0)
+        return push_fail(L, err, r);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static const char *event_name(CmeEventType t)
+{
+    switch (t) {
+    case CME_EVENT_INIT_WRITTEN: return "init";
+    case CME_EVENT_SEGMENT_DONE: return "segment";
+    case CME_EVENT_REQUEUE: return "requeue";
+    case CME_EVENT_FAILED: return "failed";
+    case CME_EVENT_JOB_DONE: return "done";
+    }
+    return "unknown";
+}
+
+static void push_event(lua_State *L, const CmeEvent *ev, const CmeJobSettings *unused)
+{
+    lua_createtable(L, 0, 12);
+    lua_pushstring(L, event_name(ev->type));
+    lua_setfield(L, -2, "type");
+    if (ev->rung >= 0) {
+        lua_pushinteger(L, ev->rung + 1);
+        lua_setfield(L, -2, "rung");
+    }
+    if (ev->type == CME_EVENT_SEGMENT_DONE || ev->type == CME_EVENT_REQUEUE) {
+        lua_pushinteger(L, ev->index);
+        lua_setfield(L, -2, "index");
+        lua_pushinteger(L, ev->attempts);
+        lua_setfield(L, -2, "attempts");
+    }
+    if (ev->type == CME_EVENT_SEGMENT_DONE) {
+        lua_pushnumber(L, (lua_Number)ev->bytes);
+        lua_setfield(L, -2, "bytes");
+        lua_pushnumber(L, (lua_Number)ev->start / ev->timescale);
+        lua_setfield(L, -2, "start");
+        lua_pushnumber(L, (lua_Number)ev->duration / ev->timescale);
+        lua_setfield(L, -2, "duration");
+        lua_pushnumber(L, (lua_Number)ev->start);
+        lua_setfield(L, -2, "start_ticks");
+        lua_pushnumber(L, (lua_Number)ev->duration);
+        lua_setfield(L, -2, "duration_ticks");
+        lua_pushinteger(L, ev->timescale);
+        lua_setfield(L, -2, "timescale");
+        lua_pushinteger(L, ev->frames);
+        lua_setfield(L, -2, "frames");
+        lua_pushnumber(L, ev->encode_seconds);
+        lua_setfield(L, -2, "encode_seconds");
+    }
+    if (ev->device_id[0]) {
+        lua_pushstring(L, ev->device_id);
+        lua_setfield(L, -2, "device");
+    }
+    if (ev->codecs[0]) {
+        lua_pushstring(L, ev->codecs);
+        lua_setfield(L, -2, "codecs");
+    }
+    if (ev->message[0]) {
+        lua_pushstring(L, ev->message);
+        lua_setfield(L, -2, "message");
+    }
+}
+
+/* events(timeout_ms) -> array of events (empty on timeout) | nil once the job is done
+ * and every event was delivered. Waits for the first event only; takes the rest that
+ * are already queued, so the policy thread drains the queue in one call. */
+static int l_events(lua_State *L)
+{
+    LEngine *le = check_engine(L);
+    int timeout = (int)luaL_optinteger(L, 2, 200);
+    CmeEvent ev;
+    int r = cme_engine_next_event(le->e, &ev, timeout);
+    if (r == CME_EOF) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_newtable(L);
+    int n = 0;
+    while (r == 0) {
+        push_event(L, &ev, NULL);
+        lua_rawseti(L, -2, ++n);
+        r = cme_engine_next_event(le->e, &ev, 0);
+    }
+    return 1;
+}
+
+static int l_stats(lua_State *L)
+{
+    LEngine *le = check_engine(L);
+    CmeEngineStats st;
+    cme_engine_stats(le->e, &st);
+    lua_createtable(L, 0, 5);
+    lua_pushnumber(L, st.elapsed);
+    lua_setfield(L, -2, "elapsed");
+    lua_pushnumber(L, (lua_Number)st.frames_decoded);
+    lua_setfield(L, -2, "frames_decoded");
+    lua_pushnumber(L, (lua_Number)st.total_frames);
+    lua_setfield(L, -2, "total_frames");
+    lua_pushboolean(L, st.decode_done);
+    lua_setfield(L, -2, "decode_done");
+    lua_createtable(L, st.nb_rungs, 0);
+    for (int i = 0; i < st.nb_rungs; i++) {
+        lua_createtable(L, 0, 3);
+        lua_pushnumber(L, (lua_Number)st.rungs[i].frames_in);
+        lua_setfield(L, -2, "frames_in");
+        lua_pushnumber(L, (lua_Number)st.rungs[i].frames_encoded);
+        lua_setfield(L, -2, "frames_encoded");
+        lua_pushinteger(L, st.rungs[i].segments_done);
+        lua_setfield(L, -2, "segments_done");
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "rungs");
+    return 1;
+}
+
+static int l_info(lua_State *L)
+{
+    LEngine *le = check_engine(L);
+    const CmeSourceInfo *i = cme_engine_source_info(le->e);
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, i->width);
+    lua_setfield(L, -2, "width");
+    lua_pushinteger(L, i->height);
+    lua_setfield(L, -2, "height");
+    lua_pushinteger(L, i->fps_num);
+    lua_setfield(L, -2, "fps_num");
+    lua_pushinteger(L, i->fps_den);
+    lua_setfield(L, -2, "fps_den");
+    lua_pushnumber(L, i->duration);
+    lua_setfield(L, -2, "duration");
+    lua_pushnumber(L, (lua_Number)i->nb_frames);
+    lua_setfield(L, -2, "frames");
+    lua_pushboolean(L, i->has_audio);
+    lua_setfield(L, -2, "has_audio");
+    return 1;
+}
+
+static int l_cancel(lua_State *L)
+{
+    LEngine *le = check_engine(L);
+    cme_engine_cancel(le->e, luaL_optstring(L, 2, "canceled by the recipe"));
+    return 0;
+}
+
+/* finish() -> true | nil, message, code. Joins the threads and writes the manifests. */
+static int l_finish(lua_State *L)
+{
+    LEngine *le = check_engine(L);
+    char err[1024] = { 0 };
+    int r = cme_engine_finish(le->e, err, sizeof(err));
+    if (r < 0)
+        return push_fail(L, err, r);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_close(lua_State *L)
+{
+    LEngine *le = luaL_checkudata(L, 1, ENGINE_MT);
+    cme_engine_free(&le->e); /* safe twice: sets le->e = NULL */
+    return 0;
+}
+
+void cme__lua_open_engine(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        { "start", l_start },   { "events", l_events }, { "stats", l_stats },
+        { "info", l_info },     { "cancel", l_cancel }, { "finish", l_finish },
+        { "close", l_close },   { NULL, NULL },
+    };
+    if (luaL_newmetatable(L, ENGINE_MT)) {
+        lua_newtable(L);
+        luaL_register(L, NULL, methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, l_close);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, l_new);
+    lua_setfield(L, -2, "new");
+}

@@ -1,0 +1,230 @@
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/pixdesc.h>
+
+#include "cmafeng/common.h"
+#include "media/source.h"
+
+struct CmeSource {
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    AVPacket *pkt;
+    int stream;
+    int has_audio;
+    int draining;   /* the demuxer hit EOF; flushing the decoder */
+    int64_t first_pts; /* source time base; AV_NOPTS_VALUE until the first frame */
+    int64_t last_pts;  /* output timescale */
+    char path[1024];
+};
+
+static void av_err(char *err, size_t errlen, const char *path, const char *what, int averr)
+{
+    char buf[AV_ERROR_MAX_STRING_SIZE] = { 0 };
+    av_strerror(averr, buf, sizeof(buf));
+    snprintf(err, errlen, "%s: %s: %s", path, what, buf);
+}
+
+int cme__source_open(CmeSource **out, const char *path, char *err, size_t errlen)
+{
+    *out = NULL;
+    /* Tell "cannot read" from "not media" before libavformat blurs the two. */
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return CME_EIO;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: is a directory, expected a media file", path);
+        return CME_EIO;
+    }
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return CME_EIO;
+    }
+    fclose(probe);
+
+    CmeSource *s = calloc(1, sizeof(*s));
+    if (!s)
+        return CME_ENOMEM;
+    snprintf(s->path, sizeof(s->path), "%s", path);
+    s->first_pts = AV_NOPTS_VALUE;
+    s->last_pts = INT64_MIN;
+    int ret = CME_EMEDIA;
+    int r = avformat_open_input(&s->fmt, path, NULL, NULL);
+    if (r < 0) {
+        av_err(err, errlen, path, "not a readable media file", r);
+        goto error;
+    }
+    r = avformat_find_stream_info(s->fmt, NULL);
+    if (r < 0) {
+        av_err(err, errlen, path, "cannot read stream information", r);
+        goto error;
+    }
+    const AVCodec *codec = NULL;
+    s->stream = av_find_best_stream(s->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (s->stream < 0 || !codec) {
+        snprintf(err, errlen, "%s: %s", path,
+                 s->stream == AVERROR_DECODER_NOT_FOUND ? "no decoder for the video stream"
+                                                        : "no video stream");
+        goto error;
+    }
+    s->has_audio = av_find_best_stream(s->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0) >= 0;
+    AVStream *st_v = s->fmt->streams[s->stream];
+    for (unsigned i = 0; i < s->fmt->nb_streams; i++)
+        if ((int)i != s->stream)
+            s->fmt->streams[i]->discard = AVDISCARD_ALL;
+    s->dec = avcodec_alloc_context3(codec);
+    if (!s->dec) {
+        ret = CME_ENOMEM;
+        goto error;
+    }
+    r = avcodec_parameters_to_context(s->dec, st_v->codecpar);
+    if (r < 0) {
+        av_err(err, errlen, path, "bad codec parameters", r);
+        goto error;
+    }
+    s->dec->thread_count = 0; /* one decoder, all cores: it runs beside the encoders */
+    s->dec->pkt_timebase = st_v->time_base;
+    r = avcodec_open2(s->dec, codec, NULL);
+    if (r < 0) {
+        av_err(err, errlen, path, "cannot open the video decoder", r);
+        goto error;
+    }
+    if (s->dec->width <= 0 || s->dec->height <= 0) {
+        snprintf(err, errlen, "%s: video stream has no frame size", path);
+        goto error;
+    }
+    s->pkt = av_packet_alloc();
+    if (!s->pkt) {
+        ret = CME_ENOMEM;
+        goto error;
+    }
+    *out = s;
+    return 0;
+error:
+    cme__source_close(&s);
+    return ret;
+}
+
+void cme__source_info(const CmeSource *s, CmeSourceInfo *info)
+{
+    memset(info, 0, sizeof(*info));
+    AVStream *st = s->fmt->streams[s->stream];
+    info->width = s->dec->width;
+    info->height = s->dec->height;
+    AVRational fr = st->avg_frame_rate;
+    if (fr.num <= 0 || fr.den <= 0)
+        fr = st->r_frame_rate;
+    if (fr.num <= 0 || fr.den <= 0)
+        fr = (AVRational){ 25, 1 };
+    av_reduce(&info->fps_num, &info->fps_den, fr.num, fr.den, 1 << 30);
+    info->duration = s->fmt->duration > 0 ? s->fmt->duration / (double)AV_TIME_BASE : -1;
+    if (st->nb_frames > 0)
+        info->nb_frames = st->nb_frames;
+    else if (info->duration > 0)
+        info->nb_frames = (int64_t)(info->duration * fr.num / fr.den + 0.5);
+    else
+        info->nb_frames = -1;
+    snprintf(info->codec, sizeof(info->codec), "%s", s->dec->codec->name);
+    info->has_audio = s->has_audio;
+}
+
+void cme__source_color(const CmeSource *s, int *primaries, int *transfer, int *matrix,
+                       int *full_range)
+{
+    /* AVColorPrimaries etc. use the ISO/IEC 23091-4 numbering, as AV1's color_config. */
+    *primaries = s->dec->color_primaries;
+    *transfer = s->dec->color_trc;
+    *matrix = s->dec->colorspace;
+    *full_range = s->dec->color_range == AVCOL_RANGE_JPEG;
+    if (*primaries <= 0 || *primaries > 22)
+        *primaries = 2;
+    if (*transfer <= 0 || *transfer > 18)
+        *transfer = 2;
+    if (*matrix <= 0 || *matrix > 14)
+        *matrix = 2;
+}
+
+int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *pts,
+                     char *err, size_t errlen)
+{
+    AVStream *st = s->fmt->streams[s->stream];
+    for (;;) {
+        av_frame_unref(frame);
+        int r = avcodec_receive_frame(s->dec, frame);
+        if (r == 0) {
+            int64_t t = frame->best_effort_timestamp;
+            if (t == AV_NOPTS_VALUE)
+                t = frame->pts;
+            int64_t out;
+            if (t == AV_NOPTS_VALUE) {
+                out = s->last_pts == INT64_MIN ? 0 : s->last_pts + 1;
+            } else {
+                /* The timeline starts at the first frame's timestamp. */
+                if (s->first_pts == AV_NOPTS_VALUE)
+                    s->first_pts = t;
+                out = av_rescale_q(t - s->first_pts, st->time_base,
+                                   (AVRational){ 1, (int)timescale });
+            }
+            /* Decode-order glitches must not produce non-increasing sample times. */
+            if (s->last_pts != INT64_MIN && out <= s->last_pts)
+                out = s->last_pts + 1;
+            s->last_pts = out;
+            *pts = out;
+            return 0;
+        }
+        if (r == AVERROR_EOF)
+            return CME_EOF;
+        if (r != AVERROR(EAGAIN)) {
+            av_err(err, errlen, s->path, "decoding failed", r);
+            return CME_EMEDIA;
+        }
+        if (s->draining) {
+            /* EAGAIN after the flush packet should not happen; treat as the end. */
+            return CME_EOF;
+        }
+        for (;;) {
+            r = av_read_frame(s->fmt, s->pkt);
+            if (r == AVERROR_EOF) {
+                s->draining = 1;
+                avcodec_send_packet(s->dec, NULL);
+                break;
+            }
+            if (r < 0) {
+                av_err(err, errlen, s->path, "demuxing failed", r);
+                return CME_EMEDIA;
+            }
+            if (s->pkt->stream_index != s->stream) {
+                av_packet_unref(s->pkt);
+                continue;
+            }
+            r = avcodec_send_packet(s->dec, s->pkt);
+            av_packet_unref(s->pkt);
+            if (r < 0 && r != AVERROR(EAGAIN) && r != AVERROR_INVALIDDATA) {
+                av_err(err, errlen, s->path, "decoding failed", r);
+                return CME_EMEDIA;
+            }
+            break;
+        }
+    }
+}
+
+void cme__source_close(CmeSource **ps)
+{
+    CmeSource *s = *ps;
+    if (!s)
+        return;
+    av_packet_free(&s->pkt);
+    avcodec_free_context(&s->dec);
+    avformat_close_input(&s->fmt);
+    free(s);
+    *ps = NULL;
+}

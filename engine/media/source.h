@@ -1,0 +1,28 @@
+/*
+ * Source demux + decode with libavformat/libavcodec: the first video stream, decoded once.
+ * Frames come out with timestamps rescaled to the engine's media timescale and made
+ * strictly increasing; durations are filled by the caller (it needs the next frame).
+ */
+#ifndef CME_MEDIA_SOURCE_H
+#define CME_MEDIA_SOURCE_H
+
+#include <libavutil/frame.h>
+
+#include "cmafeng/engine.h"
+
+typedef struct CmeSource CmeSource;
+
+/* Opens path and its video decoder. CME_EIO (unreadable) or CME_EMEDIA (not media, no
+ * video stream, no decoder) with err naming the file. */
+int cme__source_open(CmeSource **out, const char *path, char *err, size_t errlen);
+void cme__source_info(const CmeSource *s, CmeSourceInfo *info);
+/* Colour description of the video stream (ISO/IEC 23091-4 code points; 2 = unspecified). */
+void cme__source_color(const CmeSource *s, int *primaries, int *transfer, int *matrix,
+                       int *full_range);
+/* Next decoded frame into frame (unref'ed first); *pts is in units of `timescale`.
+ * 0, CME_EOF at the end, or CME_EMEDIA with err set. */
+int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *pts,
+                     char *err, size_t errlen);
+void cme__source_close(CmeSource **ps);
+
+#endif

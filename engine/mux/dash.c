@@ -1,0 +1,149 @@
+/*
+ * Static DASH MPD (ISO/IEC 23009-1): one Period, one video AdaptationSet, one
+ * Representation per rendition, each with a SegmentTemplate and a SegmentTimeline of the
+ * exact segment durations (5.3.9.6), so no player has to assume a constant duration.
+ * Names and codecs are validated (mux/manifest.h) to need no XML escaping.
+ */
+#include <inttypes.h>
+
+#include "cmafeng/mux.h"
+#include "core/buf.h"
+#include "mux/manifest.h"
+
+/*
+ * The isoff-live profile (ISO/IEC 23009-1 8.4) is the one every player implements for
+ * SegmentTemplate content; our segments meet it (styp 'msdh', one moof/mdat pair each,
+ * init segment separate). The CMAF profile (urn:mpeg:dash:profile:cmaf:2019) would fit too
+ * but is less widely recognised by deployed players, so it is not announced.
+ */
+#define DASH_PROFILE "urn:mpeg:dash:profile:isoff-live:2011"
+
+static uint64_t gcd_u64(uint64_t a, uint64_t b)
+{
+    while (b) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* An xs:duration with millisecond precision ("PT10.000S"), from milliseconds. */
+static void write_duration(CmeBuf *b, uint64_t ms)
+{
+    cme__buf_printf(b, "PT%" PRIu64 ".%03" PRIu64 "S", ms / 1000, ms % 1000);
+}
+
+/*
+ * SegmentTimeline (ISO/IEC 23009-1 5.3.9.6): runs of equal durations share one S with
+ * r = repeat count. The first S carries t; a later S carries t only where the timeline
+ * is not contiguous, which a correct pipeline never produces but a gap must not be
+ * hidden.
+ */
+static void write_timeline(CmeBuf *b, const CmeRendition *r)
+{
+    cme__buf_printf(b, "          <SegmentTimeline>\n");
+    size_t i = 0;
+    while (i < r->nb_segments) {
+        const CmeSegmentEntry *s = &r->segments[i];
+        size_t run = 1;
+        while (i + run < r->nb_segments && r->segments[i + run].duration == s->duration &&
+               r->segments[i + run].start == s->start + run * s->duration)
+            run++;
+        cme__buf_printf(b, "            <S");
+        if (i == 0 || s->start != r->segments[i - 1].start + r->segments[i - 1].duration)
+            cme__buf_printf(b, " t=\"%" PRIu64 "\"", s->start);
+        cme__buf_printf(b, " d=\"%" PRIu64 "\"", s->duration);
+        if (run > 1)
+            cme__buf_printf(b, " r=\"%zu\"", run - 1);
+        cme__buf_printf(b, "/>\n");
+        i += run;
+    }
+    cme__buf_printf(b, "          </SegmentTimeline>\n");
+}
+
+static void write_representation(CmeBuf *b, const CmeRendition *r)
+{
+    /* FrameRateType (ISO/IEC 23009-1 5.3.12.2) is "N" or "N/D"; reduce it first. */
+    uint64_t g = gcd_u64(r->fps_num, r->fps_den);
+    uint64_t fps_num = r->fps_num / g, fps_den = r->fps_den / g;
+    cme__buf_printf(b,
+                    "      <Representation id=\"%s\" codecs=\"%s\" bandwidth=\"%" PRIu64
+                    "\" width=\"%" PRIu32 "\" height=\"%" PRIu32 "\" frameRate=\"%" PRIu64,
+                    r->name, r->codecs, r->peak_bandwidth, r->width, r->height, fps_num);
+    if (fps_den != 1)
+        cme__buf_printf(b, "/%" PRIu64, fps_den);
+    /* Square pixels: the encoder scales each rung to its display size. */
+    cme__buf_printf(b, "\" sar=\"1:1\">\n");
+    cme__buf_printf(b,
+                    "        <SegmentTemplate timescale=\"%" PRIu32
+                    "\" initialization=\"%s/init.mp4\" media=\"%s/seg_$Number%%05d$.m4s\""
+                    " startNumber=\"%" PRIu32 "\">\n",
+                    r->timescale, r->name, r->name, r->start_number);
+    write_timeline(b, r);
+    cme__buf_printf(b, "        </SegmentTemplate>\n");
+    cme__buf_printf(b, "      </Representation>\n");
+}
+
+int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
+{
+    if (!out)
+        return CME_EINVAL;
+    int err = cme__renditions_check(r, nb);
+    if (err < 0)
+        return err;
+    /* ISO/IEC 23009-1 5.3.5.2: bandwidth is required and positive. */
+    for (size_t i = 0; i < nb; i++)
+        if (r[i].peak_bandwidth == 0)
+            return CME_EINVAL;
+
+    /*
+     * mediaPresentationDuration is the end of the longest rendition: the Period starts at
+     * 0 and there is no presentationTimeOffset, so media time equals presentation time;
+     * with segments starting at 0 this is the sum of the durations. Rounded to the
+     * nearest millisecond.
+     *
+     * minBufferTime (ISO/IEC 23009-1 5.3.1.2) is the longest segment, rounded up to the
+     * millisecond: bandwidth is the peak over segments, so delivering at that rate keeps
+     * up with playback once one whole segment is buffered.
+     */
+    uint64_t duration_ms = 0, min_buffer_ms = 0;
+    for (size_t i = 0; i < nb; i++) {
+        const CmeSegmentEntry *last = &r[i].segments[r[i].nb_segments - 1];
+        uint64_t end_ms = cme__scale_round(last->start + last->duration, r[i].timescale, 1000);
+        if (end_ms > duration_ms)
+            duration_ms = end_ms;
+        for (size_t j = 0; j < r[i].nb_segments; j++) {
+            uint64_t d = cme__scale_ceil(r[i].segments[j].duration, r[i].timescale, 1000);
+            if (d > min_buffer_ms)
+                min_buffer_ms = d;
+        }
+    }
+
+    size_t start = out->size;
+    cme__buf_printf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    cme__buf_printf(out, "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"%s\" "
+                         "type=\"static\" mediaPresentationDuration=\"", DASH_PROFILE);
+    write_duration(out, duration_ms);
+    cme__buf_printf(out, "\" minBufferTime=\"");
+    write_duration(out, min_buffer_ms);
+    cme__buf_printf(out, "\">\n");
+    cme__buf_printf(out, "  <Period id=\"0\" start=\"PT0S\">\n");
+    /* startWithSAP 1: every segment starts with a key frame that carries the sequence
+     * header (a SAP of type 1, ISO/IEC 14496-12 Annex I), so players can switch at any
+     * segment boundary; segmentAlignment holds because every rung is cut at the same
+     * source frames. */
+    cme__buf_printf(out, "    <AdaptationSet id=\"0\" contentType=\"video\" "
+                         "mimeType=\"video/mp4\" segmentAlignment=\"true\" "
+                         "startWithSAP=\"1\">\n");
+    for (size_t i = 0; i < nb; i++)
+        write_representation(out, &r[i]);
+    cme__buf_printf(out, "    </AdaptationSet>\n");
+    cme__buf_printf(out, "  </Period>\n");
+    cme__buf_printf(out, "</MPD>\n");
+
+    err = cme__buf_status(out);
+    if (err < 0 && out->size > start)
+        out->size = start;
+    return err;
+}

@@ -1,0 +1,105 @@
+/*
+ * HLS playlists (RFC 8216): the media playlist of one rendition and the multivariant
+ * (master) playlist. Both are VOD playlists written once the durations are known. Numbers
+ * are formatted with integer arithmetic (see mux/manifest.h) so the output is exact and
+ * independent of the locale.
+ */
+#include <inttypes.h>
+
+#include "cmafeng/mux.h"
+#include "core/buf.h"
+#include "mux/manifest.h"
+
+/*
+ * EXT-X-VERSION 7 covers every tag used: EXT-X-MAP in a playlist without
+ * EXT-X-I-FRAMES-ONLY needs version 6 and decimal EXTINF durations need 3 (RFC 8216 7);
+ * 7 is what fMP4 packagers write, and no version 7 feature is misused by it.
+ */
+#define HLS_VERSION 7
+
+int cme_hls_write_media(CmeBuf *out, const CmeRendition *r)
+{
+    if (!out)
+        return CME_EINVAL;
+    int err = cme__rendition_check(r);
+    if (err < 0)
+        return err;
+
+    /*
+     * RFC 8216 4.3.3.1: every EXTINF duration, rounded to the nearest integer, must be <=
+     * EXT-X-TARGETDURATION. The check is made on the duration as written (microseconds,
+     * the 6 decimals of the EXTINF), so a validator rounding the printed value agrees;
+     * the target is at least 1 since a 0 target duration is meaningless to players.
+     */
+    uint64_t target = 1;
+    for (size_t i = 0; i < r->nb_segments; i++) {
+        uint64_t us = cme__scale_round(r->segments[i].duration, r->timescale, 1000000);
+        uint64_t rounded = (us + 500000) / 1000000;
+        if (rounded > target)
+            target = rounded;
+    }
+
+    size_t start = out->size;
+    cme__buf_printf(out, "#EXTM3U\n#EXT-X-VERSION:%d\n", HLS_VERSION);
+    cme__buf_printf(out, "#EXT-X-TARGETDURATION:%" PRIu64 "\n", target);
+    /* RFC 8216 4.3.3.2: the media sequence number of the first segment. It follows the
+     * file numbering, so segment N of the rendition is seg_N and has sequence number N. */
+    cme__buf_printf(out, "#EXT-X-MEDIA-SEQUENCE:%" PRIu32 "\n", r->start_number);
+    /* RFC 8216 4.3.3.5: the playlist is complete and will not change. */
+    cme__buf_printf(out, "#EXT-X-PLAYLIST-TYPE:VOD\n");
+    /* RFC 8216 4.3.5.1: every segment starts with a key frame carrying the sequence
+     * header (DESIGN.md 3, CMAF), so each decodes without the previous one. */
+    cme__buf_printf(out, "#EXT-X-INDEPENDENT-SEGMENTS\n");
+    /* RFC 8216 4.3.2.5: the CMAF header needed to parse every segment. */
+    cme__buf_printf(out, "#EXT-X-MAP:URI=\"init.mp4\"\n");
+    for (size_t i = 0; i < r->nb_segments; i++) {
+        uint64_t us = cme__scale_round(r->segments[i].duration, r->timescale, 1000000);
+        /* RFC 8216 4.3.2.1: "#EXTINF:<duration>,[<title>]", the comma is required. */
+        cme__buf_printf(out, "#EXTINF:%" PRIu64 ".%06" PRIu64 ",\nseg_%05" PRIu32 ".m4s\n",
+                        us / 1000000, us % 1000000, (uint32_t)(r->start_number + i));
+    }
+    /* RFC 8216 4.3.3.4: no more segments will be added. */
+    cme__buf_printf(out, "#EXT-X-ENDLIST\n");
+
+    err = cme__buf_status(out);
+    if (err < 0 && out->size > start)
+        out->size = start;
+    return err;
+}
+
+int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
+{
+    if (!out)
+        return CME_EINVAL;
+    int err = cme__renditions_check(r, nb);
+    if (err < 0)
+        return err;
+    /* RFC 8216 4.3.4.2: BANDWIDTH is required and is a positive peak rate. */
+    for (size_t i = 0; i < nb; i++)
+        if (r[i].peak_bandwidth == 0)
+            return CME_EINVAL;
+
+    size_t start = out->size;
+    cme__buf_printf(out, "#EXTM3U\n#EXT-X-VERSION:%d\n", HLS_VERSION);
+    /* RFC 8216 4.3.5.1: applies to every media playlist listed here. */
+    cme__buf_printf(out, "#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for (size_t i = 0; i < nb; i++) {
+        const CmeRendition *x = &r[i];
+        /* RFC 8216 4.3.4.2: FRAME-RATE is rounded to three decimal places. */
+        uint64_t fps_milli = cme__scale_round(x->fps_num, x->fps_den, 1000);
+        cme__buf_printf(out, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRIu64, x->peak_bandwidth);
+        /* AVERAGE-BANDWIDTH is optional; 0 means the caller does not know it. */
+        if (x->avg_bandwidth)
+            cme__buf_printf(out, ",AVERAGE-BANDWIDTH=%" PRIu64, x->avg_bandwidth);
+        cme__buf_printf(out,
+                        ",CODECS=\"%s\",RESOLUTION=%" PRIu32 "x%" PRIu32
+                        ",FRAME-RATE=%" PRIu64 ".%03" PRIu64 "\n",
+                        x->codecs, x->width, x->height, fps_milli / 1000, fps_milli % 1000);
+        cme__buf_printf(out, "%s/index.m3u8\n", x->name);
+    }
+
+    err = cme__buf_status(out);
+    if (err < 0 && out->size > start)
+        out->size = start;
+    return err;
+}

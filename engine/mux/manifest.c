@@ -1,0 +1,79 @@
+/* Rendition validation and exact duration arithmetic for the manifest writers. */
+#include <assert.h>
+#include <string.h>
+
+#include "mux/manifest.h"
+
+static int is_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int name_ok(const char *s)
+{
+    if (!s || !*s || !strcmp(s, ".") || !strcmp(s, ".."))
+        return 0;
+    for (; *s; s++)
+        if (!is_alnum(*s) && *s != '.' && *s != '_' && *s != '-')
+            return 0;
+    return 1;
+}
+
+static int codecs_ok(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    for (; *s; s++)
+        if (!is_alnum(*s) && *s != '.' && *s != ',' && *s != '-' && *s != '+')
+            return 0;
+    return 1;
+}
+
+int cme__rendition_check(const CmeRendition *r)
+{
+    if (!r || !name_ok(r->name) || !codecs_ok(r->codecs))
+        return CME_EINVAL;
+    if (r->width == 0 || r->height == 0 || r->fps_num == 0 || r->fps_den == 0 ||
+        r->timescale == 0)
+        return CME_EINVAL;
+    if (!r->segments || r->nb_segments == 0)
+        return CME_EINVAL;
+    /* File names are seg_%05d.m4s of start_number + i; the last must fit 32 bits. */
+    if (r->nb_segments - 1 > (uint64_t)UINT32_MAX - r->start_number)
+        return CME_EINVAL;
+    for (size_t i = 0; i < r->nb_segments; i++)
+        if (r->segments[i].duration == 0)
+            return CME_EINVAL;
+    return 0;
+}
+
+int cme__renditions_check(const CmeRendition *r, size_t nb)
+{
+    if (!r || nb == 0)
+        return CME_EINVAL;
+    for (size_t i = 0; i < nb; i++) {
+        int err = cme__rendition_check(&r[i]);
+        if (err < 0)
+            return err;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(r[i].name, r[j].name))
+                return CME_EINVAL;
+    }
+    return 0;
+}
+
+/* The remainder is below 2^32 and units are at most 10^6 < 2^20, so rem * unit cannot
+ * overflow; the quotient part overflows only for durations of many millennia. */
+uint64_t cme__scale_round(uint64_t value, uint32_t timescale, uint32_t unit)
+{
+    assert(timescale > 0);
+    uint64_t q = value / timescale, rem = value % timescale;
+    return q * unit + (rem * unit + timescale / 2) / timescale;
+}
+
+uint64_t cme__scale_ceil(uint64_t value, uint32_t timescale, uint32_t unit)
+{
+    assert(timescale > 0);
+    uint64_t q = value / timescale, rem = value % timescale;
+    return q * unit + (rem * unit + timescale - 1) / timescale;
+}

@@ -1,0 +1,31 @@
+/*
+ * Helpers shared by the HLS and DASH writers: rendition validation at the API boundary and
+ * exact decimal formatting of track-timescale durations. Durations are formatted with
+ * integer arithmetic, never with printf's %f, so the output is byte-identical whatever the
+ * C locale's decimal separator or the platform's floating-point rounding.
+ */
+#ifndef CME_MUX_MANIFEST_H
+#define CME_MUX_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cmafeng/mux.h"
+
+/* CME_EINVAL unless the rendition is complete: a safe name (letters, digits, '.', '_',
+ * '-', not "." or ".."), a codecs string (letters, digits, '.', ',', '-', '+'), non-zero
+ * size, frame rate and timescale, at least one segment with a non-zero duration, and
+ * segment numbers that fit 32 bits. Names and codecs are restricted so that they can be
+ * written into playlists, URIs and XML attributes without escaping. */
+int cme__rendition_check(const CmeRendition *r);
+
+/* CME_EINVAL when `nb` is 0 or two renditions share a name, else the first error of
+ * cme__rendition_check. */
+int cme__renditions_check(const CmeRendition *r, size_t nb);
+
+/* value / timescale in units of 1/unit, rounded half up (unit e.g. 1000 or 1000000). */
+uint64_t cme__scale_round(uint64_t value, uint32_t timescale, uint32_t unit);
+/* value / timescale in units of 1/unit, rounded up. */
+uint64_t cme__scale_ceil(uint64_t value, uint32_t timescale, uint32_t unit);
+
+#endif /* CME_MUX_MANIFEST_H */

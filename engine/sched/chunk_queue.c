@@ -1,0 +1,186 @@
+#define _POSIX_C_SOURCE 200809L
+#include <assert.h>
+#include <errno.h>
+
+#include "cmafeng/common.h"
+#include "sched/chunk_queue.h"
+
+int cme__chunkq_init(CmeChunkQueue *q, int capacity, CmeSignal *notify)
+{
+    if (capacity < 1)
+        return CME_EINVAL;
+    q->head = q->tail = NULL;
+    q->count = 0;
+    q->capacity = capacity;
+    q->closed = 0;
+    q->notify = notify;
+    if (pthread_mutex_init(&q->lock, NULL))
+        return CME_ENOMEM;
+    if (pthread_cond_init(&q->not_full, NULL)) {
+        pthread_mutex_destroy(&q->lock);
+        return CME_ENOMEM;
+    }
+    if (pthread_cond_init(&q->not_empty, NULL)) {
+        pthread_cond_destroy(&q->not_full);
+        pthread_mutex_destroy(&q->lock);
+        return CME_ENOMEM;
+    }
+    return 0;
+}
+
+void cme__chunkq_destroy(CmeChunkQueue *q)
+{
+    pthread_cond_destroy(&q->not_empty);
+    pthread_cond_destroy(&q->not_full);
+    pthread_mutex_destroy(&q->lock);
+}
+
+/* Called with q->lock released: the signal's lock is never taken under a queue lock, so
+ * the lock order is simply "one lock at a time". */
+static void notify(CmeChunkQueue *q)
+{
+    if (q->notify)
+        cme__signal_notify(q->notify);
+}
+
+int cme__chunkq_push(CmeChunkQueue *q, CmeChunk *c)
+{
+    pthread_mutex_lock(&q->lock);
+    while (!q->closed && q->count >= q->capacity)
+        pthread_cond_wait(&q->not_full, &q->lock);
+    if (q->closed) {
+        pthread_mutex_unlock(&q->lock);
+        return CME_ECLOSED;
+    }
+    c->next = NULL;
+    if (q->tail)
+        q->tail->next = c;
+    else
+        q->head = c;
+    q->tail = c;
+    q->count++;
+    pthread_cond_broadcast(&q->not_empty);
+    pthread_mutex_unlock(&q->lock);
+    notify(q);
+    return 0;
+}
+
+void cme__chunkq_requeue(CmeChunkQueue *q, CmeChunk *c)
+{
+    pthread_mutex_lock(&q->lock);
+    c->next = q->head;
+    q->head = c;
+    if (!q->tail)
+        q->tail = c;
+    q->count++;
+    pthread_cond_broadcast(&q->not_empty);
+    pthread_mutex_unlock(&q->lock);
+    notify(q);
+}
+
+static int eligible(const CmeChunk *c, int device)
+{
+    return device < 0 || device >= 64 || !(c->excluded & (UINT64_C(1) << device));
+}
+
+/* Unlinks the first chunk the device may take. Called with q->lock held. */
+static CmeChunk *take_locked(CmeChunkQueue *q, int device)
+{
+    CmeChunk *prev = NULL;
+    for (CmeChunk *c = q->head; c; prev = c, c = c->next) {
+        if (!eligible(c, device))
+            continue;
+        if (prev)
+            prev->next = c->next;
+        else
+            q->head = c->next;
+        if (q->tail == c)
+            q->tail = prev;
+        c->next = NULL;
+        q->count--;
+        pthread_cond_broadcast(&q->not_full);
+        return c;
+    }
+    return NULL;
+}
+
+int cme__chunkq_try_pop(CmeChunkQueue *q, int device, CmeChunk **out)
+{
+    pthread_mutex_lock(&q->lock);
+    CmeChunk *c = take_locked(q, device);
+    int closed = q->closed, empty = q->count == 0;
+    pthread_mutex_unlock(&q->lock);
+    if (c) {
+        *out = c;
+        notify(q); /* room for the producer */
+        return 0;
+    }
+    return closed && empty ? CME_ECLOSED : CME_EAGAIN;
+}
+
+int cme__chunkq_pop(CmeChunkQueue *q, int device, CmeChunk **out, int timeout_ms)
+{
+    struct timespec ts;
+    if (timeout_ms >= 0)
+        cme__deadline(&ts, timeout_ms);
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        CmeChunk *c = take_locked(q, device);
+        if (c) {
+            pthread_mutex_unlock(&q->lock);
+            *out = c;
+            notify(q);
+            return 0;
+        }
+        if (q->closed && q->count == 0) {
+            pthread_mutex_unlock(&q->lock);
+            return CME_ECLOSED;
+        }
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&q->not_empty, &q->lock);
+        } else if (pthread_cond_timedwait(&q->not_empty, &q->lock, &ts) == ETIMEDOUT) {
+            pthread_mutex_unlock(&q->lock);
+            return CME_ETIMEDOUT;
+        }
+    }
+}
+
+int64_t cme__chunkq_peek_index(CmeChunkQueue *q, int device)
+{
+    int64_t idx = -1;
+    pthread_mutex_lock(&q->lock);
+    for (CmeChunk *c = q->head; c; c = c->next) {
+        if (eligible(c, device)) {
+            idx = c->index;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&q->lock);
+    return idx;
+}
+
+void cme__chunkq_close(CmeChunkQueue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->closed = 1;
+    pthread_cond_broadcast(&q->not_full);
+    pthread_cond_broadcast(&q->not_empty);
+    pthread_mutex_unlock(&q->lock);
+    notify(q);
+}
+
+int cme__chunkq_drained(CmeChunkQueue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    int r = q->closed && q->count == 0;
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+int cme__chunkq_count(CmeChunkQueue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    int n = q->count;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}

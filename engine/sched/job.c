@@ -1,0 +1,535 @@
+/*
+ * The engine's public API (cmafeng/engine.h): job setup, thread lifecycle, the event
+ * queue the policy thread pulls from, statistics and, at the end, the manifests.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmafeng/engine.h"
+#include "cmafeng/mux.h"
+#include "core/buf.h"
+#include "core/file.h"
+#include "sched/job.h"
+#include "worker/worker.h"
+
+struct CmeEngine {
+    CmeJob job;
+};
+
+void cme_job_default_settings(CmeJobSettings *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->output_dir = "out";
+    s->segment_seconds = 2.0;
+    s->workers = 2;
+    s->threads_per_worker = 1;
+    s->queue_depth = 2;
+    s->invariant = CME_INVARIANT_CMAF;
+}
+
+/* --- failure and events -------------------------------------------------------------- */
+
+void cme__job_fail(CmeJob *job, int code, const char *fmt, ...)
+{
+    pthread_mutex_lock(&job->fail_lock);
+    if (!job->fail_code) {
+        job->fail_code = code < 0 ? code : CME_EENCODER;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(job->fail_msg, sizeof(job->fail_msg), fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&job->fail_lock);
+    if (atomic_exchange(&job->failed, 1))
+        return;
+    for (int r = 0; r < job->nb_rungs; r++)
+        cme__chunkq_close(&job->rungs[r].queue);
+    cme__signal_notify(&job->work);
+}
+
+void cme__job_post(CmeJob *job, const CmeEvent *ev)
+{
+    pthread_mutex_lock(&job->events_lock);
+    if (job->nb_events == job->events_cap) {
+        /* Compact consumed events before growing. */
+        if (job->events_head > 0) {
+            memmove(job->events, job->events + job->events_head,
+                    (job->nb_events - job->events_head) * sizeof(*job->events));
+            job->nb_events -= job->events_head;
+            job->events_head = 0;
+        }
+        if (job->nb_events == job->events_cap) {
+            size_t cap = job->events_cap ? job->events_cap * 2 : 64;
+            CmeEvent *e = realloc(job->events, cap * sizeof(*e));
+            if (!e) {
+                /* Events are reports; the job state itself is not lost without them. */
+                pthread_mutex_unlock(&job->events_lock);
+                return;
+            }
+            job->events = e;
+            job->events_cap = cap;
+        }
+    }
+    job->events[job->nb_events++] = *ev;
+    pthread_cond_signal(&job->events_cond);
+    pthread_mutex_unlock(&job->events_lock);
+}
+
+void cme__job_thread_exit(CmeJob *job)
+{
+    if (atomic_fetch_sub(&job->live_threads, 1) != 1)
+        return;
+    if (!job->fail_code) {
+        /* Every thread is gone: any chunk not written now was lost, which must never
+         * pass silently. */
+        for (int r = 0; r < job->nb_rungs; r++) {
+            CmeRung *rung = &job->rungs[r];
+            int total = atomic_load(&rung->total_chunks);
+            if ((int)atomic_load(&rung->segments_done) != total)
+                cme__job_fail(job, CME_EENCODER, "%s: %u of %d segments written",
+                              rung->set.name, atomic_load(&rung->segments_done), total);
+        }
+    }
+    if (job->fail_code) {
+        CmeEvent ev = { .type = CME_EVENT_FAILED, .rung = -1, .device = -1 };
+        pthread_mutex_lock(&job->fail_lock);
+        snprintf(ev.message, sizeof(ev.message), "%s", job->fail_msg);
+        pthread_mutex_unlock(&job->fail_lock);
+        cme__job_post(job, &ev);
+    }
+    CmeEvent done = { .type = CME_EVENT_JOB_DONE, .rung = -1, .device = -1 };
+    cme__job_post(job, &done);
+}
+
+/* --- setup --------------------------------------------------------------------------- */
+
+static int validate(const CmeJobSettings *s, char *err, size_t errlen)
+{
+    if (!s->source || !*s->source) {
+        snprintf(err, errlen, "source: expected a media file path");
+        return CME_EINVAL;
+    }
+    if (!s->output_dir || !*s->output_dir) {
+        snprintf(err, errlen, "output: expected a directory path");
+        return CME_EINVAL;
+    }
+    if (!(s->segment_seconds > 0 && s->segment_seconds <= 60)) {
+        snprintf(err, errlen, "segment_seconds: expected a number in (0, 60], got %g",
+                 s->segment_seconds);
+        return CME_EINVAL;
+    }
+    if (s->nb_rungs < 1 || s->nb_rungs > CME_MAX_RUNGS) {
+        snprintf(err, errlen, "video.ladder: expected 1 to %d rungs, got %d", CME_MAX_RUNGS,
+                 s->nb_rungs);
+        return CME_EINVAL;
+    }
+    for (int i = 0; i < s->nb_rungs; i++) {
+        const CmeRungSettings *r = &s->rungs[i];
+        if (r->width < 16 || r->height < 16 || (r->width & 1) || (r->height & 1) ||
+            r->width > 8192 || r->height > 8192) {
+            snprintf(err, errlen, "video.ladder[%d]: expected even width and height in "
+                     "[16, 8192], got %dx%d", i + 1, r->width, r->height);
+            return CME_EINVAL;
+        }
+        if (r->crf < 1 || r->crf > 63 || r->preset < -1 || r->preset > 13) {
+            snprintf(err, errlen, "video.ladder[%d]: crf must be 1..63 and preset -1..13",
+                     i + 1);
+            return CME_EINVAL;
+        }
+        if (!r->name[0] || strchr(r->name, '/') || !strcmp(r->name, "..") ||
+            !strcmp(r->name, ".")) {
+            snprintf(err, errlen, "video.ladder[%d].name: expected a directory name", i + 1);
+            return CME_EINVAL;
+        }
+        for (int j = 0; j < i; j++) {
+            if (!strcmp(s->rungs[j].name, r->name)) {
+                snprintf(err, errlen, "video.ladder[%d].name: duplicate name \"%s\"", i + 1,
+                         r->name);
+                return CME_EINVAL;
+            }
+        }
+    }
+    if (s->nb_devices == 0 && (s->workers < 1 || s->workers > 64)) {
+        snprintf(err, errlen, "workers: expected 1..64, got %d", s->workers);
+        return CME_EINVAL;
+    }
+    if (s->queue_depth < 1 || s->queue_depth > 64) {
+        snprintf(err, errlen, "queue_depth: expected 1..64, got %d", s->queue_depth);
+        return CME_EINVAL;
+    }
+    return 0;
+}
+
+static int parse_backend(const char *name, CmeBackend *out)
+{
+    static const struct { const char *name; CmeBackend b; } map[] = {
+        { "svt", CME_BACKEND_SVT }, { "nvenc", CME_BACKEND_NVENC },
+        { "qsv", CME_BACKEND_QSV }, { "vaapi", CME_BACKEND_VAAPI },
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (!strcmp(name, map[i].name)) {
+            *out = map[i].b;
+            return 0;
+        }
+    }
+    return CME_EINVAL;
+}
+
+/* Adds the job's devices to the pool; hardware devices must probe. */
+static int setup_devices(CmeJob *job, char *err, size_t errlen)
+{
+    const CmeJobSettings *s = &job->set;
+    if (s->nb_devices == 0) {
+        int r = cme__lease_pool_add(&job->pool, "cpu", CME_BACKEND_SVT, s->workers,
+                                    s->threads_per_worker);
+        job->nb_workers = s->workers;
+        return r < 0 ? r : 0;
+    }
+    job->nb_workers = 0;
+    for (int i = 0; i < s->nb_devices; i++) {
+        const CmeDeviceSettings *d = &s->devices[i];
+        CmeBackend b;
+        if (parse_backend(d->backend, &b) < 0) {
+            snprintf(err, errlen, "devices[%d].backend: expected svt, nvenc, qsv or vaapi, "
+                     "got \"%s\"", i + 1, d->backend);
+            return CME_EINVAL;
+        }
+        const CmeEncoderImpl *impl = cme__encoder_find(b);
+        char msg[256] = { 0 };
+        if (!impl) {
+            snprintf(err, errlen, "devices[%d]: the %s backend was not built into this binary",
+                     i + 1, d->backend);
+            return CME_ENODEV;
+        }
+        int pr = impl->probe(msg, sizeof(msg));
+        if (pr < 0) {
+            snprintf(err, errlen, "devices[%d]: %s", i + 1, msg);
+            return pr;
+        }
+        char id[32];
+        if (d->id[0])
+            snprintf(id, sizeof(id), "%s", d->id);
+        else
+            snprintf(id, sizeof(id), "%s:%d", d->backend, i);
+        int sessions = d->sessions > 0 ? d->sessions : 1;
+        int r = cme__lease_pool_add(&job->pool, id, b, sessions,
+                                    d->threads > 0 ? d->threads : s->threads_per_worker);
+        if (r < 0)
+            return r;
+        job->nb_workers += sessions;
+    }
+    return 0;
+}
+
+static void engine_close_internal(CmeEngine *e)
+{
+    CmeJob *job = &e->job;
+    for (int r = 0; r < job->nb_rungs; r++) {
+        CmeRung *rung = &job->rungs[r];
+        while (rung->parked) {
+            CmeEncSlot *s = rung->parked;
+            rung->parked = s->next;
+            cme__slot_discard(job, &s);
+        }
+        CmeChunk *c;
+        while (cme__chunkq_try_pop(&rung->queue, -1, &c) == 0) {
+            CmeSrcChunk *src = c->payload;
+            cme__src_chunk_unref(&src);
+            free(c);
+        }
+        cme__chunkq_destroy(&rung->queue);
+        pthread_mutex_destroy(&rung->lock);
+        free(rung->seq_obu);
+        free(rung->segs);
+        free(rung->seg_done);
+    }
+    cme__source_close(&job->src);
+    cme__lease_pool_destroy(&job->pool);
+    cme__signal_destroy(&job->work);
+    pthread_mutex_destroy(&job->sched_lock);
+    pthread_mutex_destroy(&job->fail_lock);
+    pthread_mutex_destroy(&job->events_lock);
+    pthread_cond_destroy(&job->events_cond);
+    free(job->events);
+    free(job->worker_threads);
+    free(e);
+}
+
+int cme_engine_new(CmeEngine **out, const CmeJobSettings *s, char *err, size_t errlen)
+{
+    if (!out || !s || !err)
+        return CME_EINVAL;
+    *out = NULL;
+    err[0] = '\0';
+    int r = validate(s, err, errlen);
+    if (r < 0)
+        return r;
+    CmeEngine *e = calloc(1, sizeof(*e));
+    if (!e)
+        return CME_ENOMEM;
+    CmeJob *job = &e->job;
+    job->set = *s;
+    snprintf(job->source, sizeof(job->source), "%s", s->source);
+    snprintf(job->output, sizeof(job->output), "%s", s->output_dir);
+    job->set.source = job->source;
+    job->set.output_dir = job->output;
+    /* Everything the close path destroys is initialised first, so one error path frees
+     * a half-built engine. */
+    pthread_mutex_init(&job->sched_lock, NULL);
+    pthread_mutex_init(&job->fail_lock, NULL);
+    pthread_mutex_init(&job->events_lock, NULL);
+    pthread_cond_init(&job->events_cond, NULL);
+    cme__signal_init(&job->work);
+    cme__lease_pool_init(&job->pool);
+    for (int i = 0; i < s->nb_rungs; i++) {
+        CmeRung *rung = &job->rungs[i];
+        rung->set = s->rungs[i];
+        rung->index = i;
+        atomic_init(&rung->total_chunks, -1);
+        pthread_mutex_init(&rung->lock, NULL);
+        r = cme__chunkq_init(&rung->queue, s->queue_depth, &job->work);
+        if (r < 0) {
+            pthread_mutex_destroy(&rung->lock);
+            goto error;
+        }
+        job->nb_rungs = i + 1;
+    }
+    r = setup_devices(job, err, errlen);
+    if (r < 0)
+        goto error;
+    r = cme__source_open(&job->src, job->source, err, errlen);
+    if (r < 0)
+        goto error;
+    cme__source_info(job->src, &job->info);
+    cme__source_color(job->src, &job->color_primaries, &job->transfer, &job->matrix,
+                      &job->full_range);
+    double k = s->segment_seconds * job->info.fps_num / job->info.fps_den;
+    job->chunk_frames = (int)lround(k);
+    if (job->chunk_frames < 1)
+        job->chunk_frames = 1;
+    *out = e;
+    return 0;
+error:
+    if (!err[0])
+        snprintf(err, errlen, "%s", cme_strerror(r));
+    engine_close_internal(e);
+    return r;
+}
+
+const CmeSourceInfo *cme_engine_source_info(const CmeEngine *e)
+{
+    return &e->job.info;
+}
+
+int cme_engine_start(CmeEngine *e, char *err, size_t errlen)
+{
+    CmeJob *job = &e->job;
+    if (job->started) {
+        snprintf(err, errlen, "the job was already started");
+        return CME_EINVAL;
+    }
+    int r = cme__mkdir_p(job->output, err, errlen);
+    for (int i = 0; r == 0 && i < job->nb_rungs; i++) {
+        char path[2100];
+        snprintf(path, sizeof(path), "%s/%s", job->output, job->rungs[i].set.name);
+        r = cme__mkdir_p(path, err, errlen);
+    }
+    if (r < 0)
+        return r;
+    job->worker_threads = calloc((size_t)job->nb_workers, sizeof(pthread_t));
+    if (!job->worker_threads)
+        return CME_ENOMEM;
+    job->t_start = cme__now();
+    atomic_store(&job->live_threads, 1 + job->nb_workers);
+    job->started = 1;
+    if (pthread_create(&job->pump_thread, NULL, cme__pump_main, job)) {
+        snprintf(err, errlen, "cannot start the decode thread");
+        job->started = 0;
+        return CME_ENOMEM;
+    }
+    for (int i = 0; i < job->nb_workers; i++) {
+        if (pthread_create(&job->worker_threads[i], NULL, cme__worker_main, job)) {
+            /* Fewer workers than asked: fail the job cleanly; the threads that run see it. */
+            atomic_fetch_sub(&job->live_threads, job->nb_workers - i);
+            job->nb_workers = i;
+            cme__job_fail(job, CME_ENOMEM, "cannot start worker thread %d", i + 1);
+            break;
+        }
+    }
+    return 0;
+}
+
+int cme_engine_next_event(CmeEngine *e, CmeEvent *ev, int timeout_ms)
+{
+    CmeJob *job = &e->job;
+    struct timespec ts;
+    if (timeout_ms >= 0)
+        cme__deadline(&ts, timeout_ms);
+    pthread_mutex_lock(&job->events_lock);
+    while (job->events_head == job->nb_events) {
+        if (job->done_delivered || !job->started) {
+            pthread_mutex_unlock(&job->events_lock);
+            return CME_EOF;
+        }
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&job->events_cond, &job->events_lock);
+        } else if (pthread_cond_timedwait(&job->events_cond, &job->events_lock, &ts)) {
+            if (job->events_head == job->nb_events) {
+                pthread_mutex_unlock(&job->events_lock);
+                return CME_EAGAIN;
+            }
+        }
+    }
+    *ev = job->events[job->events_head++];
+    if (ev->type == CME_EVENT_JOB_DONE)
+        job->done_delivered = 1;
+    pthread_mutex_unlock(&job->events_lock);
+    return 0;
+}
+
+void cme_engine_stats(CmeEngine *e, CmeEngineStats *st)
+{
+    CmeJob *job = &e->job;
+    memset(st, 0, sizeof(*st));
+    st->elapsed = job->started ? cme__now() - job->t_start : 0;
+    st->frames_decoded = atomic_load(&job->frames_decoded);
+    st->total_frames = job->info.nb_frames;
+    st->decode_done = atomic_load(&job->decode_done);
+    st->nb_rungs = job->nb_rungs;
+    for (int r = 0; r < job->nb_rungs; r++) {
+        st->rungs[r].frames_in = atomic_load(&job->rungs[r].frames_in);
+        st->rungs[r].frames_encoded = atomic_load(&job->rungs[r].frames_encoded);
+        st->rungs[r].segments_done = atomic_load(&job->rungs[r].segments_done);
+    }
+}
+
+void cme_engine_cancel(CmeEngine *e, const char *why)
+{
+    cme__job_fail(&e->job, CME_ECANCELED, "canceled: %s", why ? why : "by request");
+}
+
+/* --- manifests ----------------------------------------------------------------------- */
+
+static int write_buf(const char *dir, const char *sub, const char *name, CmeBuf *b, char *err,
+                     size_t errlen)
+{
+    char path[2200];
+    if (sub)
+        snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
+    else
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int r = cme__buf_status(b);
+    if (r < 0) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return r;
+    }
+    return cme__file_write_atomic(path, b->data, b->size, err, errlen);
+}
+
+static int write_manifests(CmeJob *job, char *err, size_t errlen)
+{
+    CmeRendition reps[CME_MAX_RUNGS];
+    memset(reps, 0, sizeof(reps));
+    int r = 0;
+    for (int i = 0; i < job->nb_rungs && r == 0; i++) {
+        CmeRung *rung = &job->rungs[i];
+        int n = atomic_load(&rung->total_chunks);
+        uint64_t bytes = 0, dur = 0, peak = 0;
+        for (int k = 0; k < n; k++) {
+            const CmeSegmentEntry *s = &rung->segs[k];
+            bytes += s->bytes;
+            dur += s->duration;
+            if (s->duration) {
+                uint64_t bw = (uint64_t)((double)s->bytes * 8 * CME_TIMESCALE / s->duration);
+                if (bw > peak)
+                    peak = bw;
+            }
+        }
+        reps[i] = (CmeRendition){
+            .name = rung->set.name,
+            .codecs = rung->codecs,
+            .width = (uint32_t)rung->seq.max_frame_width_minus_1 + 1,
+            .height = (uint32_t)rung->seq.max_frame_height_minus_1 + 1,
+            .fps_num = (uint32_t)job->info.fps_num,
+            .fps_den = (uint32_t)job->info.fps_den,
+            .timescale = CME_TIMESCALE,
+            .peak_bandwidth = peak,
+            .avg_bandwidth = dur ? (uint64_t)((double)bytes * 8 * CME_TIMESCALE / dur) : 0,
+            .segments = rung->segs,
+            .nb_segments = (size_t)n,
+            .start_number = 1,
+        };
+        CmeBuf b = { 0 };
+        r = cme_hls_write_media(&b, &reps[i]);
+        if (r == 0)
+            r = write_buf(job->output, rung->set.name, "index.m3u8", &b, err, errlen);
+        cme__buf_free(&b);
+    }
+    if (r == 0) {
+        CmeBuf b = { 0 };
+        r = cme_hls_write_master(&b, reps, (size_t)job->nb_rungs);
+        if (r == 0)
+            r = write_buf(job->output, NULL, "master.m3u8", &b, err, errlen);
+        cme__buf_free(&b);
+    }
+    if (r == 0) {
+        CmeBuf b = { 0 };
+        r = cme_dash_write_mpd(&b, reps, (size_t)job->nb_rungs);
+        if (r == 0)
+            r = write_buf(job->output, NULL, "manifest.mpd", &b, err, errlen);
+        cme__buf_free(&b);
+    }
+    if (r < 0 && !err[0])
+        snprintf(err, errlen, "writing manifests failed: %s", cme_strerror(r));
+    return r;
+}
+
+int cme_engine_finish(CmeEngine *e, char *err, size_t errlen)
+{
+    CmeJob *job = &e->job;
+    err[0] = '\0';
+    if (job->started) {
+        pthread_join(job->pump_thread, NULL);
+        for (int i = 0; i < job->nb_workers; i++)
+            pthread_join(job->worker_threads[i], NULL);
+        job->started = 0;
+        job->nb_workers = 0;
+    } else if (!job->fail_code) {
+        snprintf(err, errlen, "the job was not started");
+        return CME_EINVAL;
+    }
+    if (job->fail_code) {
+        snprintf(err, errlen, "%s", job->fail_msg);
+        return job->fail_code;
+    }
+    return write_manifests(job, err, errlen);
+}
+
+void cme_engine_free(CmeEngine **pe)
+{
+    CmeEngine *e = *pe;
+    if (!e)
+        return;
+    if (e->job.started) {
+        char err[16];
+        cme_engine_cancel(e, "engine freed while running");
+        cme_engine_finish(e, err, sizeof(err));
+    }
+    engine_close_internal(e);
+    *pe = NULL;
+}
+
+int cme_source_probe(const char *path, CmeSourceInfo *info, char *err, size_t errlen)
+{
+    CmeSource *s = NULL;
+    int r = cme__source_open(&s, path, err, errlen);
+    if (r < 0)
+        return r;
+    cme__source_info(s, info);
+    cme__source_close(&s);
+    return 0;
+}

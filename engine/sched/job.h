@@ -1,0 +1,118 @@
+/*
+ * The job: shared state of one engine run, seen by the decode pump (media/pump.c), the
+ * workers (worker/worker.c) and the policy thread (sched/job.c, the public API).
+ *
+ * Locks, and their order when nested: job->sched_lock (worker claims, parked encoders)
+ * -> a rung's queue lock (inside chunk_queue.c) . rung->lock (invariant, segment table)
+ * and job->events_lock are leaves: nothing else is taken while holding them.
+ */
+#ifndef CME_SCHED_JOB_H
+#define CME_SCHED_JOB_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <libavutil/frame.h>
+
+#include "cmafeng/av1.h"
+#include "cmafeng/engine.h"
+#include "cmafeng/mux.h"
+#include "core/signal.h"
+#include "media/source.h"
+#include "sched/chunk_queue.h"
+#include "sched/lease_pool.h"
+
+/* The media timescale of every track: 90 kHz represents the usual frame rates exactly
+ * (25, 30, 50, 60, 24000/1001 ...) and is what HLS and DASH tooling expect. */
+#define CME_TIMESCALE 90000
+
+/* K consecutive decoded source frames, shared by reference by every rung's chunk. */
+typedef struct CmeSrcChunk {
+    atomic_int refs;
+    uint32_t index;
+    int nb_frames;
+    AVFrame **frames;
+    int64_t *pts;      /* CME_TIMESCALE units */
+    int64_t *duration; /* CME_TIMESCALE units */
+} CmeSrcChunk;
+
+void cme__src_chunk_unref(CmeSrcChunk **pc);
+
+struct CmeEncSlot;
+
+typedef struct CmeRung {
+    CmeRungSettings set;
+    int index;
+    CmeChunkQueue queue;
+
+    /* Guarded by job->sched_lock. */
+    struct CmeEncSlot *parked; /* idle encoders of this rung, possibly holding output */
+    int busy_encoders;         /* encoders held by workers now */
+
+    /* Guarded by lock. */
+    pthread_mutex_t lock;
+    int inv_set;               /* the codec invariant: set by the first valid packet */
+    CmeAv1SeqHdr seq;
+    uint8_t *seq_obu;
+    size_t seq_obu_size;
+    char codecs[64];
+    CmeSegmentEntry *segs;     /* by chunk index */
+    uint8_t *seg_done;
+    size_t segs_cap;
+
+    atomic_uint_fast64_t frames_in;
+    atomic_uint_fast64_t frames_fed;
+    atomic_uint_fast64_t frames_encoded;
+    atomic_uint segments_done;
+    atomic_int total_chunks; /* -1 until the pump reaches the end */
+} CmeRung;
+
+typedef struct CmeJob {
+    CmeJobSettings set;
+    char source[1024];
+    char output[1024];
+    CmeSource *src;
+    CmeSourceInfo info;
+    int color_primaries, transfer, matrix, full_range;
+    int chunk_frames; /* K */
+
+    CmeRung rungs[CME_MAX_RUNGS];
+    int nb_rungs;
+    CmeLeasePool pool;
+    CmeSignal work; /* any queue changed, an encoder was parked, or the job failed */
+    pthread_mutex_t sched_lock;
+
+    pthread_t pump_thread;
+    pthread_t *worker_threads;
+    int nb_workers;
+    int started;
+    atomic_int live_threads;
+
+    atomic_int failed;
+    pthread_mutex_t fail_lock;
+    int fail_code;
+    char fail_msg[512];
+
+    pthread_mutex_t events_lock;
+    pthread_cond_t events_cond;
+    CmeEvent *events;
+    size_t nb_events, events_cap, events_head;
+    int done_delivered;
+
+    atomic_uint_fast64_t frames_decoded;
+    atomic_int decode_done;
+    double t_start;
+} CmeJob;
+
+/* Records the first failure, closes every queue and wakes every thread. Any thread. */
+void cme__job_fail(CmeJob *job, int code, const char *fmt, ...) CME_PRINTF(3, 4);
+/* Appends an event for the policy thread. Any thread. */
+void cme__job_post(CmeJob *job, const CmeEvent *ev);
+/* Called by every engine thread as it exits; the last one posts JOB_DONE. */
+void cme__job_thread_exit(CmeJob *job);
+
+void *cme__pump_main(void *job);
+void *cme__worker_main(void *job);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * Encoder slots and the per-lease encode loop (worker.c). A slot is one open encoder for
+ * one rung: frames in, packets out, and the FIFO of chunks whose frames were sent but
+ * whose packets have not all come back (encoders hold frames for look-ahead). A slot is
+ * held by one worker at a time; between chunks it is parked on its rung, so the next
+ * worker to claim a chunk of that rung continues the same encoder (rate control and
+ * look-ahead continuity; forced key frame at every segment start).
+ */
+#ifndef CME_WORKER_WORKER_H
+#define CME_WORKER_WORKER_H
+
+#include "cmafeng/buf.h"
+#include "cmafeng/mux.h"
+#include "enc/encoder.h"
+#include "sched/job.h"
+
+typedef struct CmeInflight {
+    CmeChunk *chunk;
+    CmeSrcChunk *src;      /* == chunk->payload */
+    int received;          /* packets back so far */
+    int drop;              /* invariant mismatch: discard packets, requeue the chunk */
+    CmeBuf data;           /* sample bytes, temporal delimiters stripped */
+    CmeSample *samples;
+    double t_start;
+    struct CmeInflight *next;
+} CmeInflight;
+
+typedef struct CmeEncSlot {
+    CmeEncoder *enc;
+    int rung;
+    int device;
+    int64_t next_pts;     /* encoder-local pts of the next frame sent */
+    int64_t next_out_pts; /* pts the next packet must carry */
+    CmeInflight *head, *tail;
+    int bad;              /* produced a mismatching sequence header: drain and discard */
+    char mismatch[384];   /* which fields differed */
+    struct CmeEncSlot *next; /* link in the rung's parked list */
+} CmeEncSlot;
+
+/* Closes a parked slot after the threads are gone (job teardown); drops its chunks. */
+void cme__slot_discard(CmeJob *job, CmeEncSlot **ps);
+
+#endif

@@ -1,0 +1,153 @@
+-- cmafeng.cli: the command line. main(argv) returns the process exit code:
+-- 0 success, 1 the job failed, 2 bad usage, recipe or source (DESIGN.md section 5).
+local core = require "cmafeng.core"
+local json = require "cmafeng.json"
+
+local M = {}
+
+local USAGE = [[
+usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [-- ARGS...]
+       cmafeng probe FILE [--json]
+       cmafeng version
+       cmafeng repl
+
+  run      run a recipe: encode the source to an AV1 CMAF ladder (HLS + DASH)
+           -o DIR           output directory (overrides the recipe's `output`)
+           --events FILE|-  write one JSON object per event (- = stdout)
+           ARGS             the words after -- reach the recipe as `arg`
+  probe    describe a media file
+  version  print the version and the encoder backends built in
+  repl     interactive Lua with `cme` = require "cmafeng"
+]]
+
+local function fail(msg, code)
+  io.stderr:write("cmafeng: ", msg, "\n")
+  return code or 2
+end
+
+local function cmd_version()
+  io.stdout:write("cmafeng ", core.version(), "\n")
+  for _, b in ipairs(core.backends(true)) do
+    local state
+    if not b.built then
+      state = "not built"
+    elseif b.available then
+      state = "available: " .. b.status
+    else
+      state = "built; " .. (b.status or "")
+    end
+    io.stdout:write(string.format("  %-6s %s\n", b.name, state))
+  end
+  return 0
+end
+
+local function cmd_probe(args)
+  local path, as_json
+  for _, a in ipairs(args) do
+    if a == "--json" then as_json = true else path = a end
+  end
+  if not path then return fail("probe: expected a FILE\n" .. USAGE) end
+  local info, err = core.probe(path)
+  if not info then return fail(err) end
+  if as_json then
+    io.stdout:write(json.encode(info), "\n")
+  else
+    io.stdout:write(string.format("%s: %s %dx%d %d/%d fps, %.3f s, %d frames%s\n", path,
+      info.codec, info.width, info.height, info.fps_num, info.fps_den, info.duration,
+      info.frames, info.has_audio and ", audio" or ""))
+  end
+  return 0
+end
+
+local function isatty_stderr()
+  return core.isatty and core.isatty(2)
+end
+
+local function cmd_run(args)
+  local recipe_path, out_dir, events_path
+  local rest = {}
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--" then
+      for j = i + 1, #args do rest[#rest + 1] = args[j] end
+      break
+    elseif a == "-o" or a == "--output" then
+      out_dir = args[i + 1]
+      if not out_dir then return fail("run: -o needs a directory") end
+      i = i + 1
+    elseif a == "--events" then
+      events_path = args[i + 1]
+      if not events_path then return fail("run: --events needs a FILE or -") end
+      i = i + 1
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      return fail("run: unknown option " .. a .. "\n" .. USAGE)
+    elseif not recipe_path then
+      recipe_path = a
+    else
+      return fail("run: unexpected argument " .. a .. " (recipe arguments go after --)")
+    end
+    i = i + 1
+  end
+  if not recipe_path then return fail("run: expected a RECIPE\n" .. USAGE) end
+
+  local recipe = require "cmafeng.recipe"
+  local job, err = recipe.load(recipe_path, rest)
+  if not job then return fail(err) end
+  if out_dir then job.output = out_dir end
+
+  local events
+  if events_path == "-" then
+    events = io.stdout
+  elseif events_path then
+    local f, ferr = io.open(events_path, "w")
+    if not f then return fail(events_path .. ": " .. tostring(ferr)) end
+    events = f
+  end
+  local progress = not events or events ~= io.stdout
+  progress = progress and isatty_stderr()
+  local report, rerr, code = require("cmafeng.runloop").run(job, {
+    events = events, progress = progress,
+  })
+  if events and events ~= io.stdout then events:close() end
+  if not report then return fail(rerr, code) end
+  if events ~= io.stdout then
+    local lines = {}
+    for _, r in ipairs(report.renditions) do
+      lines[#lines + 1] = string.format("  %-8s %4dx%-4d %-22s %3d segments %8.0f kbit/s",
+        r.name, r.width, r.height, r.codecs or "?", r.segments,
+        r.duration > 0 and r.bytes * 8 / r.duration / 1000 or 0)
+    end
+    io.stderr:write(string.format(
+      "cmafeng: wrote %s in %.1f s (%d frames)\n%s\n" ..
+      "  HLS:  %s/master.m3u8\n  DASH: %s/manifest.mpd\n" ..
+      "  play: serve the directory over HTTP (e.g. python3 -m http.server -d %s) and open " ..
+      "master.m3u8 in hls.js or Safari, manifest.mpd in Shaka Player or dash.js\n",
+      job.output, report.elapsed, report.frames, table.concat(lines, "\n"), job.output,
+      job.output, job.output))
+  end
+  return 0
+end
+
+local function cmd_repl()
+  return require("cmafeng.repl").run()
+end
+
+function M.main(argv)
+  local cmd = argv[1]
+  local args = {}
+  for i = 2, #argv do args[#args + 1] = argv[i] end
+  if cmd == "run" then return cmd_run(args)
+  elseif cmd == "probe" then return cmd_probe(args)
+  elseif cmd == "version" or cmd == "--version" then return cmd_version()
+  elseif cmd == "repl" then return cmd_repl()
+  elseif cmd == "help" or cmd == "--help" or cmd == "-h" then
+    io.stdout:write(USAGE)
+    return 0
+  elseif cmd == nil then
+    return fail("expected a command\n" .. USAGE)
+  end
+  return fail("unknown command " .. cmd .. "\n" .. USAGE)
+end
+
+return M

@@ -1,0 +1,174 @@
+-- cmafeng.runloop: runs a job on the policy thread. It pulls engine events, calls the
+-- recipe's hooks (under the sandbox budget), writes JSON event lines or a progress line,
+-- and at the end has the engine write the manifests and writes report.json.
+--
+--   runloop.run(job, opts) -> summary | nil, message, exit_code
+--   opts: events = file handle for JSON lines (or nil), progress = bool,
+--         stderr = handle for progress and notes (default io.stderr)
+local core = require "cmafeng.core"
+local json = require "cmafeng.json"
+local sandbox = require "cmafeng.sandbox"
+
+local M = {}
+
+local function write_atomic(path, text)
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "wb")
+  if not f then return nil, err end
+  local ok, werr = f:write(text)
+  f:close()
+  if not ok then
+    os.remove(tmp)
+    return nil, werr
+  end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then
+    os.remove(tmp)
+    return nil, rerr
+  end
+  return true
+end
+M.write_atomic = write_atomic
+
+local function fmt_eta(s)
+  if not s or s ~= s or s == math.huge or s < 0 then return "--:--" end
+  s = math.floor(s + 0.5)
+  return string.format("%d:%02d", math.floor(s / 60), s % 60)
+end
+
+-- One status line per refresh: per rung "name segs fps", then overall ETA.
+local function progress_line(job, stats, total_segments)
+  local parts = {}
+  local done_frames, all_frames = 0, 0
+  local total = stats.total_frames > 0 and stats.total_frames or stats.frames_decoded
+  for i, r in ipairs(stats.rungs) do
+    local name = job.video.ladder[i].name
+    local fps = stats.elapsed > 0 and r.frames_encoded / stats.elapsed or 0
+    parts[#parts + 1] = string.format("%s %d/%s seg %.1f fps", name, r.segments_done,
+      total_segments and tostring(total_segments) or "?", fps)
+    done_frames = done_frames + r.frames_encoded
+    all_frames = all_frames + total
+  end
+  local eta
+  if done_frames > 0 and all_frames > 0 then
+    eta = stats.elapsed * (all_frames - done_frames) / done_frames
+  end
+  return string.format("\r%s | %.1fs elapsed, ETA %s ", table.concat(parts, " | "),
+    stats.elapsed, fmt_eta(eta))
+end
+
+-- Calls a recipe hook; returns its decision, or nil, message when the hook failed.
+local function call_hook(fn, ...)
+  if not fn then return true end
+  local ok, decision = sandbox.pcall(sandbox.HOOK_BUDGET, fn, ...)
+  if not ok then return nil, decision end
+  return true, decision
+end
+
+function M.run(job, opts)
+  opts = opts or {}
+  local stderr = opts.stderr or io.stderr
+  local eng, err, code = core.engine.new(job)
+  if not eng then return nil, err, 2 end
+  local info = eng:info()
+  local ok, serr = eng:start()
+  if not ok then
+    eng:close()
+    return nil, serr, 2
+  end
+
+  local total_segments
+  if info.frames and info.frames > 0 then
+    local k = math.floor(job.segment_seconds * info.fps_num / info.fps_den + 0.5)
+    if k < 1 then k = 1 end
+    total_segments = math.ceil(info.frames / k)
+  end
+  local report = {
+    source = job.source,
+    output = job.output,
+    segment_seconds = job.segment_seconds,
+    renditions = {},
+    segments = {},
+    requeues = {},
+  }
+  for i, r in ipairs(job.video.ladder) do
+    report.renditions[i] = { name = r.name, width = r.width, height = r.height,
+                             crf = r.crf, preset = r.preset, segments = 0, bytes = 0,
+                             duration = 0 }
+  end
+
+  local failure, hook_error
+  local last_progress = 0
+  while true do
+    local evs = eng:events(250)
+    if not evs then break end
+    for _, ev in ipairs(evs) do
+      if ev.rung then ev.rendition = job.video.ladder[ev.rung].name end
+      if opts.events then
+        opts.events:write(json.encode(ev), "\n")
+        opts.events:flush()
+      end
+      local hook_ok, decision, hook_msg = true, nil, nil
+      if ev.type == "segment" then
+        local rep = report.renditions[ev.rung]
+        rep.segments = rep.segments + 1
+        rep.bytes = rep.bytes + ev.bytes
+        rep.duration = rep.duration + ev.duration
+        report.segments[#report.segments + 1] = {
+          rendition = ev.rendition, index = ev.index, device = ev.device,
+          attempts = ev.attempts, bytes = ev.bytes, start = ev.start,
+          duration = ev.duration, frames = ev.frames, encode_seconds = ev.encode_seconds,
+        }
+        hook_ok, decision = call_hook(job.on_segment, ev)
+        if not hook_ok then hook_msg = decision end
+      elseif ev.type == "init" then
+        report.renditions[ev.rung].codecs = ev.codecs
+      elseif ev.type == "requeue" then
+        report.requeues[#report.requeues + 1] = ev
+        hook_ok, decision = call_hook(job.on_requeue, ev)
+        if not hook_ok then hook_msg = decision end
+      elseif ev.type == "failed" then
+        failure = ev.message
+        hook_ok, decision = call_hook(job.on_failure, ev)
+        if not hook_ok then hook_msg = decision end
+      end
+      if not hook_ok and not hook_error then
+        hook_error = "recipe hook failed: " .. tostring(hook_msg)
+        eng:cancel(hook_error)
+      elseif decision == "abort" and not hook_error then
+        hook_error = "aborted by the recipe's " .. ev.type .. " hook"
+        eng:cancel(hook_error)
+      end
+    end
+    if opts.progress then
+      local now = os.clock()
+      if now - last_progress > 0.2 or #evs > 0 then
+        last_progress = now
+        stderr:write(progress_line(job, eng:stats(), total_segments))
+        stderr:flush()
+      end
+    end
+  end
+  local stats = eng:stats()
+  if opts.progress then stderr:write(progress_line(job, stats, total_segments), "\n") end
+  local fok, ferr = eng:finish()
+  eng:close()
+
+  report.elapsed = stats.elapsed
+  report.frames = stats.frames_decoded
+  report.ok = fok and true or false
+  report.error = hook_error or (not fok and (ferr or failure)) or nil
+  table.sort(report.segments, function(a, b)
+    if a.rendition ~= b.rendition then return a.rendition < b.rendition end
+    return a.index < b.index
+  end)
+  local wok, werr = write_atomic(job.output .. "/report.json",
+                                 json.encode(report, { indent = "  " }) .. "\n")
+  if not fok then return nil, hook_error or ferr or failure or "job failed", 1 end
+  if not wok then return nil, job.output .. "/report.json: " .. tostring(werr), 1 end
+  local hok, herr = call_hook(job.on_finish, report)
+  if not hok then return nil, "recipe hook on_finish failed: " .. tostring(herr), 1 end
+  return report
+end
+
+return M

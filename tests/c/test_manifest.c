@@ -1,0 +1,274 @@
+/*
+ * Manifest writer tests: byte-exact comparison with hand-reviewed golden files in
+ * tests/fixtures/mux/ (HLS multivariant and media playlists per RFC 8216, a static MPD per
+ * ISO/IEC 23009-1) for a fixed two-rendition ladder of 29.97 fps content whose last
+ * segment has a non-integer duration, plus edge cases: target duration rounding,
+ * timeline gaps, integer frame rates and argument validation.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cmafeng/mux.h"
+
+#ifndef CME_SOURCE_DIR
+#define CME_SOURCE_DIR "."
+#endif
+
+/* 720p at 90 kHz: two 4.004 s segments (120 frames at 30000/1001) and a 2.5025 s one. */
+static const CmeSegmentEntry segs_720[] = {
+    { .start = 0, .duration = 360360, .bytes = 1200000 },
+    { .start = 360360, .duration = 360360, .bytes = 1000000 },
+    { .start = 720720, .duration = 225225, .bytes = 560000 },
+};
+/* 360p at 30 kHz: the same boundaries in another timescale. */
+static const CmeSegmentEntry segs_360[] = {
+    { .start = 0, .duration = 120120, .bytes = 400000 },
+    { .start = 120120, .duration = 120120, .bytes = 380000 },
+    { .start = 240240, .duration = 75075, .bytes = 200000 },
+};
+
+static void ladder(CmeRendition r[2])
+{
+    memset(r, 0, 2 * sizeof(*r));
+    r[0] = (CmeRendition){ .name = "720p", .codecs = "av01.0.05M.08", .width = 1280,
+                           .height = 720, .fps_num = 30000, .fps_den = 1001,
+                           .timescale = 90000, .peak_bandwidth = 2500000,
+                           .avg_bandwidth = 2100000, .segments = segs_720,
+                           .nb_segments = 3, .start_number = 1 };
+    r[1] = (CmeRendition){ .name = "360p", .codecs = "av01.0.04M.08", .width = 640,
+                           .height = 360, .fps_num = 30000, .fps_den = 1001,
+                           .timescale = 30000, .peak_bandwidth = 900000,
+                           .avg_bandwidth = 750000, .segments = segs_360,
+                           .nb_segments = 3, .start_number = 1 };
+}
+
+static char *read_golden(const char *name, size_t *size)
+{
+    const char *dir = getenv("CME_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/tests/fixtures/mux/%s", dir ? dir : CME_SOURCE_DIR,
+             name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open golden file %s", path);
+    char *p = malloc(1 << 16);
+    assert_non_null(p);
+    *size = fread(p, 1, (1 << 16) - 1, f);
+    p[*size] = 0;
+    fclose(f);
+    return p;
+}
+
+/* Byte-exact comparison; on mismatch prints both texts, which is what one needs to see. */
+static void assert_golden(const CmeBuf *b, const char *name)
+{
+    size_t n;
+    char *exp = read_golden(name, &n);
+    if (b->size != n || memcmp(b->data, exp, n)) {
+        print_error("%s: expected:\n%s\ngot:\n%.*s\n", name, exp, (int)b->size,
+                    (const char *)b->data);
+        free(exp);
+        fail();
+    }
+    free(exp);
+}
+
+static void test_golden_master(void **state)
+{
+    (void)state;
+    CmeRendition r[2];
+    ladder(r);
+    CmeBuf b = { 0 };
+    assert_int_equal(cme_hls_write_master(&b, r, 2), 0);
+    assert_golden(&b, "master.m3u8");
+    cme_buf_free(&b);
+}
+
+static void test_golden_media(void **state)
+{
+    (void)state;
+    CmeRendition r[2];
+    ladder(r);
+    CmeBuf b = { 0 };
+    assert_int_equal(cme_hls_write_media(&b, &r[0]), 0);
+    assert_golden(&b, "index.m3u8");
+    /* The 360p playlist has the same boundaries in another timescale: identical text. */
+    CmeBuf b2 = { 0 };
+    assert_int_equal(cme_hls_write_media(&b2, &r[1]), 0);
+    assert_int_equal(b.size, b2.size);
+    assert_memory_equal(b.data, b2.data, b.size);
+    cme_buf_free(&b2);
+    cme_buf_free(&b);
+}
+
+static void test_golden_mpd(void **state)
+{
+    (void)state;
+    CmeRendition r[2];
+    ladder(r);
+    CmeBuf b = { 0 };
+    assert_int_equal(cme_dash_write_mpd(&b, r, 2), 0);
+    assert_golden(&b, "manifest.mpd");
+    cme_buf_free(&b);
+}
+
+/* Appends to what is already in the buffer: the writers never clear it. */
+static void test_appends(void **state)
+{
+    (void)state;
+    CmeRendition r[2];
+    ladder(r);
+    CmeBuf b = { 0 }, alone = { 0 };
+    assert_int_equal(cme_hls_write_media(&b, &r[0]), 0);
+    size_t first = b.size;
+    assert_int_equal(cme_dash_write_mpd(&b, r, 2), 0);
+    assert_int_equal(cme_dash_write_mpd(&alone, r, 2), 0);
+    assert_int_equal(b.size, first + alone.size);
+    assert_memory_equal(b.data + first, alone.data, alone.size);
+    cme_buf_free(&alone);
+    cme_buf_free(&b);
+}
+
+static const char *find_line(const CmeBuf *b, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (size_t i = 0; i + n <= b->size; i++)
+        if ((i == 0 || b->data[i - 1] == '\n') && !memcmp(b->data + i, prefix, n))
+            return (const char *)b->data + i;
+    return NULL;
+}
+
+static uint64_t target_for(uint64_t duration, uint32_t timescale)
+{
+    CmeSegmentEntry s[2] = { { .start = 0, .duration = 1000, .bytes = 1 },
+                             { .start = 1000, .duration = duration, .bytes = 1 } };
+    CmeRendition r = { .name = "a", .codecs = "av01.0.00M.08", .width = 16, .height = 16,
+                       .fps_num = 25, .fps_den = 1, .timescale = timescale,
+                       .peak_bandwidth = 1, .avg_bandwidth = 1, .segments = s,
+                       .nb_segments = 2, .start_number = 1 };
+    CmeBuf b = { 0 };
+    assert_int_equal(cme_hls_write_media(&b, &r), 0);
+    const char *line = find_line(&b, "#EXT-X-TARGETDURATION:");
+    assert_non_null(line);
+    uint64_t t = strtoull(line + strlen("#EXT-X-TARGETDURATION:"), NULL, 10);
+    cme_buf_free(&b);
+    return t;
+}
+
+/* RFC 8216 4.3.3.1: each EXTINF rounded to the nearest integer is <= the target. */
+static void test_target_duration(void **state)
+{
+    (void)state;
+    assert_int_equal(target_for(4000, 1000), 4);
+    assert_int_equal(target_for(4499, 1000), 4);
+    assert_int_equal(target_for(4500, 1000), 5); /* a tie rounds up */
+    assert_int_equal(target_for(4600, 1000), 5);
+    /* 2.4999996 s is written as 2.500000, which a validator rounds to 3. */
+    assert_int_equal(target_for(24999996, 10000000), 3);
+    /* Short segments still give a target of at least 1 (the other segment is 1 s). */
+    assert_int_equal(target_for(100, 1000), 1);
+}
+
+/* A gap in the timeline gets its own t; an integer frame rate is written as "N";
+ * AVERAGE-BANDWIDTH is left out when unknown. */
+static void test_timeline_gap_and_rates(void **state)
+{
+    (void)state;
+    CmeSegmentEntry s[4] = { { 0, 100, 1 }, { 100, 100, 1 }, { 250, 100, 1 }, { 350, 50, 1 } };
+    CmeRendition r = { .name = "a_b-1.x", .codecs = "av01.0.08M.10", .width = 320,
+                       .height = 240, .fps_num = 50, .fps_den = 2, .timescale = 100,
+                       .peak_bandwidth = 1000, .avg_bandwidth = 0, .segments = s,
+                       .nb_segments = 4, .start_number = 7 };
+    CmeBuf b = { 0 };
+    assert_int_equal(cme_dash_write_mpd(&b, &r, 1), 0);
+    const char *tl = strstr((const char *)b.data, "<SegmentTimeline>");
+    assert_non_null(tl);
+    static const char exp_tl[] = "<SegmentTimeline>\n"
+                                 "            <S t=\"0\" d=\"100\" r=\"1\"/>\n"
+                                 "            <S t=\"250\" d=\"100\"/>\n"
+                                 "            <S d=\"50\"/>\n"
+                                 "          </SegmentTimeline>";
+    assert_memory_equal(tl, exp_tl, strlen(exp_tl));
+    assert_non_null(strstr((const char *)b.data, "frameRate=\"25\" "));
+    assert_non_null(strstr((const char *)b.data, "startNumber=\"7\""));
+    /* The presentation ends at the last segment's end, 4.0 s; the longest segment is 1 s. */
+    assert_non_null(strstr((const char *)b.data, "mediaPresentationDuration=\"PT4.000S\""));
+    assert_non_null(strstr((const char *)b.data, "minBufferTime=\"PT1.000S\""));
+    cme_buf_free(&b);
+
+    assert_int_equal(cme_hls_write_master(&b, &r, 1), 0);
+    assert_non_null(find_line(&b, "#EXT-X-STREAM-INF:BANDWIDTH=1000,CODECS=\"av01.0.08M.10\","
+                                  "RESOLUTION=320x240,FRAME-RATE=25.000\n"));
+    cme_buf_free(&b);
+
+    assert_int_equal(cme_hls_write_media(&b, &r), 0);
+    assert_non_null(find_line(&b, "#EXT-X-MEDIA-SEQUENCE:7\n"));
+    assert_non_null(find_line(&b, "seg_00007.m4s\n"));
+    assert_non_null(find_line(&b, "#EXTINF:0.500000,\nseg_00010.m4s\n"));
+    cme_buf_free(&b);
+}
+
+static void test_invalid(void **state)
+{
+    (void)state;
+    CmeRendition r[2], bad[2];
+    ladder(r);
+    CmeBuf b = { 0 };
+    assert_int_equal(cme_hls_write_media(NULL, &r[0]), CME_EINVAL);
+    assert_int_equal(cme_hls_write_media(&b, NULL), CME_EINVAL);
+    assert_int_equal(cme_hls_write_master(&b, NULL, 2), CME_EINVAL);
+    assert_int_equal(cme_hls_write_master(&b, r, 0), CME_EINVAL);
+    assert_int_equal(cme_dash_write_mpd(&b, r, 0), CME_EINVAL);
+    assert_int_equal(cme_dash_write_mpd(NULL, r, 2), CME_EINVAL);
+
+    memcpy(bad, r, sizeof(bad));
+    bad[0].timescale = 0;
+    assert_int_equal(cme_hls_write_media(&b, &bad[0]), CME_EINVAL);
+    assert_int_equal(cme_dash_write_mpd(&b, bad, 2), CME_EINVAL);
+    memcpy(bad, r, sizeof(bad));
+    bad[1].nb_segments = 0;
+    assert_int_equal(cme_hls_write_master(&b, bad, 2), CME_EINVAL);
+    memcpy(bad, r, sizeof(bad));
+    bad[0].fps_den = 0;
+    assert_int_equal(cme_hls_write_master(&b, bad, 2), CME_EINVAL);
+    memcpy(bad, r, sizeof(bad));
+    bad[1].name = "720p"; /* duplicate */
+    assert_int_equal(cme_dash_write_mpd(&b, bad, 2), CME_EINVAL);
+    memcpy(bad, r, sizeof(bad));
+    bad[0].name = "a\"b"; /* would break the quoted URI and the XML attribute */
+    assert_int_equal(cme_hls_write_master(&b, bad, 2), CME_EINVAL);
+    memcpy(bad, r, sizeof(bad));
+    bad[0].name = "..";
+    assert_int_equal(cme_hls_write_master(&b, bad, 2), CME_EINVAL);
+    memcpy(bad, r, sizeof(bad));
+    bad[0].codecs = "av01<x>";
+    assert_int_equal(cme_dash_write_mpd(&b, bad, 2), CME_EINVAL);
+    memcpy(bad, r, sizeof(bad));
+    bad[0].peak_bandwidth = 0;
+    assert_int_equal(cme_dash_write_mpd(&b, bad, 2), CME_EINVAL);
+    assert_int_equal(b.size, 0);
+    cme_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden_master),
+        cmocka_unit_test(test_golden_media),
+        cmocka_unit_test(test_golden_mpd),
+        cmocka_unit_test(test_appends),
+        cmocka_unit_test(test_target_duration),
+        cmocka_unit_test(test_timeline_gap_and_rates),
+        cmocka_unit_test(test_invalid),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
