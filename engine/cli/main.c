@@ -5,7 +5,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <lualib.h>
@@ -20,9 +19,6 @@ static int l_isatty(lua_State *L)
 
 int main(int argc, char **argv)
 {
-    /* SVT-AV1 logs every encoder's configuration to stderr; keep only its errors unless
-     * the user asked otherwise. */
-    setenv("SVT_LOG", "1", 0);
     lua_State *L = luaL_newstate();
     if (!L) {
         fprintf(stderr, "cmafeng: cannot create the Lua state: out of memory\n");

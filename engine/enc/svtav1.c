@@ -2,7 +2,10 @@
  * SVT-AV1 1.4.1 backend. Call sequence and traps (../shared/NOTES-DEPS.md):
  * init_handle (fills defaults) -> edit config -> set_parameter -> init -> send/get loop ->
  * EOS -> drain until a packet carries EB_BUFFERFLAG_EOS -> deinit -> deinit_handle.
- * Deinit without EOS hangs forever, so close() always sends EOS and drains first.
+ * Deinit without EOS hangs forever, so close() always sends EOS and drains first. An
+ * encoder that never received a picture hangs too, with or without EOS (measured with
+ * 1.4.1: get_packet after EOS and deinit both block), so close() first feeds such an
+ * encoder one grey picture whose packet is discarded.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -19,6 +22,8 @@ typedef struct SvtPriv {
     int initialized;  /* svt_av1_enc_init succeeded: deinit needs EOS first */
     int eos_sent;
     int eos_received;
+    int64_t frames_sent;
+    int grey_pending; /* the grey picture's packet is still to be discarded */
     EbBufferHeaderType *out; /* the packet last handed out, released on the next call */
     int width, height;
 } SvtPriv;
@@ -96,6 +101,8 @@ static int svt_open(void *priv, const CmeEncoderSettings *s, char *err, size_t e
     return 0;
 }
 
+static void send_grey(SvtPriv *p);
+
 static int svt_send_frame(void *priv, const CmeEncFrame *f)
 {
     SvtPriv *p = priv;
@@ -105,6 +112,8 @@ static int svt_send_frame(void *priv, const CmeEncFrame *f)
     if (!f) {
         if (p->eos_sent)
             return 0;
+        if (p->frames_sent == 0)
+            send_grey(p);
         hdr.flags = EB_BUFFERFLAG_EOS;
         hdr.pic_type = EB_AV1_INVALID_PICTURE;
         p->eos_sent = 1;
@@ -130,7 +139,10 @@ static int svt_send_frame(void *priv, const CmeEncFrame *f)
     hdr.pts = f->pts;
     hdr.pic_type = f->force_key ? EB_AV1_KEY_PICTURE : EB_AV1_INVALID_PICTURE;
     /* The library copies the picture into its own buffers before returning. */
-    return svt_av1_enc_send_picture(p->handle, &hdr) == EB_ErrorNone ? 0 : CME_EENCODER;
+    if (svt_av1_enc_send_picture(p->handle, &hdr) != EB_ErrorNone)
+        return CME_EENCODER;
+    p->frames_sent++;
+    return 0;
 }
 
 static int svt_receive_packet(void *priv, CmeEncPacket *pkt)
@@ -156,12 +168,35 @@ static int svt_receive_packet(void *priv, CmeEncPacket *pkt)
         svt_av1_enc_release_out_buffer(&out);
         return p->eos_received ? CME_EOF : CME_EAGAIN;
     }
+    if (p->grey_pending) {
+        /* Nothing but the grey picture was sent: its packet is no caller's frame. */
+        p->grey_pending = 0;
+        svt_av1_enc_release_out_buffer(&out);
+        return p->eos_received ? CME_EOF : CME_EAGAIN;
+    }
     p->out = out;
     pkt->data = out->p_buffer;
     pkt->size = out->n_filled_len;
     pkt->pts = out->pts;
     pkt->key = out->pic_type == EB_AV1_KEY_PICTURE;
     return 0;
+}
+
+/* Sends one mid-grey picture so that EOS can drain (see the top of the file). */
+static void send_grey(SvtPriv *p)
+{
+    size_t luma = (size_t)p->width * (size_t)p->height;
+    uint8_t *buf = malloc(luma + luma / 2);
+    if (!buf)
+        return;
+    memset(buf, 128, luma + luma / 2);
+    CmeEncFrame f = { .planes = { buf, buf + luma, buf + luma + luma / 4 },
+                      .strides = { p->width, p->width / 2, p->width / 2 },
+                      .pts = 0,
+                      .force_key = 1 };
+    if (svt_send_frame(p, &f) == 0)
+        p->grey_pending = 1;
+    free(buf);
 }
 
 static void svt_close(void *priv)

@@ -99,6 +99,10 @@ static CmeChunk *take_locked(CmeChunkQueue *q, int device)
         c->next = NULL;
         q->count--;
         pthread_cond_broadcast(&q->not_full);
+        /* Closed and now empty: pops blocked for a device that could not take the last
+         * chunks must wake up and return CME_ECLOSED. */
+        if (q->closed && q->count == 0)
+            pthread_cond_broadcast(&q->not_empty);
         return c;
     }
     return NULL;

@@ -135,6 +135,13 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
                      "[16, 8192], got %dx%d", i + 1, r->width, r->height);
             return CME_EINVAL;
         }
+        /* SVT-AV1 rejects frames smaller than 64x64 only once an encoder opens, in the
+         * middle of the job; say it up front. */
+        if (r->width < 64 || r->height < 64) {
+            snprintf(err, errlen, "video.ladder[%d]: SVT-AV1 encodes frames of at least "
+                     "64x64, got %dx%d", i + 1, r->width, r->height);
+            return CME_EINVAL;
+        }
         if (r->crf < 1 || r->crf > 63 || r->preset < -1 || r->preset > 13) {
             snprintf(err, errlen, "video.ladder[%d]: crf must be 1..63 and preset -1..13",
                      i + 1);
@@ -268,6 +275,10 @@ int cme_engine_new(CmeEngine **out, const CmeJobSettings *s, char *err, size_t e
     int r = validate(s, err, errlen);
     if (r < 0)
         return r;
+    /* SVT-AV1 prints every encoder's configuration to stderr; keep only its errors unless
+     * the user asked otherwise. Set here, on the policy thread, before any engine thread
+     * exists (setenv is not thread-safe). */
+    setenv("SVT_LOG", "1", 0);
     CmeEngine *e = calloc(1, sizeof(*e));
     if (!e)
         return CME_ENOMEM;

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Bad input: a missing source, a file that is not media, and a recipe with a syntax error
+# each exit 2 with "cmafeng: <file>: <why>" on stderr and write nothing under the output
+# directory.
+source "$(dirname "$0")/lib.sh"
+
+expect_bad() { # DESCRIPTION PATTERN OUTDIR cmafeng-args...
+  local d=$1 pat=$2 out=$3; shift 3
+  set +e
+  "$CMAFENG" "$@" >"$WORK/stdout" 2>"$WORK/stderr"
+  local rc=$?
+  set -e
+  check "$d: exit code 2 (got $rc)" test "$rc" -eq 2
+  check "$d: stderr names the problem" grep -q -- "$pat" "$WORK/stderr" || cat "$WORK/stderr"
+  check "$d: nothing written under $out" test ! -e "$out"
+}
+
+RECIPE=$SRC_DIR/recipes/small_test.lua
+expect_bad "missing source" "^cmafeng: $WORK/nope.mkv: No such file or directory" \
+  "$WORK/o1" run "$RECIPE" -o "$WORK/o1" -- "$WORK/nope.mkv"
+
+head -c 20000 /dev/urandom >"$WORK/noise.mkv"
+expect_bad "not media" "^cmafeng: $WORK/noise.mkv: " "$WORK/o2" \
+  run "$RECIPE" -o "$WORK/o2" -- "$WORK/noise.mkv"
+
+: >"$WORK/empty.mp4"
+expect_bad "empty file" "^cmafeng: $WORK/empty.mp4: " "$WORK/o3" \
+  run "$RECIPE" -o "$WORK/o3" -- "$WORK/empty.mp4"
+
+printf 'return {\n  source = arg[1],\n  video = { ladder = { { width = 320 height = 180 } } }\n}\n' \
+  >"$WORK/syntax.lua"
+expect_bad "recipe syntax error" "^cmafeng: $WORK/syntax.lua:3: " "$WORK/o4" \
+  run "$WORK/syntax.lua" -o "$WORK/o4" -- "$WORK/noise.mkv"
+
+printf 'return { source = arg[1], output = "%s", video = { ladder = { { width = 320, height = 181 } } } }\n' \
+  "$WORK/o5" >"$WORK/odd.lua"
+expect_bad "invalid rung" "^cmafeng: $WORK/odd.lua: video.ladder\[1\].height: expected an even integer" \
+  "$WORK/o5" run "$WORK/odd.lua" -- "$WORK/noise.mkv"
+
+expect_bad "missing recipe" "^cmafeng: $WORK/none.lua: cannot read recipe" "$WORK/o6" \
+  run "$WORK/none.lua" -o "$WORK/o6"
+
+expect_bad "unknown option" "unknown option --bogus" "$WORK/o7" run "$RECIPE" --bogus
+
+finish
