@@ -8,6 +8,7 @@
  * encoder one grey picture whose packet is discarded.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,10 @@ typedef struct SvtPriv {
     int width, height;
 } SvtPriv;
 
+/* Encoder inits never overlap: each re-runs the library's process-wide CPU-dispatch
+ * setup (see cme_engine_start for why the engine opens its encoders up front). */
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static int svt_probe(char *msg, size_t msglen)
 {
     snprintf(msg, msglen, "SVT-AV1 %s (software)", svt_av1_get_version());
@@ -42,9 +47,18 @@ static void release_out(SvtPriv *p)
     }
 }
 
+static int svt_open_locked(SvtPriv *p, const CmeEncoderSettings *s, char *err, size_t errlen);
+
 static int svt_open(void *priv, const CmeEncoderSettings *s, char *err, size_t errlen)
 {
-    SvtPriv *p = priv;
+    pthread_mutex_lock(&init_lock);
+    int r = svt_open_locked(priv, s, err, errlen);
+    pthread_mutex_unlock(&init_lock);
+    return r;
+}
+
+static int svt_open_locked(SvtPriv *p, const CmeEncoderSettings *s, char *err, size_t errlen)
+{
     EbSvtAv1EncConfiguration cfg;
     memset(&cfg, 0, sizeof(cfg));
     EbErrorType e = svt_av1_enc_init_handle(&p->handle, NULL, &cfg);

@@ -351,6 +351,24 @@ int cme_engine_start(CmeEngine *e, char *err, size_t errlen)
     }
     if (r < 0)
         return r;
+    /* Every encoder the job needs is opened here, one per rung and device, before any
+     * thread encodes: SVT-AV1 1.4.1 re-runs its CPU-dispatch setup in every encoder init,
+     * resetting shared function pointers to their C versions and back while other
+     * encoders run (Source/Lib/Common/Codec/common_dsp_rtcd.c, SET_FUNCTIONS). Opening
+     * encoders mid-job crashed other encoders' threads (bench, threads_per_worker = 0). */
+    for (int d = 0; r == 0 && d < job->pool.nb_devices; d++) {
+        for (int i = 0; r == 0 && i < job->nb_rungs; i++) {
+            CmeEncSlot *slot = NULL;
+            r = cme__slot_open(job, i, d, &slot, err, errlen);
+            if (r == 0) {
+                slot->next = job->rungs[i].parked;
+                job->rungs[i].parked = slot;
+                job->rungs[i].slots[d] = 1;
+            }
+        }
+    }
+    if (r < 0)
+        return r;
     job->worker_threads = calloc((size_t)job->nb_workers, sizeof(pthread_t));
     if (!job->worker_threads)
         return CME_ENOMEM;

@@ -49,6 +49,7 @@ typedef struct CmeRung {
     /* Guarded by job->sched_lock. */
     struct CmeEncSlot *parked; /* idle encoders of this rung, possibly holding output */
     int busy_encoders;         /* encoders held by workers now */
+    int slots[CME_MAX_DEVICES]; /* open encoders (parked or busy) per device: 0 or 1 */
 
     /* Guarded by lock. */
     pthread_mutex_t lock;

@@ -74,55 +74,62 @@ void cme__slot_discard(CmeJob *job, CmeEncSlot **ps)
 
 /* --- claiming work ------------------------------------------------------------------ */
 
+/* Unlinks and returns the first parked slot of a device on a rung. Sched lock held. */
+static CmeEncSlot *unpark(CmeRung *rung, int device)
+{
+    for (CmeEncSlot **pp = &rung->parked; *pp; pp = &(*pp)->next) {
+        if ((*pp)->device == device) {
+            CmeEncSlot *s = *pp;
+            *pp = s->next;
+            s->next = NULL;
+            return s;
+        }
+    }
+    return NULL;
+}
+
 /*
- * Chooses the next piece of work under the sched lock. Preference: a rung where this
- * device has a parked encoder (continuity) or that has no encoder at all (parallelism
- * across rungs), the rung furthest behind in frames fed first; only when neither exists
- * does the worker start a second encoder on a rung (a helper, see below). With nothing
- * queued it flushes a parked encoder of a finished rung, or waits.
+ * Chooses the next piece of work under the sched lock. A device keeps at most one
+ * encoder per rung (opened before the job starts, see cme_engine_start), so a chunk is
+ * taken only by a worker that can continue the rung's parked encoder, or that must open
+ * the first one for its device (after a mismatch closed it). Among those rungs the one
+ * furthest behind in frames fed goes first. With nothing to take, the worker flushes a
+ * parked encoder of a finished rung, or waits.
  */
 static Claim claim(Worker *w, CmeChunk **out_chunk, CmeEncSlot **out_slot)
 {
     CmeJob *job = w->job;
+    const int d = w->device;
     Claim result = CLAIM_WAIT;
     *out_chunk = NULL;
     *out_slot = NULL;
     pthread_mutex_lock(&job->sched_lock);
-    int best = -1, best_class = 3;
+    int best = -1;
     uint64_t best_fed = 0;
     for (int r = 0; r < job->nb_rungs; r++) {
         CmeRung *rung = &job->rungs[r];
-        if (cme__chunkq_peek_index(&rung->queue, w->device) < 0)
+        if (cme__chunkq_peek_index(&rung->queue, d) < 0)
             continue;
         int mine = 0;
         for (CmeEncSlot *s = rung->parked; s; s = s->next)
-            mine |= s->device == w->device;
-        int cls = mine ? 0 : (!rung->parked && rung->busy_encoders == 0) ? 0 : 2;
-        /* A second encoder on a rung restarts rate control and look-ahead, which costs
-         * bits; only help when the rung's queue is full (the pump waits on it) or the
-         * source is fully decoded (the tail of the job). */
-        if (cls == 2 && !atomic_load(&job->decode_done) &&
-            cme__chunkq_count(&rung->queue) < rung->queue.capacity)
+            mine |= s->device == d;
+        /* This device's encoder for the rung is busy on another worker: it will come
+         * back for the next chunk itself. */
+        if (!mine && rung->slots[d] > 0)
             continue;
         uint64_t fed = atomic_load(&rung->frames_fed);
-        if (cls < best_class || (cls == best_class && fed < best_fed)) {
+        if (best < 0 || fed < best_fed) {
             best = r;
-            best_class = cls;
             best_fed = fed;
         }
     }
     if (best >= 0) {
         CmeRung *rung = &job->rungs[best];
         CmeChunk *c = NULL;
-        if (cme__chunkq_try_pop(&rung->queue, w->device, &c) == 0) {
-            for (CmeEncSlot **pp = &rung->parked; *pp; pp = &(*pp)->next) {
-                if ((*pp)->device == w->device) {
-                    *out_slot = *pp;
-                    *pp = (*pp)->next;
-                    (*out_slot)->next = NULL;
-                    break;
-                }
-            }
+        if (cme__chunkq_try_pop(&rung->queue, d, &c) == 0) {
+            *out_slot = unpark(rung, d);
+            if (!*out_slot)
+                rung->slots[d]++; /* reserved: the worker opens it */
             rung->busy_encoders++;
             *out_chunk = c;
             result = CLAIM_CHUNK;
@@ -133,17 +140,10 @@ static Claim claim(Worker *w, CmeChunk **out_chunk, CmeEncSlot **out_slot)
     for (int r = 0; r < job->nb_rungs; r++) {
         CmeRung *rung = &job->rungs[r];
         int drained = cme__chunkq_drained(&rung->queue);
-        if (drained) {
-            for (CmeEncSlot **pp = &rung->parked; *pp; pp = &(*pp)->next) {
-                if ((*pp)->device == w->device) {
-                    *out_slot = *pp;
-                    *pp = (*pp)->next;
-                    (*out_slot)->next = NULL;
-                    rung->busy_encoders++;
-                    result = CLAIM_FLUSH;
-                    goto out;
-                }
-            }
+        if (drained && (*out_slot = unpark(rung, d)) != NULL) {
+            rung->busy_encoders++;
+            result = CLAIM_FLUSH;
+            goto out;
         }
         if (!drained || rung->parked || rung->busy_encoders)
             all_done = 0;
@@ -167,10 +167,13 @@ static void park(Worker *w, CmeEncSlot *slot)
     cme__signal_notify(&job->work);
 }
 
-static void unbusy(Worker *w, int r)
+/* The worker no longer holds an encoder of rung r; closed: the encoder is gone too. */
+static void unbusy(Worker *w, int r, int closed)
 {
     pthread_mutex_lock(&w->job->sched_lock);
     w->job->rungs[r].busy_encoders--;
+    if (closed)
+        w->job->rungs[r].slots[w->device]--;
     pthread_mutex_unlock(&w->job->sched_lock);
     cme__signal_notify(&w->job->work);
 }
@@ -523,15 +526,19 @@ static int drain(Worker *w, CmeEncSlot *slot, int until_eof)
 
 /* --- encoding ----------------------------------------------------------------------- */
 
-static int open_slot(Worker *w, int r, CmeEncSlot **out)
+int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err,
+                   size_t errlen)
 {
-    CmeJob *job = w->job;
     CmeRung *rung = &job->rungs[r];
+    CmeDevice dev;
+    pthread_mutex_lock(&job->pool.lock);
+    dev = job->pool.devices[device];
+    pthread_mutex_unlock(&job->pool.lock);
     CmeEncSlot *slot = calloc(1, sizeof(*slot));
     if (!slot)
         return CME_ENOMEM;
     slot->rung = r;
-    slot->device = w->device;
+    slot->device = device;
     CmeEncoderSettings s = {
         .width = rung->set.width,
         .height = rung->set.height,
@@ -540,19 +547,19 @@ static int open_slot(Worker *w, int r, CmeEncSlot **out)
         .bit_depth = 8,
         .crf = rung->set.crf,
         .preset = rung->set.preset,
-        .threads = w->dev.threads,
+        .threads = dev.threads,
         .keyint = job->chunk_frames,
         .color_primaries = job->color_primaries,
         .transfer_characteristics = job->transfer,
         .matrix_coefficients = job->matrix,
         .full_range = job->full_range,
     };
-    char err[384] = { 0 };
-    int ret = cme__encoder_open(&slot->enc, w->dev.backend, &s, err, sizeof(err));
+    char why[384] = { 0 };
+    int ret = cme__encoder_open(&slot->enc, dev.backend, &s, why, sizeof(why));
     if (ret < 0) {
         free(slot);
-        cme__job_fail(job, ret, "%s: cannot open the %s encoder on %s: %s", rung->set.name,
-                      cme__backend_name(w->dev.backend), w->dev.id, err);
+        snprintf(err, errlen, "%s: cannot open the %s encoder on %s: %s", rung->set.name,
+                 cme__backend_name(dev.backend), dev.id, why);
         return ret;
     }
     *out = slot;
@@ -657,7 +664,7 @@ static int flush_slot(Worker *w, CmeEncSlot **ps)
                       "than frames", w->job->rungs[slot->rung].set.name, w->dev.id);
     int rung = slot->rung;
     cme__slot_discard(w->job, ps);
-    unbusy(w, rung);
+    unbusy(w, rung, 1);
     return r;
 }
 
@@ -691,10 +698,14 @@ void *cme__worker_main(void *arg)
             continue;
         }
         int rung = c->rung;
-        if (!slot && open_slot(&w, rung, &slot) < 0) {
-            chunk_free(&c);
-            unbusy(&w, rung);
-            break;
+        if (!slot) {
+            int r = cme__slot_open(job, rung, w.device, &slot, w.err, sizeof(w.err));
+            if (r < 0) {
+                cme__job_fail(job, r, "%s", w.err);
+                chunk_free(&c);
+                unbusy(&w, rung, 1);
+                break;
+            }
         }
         int r = encode_chunk(&w, slot, c);
         if (r == 0 && slot->bad) {
@@ -705,7 +716,7 @@ void *cme__worker_main(void *arg)
             park(&w, slot);
         } else {
             cme__slot_discard(job, &slot);
-            unbusy(&w, rung);
+            unbusy(&w, rung, 1);
         }
     }
     for (int r = 0; r < CME_MAX_RUNGS; r++) {

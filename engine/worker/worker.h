@@ -37,6 +37,9 @@ typedef struct CmeEncSlot {
     struct CmeEncSlot *next; /* link in the rung's parked list */
 } CmeEncSlot;
 
+/* Opens an encoder for rung r on a device of the pool. Any thread; err says why not. */
+int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err,
+                   size_t errlen);
 /* Closes a parked slot after the threads are gone (job teardown); drops its chunks. */
 void cme__slot_discard(CmeJob *job, CmeEncSlot **ps);
 
