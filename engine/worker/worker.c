@@ -398,7 +398,7 @@ static void requeue(Worker *w, CmeEncSlot *slot, CmeChunk *c)
                     .device = w->device, .attempts = c->attempts };
     snprintf(ev.device_id, sizeof(ev.device_id), "%s", w->dev.id);
     snprintf(ev.message, sizeof(ev.message),
-             "%.31s segment %u: %.31s produced an incompatible sequence header (%.380s); "
+             "%.31s segment %u: %.31s produced an incompatible sequence header (%.300s); "
              "requeued without that device", rung->set.name, c->index + 1, w->dev.id,
              slot->mismatch);
     cme__chunkq_requeue(&rung->queue, c);
