@@ -1,0 +1,76 @@
+/*
+ * Embedding cmafeng from C: encode a source to a two-rung AV1 CMAF ladder and print the
+ * events as they arrive. The calling thread is the policy thread: it pulls events, the
+ * engine's threads never call back.
+ *
+ *   build/examples/embed input.mkv out/
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmafeng/engine.h"
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s SOURCE OUTPUT_DIR\n", argv[0]);
+        return 2;
+    }
+    CmeJobSettings s;
+    cme_job_default_settings(&s);
+    s.source = argv[1];
+    s.output_dir = argv[2];
+    s.segment_seconds = 2.0;
+    s.workers = 2;
+    const CmeRungSettings ladder[] = {
+        { .name = "720p", .width = 1280, .height = 720, .crf = 35, .preset = 10 },
+        { .name = "360p", .width = 640, .height = 360, .crf = 35, .preset = 10 },
+    };
+    memcpy(s.rungs, ladder, sizeof(ladder));
+    s.nb_rungs = 2;
+
+    char err[1024];
+    CmeEngine *e = NULL;
+    int r = cme_engine_new(&e, &s, err, sizeof(err)); /* opens the source, writes nothing */
+    if (r < 0) {
+        fprintf(stderr, "embed: %s (%s)\n", err, cme_err_name(r));
+        return 2;
+    }
+    r = cme_engine_start(e, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "embed: %s\n", err);
+        cme_engine_free(&e);
+        return 1;
+    }
+    CmeEvent ev;
+    while ((r = cme_engine_next_event(e, &ev, 1000)) != CME_EOF) {
+        if (r == CME_EAGAIN) {
+            CmeEngineStats st;
+            cme_engine_stats(e, &st);
+            printf("... %.1f s, %llu frames decoded\n", st.elapsed,
+                   (unsigned long long)st.frames_decoded);
+            continue;
+        }
+        switch (ev.type) {
+        case CME_EVENT_INIT_WRITTEN:
+            printf("%s: init.mp4 written, codecs=%s\n", s.rungs[ev.rung].name, ev.codecs);
+            break;
+        case CME_EVENT_SEGMENT_DONE:
+            printf("%s: segment %u, %llu bytes, %.3f s, on %s\n", s.rungs[ev.rung].name,
+                   ev.index, (unsigned long long)ev.bytes,
+                   (double)ev.duration / ev.timescale, ev.device_id);
+            break;
+        case CME_EVENT_REQUEUE:
+        case CME_EVENT_FAILED:
+            printf("%s\n", ev.message);
+            break;
+        case CME_EVENT_JOB_DONE:
+            break;
+        }
+    }
+    r = cme_engine_finish(e, err, sizeof(err)); /* joins threads, writes the manifests */
+    if (r < 0)
+        fprintf(stderr, "embed: %s\n", err);
+    cme_engine_free(&e);
+    return r < 0 ? 1 : 0;
+}
