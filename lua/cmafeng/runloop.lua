@@ -77,11 +77,14 @@ function M.run(job, opts)
     return nil, serr, 2
   end
 
+  -- Segments per rung: estimated from the container until the source is fully decoded,
+  -- exact after.
+  local k = math.max(1, math.floor(job.segment_seconds * info.fps_num / info.fps_den + 0.5))
   local total_segments
-  if info.frames and info.frames > 0 then
-    local k = math.floor(job.segment_seconds * info.fps_num / info.fps_den + 0.5)
-    if k < 1 then k = 1 end
-    total_segments = math.ceil(info.frames / k)
+  if info.frames and info.frames > 0 then total_segments = math.ceil(info.frames / k) end
+  local function segments_of(stats)
+    if stats.decode_done then return math.ceil(stats.frames_decoded / k) end
+    return total_segments
   end
   local report = {
     source = job.source,
@@ -144,13 +147,14 @@ function M.run(job, opts)
       local now = os.clock()
       if now - last_progress > 0.2 or #evs > 0 then
         last_progress = now
-        stderr:write(progress_line(job, eng:stats(), total_segments))
+        local stats = eng:stats()
+        stderr:write(progress_line(job, stats, segments_of(stats)))
         stderr:flush()
       end
     end
   end
   local stats = eng:stats()
-  if opts.progress then stderr:write(progress_line(job, stats, total_segments), "\n") end
+  if opts.progress then stderr:write(progress_line(job, stats, segments_of(stats)), "\n") end
   local fok, ferr = eng:finish()
   eng:close()
 
