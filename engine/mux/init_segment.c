@@ -1,6 +1,7 @@
 /*
- * CMAF header (init segment) for one AV1 video track: ftyp + moov (ISO/IEC 14496-12,
- * ISO/IEC 23000-19 7.3, AV1-ISOBMFF 2 and 3). The sample tables in stbl are empty because
+ * CMAF header (init segment) for one AV1 video track or one AAC audio track: ftyp + moov
+ * (ISO/IEC 14496-12, ISO/IEC 23000-19 7.3, AV1-ISOBMFF 2 and 3, ISO/IEC 14496-14 for
+ * mp4a/esds). The sample tables in stbl are empty because
  * every sample lives in movie fragments; mvex/trex announces them (ISO/IEC 14496-12
  * 8.8.1). One function per box, in file order.
  */
@@ -26,33 +27,38 @@ static void write_unity_matrix(CmeBuf *b)
  * that AV1-ISOBMFF 2.1 asks for (it covers tfdt and default-base-is-moof), and 'av01',
  * which AV1-ISOBMFF 2.1 requires and which AV1-ISOBMFF 3 makes the CMAF media profile
  * brand of a CMAF AV1 track. 'cmf2' is not claimed: its extra constraints are not checked
- * here.
+ * here. An AAC track claims 'caac' instead of 'av01': the AAC core CMAF media profile brand
+ * (ISO/IEC 23000-19; DASH-IF's CMAF registry lists it for mp4a.40.2, .5 and .29), and only
+ * when the track is within that profile (see aac_core_profile). Neither 'mp41' nor 'mp42'
+ * is added: 'iso6' already says which ISOBMFF structures are used, and CMAF players key on
+ * 'cmfc'.
  */
-static void write_ftyp(CmeBuf *b)
+static void write_ftyp(CmeBuf *b, const char *profile_brand)
 {
     size_t box = cme__box_begin(b, "ftyp");
     cme__buf_fourcc(b, "cmfc");
     cme__buf_be32(b, 0); /* minor_version */
     cme__buf_fourcc(b, "cmfc");
     cme__buf_fourcc(b, "iso6");
-    cme__buf_fourcc(b, "av01");
+    if (profile_brand)
+        cme__buf_fourcc(b, profile_brand);
     cme__box_end(b, box);
 }
 
 /* ISO/IEC 14496-12 8.2.2: durations are 0 because all media is in fragments (8.8.1). */
-static void write_mvhd(CmeBuf *b, const CmeVideoTrack *t)
+static void write_mvhd(CmeBuf *b, uint32_t track_id, uint32_t timescale)
 {
     size_t box = cme__fullbox_begin(b, "mvhd", 0, 0);
     cme__buf_be32(b, 0); /* creation_time: 0 keeps the output deterministic */
     cme__buf_be32(b, 0); /* modification_time */
-    cme__buf_be32(b, t->timescale);
+    cme__buf_be32(b, timescale);
     cme__buf_be32(b, 0);          /* duration */
     cme__buf_be32(b, 0x00010000); /* rate 1.0 */
     cme__buf_be16(b, 0x0100);     /* volume 1.0 */
     cme__buf_zeros(b, 2 + 2 * 4); /* reserved */
     write_unity_matrix(b);
     cme__buf_zeros(b, 6 * 4); /* pre_defined */
-    cme__buf_be32(b, t->track_id + 1); /* next_track_ID */
+    cme__buf_be32(b, track_id + 1); /* next_track_ID */
     cme__box_end(b, box);
 }
 
@@ -79,29 +85,29 @@ static void write_tkhd(CmeBuf *b, const CmeVideoTrack *t, uint32_t sar_num, uint
     cme__box_end(b, box);
 }
 
-/* ISO/IEC 14496-12 8.4.2. The language is "und", packed as three 5-bit letters offset by
- * 0x60 after a pad bit. */
-static void write_mdhd(CmeBuf *b, const CmeVideoTrack *t)
+/* ISO/IEC 14496-12 8.4.2. The language (ISO 639-2/T, "und" for video) is packed as three
+ * 5-bit letters offset by 0x60 after a pad bit. */
+static void write_mdhd(CmeBuf *b, uint32_t timescale, const char *lang)
 {
     size_t box = cme__fullbox_begin(b, "mdhd", 0, 0);
     cme__buf_be32(b, 0); /* creation_time */
     cme__buf_be32(b, 0); /* modification_time */
-    cme__buf_be32(b, t->timescale);
+    cme__buf_be32(b, timescale);
     cme__buf_be32(b, 0); /* duration */
-    cme__buf_be16(b, (uint16_t)((('u' - 0x60) << 10) | (('n' - 0x60) << 5) | ('d' - 0x60)));
+    cme__buf_be16(b, (uint16_t)(((lang[0] - 0x60) << 10) | ((lang[1] - 0x60) << 5) |
+                                (lang[2] - 0x60)));
     cme__buf_be16(b, 0); /* pre_defined */
     cme__box_end(b, box);
 }
 
-/* ISO/IEC 14496-12 8.4.3: handler 'vide' with a null-terminated UTF-8 name. */
-static void write_hdlr(CmeBuf *b)
+/* ISO/IEC 14496-12 8.4.3: handler 'vide' or 'soun' with a null-terminated UTF-8 name. */
+static void write_hdlr(CmeBuf *b, const char *handler, const char *name)
 {
-    static const char name[] = "VideoHandler";
     size_t box = cme__fullbox_begin(b, "hdlr", 0, 0);
     cme__buf_be32(b, 0); /* pre_defined */
-    cme__buf_fourcc(b, "vide");
+    cme__buf_fourcc(b, handler);
     cme__buf_zeros(b, 3 * 4); /* reserved */
-    cme__buf_append(b, name, sizeof(name)); /* includes the terminating NUL */
+    cme__buf_append(b, name, strlen(name) + 1); /* includes the terminating NUL */
     cme__box_end(b, box);
 }
 
@@ -157,12 +163,12 @@ static void write_pasp(CmeBuf *b, uint32_t sar_num, uint32_t sar_den)
 }
 
 /* ISO/IEC 14496-12 8.5.2.2: bufferSizeDB is 0 (unknown), bit rates in bits/s. */
-static void write_btrt(CmeBuf *b, const CmeVideoTrack *t)
+static void write_btrt(CmeBuf *b, uint32_t max_bitrate, uint32_t avg_bitrate)
 {
     size_t box = cme__box_begin(b, "btrt");
     cme__buf_be32(b, 0); /* bufferSizeDB */
-    cme__buf_be32(b, t->max_bitrate);
-    cme__buf_be32(b, t->avg_bitrate);
+    cme__buf_be32(b, max_bitrate);
+    cme__buf_be32(b, avg_bitrate);
     cme__box_end(b, box);
 }
 
@@ -197,7 +203,7 @@ static void write_av01(CmeBuf *b, const CmeVideoTrack *t, uint32_t sar_num, uint
     write_colr(b, t);
     if (sar_num != sar_den)
         write_pasp(b, sar_num, sar_den);
-    write_btrt(b, t);
+    write_btrt(b, t->max_bitrate, t->avg_bitrate);
     cme__box_end(b, box);
 }
 
@@ -237,8 +243,8 @@ static void write_trak(CmeBuf *b, const CmeVideoTrack *t, uint32_t sar_num, uint
     size_t trak = cme__box_begin(b, "trak");
     write_tkhd(b, t, sar_num, sar_den);
     size_t mdia = cme__box_begin(b, "mdia");
-    write_mdhd(b, t);
-    write_hdlr(b);
+    write_mdhd(b, t->timescale, "und");
+    write_hdlr(b, "vide", "VideoHandler");
     size_t minf = cme__box_begin(b, "minf");
     write_vmhd(b);
     write_dinf(b);
@@ -250,11 +256,11 @@ static void write_trak(CmeBuf *b, const CmeVideoTrack *t, uint32_t sar_num, uint
 
 /* ISO/IEC 14496-12 8.8.3: no defaults; every trun carries sizes, durations and flags,
  * so default_sample_description_index 1 is the only non-zero field. */
-static void write_mvex(CmeBuf *b, const CmeVideoTrack *t)
+static void write_mvex(CmeBuf *b, uint32_t track_id)
 {
     size_t mvex = cme__box_begin(b, "mvex");
     size_t trex = cme__fullbox_begin(b, "trex", 0, 0);
-    cme__buf_be32(b, t->track_id);
+    cme__buf_be32(b, track_id);
     cme__buf_be32(b, 1); /* default_sample_description_index */
     cme__buf_be32(b, 0); /* default_sample_duration */
     cme__buf_be32(b, 0); /* default_sample_size */
@@ -290,11 +296,220 @@ int cme_mux_write_init(CmeBuf *out, const CmeVideoTrack *track)
         return CME_ERANGE;
 
     size_t start = out->size;
-    write_ftyp(out);
+    write_ftyp(out, "av01");
     size_t moov = cme__box_begin(out, "moov");
-    write_mvhd(out, track);
+    write_mvhd(out, track->track_id, track->timescale);
     write_trak(out, track, sar_num, sar_den);
-    write_mvex(out, track);
+    write_mvex(out, track->track_id);
+    cme__box_end(out, moov);
+
+    int err = cme__buf_status(out);
+    if (err < 0 && out->size > start)
+        out->size = start;
+    return err;
+}
+
+/* ---- AAC audio track ----------------------------------------------------------------- */
+
+/* ISO/IEC 14496-1 7.2.6.5 / 8.3.3 */
+#define TAG_ES_DESCR 0x03
+#define TAG_DECODER_CONFIG 0x04
+#define TAG_DECODER_SPECIFIC 0x05
+#define TAG_SL_CONFIG 0x06
+/* ISO/IEC 14496-1 Table 5, objectTypeIndication: 0x40 = Audio ISO/IEC 14496-3. */
+#define OTI_MPEG4_AUDIO 0x40
+/* ISO/IEC 14496-1 Table 6, streamType: 0x05 = AudioStream. */
+#define STREAM_TYPE_AUDIO 0x05
+
+/*
+ * A descriptor header (ISO/IEC 14496-1 8.3.3 "expandable" sizeOfInstance): the tag, then
+ * the size in 7-bit groups, most significant first, with the top bit set on every byte but
+ * the last. The shortest form is written (FFmpeg's movenc.c always pads to four bytes;
+ * both are valid and every reader accepts either). `size` is below 2^28 (checked).
+ */
+static void write_descr_header(CmeBuf *b, uint8_t tag, uint32_t size)
+{
+    cme__buf_u8(b, tag);
+    int groups = 1;
+    while (groups < 4 && (size >> (7 * groups)))
+        groups++;
+    for (int i = groups - 1; i > 0; i--)
+        cme__buf_u8(b, (uint8_t)(0x80 | ((size >> (7 * i)) & 0x7f)));
+    cme__buf_u8(b, (uint8_t)(size & 0x7f));
+}
+
+/* Bytes of a descriptor with a body of `size` bytes, header included. */
+static uint32_t descr_total(uint32_t size)
+{
+    uint32_t n = 2;
+    while (n < 5 && (size >> (7 * (n - 1))))
+        n++;
+    return n + size;
+}
+
+/*
+ * ESDBox (ISO/IEC 14496-14 5.6, FullBox v0) holding one ES_Descriptor (ISO/IEC 14496-1
+ * 7.2.6.5) as FFmpeg's mov_write_esds_tag lays it out:
+ *  - ES_ID 0: ISO/IEC 14496-14 3.1.2 says it is set to 0 as stored (the track_ID stands in
+ *    for it); no stream dependence, no URL, no OCR stream, priority 0.
+ *  - DecoderConfigDescriptor: objectTypeIndication 0x40 (MPEG-4 Audio), streamType 5
+ *    (audio) << 2 | upStream 0 << 1 | reserved 1 = 0x15; bufferSizeDB is the AAC decoder
+ *    input buffer, 6144 bits per channel (ISO/IEC 14496-3 4.5.3.1), so 768 bytes per
+ *    channel; maxBitrate and avgBitrate in bits/s (0 = unknown / variable).
+ *  - DecoderSpecificInfo: the AudioSpecificConfig bytes as given.
+ *  - SLConfigDescriptor: predefined 2, the value ISO/IEC 14496-14 3.1.2 requires in files.
+ */
+static void write_esds(CmeBuf *b, const CmeAudioTrack *t)
+{
+    uint32_t dsi = descr_total((uint32_t)t->asc_size);
+    uint32_t dcd_body = 13 + dsi;
+    uint32_t es_body = 3 + descr_total(dcd_body) + descr_total(1);
+
+    size_t box = cme__fullbox_begin(b, "esds", 0, 0);
+    write_descr_header(b, TAG_ES_DESCR, es_body);
+    cme__buf_be16(b, 0); /* ES_ID */
+    cme__buf_u8(b, 0);   /* streamDependenceFlag, URL_Flag, OCRstreamFlag, streamPriority */
+    write_descr_header(b, TAG_DECODER_CONFIG, dcd_body);
+    cme__buf_u8(b, OTI_MPEG4_AUDIO);
+    cme__buf_u8(b, STREAM_TYPE_AUDIO << 2 | 1);
+    cme__buf_be24(b, 768 * t->channels); /* bufferSizeDB */
+    cme__buf_be32(b, t->max_bitrate);
+    cme__buf_be32(b, t->avg_bitrate);
+    write_descr_header(b, TAG_DECODER_SPECIFIC, (uint32_t)t->asc_size);
+    cme__buf_append(b, t->asc, t->asc_size);
+    write_descr_header(b, TAG_SL_CONFIG, 1);
+    cme__buf_u8(b, 2); /* predefined: reserved for use in MP4 files */
+    cme__box_end(b, box);
+}
+
+/*
+ * MP4AudioSampleEntry (ISO/IEC 14496-14 5.6) extends AudioSampleEntry version 0 (ISO/IEC
+ * 14496-12 12.2.3): channelcount is the number of output channels (1 mono, 2 stereo, the
+ * values the v0 entry names; the AudioSpecificConfig stays authoritative for the decoder,
+ * as for FFmpeg, which writes the stream's channel count), samplesize 16, samplerate the
+ * sampling rate in 16.16, which needs it below 65536; higher rates (88.2 and 96 kHz) write
+ * 0 there and rely on the ASC, since v0 has no other field for them. Then the esds and
+ * btrt boxes.
+ */
+static void write_mp4a(CmeBuf *b, const CmeAudioTrack *t)
+{
+    size_t box = cme__box_begin(b, "mp4a");
+    cme__buf_zeros(b, 6);     /* SampleEntry reserved */
+    cme__buf_be16(b, 1);      /* data_reference_index */
+    cme__buf_zeros(b, 2 * 4); /* reserved */
+    cme__buf_be16(b, (uint16_t)t->channels);
+    cme__buf_be16(b, 16); /* samplesize */
+    cme__buf_be16(b, 0);  /* pre_defined */
+    cme__buf_be16(b, 0);  /* reserved */
+    cme__buf_be32(b, t->sample_rate <= 0xffff ? t->sample_rate << 16 : 0);
+    write_esds(b, t);
+    write_btrt(b, t->max_bitrate, t->avg_bitrate);
+    cme__box_end(b, box);
+}
+
+/* ISO/IEC 14496-12 8.3.2 for an audio track: flags 3 (enabled, in movie), volume 1.0,
+ * width and height 0. */
+static void write_tkhd_audio(CmeBuf *b, const CmeAudioTrack *t)
+{
+    size_t box = cme__fullbox_begin(b, "tkhd", 0, 3);
+    cme__buf_be32(b, 0); /* creation_time */
+    cme__buf_be32(b, 0); /* modification_time */
+    cme__buf_be32(b, t->track_id);
+    cme__buf_be32(b, 0);      /* reserved */
+    cme__buf_be32(b, 0);      /* duration */
+    cme__buf_zeros(b, 2 * 4); /* reserved */
+    cme__buf_be16(b, 0);      /* layer */
+    cme__buf_be16(b, 0);      /* alternate_group: the only audio track */
+    cme__buf_be16(b, 0x0100); /* volume 1.0 */
+    cme__buf_be16(b, 0);      /* reserved */
+    write_unity_matrix(b);
+    cme__buf_be32(b, 0); /* width */
+    cme__buf_be32(b, 0); /* height */
+    cme__box_end(b, box);
+}
+
+/* ISO/IEC 14496-12 12.2.2: balance 0 (centre), reserved 0. */
+static void write_smhd(CmeBuf *b)
+{
+    size_t box = cme__fullbox_begin(b, "smhd", 0, 0);
+    cme__buf_be16(b, 0); /* balance */
+    cme__buf_be16(b, 0); /* reserved */
+    cme__box_end(b, box);
+}
+
+static void write_trak_audio(CmeBuf *b, const CmeAudioTrack *t, uint32_t timescale,
+                             const char *lang)
+{
+    size_t trak = cme__box_begin(b, "trak");
+    write_tkhd_audio(b, t);
+    size_t mdia = cme__box_begin(b, "mdia");
+    write_mdhd(b, timescale, lang);
+    write_hdlr(b, "soun", "SoundHandler");
+    size_t minf = cme__box_begin(b, "minf");
+    write_smhd(b);
+    write_dinf(b);
+    size_t stbl = cme__box_begin(b, "stbl");
+    size_t stsd = cme__fullbox_begin(b, "stsd", 0, 0);
+    cme__buf_be32(b, 1); /* entry_count */
+    write_mp4a(b, t);
+    cme__box_end(b, stsd);
+    write_empty_table(b, "stts", 1);
+    write_empty_table(b, "stsc", 1);
+    write_empty_table(b, "stsz", 2);
+    write_empty_table(b, "stco", 1);
+    cme__box_end(b, stbl);
+    cme__box_end(b, minf);
+    cme__box_end(b, mdia);
+    cme__box_end(b, trak);
+}
+
+/* audioObjectType of an AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1): 5 bits, 31 escapes
+ * to 32 + the next 6 bits. 0 when the ASC is too short. */
+static unsigned asc_object_type(const uint8_t *asc, size_t size)
+{
+    if (size < 2)
+        return 0;
+    unsigned aot = asc[0] >> 3;
+    if (aot == 31)
+        aot = 32 + (((asc[0] & 7u) << 3) | (asc[1] >> 5));
+    return aot;
+}
+
+/* Within the AAC core CMAF media profile ('caac'): AAC-LC (2), HE-AAC (SBR, 5) or
+ * HE-AACv2 (PS, 29), at most two channels and 48 kHz (ISO/IEC 23000-19, AAC profiles). */
+static int aac_core_profile(const CmeAudioTrack *t)
+{
+    unsigned aot = asc_object_type(t->asc, t->asc_size);
+    return (aot == 2 || aot == 5 || aot == 29) && t->channels <= 2 && t->sample_rate <= 48000;
+}
+
+int cme_mux_write_init_audio(CmeBuf *out, const CmeAudioTrack *t)
+{
+    if (!out || !t || t->track_id == 0 || t->sample_rate == 0 || t->channels == 0)
+        return CME_EINVAL;
+    /* channelcount is 16 bits; bufferSizeDB (768 per channel) 24 bits. */
+    if (t->channels > 0xffff || (uint64_t)768 * t->channels > 0xffffff)
+        return CME_EINVAL;
+    /* An ASC has at least the object type and sampling frequency index (2 bytes), and a
+     * descriptor size is at most 2^28 - 1 (four 7-bit groups). */
+    if (!t->asc || t->asc_size < 2 || t->asc_size > (1u << 20) ||
+        asc_object_type(t->asc, t->asc_size) == 0)
+        return CME_EINVAL;
+    const char *lang = t->language ? t->language : "und";
+    /* ISO 639-2/T: three lowercase letters, each fitting mdhd's 5-bit field. */
+    if (strlen(lang) != 3)
+        return CME_EINVAL;
+    for (int i = 0; i < 3; i++)
+        if (lang[i] < 'a' || lang[i] > 'z')
+            return CME_EINVAL;
+    uint32_t timescale = t->timescale ? t->timescale : t->sample_rate;
+
+    size_t start = out->size;
+    write_ftyp(out, aac_core_profile(t) ? "caac" : NULL);
+    size_t moov = cme__box_begin(out, "moov");
+    write_mvhd(out, t->track_id, timescale);
+    write_trak_audio(out, t, timescale, lang);
+    write_mvex(out, t->track_id);
     cme__box_end(out, moov);
 
     int err = cme__buf_status(out);

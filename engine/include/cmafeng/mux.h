@@ -27,6 +27,27 @@ typedef struct CmeVideoTrack {
 /* ftyp (major cmfc; compatible cmfc, iso6, av01, ...) + moov with one av01 track and mvex. */
 CME_API int cme_mux_write_init(CmeBuf *out, const CmeVideoTrack *track);
 
+/* Everything the init segment says about an AAC audio track (ISO/IEC 14496-3 in MP4,
+ * ISO/IEC 14496-14). */
+typedef struct CmeAudioTrack {
+    uint32_t track_id;    /* e.g. 1 in its own init segment */
+    uint32_t timescale;   /* mdhd; 0 means sample_rate, which CMAF audio tracks use */
+    uint32_t sample_rate; /* Hz, the output rate of the AudioSpecificConfig */
+    uint32_t channels;    /* output channels, 1 = mono, 2 = stereo */
+    const uint8_t *asc;   /* AudioSpecificConfig (the AAC encoder's extradata), 2+ bytes */
+    size_t asc_size;
+    uint32_t max_bitrate, avg_bitrate; /* btrt and DecoderConfigDescriptor; 0 when unknown */
+    const char *language; /* ISO 639-2/T, three lowercase letters; NULL means "und" */
+} CmeAudioTrack;
+
+/* ftyp (major cmfc; compatible cmfc, iso6, and caac when the ASC is an AAC-LC/HE-AAC/
+ * HE-AACv2 stream of at most 2 channels and 48 kHz) + moov with one mp4a track (esds with
+ * the ASC, btrt) and mvex. Media segments are cme_mux_write_segment with every sample
+ * marked sync. CME_EINVAL on an incomplete track (no track_id, sample rate, channels), an
+ * ASC shorter than 2 bytes or with audioObjectType 0, or a language that is not three
+ * lowercase letters. */
+CME_API int cme_mux_write_init_audio(CmeBuf *out, const CmeAudioTrack *t);
+
 typedef struct CmeSample {
     uint32_t size;     /* bytes in mdat (temporal delimiters already stripped) */
     uint32_t duration; /* in the track timescale */
@@ -55,29 +76,39 @@ typedef struct CmeSegmentEntry {
     uint64_t bytes;    /* file size */
 } CmeSegmentEntry;
 
-/* One rendition (rung) of the ladder as the manifests see it. */
+/* One rendition (rung) of the ladder, or the audio rendition, as the manifests see it.
+ * Zeroed audio fields mean a video rendition, as before audio existed. */
 typedef struct CmeRendition {
     const char *name;      /* directory under the output dir, e.g. "720p" */
-    const char *codecs;    /* from the bitstream, e.g. "av01.0.05M.08" */
-    uint32_t width, height;
-    uint32_t fps_num, fps_den; /* nominal frame rate */
+    const char *codecs;    /* from the bitstream, e.g. "av01.0.05M.08" or "mp4a.40.2" */
+    uint32_t width, height;    /* video only */
+    uint32_t fps_num, fps_den; /* nominal frame rate; video only */
     uint32_t timescale;
     uint64_t peak_bandwidth; /* bits/s, max over segments of bytes*8/duration */
     uint64_t avg_bandwidth;  /* bits/s, total bytes*8 / total duration */
     const CmeSegmentEntry *segments;
     size_t nb_segments;
     uint32_t start_number; /* index of segments[0] in file names (seg_%05d.m4s), 1 */
+    /* Audio: is_audio 1, channels and sample_rate non-zero, width/height/fps ignored.
+     * language is an RFC 5646 / ISO 639 tag (letters, digits, '-'), NULL when unknown. */
+    int is_audio;
+    uint32_t channels, sample_rate;
+    const char *language;
 } CmeRendition;
 
 /* Media playlist: EXT-X-VERSION, TARGETDURATION, MEDIA-SEQUENCE, PLAYLIST-TYPE:VOD,
  * INDEPENDENT-SEGMENTS, EXT-X-MAP:URI="init.mp4", EXTINF per segment, ENDLIST. */
 CME_API int cme_hls_write_media(CmeBuf *out, const CmeRendition *r);
-/* Multivariant playlist: one EXT-X-STREAM-INF per rendition with BANDWIDTH (peak),
- * AVERAGE-BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE; URI "<name>/index.m3u8". */
+/* Multivariant playlist: one EXT-X-STREAM-INF per video rendition with BANDWIDTH (peak),
+ * AVERAGE-BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE; URI "<name>/index.m3u8". At most one
+ * audio rendition: it becomes EXT-X-MEDIA TYPE=AUDIO GROUP-ID "audio" (URI
+ * "<name>/index.m3u8"), and every STREAM-INF gets AUDIO="audio", its codecs appended to
+ * CODECS and its bandwidths added (RFC 8216 4.3.4.2). At least one video rendition. */
 CME_API int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb);
-/* Static MPD: one video AdaptationSet, one Representation per rendition with
+/* Static MPD: one video AdaptationSet, one Representation per video rendition with
  * SegmentTemplate (initialization "<name>/init.mp4", media "<name>/seg_$Number%05d$.m4s")
- * and a SegmentTimeline with exact durations. */
+ * and a SegmentTimeline with exact durations; then, for the (at most one) audio rendition,
+ * an audio AdaptationSet with lang, audioSamplingRate and AudioChannelConfiguration. */
 CME_API int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb);
 
 #endif /* CMAFENG_MUX_H */
