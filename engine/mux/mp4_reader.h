@@ -1,0 +1,58 @@
+/*
+ * ISO BMFF reader for untrusted bytes (ISO/IEC 14496-12): enough of an MP4, a CMAF init
+ * segment, a CMAF media segment, or any concatenation of them, to list the samples of its
+ * AV1 video track. Used by inspect.c; depends on core/ and the public AV1 API only.
+ *
+ * Every read is bounds-checked against the enclosing box: a box whose size overflows its
+ * parent, a table whose entry count exceeds its box, or a sample outside every mdat is an
+ * error naming the box path ("moof/traf/trun: sample_count 1000 exceeds the box").
+ */
+#ifndef CME_MUX_MP4_READER_H
+#define CME_MUX_MP4_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cmafeng/av1.h"
+
+typedef struct CmeMp4Sample {
+    uint64_t offset;     /* of the sample's first byte in the file */
+    uint32_t size;
+    uint64_t dts;        /* decode time, track timescale */
+    uint32_t duration;   /* track timescale */
+    int32_t cts_offset;  /* composition offset (ctts / trun); AV1 tracks have none */
+    int sync;            /* the container's sync flag (stss, trun/tfhd/trex sample flags) */
+} CmeMp4Sample;
+
+typedef struct CmeMp4File {
+    char major_brand[5];   /* of the first ftyp or styp; "" when neither */
+    int has_ftyp, has_styp;
+    int has_moov;          /* init segment or progressive MP4 */
+    int has_mvex;          /* moov announces movie fragments: an init segment */
+    int nb_moof;           /* fragments read */
+    int nb_mdat;
+    uint32_t track_id;     /* the AV1 track; 0 when not known (a bare segment) */
+    uint32_t timescale;    /* mdhd; 0 when there is no moov */
+    uint32_t width, height; /* av01 sample entry */
+    char sample_entry[5];  /* "av01", or the first video sample entry's type */
+    int has_av1c;
+    const uint8_t *av1c;   /* the av1C body inside the input buffer */
+    size_t av1c_size;
+    int has_colr;          /* colr of type nclx */
+    int colr_primaries, colr_transfer, colr_matrix, colr_full_range;
+    CmeMp4Sample *samples; /* malloc()ed; free with cme__mp4_file_free */
+    size_t nb_samples;
+} CmeMp4File;
+
+/*
+ * Parses data (the whole file) into *out. On failure returns CME_EBITSTREAM (or
+ * CME_ENOMEM/CME_EUNSUPPORTED) with err naming the box path, and *out holds nothing to free.
+ * The av1c pointer refers into data.
+ */
+int cme__mp4_parse(const uint8_t *data, size_t size, CmeMp4File *out, char *err,
+                   size_t errlen);
+void cme__mp4_file_free(CmeMp4File *f);
+/* 1 when data starts with a plausible top-level box (ftyp, styp, moov, moof, sidx, ...). */
+int cme__mp4_probe(const uint8_t *data, size_t size);
+
+#endif /* CME_MUX_MP4_READER_H */
