@@ -1,0 +1,87 @@
+/*
+ * cmafeng — inspection of AV1 files: a low-overhead OBU stream (.obu, AV1 spec 5.2), IVF,
+ * a CMAF init segment, a CMAF media segment, init + segments concatenated, or a progressive
+ * MP4. The result says what the file is, its sequence header, av1C and colr when present,
+ * the codecs string, and per sample (temporal unit) its size, decode time, frame type and
+ * whether it is a sync sample. This is what `cmafeng inspect FILE` prints.
+ *
+ * The input is untrusted: nothing is read outside the buffer, nothing aborts, and a
+ * malformed file fails with a message that names where it broke ("moof/traf/trun:
+ * sample_count 1000 exceeds the box", "sample 12: obu_size: ...").
+ */
+#ifndef CMAFENG_INSPECT_H
+#define CMAFENG_INSPECT_H
+
+#include "cmafeng/av1.h"
+#include "cmafeng/common.h"
+
+typedef enum CmeInspectFormat {
+    CME_INSPECT_OBU = 0,     /* low-overhead OBU stream, temporal units split at TDs */
+    CME_INSPECT_IVF = 1,     /* IVF ("DKIF") */
+    CME_INSPECT_MP4 = 2,     /* progressive MP4: moov with sample tables */
+    CME_INSPECT_INIT = 3,    /* fragmented-MP4 init segment: moov without samples */
+    CME_INSPECT_SEGMENT = 4, /* media segment(s) alone: moof + mdat, no moov */
+    CME_INSPECT_FMP4 = 5,    /* init segment followed by media segments */
+} CmeInspectFormat;
+
+/* One sample: an MP4 sample, an IVF frame or a temporal unit of an OBU stream. */
+typedef struct CmeInspectSample {
+    uint64_t offset;   /* of its first byte in the file */
+    uint32_t size;     /* bytes */
+    int has_time;      /* dts/duration are known (not for an .obu without timing_info) */
+    uint64_t dts;      /* decode time, in CmeInspect.timescale units */
+    uint32_t duration; /* 0 when unknown (the last IVF frame) */
+    int frame_type;    /* of the shown frame, CME_AV1 convention: 0 KEY, 1 INTER,
+                        * 2 INTRA_ONLY, 3 SWITCH; -1 no shown frame or show_existing_frame */
+    int show_existing_frame;
+    int num_frame_headers;
+    int has_seq_hdr;   /* the sample carries a sequence header OBU */
+    int av1_sync;      /* AV1-ISOBMFF 2.4 sync: a sequence header and a shown key frame */
+    int sync;          /* the container's sync flag (MP4); equals av1_sync for IVF/OBU */
+} CmeInspectSample;
+
+typedef struct CmeInspect {
+    CmeInspectFormat format;
+    char brand[5];          /* MP4 major brand of the first ftyp/styp; "" otherwise */
+    uint32_t track_id;      /* MP4 only */
+    uint32_t timescale;     /* units of dts/duration; 0 when no time is known */
+    uint32_t width, height; /* the sample entry's or IVF header's; 0 when absent */
+    int has_seq_hdr;
+    CmeAv1SeqHdr seq;       /* from av1C configOBUs, else the first sample that has one */
+    int seq_from_av1c;      /* seq came from av1C */
+    char codec_string[64];  /* "" without a sequence header */
+    int has_av1c;
+    CmeAv1Config av1c;      /* config_obus points into av1c_record */
+    uint8_t *av1c_record;   /* the av1C body, owned by this struct */
+    size_t av1c_size;
+    int has_colr;           /* colr nclx */
+    int colr_primaries, colr_transfer, colr_matrix, colr_full_range;
+    uint32_t nb_fragments;  /* moof boxes */
+    CmeInspectSample *samples; /* owned by this struct */
+    size_t nb_samples;
+} CmeInspect;
+
+/*
+ * Detects the format by content (IVF by "DKIF", ISO BMFF by a plausible first box, else an
+ * OBU stream; name_hint, may be NULL, only sharpens the message when a .mp4/.m4s does not
+ * look like one) and inspects it. On success *out is a new CmeInspect owned by the caller
+ * (free with cme_inspect_free); it keeps no pointer into data. On failure *out is NULL and
+ * err holds why. Returns 0, CME_EINVAL, CME_ENOMEM, CME_EBITSTREAM or CME_EUNSUPPORTED
+ * (not AV1).
+ */
+CME_API int cme_inspect_buffer(const uint8_t *data, size_t size, const char *name_hint,
+                               CmeInspect **out, char *err, size_t errlen);
+
+/* Reads path and inspects it; err starts with "path: ". Adds CME_EIO to the codes above. */
+CME_API int cme_inspect_file(const char *path, CmeInspect **out, char *err, size_t errlen);
+
+/* Frees *pi and sets it to NULL; safe on NULL and on *pi == NULL. */
+CME_API void cme_inspect_free(CmeInspect **pi);
+
+/* "obu", "ivf", "mp4", "init", "segment", "fmp4". */
+CME_API const char *cme_inspect_format_name(CmeInspectFormat f);
+
+/* "KEY", "INTER", "INTRA_ONLY", "SWITCH", or "-" for -1. */
+CME_API const char *cme_inspect_frame_type_name(int frame_type);
+
+#endif /* CMAFENG_INSPECT_H */

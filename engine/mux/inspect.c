@@ -1,0 +1,420 @@
+/*
+ * `cmafeng inspect`: what an AV1 file holds. The container layer lists the samples (IVF
+ * frames, temporal units of an OBU stream split at temporal delimiters, MP4 samples from
+ * mp4_reader.c); the AV1 layer then reads each one's frame-level facts with the sequence
+ * header in force (AV1 spec 7.5: a sequence header applies to the frames after it).
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmafeng/inspect.h"
+#include "core/file.h"
+#include "mux/mp4_reader.h"
+
+typedef struct List {
+    CmeInspectSample *s;
+    size_t n, cap;
+} List;
+
+static int list_add(List *l, const CmeInspectSample *s)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        CmeInspectSample *p = realloc(l->s, cap * sizeof(*p));
+        if (!p)
+            return CME_ENOMEM;
+        l->s = p;
+        l->cap = cap;
+    }
+    l->s[l->n++] = *s;
+    return 0;
+}
+
+static int errf(char *err, size_t errlen, int code, const char *fmt, ...) CME_PRINTF(4, 5);
+static int errf(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static uint32_t le16(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * IVF: a 32-byte file header ("DKIF", version, header size, fourcc, width, height, time
+ * base denominator and numerator, frame count) and frames of a 12-byte header (size, 64-bit
+ * pts) plus data, all little-endian (the layout of libvpx ivfenc and FFmpeg ivfenc.c).
+ * Timestamps are pts * num in units of 1/den s.
+ */
+static int read_ivf(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char *err,
+                    size_t errlen)
+{
+    if (size < 32)
+        return errf(err, errlen, CME_EBITSTREAM, "IVF header: truncated (%zu bytes, need 32)",
+                    size);
+    size_t hdr = le16(d + 6);
+    if (hdr < 32 || hdr > size)
+        return errf(err, errlen, CME_EBITSTREAM, "IVF header: header size %zu invalid", hdr);
+    if (memcmp(d + 8, "AV01", 4)) {
+        char cc[5];
+        for (int i = 0; i < 4; i++)
+            cc[i] = (d[8 + i] >= 0x20 && d[8 + i] < 0x7f) ? (char)d[8 + i] : '?';
+        cc[4] = '\0';
+        return errf(err, errlen, CME_EUNSUPPORTED, "IVF fourcc %s is not AV1 (AV01)", cc);
+    }
+    pi->width = le16(d + 12);
+    pi->height = le16(d + 14);
+    uint32_t den = le32(d + 16), num = le32(d + 20);
+    pi->timescale = den;
+    int timed = den != 0 && num != 0;
+    size_t pos = hdr;
+    while (pos < size) {
+        size_t idx = l->n + 1;
+        if (size - pos < 12)
+            return errf(err, errlen, CME_EBITSTREAM,
+                        "IVF frame %zu: header truncated (%zu bytes left, need 12)", idx,
+                        size - pos);
+        uint32_t fs = le32(d + pos);
+        uint64_t pts = (uint64_t)le32(d + pos + 4) | (uint64_t)le32(d + pos + 8) << 32;
+        pos += 12;
+        if (fs > size - pos)
+            return errf(err, errlen, CME_EBITSTREAM,
+                        "IVF frame %zu: %" PRIu32 " bytes but only %zu left", idx, fs,
+                        size - pos);
+        CmeInspectSample s;
+        memset(&s, 0, sizeof(s));
+        s.offset = pos;
+        s.size = fs;
+        s.has_time = timed;
+        s.dts = timed ? pts * num : 0;
+        if (list_add(l, &s) < 0)
+            return errf(err, errlen, CME_ENOMEM, "out of memory");
+        pos += fs;
+    }
+    /* Durations from the next frame's time; the last frame repeats the one before. */
+    for (size_t i = 0; timed && i < l->n; i++) {
+        if (i + 1 < l->n)
+            l->s[i].duration = l->s[i + 1].dts > l->s[i].dts
+                                   ? (uint32_t)(l->s[i + 1].dts - l->s[i].dts)
+                                   : 0;
+        else if (i > 0)
+            l->s[i].duration = l->s[i - 1].duration;
+    }
+    if (!timed)
+        pi->timescale = 0;
+    return 0;
+}
+
+/*
+ * A low-overhead OBU stream (AV1 spec 5.2): every temporal unit starts with a temporal
+ * delimiter (7.5), so the stream is split there. A stream that starts with anything but a
+ * temporal delimiter or a sequence header is taken as not an OBU stream at all.
+ */
+static int read_obu(const uint8_t *d, size_t size, List *l, char *err, size_t errlen)
+{
+    const uint8_t *p = d;
+    size_t left = size;
+    CmeAv1Obu o;
+    char inner[200];
+    int r;
+    int open = 0;
+    size_t count = 0;
+    while ((r = cme_av1_obu_next(&p, &left, &o, inner, sizeof(inner))) > 0) {
+        if (count++ == 0 && ((o.type != CME_OBU_TEMPORAL_DELIMITER &&
+                              o.type != CME_OBU_SEQUENCE_HEADER) ||
+                             !o.has_size_field))
+            return errf(err, errlen, CME_EBITSTREAM,
+                        "not IVF, ISO BMFF or an AV1 OBU stream (first byte 0x%02x)", d[0]);
+        if (o.type == CME_OBU_TEMPORAL_DELIMITER || !open) {
+            CmeInspectSample s;
+            memset(&s, 0, sizeof(s));
+            s.offset = (uint64_t)(o.data - d);
+            if (list_add(l, &s) < 0)
+                return errf(err, errlen, CME_ENOMEM, "out of memory");
+            open = 1;
+        }
+        CmeInspectSample *cur = &l->s[l->n - 1];
+        cur->size = (uint32_t)((size_t)(o.data + o.size - d) - cur->offset);
+    }
+    if (r < 0) {
+        if (count == 0)
+            return errf(err, errlen, CME_EBITSTREAM,
+                        "not IVF, ISO BMFF or an AV1 OBU stream (first byte 0x%02x: %s)",
+                        size ? d[0] : 0, inner);
+        return errf(err, errlen, CME_EBITSTREAM, "temporal unit %zu (offset %zu): %s",
+                    l->n + (open ? 0 : 1), (size_t)(p - d), inner);
+    }
+    if (count == 0)
+        return errf(err, errlen, CME_EBITSTREAM, "empty file");
+    return 0;
+}
+
+static int read_mp4(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char *err,
+                    size_t errlen)
+{
+    CmeMp4File f;
+    int r = cme__mp4_parse(d, size, &f, err, errlen);
+    if (r < 0)
+        return r;
+    if (f.has_moov && memcmp(f.sample_entry, "av01", 4)) {
+        r = f.sample_entry[0]
+                ? errf(err, errlen, CME_EUNSUPPORTED,
+                       "the video track's sample entry is %s, not AV1 (av01)", f.sample_entry)
+                : errf(err, errlen, CME_EUNSUPPORTED, "moov has no video track");
+        goto out;
+    }
+    if (!f.has_moov && f.nb_moof == 0) {
+        r = errf(err, errlen, CME_EBITSTREAM, "neither a moov nor a moof box: no samples");
+        goto out;
+    }
+    pi->format = f.has_moov ? (f.nb_moof ? CME_INSPECT_FMP4
+                                         : f.has_mvex ? CME_INSPECT_INIT : CME_INSPECT_MP4)
+                            : CME_INSPECT_SEGMENT;
+    memcpy(pi->brand, f.major_brand, sizeof(pi->brand));
+    pi->track_id = f.track_id;
+    pi->timescale = f.timescale;
+    pi->width = f.width;
+    pi->height = f.height;
+    pi->nb_fragments = (uint32_t)f.nb_moof;
+    if (f.has_colr) {
+        pi->has_colr = 1;
+        pi->colr_primaries = f.colr_primaries;
+        pi->colr_transfer = f.colr_transfer;
+        pi->colr_matrix = f.colr_matrix;
+        pi->colr_full_range = f.colr_full_range;
+    }
+    if (f.has_av1c) {
+        pi->av1c_record = malloc(f.av1c_size ? f.av1c_size : 1);
+        if (!pi->av1c_record) {
+            r = errf(err, errlen, CME_ENOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(pi->av1c_record, f.av1c, f.av1c_size);
+        pi->av1c_size = f.av1c_size;
+        r = cme_av1_read_av1c(pi->av1c_record, pi->av1c_size, &pi->av1c, err, errlen);
+        if (r < 0)
+            goto out; /* checked by the reader already; kept for the invariant */
+        pi->has_av1c = 1;
+    }
+    for (size_t i = 0; i < f.nb_samples; i++) {
+        const CmeMp4Sample *m = &f.samples[i];
+        CmeInspectSample s;
+        memset(&s, 0, sizeof(s));
+        s.offset = m->offset;
+        s.size = m->size;
+        s.has_time = 1;
+        s.dts = m->dts;
+        s.duration = m->duration;
+        s.sync = m->sync;
+        if (list_add(l, &s) < 0) {
+            r = errf(err, errlen, CME_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    r = 0;
+out:
+    cme__mp4_file_free(&f);
+    return r;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* Frame-level facts of every sample, each parsed with the sequence header in force. */
+static int analyse(const uint8_t *d, CmeInspect *pi, List *l, char *err, size_t errlen)
+{
+    const CmeAv1SeqHdr *cur = pi->has_seq_hdr ? &pi->seq : NULL;
+    CmeAv1SeqHdr latest;
+    char inner[200];
+    for (size_t i = 0; i < l->n; i++) {
+        CmeInspectSample *s = &l->s[i];
+        const uint8_t *tu = d + s->offset;
+        CmeAv1TuInfo ti;
+        int r = cme_av1_tu_info(tu, s->size, cur, &ti, inner, sizeof(inner));
+        if (r < 0)
+            return errf(err, errlen, r, "sample %zu (offset %" PRIu64 ", %" PRIu32 " bytes): %s",
+                        i + 1, s->offset, s->size, inner);
+        if (ti.has_seq_hdr) {
+            r = cme_av1_find_seq_hdr(tu, s->size, NULL, &latest, inner, sizeof(inner));
+            if (r < 0)
+                return errf(err, errlen, r, "sample %zu: %s", i + 1, inner);
+            cur = &latest;
+            if (!pi->has_seq_hdr) {
+                pi->seq = latest;
+                pi->has_seq_hdr = 1;
+            }
+        }
+        s->frame_type = ti.frame_type;
+        s->show_existing_frame = ti.show_existing_frame;
+        s->num_frame_headers = ti.num_frame_headers;
+        s->has_seq_hdr = ti.has_seq_hdr;
+        s->av1_sync = ti.is_sync;
+        if (pi->format == CME_INSPECT_OBU || pi->format == CME_INSPECT_IVF)
+            s->sync = ti.is_sync;
+    }
+    return 0;
+}
+
+int cme_inspect_buffer(const uint8_t *data, size_t size, const char *name_hint,
+                       CmeInspect **out, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!out || (!data && size))
+        return errf(err, errlen, CME_EINVAL, "cme_inspect_buffer: invalid argument");
+    *out = NULL;
+    CmeInspect *pi = calloc(1, sizeof(*pi));
+    if (!pi)
+        return errf(err, errlen, CME_ENOMEM, "out of memory");
+    List l = { 0 };
+    int r;
+    char inner[200];
+
+    if (size == 0) {
+        r = errf(err, errlen, CME_EBITSTREAM, "empty file");
+        goto error;
+    }
+    if (size >= 4 && !memcmp(data, "DKIF", 4)) {
+        pi->format = CME_INSPECT_IVF;
+        r = read_ivf(data, size, pi, &l, err, errlen);
+    } else if (cme__mp4_probe(data, size)) {
+        r = read_mp4(data, size, pi, &l, err, errlen);
+    } else if (name_hint && (ends_with(name_hint, ".mp4") || ends_with(name_hint, ".m4s") ||
+                             ends_with(name_hint, ".cmfv"))) {
+        r = errf(err, errlen, CME_EBITSTREAM,
+                 "not an ISO BMFF file: it does not start with an ftyp, styp, moov or moof box");
+    } else {
+        pi->format = CME_INSPECT_OBU;
+        r = read_obu(data, size, &l, err, errlen);
+    }
+    if (r < 0)
+        goto error;
+
+    /* The sequence header: av1C's configOBUs when it has one (AV1-ISOBMFF 2.3.4), else the
+     * first sample that carries one (a bare .m4s, IVF, OBU). */
+    if (pi->has_av1c && pi->av1c.config_obus_size) {
+        r = cme_av1_find_seq_hdr(pi->av1c.config_obus, pi->av1c.config_obus_size, NULL,
+                                 &pi->seq, inner, sizeof(inner));
+        if (r == 0) {
+            pi->has_seq_hdr = 1;
+            pi->seq_from_av1c = 1;
+        } else if (r != CME_EOF) {
+            r = errf(err, errlen, r, "av1C.configOBUs: %s", inner);
+            goto error;
+        }
+    }
+    if ((r = analyse(data, pi, &l, err, errlen)) < 0)
+        goto error;
+    if (!pi->has_seq_hdr && pi->format != CME_INSPECT_INIT) {
+        r = errf(err, errlen, CME_EBITSTREAM, "no sequence header OBU in the file");
+        goto error;
+    }
+    if (pi->has_seq_hdr)
+        (void)cme_av1_codec_string(&pi->seq, pi->codec_string, sizeof(pi->codec_string));
+
+    /* An OBU stream has time only through the sequence header's timing_info with a
+     * constant picture interval (AV1 spec 5.5.3). */
+    if (pi->format == CME_INSPECT_OBU && pi->has_seq_hdr && pi->seq.timing_info_present_flag &&
+        pi->seq.equal_picture_interval && pi->seq.time_scale) {
+        uint64_t tick = (uint64_t)pi->seq.num_units_in_display_tick *
+                        ((uint64_t)pi->seq.num_ticks_per_picture_minus_1 + 1);
+        if (tick > 0 && tick <= UINT32_MAX) {
+            pi->timescale = pi->seq.time_scale;
+            for (size_t i = 0; i < l.n; i++) {
+                l.s[i].has_time = 1;
+                l.s[i].dts = tick * i;
+                l.s[i].duration = (uint32_t)tick;
+            }
+        }
+    }
+    if (pi->format == CME_INSPECT_IVF && pi->has_seq_hdr) {
+        /* The IVF header's size is advisory; the sequence header's is authoritative only
+         * when the header says nothing. */
+        if (!pi->width)
+            pi->width = (uint32_t)pi->seq.max_frame_width_minus_1 + 1;
+        if (!pi->height)
+            pi->height = (uint32_t)pi->seq.max_frame_height_minus_1 + 1;
+    }
+    pi->samples = l.s;
+    pi->nb_samples = l.n;
+    *out = pi;
+    return 0;
+
+error:
+    free(l.s);
+    CmeInspect *tmp = pi;
+    cme_inspect_free(&tmp);
+    return r;
+}
+
+int cme_inspect_file(const char *path, CmeInspect **out, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!path || !out)
+        return errf(err, errlen, CME_EINVAL, "cme_inspect_file: invalid argument");
+    *out = NULL;
+    unsigned char *data = NULL;
+    size_t size = 0;
+    int r = cme__file_read_all(path, &data, &size, err, errlen);
+    if (r < 0)
+        return r;
+    char inner[512];
+    r = cme_inspect_buffer(data, size, path, out, inner, sizeof(inner));
+    free(data);
+    if (r < 0)
+        return errf(err, errlen, r, "%s: %s", path, inner);
+    return 0;
+}
+
+void cme_inspect_free(CmeInspect **pi)
+{
+    if (!pi || !*pi)
+        return;
+    free((*pi)->samples);
+    free((*pi)->av1c_record);
+    free(*pi);
+    *pi = NULL;
+}
+
+const char *cme_inspect_format_name(CmeInspectFormat f)
+{
+    switch (f) {
+    case CME_INSPECT_OBU: return "obu";
+    case CME_INSPECT_IVF: return "ivf";
+    case CME_INSPECT_MP4: return "mp4";
+    case CME_INSPECT_INIT: return "init";
+    case CME_INSPECT_SEGMENT: return "segment";
+    case CME_INSPECT_FMP4: return "fmp4";
+    }
+    return "unknown";
+}
+
+const char *cme_inspect_frame_type_name(int frame_type)
+{
+    switch (frame_type) {
+    case 0: return "KEY";
+    case 1: return "INTER";
+    case 2: return "INTRA_ONLY";
+    case 3: return "SWITCH";
+    }
+    return "-";
+}
