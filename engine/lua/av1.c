@@ -15,7 +15,7 @@ static void set_int(lua_State *L, const char *k, lua_Number v)
     lua_setfield(L, -2, k);
 }
 
-static void push_seq_hdr(lua_State *L, const CmeAv1SeqHdr *s)
+void cme__lua_push_seq_hdr(lua_State *L, const CmeAv1SeqHdr *s)
 {
     lua_createtable(L, 0, 48);
 #define F(name) set_int(L, #name, (lua_Number)s->name)
@@ -82,7 +82,7 @@ static int l_parse(lua_State *L)
     int n = parse_arg(L, 1, &seq, &obu);
     if (n)
         return n;
-    push_seq_hdr(L, &seq);
+    cme__lua_push_seq_hdr(L, &seq);
     char cs[64];
     if (cme_av1_codec_string(&seq, cs, sizeof(cs)) == 0) {
         lua_pushstring(L, cs);

@@ -19,5 +19,10 @@ int cme__lua_pcall(lua_State *L, int nargs, int nresults);
 
 void cme__lua_open_engine(lua_State *L); /* pushes the engine functions table */
 void cme__lua_open_av1(lua_State *L);    /* pushes the cmafeng.av1 functions table */
+void cme__lua_open_inspect(lua_State *L); /* pushes the inspect(path) function */
+
+struct CmeAv1SeqHdr;
+/* Pushes a table of every sequence header field (cmafeng.av1.parse's layout). */
+void cme__lua_push_seq_hdr(lua_State *L, const struct CmeAv1SeqHdr *s);
 
 #endif

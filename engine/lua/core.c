@@ -90,5 +90,7 @@ int luaopen_cmafeng_core(lua_State *L)
     lua_setfield(L, -2, "engine");
     cme__lua_open_av1(L);
     lua_setfield(L, -2, "av1");
+    cme__lua_open_inspect(L);
+    lua_setfield(L, -2, "inspect");
     return 1;
 }

@@ -1,0 +1,131 @@
+/*
+ * cmafeng.core.inspect(path) -> table | nil, message, code: what an AV1 file (.obu, .ivf,
+ * init.mp4, .m4s, .mp4) holds, as cme_inspect_file reads it. lua/cmafeng/inspect.lua turns
+ * the table into the text and JSON of `cmafeng inspect`.
+ *
+ *   { path, format = "obu"|"ivf"|"mp4"|"init"|"segment"|"fmp4", brand, track_id,
+ *     timescale, width, height, fragments, codec_string, sequence_header = {...},
+ *     sequence_header_source = "av1C"|"sample", av1c = {...}, colr = {...},
+ *     samples = { { index, offset, size, dts, duration, time, frame_type = "KEY"|...,
+ *                   show_existing_frame, has_seq_hdr, sync, av1_sync }, ... } }
+ *
+ * Keys whose value is unknown are absent (no timescale for a bare segment, no av1C in an
+ * IVF file, no time in an .obu without timing_info).
+ */
+#include "cmafeng/inspect.h"
+#include "lua/bindings.h"
+
+static void set_num(lua_State *L, const char *k, lua_Number v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_bool(lua_State *L, const char *k, int v)
+{
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void push_av1c(lua_State *L, const CmeAv1Config *c, size_t record_size)
+{
+    lua_createtable(L, 0, 13);
+#define F(name) set_num(L, #name, (lua_Number)c->name)
+    F(seq_profile); F(seq_level_idx_0); F(seq_tier_0); F(high_bitdepth); F(twelve_bit);
+    F(monochrome); F(chroma_subsampling_x); F(chroma_subsampling_y);
+    F(chroma_sample_position); F(initial_presentation_delay_present);
+    F(initial_presentation_delay_minus_one);
+#undef F
+    set_num(L, "config_obus_size", (lua_Number)c->config_obus_size);
+    set_num(L, "size", (lua_Number)record_size);
+}
+
+static void push_sample(lua_State *L, const CmeInspect *pi, size_t i)
+{
+    const CmeInspectSample *s = &pi->samples[i];
+    lua_createtable(L, 0, 12);
+    set_num(L, "index", (lua_Number)(i + 1));
+    set_num(L, "offset", (lua_Number)s->offset);
+    set_num(L, "size", (lua_Number)s->size);
+    if (s->has_time) {
+        set_num(L, "dts", (lua_Number)s->dts);
+        set_num(L, "duration", (lua_Number)s->duration);
+        if (pi->timescale)
+            set_num(L, "time", (lua_Number)s->dts / pi->timescale);
+    }
+    set_str(L, "frame_type", cme_inspect_frame_type_name(s->frame_type));
+    set_bool(L, "show_existing_frame", s->show_existing_frame);
+    set_num(L, "frame_headers", s->num_frame_headers);
+    set_bool(L, "has_seq_hdr", s->has_seq_hdr);
+    set_bool(L, "sync", s->sync);
+    set_bool(L, "av1_sync", s->av1_sync);
+}
+
+static int l_inspect(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    CmeInspect *pi = NULL;
+    char err[512] = { 0 };
+    int r = cme_inspect_file(path, &pi, err, sizeof(err));
+    if (r < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        lua_pushstring(L, cme_err_name(r));
+        return 3;
+    }
+    lua_createtable(L, 0, 16);
+    set_str(L, "path", path);
+    set_str(L, "format", cme_inspect_format_name(pi->format));
+    if (pi->brand[0])
+        set_str(L, "brand", pi->brand);
+    if (pi->track_id)
+        set_num(L, "track_id", pi->track_id);
+    if (pi->timescale)
+        set_num(L, "timescale", pi->timescale);
+    if (pi->width)
+        set_num(L, "width", pi->width);
+    if (pi->height)
+        set_num(L, "height", pi->height);
+    if (pi->format == CME_INSPECT_SEGMENT || pi->format == CME_INSPECT_FMP4)
+        set_num(L, "fragments", pi->nb_fragments);
+    if (pi->has_seq_hdr) {
+        if (pi->codec_string[0])
+            set_str(L, "codec_string", pi->codec_string);
+        cme__lua_push_seq_hdr(L, &pi->seq);
+        // stack: result, seq
+        lua_setfield(L, -2, "sequence_header");
+        set_str(L, "sequence_header_source", pi->seq_from_av1c ? "av1C" : "sample");
+    }
+    if (pi->has_av1c) {
+        push_av1c(L, &pi->av1c, pi->av1c_size);
+        lua_setfield(L, -2, "av1c");
+    }
+    if (pi->has_colr) {
+        lua_createtable(L, 0, 4);
+        set_num(L, "colour_primaries", pi->colr_primaries);
+        set_num(L, "transfer_characteristics", pi->colr_transfer);
+        set_num(L, "matrix_coefficients", pi->colr_matrix);
+        set_bool(L, "full_range", pi->colr_full_range);
+        lua_setfield(L, -2, "colr");
+    }
+    lua_createtable(L, (int)(pi->nb_samples < 1u << 30 ? pi->nb_samples : 0), 0);
+    for (size_t i = 0; i < pi->nb_samples; i++) {
+        push_sample(L, pi, i);
+        lua_rawseti(L, -2, (int)(i + 1));
+    }
+    // stack: result, samples
+    lua_setfield(L, -2, "samples");
+    cme_inspect_free(&pi);
+    return 1;
+}
+
+void cme__lua_open_inspect(lua_State *L)
+{
+    lua_pushcfunction(L, l_inspect);
+}
