@@ -8,6 +8,7 @@ local M = {}
 local USAGE = [[
 usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [-- ARGS...]
        cmafeng probe FILE [--json]
+       cmafeng inspect FILE [--json]
        cmafeng version
        cmafeng repl
 
@@ -16,6 +17,8 @@ usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [-- ARGS...]
            --events FILE|-  write one JSON object per event (- = stdout)
            ARGS             the words after -- reach the recipe as `arg`
   probe    describe a media file
+  inspect  an AV1 file (.obu, .ivf, init.mp4, .m4s, .mp4): sequence header, av1C, codec
+           string, and per sample the time, size, frame type and sync flag
   version  print the version and the encoder backends built in
   repl     interactive Lua with `cme` = require "cmafeng"
 ]]
@@ -56,6 +59,27 @@ local function cmd_probe(args)
       info.codec, info.width, info.height, info.fps_num, info.fps_den, info.duration,
       info.frames, info.has_audio and ", audio" or ""))
   end
+  return 0
+end
+
+local function cmd_inspect(args)
+  local path, as_json
+  for _, a in ipairs(args) do
+    if a == "--json" then
+      as_json = true
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      return fail("inspect: unknown option " .. a .. "\n" .. USAGE)
+    elseif path then
+      return fail("inspect: expected one FILE, got " .. path .. " and " .. a)
+    else
+      path = a
+    end
+  end
+  if not path then return fail("inspect: expected a FILE\n" .. USAGE) end
+  local inspect = require "cmafeng.inspect"
+  local info, err = inspect.read(path)
+  if not info then return fail(err) end
+  io.stdout:write(as_json and inspect.json(info) .. "\n" or inspect.text(info))
   return 0
 end
 
@@ -139,6 +163,7 @@ function M.main(argv)
   for i = 2, #argv do args[#args + 1] = argv[i] end
   if cmd == "run" then return cmd_run(args)
   elseif cmd == "probe" then return cmd_probe(args)
+  elseif cmd == "inspect" then return cmd_inspect(args)
   elseif cmd == "version" or cmd == "--version" then return cmd_version()
   elseif cmd == "repl" then return cmd_repl()
   elseif cmd == "help" or cmd == "--help" or cmd == "-h" then
