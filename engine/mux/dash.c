@@ -1,7 +1,9 @@
 /*
- * Static DASH MPD (ISO/IEC 23009-1): one Period, one video AdaptationSet, one
- * Representation per rendition, each with a SegmentTemplate and a SegmentTimeline of the
- * exact segment durations (5.3.9.6), so no player has to assume a constant duration.
+ * Static DASH MPD (ISO/IEC 23009-1): one Period, one video AdaptationSet with one
+ * Representation per video rendition, then one audio AdaptationSet for the audio rendition
+ * (one AdaptationSet per media type, 5.3.3), each Representation with a SegmentTemplate and
+ * a SegmentTimeline of the exact segment durations (5.3.9.6), so no player has to assume a
+ * constant duration.
  * Names and codecs are validated (mux/manifest.h) to need no XML escaping.
  */
 #include <inttypes.h>
@@ -62,6 +64,17 @@ static void write_timeline(CmeBuf *b, const CmeRendition *r)
     cme__buf_printf(b, "          </SegmentTimeline>\n");
 }
 
+static void write_segment_template(CmeBuf *b, const CmeRendition *r)
+{
+    cme__buf_printf(b,
+                    "        <SegmentTemplate timescale=\"%" PRIu32
+                    "\" initialization=\"%s/init.mp4\" media=\"%s/seg_$Number%%05d$.m4s\""
+                    " startNumber=\"%" PRIu32 "\">\n",
+                    r->timescale, r->name, r->name, r->start_number);
+    write_timeline(b, r);
+    cme__buf_printf(b, "        </SegmentTemplate>\n");
+}
+
 static void write_representation(CmeBuf *b, const CmeRendition *r)
 {
     /* FrameRateType (ISO/IEC 23009-1 5.3.12.2) is "N" or "N/D"; reduce it first. */
@@ -75,14 +88,33 @@ static void write_representation(CmeBuf *b, const CmeRendition *r)
         cme__buf_printf(b, "/%" PRIu64, fps_den);
     /* Square pixels: the encoder scales each rung to its display size. */
     cme__buf_printf(b, "\" sar=\"1:1\">\n");
-    cme__buf_printf(b,
-                    "        <SegmentTemplate timescale=\"%" PRIu32
-                    "\" initialization=\"%s/init.mp4\" media=\"%s/seg_$Number%%05d$.m4s\""
-                    " startNumber=\"%" PRIu32 "\">\n",
-                    r->timescale, r->name, r->name, r->start_number);
-    write_timeline(b, r);
-    cme__buf_printf(b, "        </SegmentTemplate>\n");
+    write_segment_template(b, r);
     cme__buf_printf(b, "      </Representation>\n");
+}
+
+/*
+ * The audio AdaptationSet (ISO/IEC 23009-1 5.3.3, 5.3.7): lang (RFC 5646) when known;
+ * startWithSAP 1 because every AAC access unit is a SAP of type 1, so every segment starts
+ * with one; audioSamplingRate in Hz (5.3.7.2); AudioChannelConfiguration with the 23003-3
+ * scheme, whose value is the channel count (5.8.5.4), as DASH-IF IOP recommends for AAC.
+ */
+static void write_audio_set(CmeBuf *b, const CmeRendition *r, unsigned id)
+{
+    cme__buf_printf(b, "    <AdaptationSet id=\"%u\" contentType=\"audio\" "
+                       "mimeType=\"audio/mp4\"", id);
+    if (r->language)
+        cme__buf_printf(b, " lang=\"%s\"", r->language);
+    cme__buf_printf(b, " segmentAlignment=\"true\" startWithSAP=\"1\">\n");
+    cme__buf_printf(b,
+                    "      <Representation id=\"%s\" codecs=\"%s\" bandwidth=\"%" PRIu64
+                    "\" audioSamplingRate=\"%" PRIu32 "\">\n",
+                    r->name, r->codecs, r->peak_bandwidth, r->sample_rate);
+    cme__buf_printf(b, "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:"
+                       "audio_channel_configuration:2011\" value=\"%" PRIu32 "\"/>\n",
+                    r->channels);
+    write_segment_template(b, r);
+    cme__buf_printf(b, "      </Representation>\n");
+    cme__buf_printf(b, "    </AdaptationSet>\n");
 }
 
 int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
@@ -98,7 +130,8 @@ int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
             return CME_EINVAL;
 
     /*
-     * mediaPresentationDuration is the end of the longest rendition: the Period starts at
+     * mediaPresentationDuration is the end of the longest rendition, audio or video (AAC
+     * frames and video frames rarely end together): the Period starts at
      * 0 and there is no presentationTimeOffset, so media time equals presentation time;
      * with segments starting at 0 this is the sum of the durations. Rounded to the
      * nearest millisecond.
@@ -133,12 +166,20 @@ int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
      * header (a SAP of type 1, ISO/IEC 14496-12 Annex I), so players can switch at any
      * segment boundary; segmentAlignment holds because every rung is cut at the same
      * source frames. */
-    cme__buf_printf(out, "    <AdaptationSet id=\"0\" contentType=\"video\" "
-                         "mimeType=\"video/mp4\" segmentAlignment=\"true\" "
-                         "startWithSAP=\"1\">\n");
-    for (size_t i = 0; i < nb; i++)
-        write_representation(out, &r[i]);
-    cme__buf_printf(out, "    </AdaptationSet>\n");
+    unsigned set_id = 0;
+    const CmeRendition *audio = cme__audio_rendition(r, nb);
+    if (nb > (audio ? 1u : 0u)) {
+        cme__buf_printf(out, "    <AdaptationSet id=\"0\" contentType=\"video\" "
+                             "mimeType=\"video/mp4\" segmentAlignment=\"true\" "
+                             "startWithSAP=\"1\">\n");
+        for (size_t i = 0; i < nb; i++)
+            if (!r[i].is_audio)
+                write_representation(out, &r[i]);
+        cme__buf_printf(out, "    </AdaptationSet>\n");
+        set_id++;
+    }
+    if (audio)
+        write_audio_set(out, audio, set_id);
     cme__buf_printf(out, "  </Period>\n");
     cme__buf_printf(out, "</MPD>\n");
 

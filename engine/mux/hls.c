@@ -2,7 +2,8 @@
  * HLS playlists (RFC 8216): the media playlist of one rendition and the multivariant
  * (master) playlist. Both are VOD playlists written once the durations are known. Numbers
  * are formatted with integer arithmetic (see mux/manifest.h) so the output is exact and
- * independent of the locale.
+ * independent of the locale. An audio rendition is an alternative rendition in the group
+ * "audio" that every video variant references.
  */
 #include <inttypes.h>
 
@@ -16,6 +17,9 @@
  * 7 is what fMP4 packagers write, and no version 7 feature is misused by it.
  */
 #define HLS_VERSION 7
+
+/* The one audio group; a single group needs no more descriptive ID. */
+#define AUDIO_GROUP "audio"
 
 int cme_hls_write_media(CmeBuf *out, const CmeRendition *r)
 {
@@ -75,27 +79,67 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
     if (err < 0)
         return err;
     /* RFC 8216 4.3.4.2: BANDWIDTH is required and is a positive peak rate. */
-    for (size_t i = 0; i < nb; i++)
+    size_t nb_video = 0;
+    for (size_t i = 0; i < nb; i++) {
         if (r[i].peak_bandwidth == 0)
             return CME_EINVAL;
+        nb_video += !r[i].is_audio;
+    }
+    /* Audio is an alternative rendition of the variants; without a variant there is
+     * nothing to play it with. */
+    if (nb_video == 0)
+        return CME_EINVAL;
+    const CmeRendition *audio = cme__audio_rendition(r, nb);
 
     size_t start = out->size;
     cme__buf_printf(out, "#EXTM3U\n#EXT-X-VERSION:%d\n", HLS_VERSION);
     /* RFC 8216 4.3.5.1: applies to every media playlist listed here. */
     cme__buf_printf(out, "#EXT-X-INDEPENDENT-SEGMENTS\n");
+    if (audio) {
+        /* RFC 8216 4.3.4.1: the audio rendition of group "audio". NAME is required and
+         * human-readable, so the language when known, else the rendition name; LANGUAGE
+         * is written only when known. DEFAULT=YES with AUTOSELECT=YES (4.3.4.1 requires
+         * AUTOSELECT=YES when DEFAULT=YES): it is the group's only member. CHANNELS is
+         * the count of audio channels (4.3.4.1, first parameter). */
+        cme__buf_printf(out, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"" AUDIO_GROUP "\",NAME=\"%s\"",
+                        audio->language ? audio->language : audio->name);
+        if (audio->language)
+            cme__buf_printf(out, ",LANGUAGE=\"%s\"", audio->language);
+        cme__buf_printf(out,
+                        ",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"%" PRIu32
+                        "\",URI=\"%s/index.m3u8\"\n",
+                        audio->channels, audio->name);
+    }
     for (size_t i = 0; i < nb; i++) {
         const CmeRendition *x = &r[i];
+        if (x->is_audio)
+            continue;
+        /* RFC 8216 4.3.4.2: BANDWIDTH and AVERAGE-BANDWIDTH cover every rendition played
+         * with the variant, so the audio rendition's rates are added; CODECS lists the
+         * formats of every media type in the variant, audio included. */
+        uint64_t peak = x->peak_bandwidth, avg = x->avg_bandwidth;
+        if (audio) {
+            peak += audio->peak_bandwidth;
+            /* 0 means unknown: an unknown part makes the sum unknown. */
+            avg = avg && audio->avg_bandwidth ? avg + audio->avg_bandwidth : 0;
+        }
         /* RFC 8216 4.3.4.2: FRAME-RATE is rounded to three decimal places. */
         uint64_t fps_milli = cme__scale_round(x->fps_num, x->fps_den, 1000);
-        cme__buf_printf(out, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRIu64, x->peak_bandwidth);
+        cme__buf_printf(out, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRIu64, peak);
         /* AVERAGE-BANDWIDTH is optional; 0 means the caller does not know it. */
-        if (x->avg_bandwidth)
-            cme__buf_printf(out, ",AVERAGE-BANDWIDTH=%" PRIu64, x->avg_bandwidth);
+        if (avg)
+            cme__buf_printf(out, ",AVERAGE-BANDWIDTH=%" PRIu64, avg);
+        cme__buf_printf(out, ",CODECS=\"%s", x->codecs);
+        if (audio)
+            cme__buf_printf(out, ",%s", audio->codecs);
         cme__buf_printf(out,
-                        ",CODECS=\"%s\",RESOLUTION=%" PRIu32 "x%" PRIu32
-                        ",FRAME-RATE=%" PRIu64 ".%03" PRIu64 "\n",
-                        x->codecs, x->width, x->height, fps_milli / 1000, fps_milli % 1000);
-        cme__buf_printf(out, "%s/index.m3u8\n", x->name);
+                        "\",RESOLUTION=%" PRIu32 "x%" PRIu32 ",FRAME-RATE=%" PRIu64
+                        ".%03" PRIu64,
+                        x->width, x->height, fps_milli / 1000, fps_milli % 1000);
+        /* RFC 8216 4.3.4.2: AUDIO names the EXT-X-MEDIA group of the variant's audio. */
+        if (audio)
+            cme__buf_printf(out, ",AUDIO=\"" AUDIO_GROUP "\"");
+        cme__buf_printf(out, "\n%s/index.m3u8\n", x->name);
     }
 
     err = cme__buf_status(out);

@@ -29,13 +29,31 @@ static int codecs_ok(const char *s)
     return 1;
 }
 
+/* An RFC 5646 language tag as far as the writers need: 1 to 35 letters, digits and '-',
+ * starting with a letter ("en", "eng", "pt-BR"); enough to need no quoting or escaping. */
+static int language_ok(const char *s)
+{
+    if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+        return 0;
+    size_t n = 0;
+    for (; *s; s++, n++)
+        if (!is_alnum(*s) && *s != '-')
+            return 0;
+    return n <= 35;
+}
+
 int cme__rendition_check(const CmeRendition *r)
 {
-    if (!r || !name_ok(r->name) || !codecs_ok(r->codecs))
+    if (!r || !name_ok(r->name) || !codecs_ok(r->codecs) || r->timescale == 0)
         return CME_EINVAL;
-    if (r->width == 0 || r->height == 0 || r->fps_num == 0 || r->fps_den == 0 ||
-        r->timescale == 0)
+    if (r->is_audio) {
+        if (r->channels == 0 || r->sample_rate == 0)
+            return CME_EINVAL;
+        if (r->language && !language_ok(r->language))
+            return CME_EINVAL;
+    } else if (r->width == 0 || r->height == 0 || r->fps_num == 0 || r->fps_den == 0) {
         return CME_EINVAL;
+    }
     if (!r->segments || r->nb_segments == 0)
         return CME_EINVAL;
     /* File names are seg_%05d.m4s of start_number + i; the last must fit 32 bits. */
@@ -51,6 +69,7 @@ int cme__renditions_check(const CmeRendition *r, size_t nb)
 {
     if (!r || nb == 0)
         return CME_EINVAL;
+    size_t nb_audio = 0;
     for (size_t i = 0; i < nb; i++) {
         int err = cme__rendition_check(&r[i]);
         if (err < 0)
@@ -58,8 +77,18 @@ int cme__renditions_check(const CmeRendition *r, size_t nb)
         for (size_t j = 0; j < i; j++)
             if (!strcmp(r[i].name, r[j].name))
                 return CME_EINVAL;
+        if (r[i].is_audio)
+            nb_audio++;
     }
-    return 0;
+    return nb_audio > 1 ? CME_EINVAL : 0;
+}
+
+const CmeRendition *cme__audio_rendition(const CmeRendition *r, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++)
+        if (r[i].is_audio)
+            return &r[i];
+    return NULL;
 }
 
 /* The remainder is below 2^32 and units are at most 10^6 < 2^20, so rem * unit cannot

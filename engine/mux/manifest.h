@@ -13,15 +13,20 @@
 #include "cmafeng/mux.h"
 
 /* CME_EINVAL unless the rendition is complete: a safe name (letters, digits, '.', '_',
- * '-', not "." or ".."), a codecs string (letters, digits, '.', ',', '-', '+'), non-zero
- * size, frame rate and timescale, at least one segment with a non-zero duration, and
- * segment numbers that fit 32 bits. Names and codecs are restricted so that they can be
- * written into playlists, URIs and XML attributes without escaping. */
+ * '-', not "." or ".."), a codecs string (letters, digits, '.', ',', '-', '+'), a non-zero
+ * timescale, for video a non-zero size and frame rate, for audio non-zero channels and
+ * sample rate and a language tag (letters, digits, '-') when one is given, at least one
+ * segment with a non-zero duration, and segment numbers that fit 32 bits. Names, codecs
+ * and languages are restricted so that they can be written into playlists, URIs and XML
+ * attributes without escaping. */
 int cme__rendition_check(const CmeRendition *r);
 
-/* CME_EINVAL when `nb` is 0 or two renditions share a name, else the first error of
- * cme__rendition_check. */
+/* CME_EINVAL when `nb` is 0, two renditions share a name or more than one is audio, else
+ * the first error of cme__rendition_check. */
 int cme__renditions_check(const CmeRendition *r, size_t nb);
+
+/* The audio rendition of a checked array, NULL when there is none. */
+const CmeRendition *cme__audio_rendition(const CmeRendition *r, size_t nb);
 
 /* value / timescale in units of 1/unit, rounded half up (unit e.g. 1000 or 1000000). */
 uint64_t cme__scale_round(uint64_t value, uint32_t timescale, uint32_t unit);

@@ -2,7 +2,10 @@
  * CMAF muxer tests: golden bytes written by hand from ISO/IEC 14496-12 and AV1-ISOBMFF
  * (not copied from the writer's output), a structural walk of the init segment, the trun
  * data offset, argument validation, and an independent check with ffprobe on real AV1
- * data from SVT-AV1 (fails when ffmpeg with libsvtav1 is not installed).
+ * data from SVT-AV1 (fails when ffmpeg with libsvtav1 is not installed). The AAC audio init
+ * segment gets the same: a hand-written mp4a/esds golden from ISO/IEC 14496-12/-14 and
+ * 14496-1, a structure walk, validation, and ffprobe reading real AAC from FFmpeg's
+ * encoder muxed by us.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -42,6 +45,9 @@ static size_t children_offset(const uint8_t *box)
     /* VisualSampleEntry fields end 86 bytes into the box (ISO/IEC 14496-12 12.1.3). */
     if (!memcmp(box + 4, "av01", 4))
         return 86;
+    /* AudioSampleEntry v0 fields end 36 bytes into the box (ISO/IEC 14496-12 12.2.3). */
+    if (!memcmp(box + 4, "mp4a", 4))
+        return 36;
     return 0;
 }
 
@@ -396,6 +402,196 @@ static void test_init_invalid(void **state)
     cme_buf_free(&b);
 }
 
+/* ---- audio init segment ----------------------------------------------------------- */
+
+/* AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1) of AAC-LC, 48 kHz, stereo:
+ * audioObjectType 2 (00010), samplingFrequencyIndex 3 (0011), channelConfiguration 2
+ * (0010), GASpecificConfig 000 -> 0001 0001 1001 0000. */
+static const uint8_t test_asc[2] = { 0x11, 0x90 };
+
+static CmeAudioTrack test_audio(void)
+{
+    CmeAudioTrack t = { 0 };
+    t.track_id = 1;
+    t.timescale = 48000;
+    t.sample_rate = 48000;
+    t.channels = 2;
+    t.asc = test_asc;
+    t.asc_size = sizeof(test_asc);
+    t.max_bitrate = 131072;
+    t.avg_bitrate = 128000;
+    t.language = "eng";
+    return t;
+}
+
+/* ISO/IEC 14496-12 4.3: major cmfc, compatible cmfc iso6 caac (AAC-LC stereo 48 kHz is
+ * within the AAC core CMAF media profile). */
+static const uint8_t exp_ftyp_audio[] = { BE32(28), CC("ftyp"), CC("cmfc"), BE32(0),
+                                          CC("cmfc"), CC("iso6"), CC("caac") };
+/* 8.4.2: timescale 48000, language "eng" = (5 << 10) | (14 << 5) | 7 = 0x15c7. */
+static const uint8_t exp_mdhd_audio[] = { BE32(32), CC("mdhd"), 0, 0, 0, 0, BE32(0),
+                                          BE32(0), BE32(48000), BE32(0), 0x15, 0xc7, 0, 0 };
+/* 12.2.2: balance 0, reserved. */
+static const uint8_t exp_smhd[] = { BE32(16), CC("smhd"), 0, 0, 0, 0, 0, 0, 0, 0 };
+/*
+ * MP4AudioSampleEntry (ISO/IEC 14496-14 5.6 over ISO/IEC 14496-12 12.2.3, version 0):
+ * 8 + 28 bytes of fields, esds 39, btrt 20 = 95.
+ * esds (ISO/IEC 14496-1 7.2.6): FullBox header, then
+ *   ES_Descriptor tag 3, size 25 = 3 (ES_ID 0, flags 0) + 19 + 3
+ *     DecoderConfigDescriptor tag 4, size 17 = 13 + 4: objectTypeIndication 0x40,
+ *       streamType 5 << 2 | upStream 0 | reserved 1 = 0x15, bufferSizeDB 2 * 768 = 0x000600,
+ *       maxBitrate 131072, avgBitrate 128000,
+ *       DecoderSpecificInfo tag 5, size 2: the ASC 0x11 0x90
+ *     SLConfigDescriptor tag 6, size 1: predefined 2.
+ */
+static const uint8_t exp_mp4a[] = {
+    BE32(95), CC("mp4a"),
+    0, 0, 0, 0, 0, 0, 0x00, 0x01, /* reserved, data_reference_index 1 */
+    0, 0, 0, 0, 0, 0, 0, 0,       /* reserved */
+    0x00, 0x02,                   /* channelcount 2 */
+    0x00, 0x10,                   /* samplesize 16 */
+    0x00, 0x00, 0x00, 0x00,       /* pre_defined, reserved */
+    0xbb, 0x80, 0x00, 0x00,       /* samplerate 48000 << 16 */
+    BE32(39), CC("esds"), 0, 0, 0, 0,
+    0x03, 25, 0x00, 0x00, 0x00,
+    0x04, 17, 0x40, 0x15, 0x00, 0x06, 0x00, BE32(131072), BE32(128000),
+    0x05, 2, 0x11, 0x90,
+    0x06, 1, 0x02,
+    BE32(20), CC("btrt"), BE32(0), BE32(131072), BE32(128000),
+};
+
+static void test_audio_init_boxes(void **state)
+{
+    (void)state;
+    CmeBuf b = { 0 };
+    CmeAudioTrack t = test_audio();
+    assert_int_equal(cme_mux_write_init_audio(&b, &t), 0);
+    assert_memory_equal(b.data, exp_ftyp_audio, sizeof(exp_ftyp_audio));
+    assert_box(&b, "mdhd", exp_mdhd_audio, sizeof(exp_mdhd_audio));
+    assert_box(&b, "smhd", exp_smhd, sizeof(exp_smhd));
+    assert_box(&b, "mp4a", exp_mp4a, sizeof(exp_mp4a));
+    assert_box(&b, "trex", exp_trex, sizeof(exp_trex));
+
+    /* mvhd: timescale 48000, next_track_ID 2. */
+    const uint8_t *mvhd = find_box(b.data, b.size, "mvhd");
+    assert_non_null(mvhd);
+    assert_int_equal(rd32(mvhd + 20), 48000);
+    assert_int_equal(rd32(mvhd + 104), 2);
+    /* tkhd (8.3.2): flags 3, track_ID 1, volume 0x0100 at offset 44, width/height 0. */
+    const uint8_t *tkhd = find_box(b.data, b.size, "tkhd");
+    assert_non_null(tkhd);
+    assert_int_equal(rd32(tkhd), 92);
+    assert_int_equal(rd32(tkhd + 8), 3);
+    assert_int_equal(rd32(tkhd + 20), 1);
+    assert_int_equal(tkhd[44] << 8 | tkhd[45], 0x0100);
+    assert_int_equal(rd32(tkhd + 84), 0);
+    assert_int_equal(rd32(tkhd + 88), 0);
+    /* hdlr 'soun', name "SoundHandler\0": 32 + 13 bytes. */
+    const uint8_t *hdlr = find_box(b.data, b.size, "hdlr");
+    assert_non_null(hdlr);
+    assert_int_equal(rd32(hdlr), 45);
+    assert_memory_equal(hdlr + 16, "soun", 4);
+    assert_memory_equal(hdlr + 32, "SoundHandler", 13);
+    assert_null(find_box(b.data, b.size, "vmhd"));
+    cme_buf_free(&b);
+}
+
+static void test_audio_init_structure(void **state)
+{
+    (void)state;
+    static const char *const exp[] = {
+        "ftyp", "moov", "mvhd", "trak", "tkhd", "mdia", "mdhd", "hdlr", "minf",
+        "smhd", "dinf", "dref", "url ", "stbl", "stsd", "mp4a", "esds", "btrt",
+        "stts", "stsc", "stsz", "stco", "mvex", "trex",
+    };
+    CmeBuf b = { 0 };
+    CmeAudioTrack t = test_audio();
+    assert_int_equal(cme_mux_write_init_audio(&b, &t), 0);
+    check_tree(&b, exp, sizeof(exp) / sizeof(exp[0]));
+    cme_buf_free(&b);
+}
+
+/* Defaults (timescale 0 = sample rate, language NULL = "und"), a profile outside 'caac'
+ * (5.1 channels), and a 200-byte ASC whose descriptor sizes need two bytes each
+ * (ISO/IEC 14496-1 8.3.3: 200 = 0x81 0x48). */
+static void test_audio_init_variants(void **state)
+{
+    (void)state;
+    CmeBuf b = { 0 };
+    CmeAudioTrack t = test_audio();
+    t.timescale = 0;
+    t.language = NULL;
+    t.channels = 6;
+    assert_int_equal(cme_mux_write_init_audio(&b, &t), 0);
+    static const uint8_t ftyp[] = { BE32(24), CC("ftyp"), CC("cmfc"), BE32(0), CC("cmfc"),
+                                    CC("iso6") };
+    assert_memory_equal(b.data, ftyp, sizeof(ftyp));
+    static const uint8_t mdhd[] = { BE32(32), CC("mdhd"), 0, 0, 0, 0, BE32(0), BE32(0),
+                                    BE32(48000), BE32(0), 0x55, 0xc4, 0, 0 };
+    assert_box(&b, "mdhd", mdhd, sizeof(mdhd));
+    const uint8_t *mp4a = find_box(b.data, b.size, "mp4a");
+    assert_non_null(mp4a);
+    assert_int_equal(mp4a[24] << 8 | mp4a[25], 6);
+    cme_buf_free(&b);
+
+    uint8_t big[200];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)i;
+    big[0] = 0x11;
+    big[1] = 0x90;
+    t = test_audio();
+    t.asc = big;
+    t.asc_size = sizeof(big);
+    assert_int_equal(cme_mux_write_init_audio(&b, &t), 0);
+    const uint8_t *esds = find_box(b.data, b.size, "esds");
+    assert_non_null(esds);
+    /* ES body 3 + (3 + 216) + 3 = 225; DecoderConfig body 13 + 3 + 200 = 216. */
+    static const uint8_t head[] = { 0x03, 0x81, 0x61, 0, 0, 0, 0x04, 0x81, 0x58, 0x40, 0x15 };
+    assert_memory_equal(esds + 12, head, sizeof(head));
+    static const uint8_t dsi[] = { 0x05, 0x81, 0x48, 0x11, 0x90, 2, 3 };
+    assert_memory_equal(esds + 12 + 11 + 11, dsi, sizeof(dsi));
+    assert_int_equal(rd32(esds), 12 + 3 + 225);
+    const uint8_t *sl = esds + rd32(esds) - 3;
+    assert_int_equal(sl[0], 0x06);
+    assert_int_equal(sl[1], 1);
+    assert_int_equal(sl[2], 2);
+    cme_buf_free(&b);
+}
+
+static void test_audio_init_invalid(void **state)
+{
+    (void)state;
+    CmeBuf b = { 0 };
+    CmeAudioTrack t = test_audio();
+    assert_int_equal(cme_mux_write_init_audio(NULL, &t), CME_EINVAL);
+    assert_int_equal(cme_mux_write_init_audio(&b, NULL), CME_EINVAL);
+    t.track_id = 0;
+    assert_int_equal(cme_mux_write_init_audio(&b, &t), CME_EINVAL);
+    t = test_audio();
+    t.sample_rate = 0;
+    assert_int_equal(cme_mux_write_init_audio(&b, &t), CME_EINVAL);
+    t = test_audio();
+    t.channels = 0;
+    assert_int_equal(cme_mux_write_init_audio(&b, &t), CME_EINVAL);
+    t = test_audio();
+    t.asc = NULL;
+    assert_int_equal(cme_mux_write_init_audio(&b, &t), CME_EINVAL);
+    t = test_audio();
+    t.asc_size = 1;
+    assert_int_equal(cme_mux_write_init_audio(&b, &t), CME_EINVAL);
+    static const uint8_t aot0[2] = { 0x01, 0x90 };
+    t = test_audio();
+    t.asc = aot0;
+    assert_int_equal(cme_mux_write_init_audio(&b, &t), CME_EINVAL);
+    t = test_audio();
+    t.language = "en";
+    assert_int_equal(cme_mux_write_init_audio(&b, &t), CME_EINVAL);
+    t.language = "ENG";
+    assert_int_equal(cme_mux_write_init_audio(&b, &t), CME_EINVAL);
+    assert_int_equal(b.size, 0);
+    cme_buf_free(&b);
+}
+
 /* ---- independent check with ffprobe ----------------------------------------------- */
 
 static int run_ok(const char *cmd)
@@ -655,6 +851,142 @@ static void test_ffprobe_reads_segments(void **state)
     free(in);
 }
 
+/*
+ * Real AAC from FFmpeg's encoder, muxed here: the ADTS stream (ISO/IEC 14496-3 1.A.2) is
+ * split into raw access units by stripping each 7-byte header (9 with CRC), the
+ * AudioSpecificConfig is built from the first header's profile, sampling frequency index
+ * and channel configuration, and the frames go into an init segment and two media
+ * segments. ffprobe must see AAC-LC at 48 kHz stereo with every packet, from the
+ * concatenation and through an HLS media playlist and a DASH MPD of the audio rendition.
+ */
+static void test_ffprobe_reads_audio(void **state)
+{
+    (void)state;
+    if (!run_ok("ffmpeg -hide_banner -encoders 2>/dev/null | grep -q ' aac '") ||
+        !run_ok("ffprobe -version >/dev/null 2>&1"))
+        fail_msg("ffmpeg with the native aac encoder and ffprobe are required "
+                 "(make deps installs them)");
+    char dir[] = "/tmp/cme_test_mux_audio_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[1024], aac[256], mp4[256], path[512];
+    snprintf(aac, sizeof(aac), "%s/x.aac", dir);
+    snprintf(mp4, sizeof(mp4), "%s/x.mp4", dir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -v error -y -f lavfi -i sine=d=1:sample_rate=48000 -ac 2 "
+             "-c:a aac -f adts %s", aac);
+    assert_true(run_ok(cmd));
+
+    size_t n = 0;
+    uint8_t *in = read_file(aac, &n);
+    assert_non_null(in);
+    uint8_t *payload = malloc(n);
+    assert_non_null(payload);
+    CmeSample frames[256];
+    size_t nb = 0, pos = 0, out_size = 0;
+    unsigned profile = 0, sfi = 0, chan = 0;
+    while (pos < n) {
+        const uint8_t *h = in + pos;
+        assert_true(n - pos >= 7);
+        assert_true(h[0] == 0xff && (h[1] & 0xf6) == 0xf0); /* syncword, layer 0 */
+        size_t hdr = (h[1] & 1) ? 7 : 9; /* protection_absent */
+        size_t len = (size_t)(h[3] & 3) << 11 | (size_t)h[4] << 3 | h[5] >> 5;
+        assert_int_equal(h[6] & 3, 0); /* one raw_data_block per frame */
+        assert_true(len > hdr && len <= n - pos);
+        if (nb == 0) {
+            profile = h[2] >> 6;
+            sfi = (h[2] >> 2) & 15;
+            chan = (unsigned)(h[2] & 1) << 2 | h[3] >> 6;
+        }
+        assert_true(nb < 256);
+        frames[nb++] = (CmeSample){ .size = (uint32_t)(len - hdr), .duration = 1024,
+                                    .sync = 1 };
+        memcpy(payload + out_size, h + hdr, len - hdr);
+        out_size += len - hdr;
+        pos += len;
+    }
+    assert_true(nb >= 40);
+    assert_int_equal(sfi, 3); /* 48000 Hz */
+    assert_int_equal(chan, 2);
+    /* ADTS profile is audioObjectType - 1 (ISO/IEC 14496-3 1.A.3.2.1). */
+    uint8_t asc[2] = { (uint8_t)((profile + 1) << 3 | sfi >> 1),
+                       (uint8_t)((sfi & 1) << 7 | chan << 3) };
+    assert_int_equal(asc[0], 0x11);
+    assert_int_equal(asc[1], 0x90);
+
+    CmeAudioTrack t = test_audio();
+    t.asc = asc;
+    t.max_bitrate = t.avg_bitrate = 0;
+    CmeBuf b = { 0 };
+    assert_int_equal(cme_mux_write_init_audio(&b, &t), 0);
+    size_t init_size = b.size;
+    size_t half = nb / 2, off = 0, seg_start[3];
+    CmeSegmentEntry entries[2];
+    for (int s = 0; s < 2; s++) {
+        size_t first = s ? half : 0, count = s ? nb - half : half, size = 0;
+        for (size_t i = 0; i < count; i++)
+            size += frames[first + i].size;
+        CmeSegmentInfo info = { .track_id = 1, .sequence_number = (uint32_t)s + 1,
+                                .base_decode_time = (uint64_t)first * 1024 };
+        seg_start[s] = b.size;
+        assert_int_equal(cme_mux_write_segment(&b, &info, frames + first, count,
+                                               payload + off, size), 0);
+        entries[s] = (CmeSegmentEntry){ .start = (uint64_t)first * 1024,
+                                        .duration = (uint64_t)count * 1024,
+                                        .bytes = b.size - seg_start[s] };
+        off += size;
+    }
+    seg_start[2] = b.size;
+    assert_int_equal(off, out_size);
+    write_file(mp4, b.data, b.size);
+
+    char expect[64];
+    snprintf(expect, sizeof(expect), "nb_read_packets=%zu\n", nb);
+    snprintf(path, sizeof(path), "%s/a", dir);
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s", path);
+    assert_true(run_ok(cmd));
+    snprintf(path, sizeof(path), "%s/a/init.mp4", dir);
+    write_file(path, b.data, init_size);
+    for (int s = 0; s < 2; s++) {
+        snprintf(path, sizeof(path), "%s/a/seg_%05d.m4s", dir, s + 1);
+        write_file(path, b.data + seg_start[s], seg_start[s + 1] - seg_start[s]);
+    }
+    CmeRendition r = { .name = "a", .codecs = "mp4a.40.2", .timescale = 48000,
+                       .peak_bandwidth = 140000, .avg_bandwidth = 130000,
+                       .segments = entries, .nb_segments = 2, .start_number = 1,
+                       .is_audio = 1, .channels = 2, .sample_rate = 48000,
+                       .language = "en" };
+    static const char *const inputs[3] = { "x.mp4", "a/index.m3u8", "manifest.mpd" };
+    for (int m = 1; m < 3; m++) {
+        CmeBuf mb = { 0 };
+        int err = m == 1 ? cme_hls_write_media(&mb, &r) : cme_dash_write_mpd(&mb, &r, 1);
+        assert_int_equal(err, 0);
+        snprintf(path, sizeof(path), "%s/%s", dir, inputs[m]);
+        write_file(path, mb.data, mb.size);
+        cme_buf_free(&mb);
+    }
+    for (int m = 0; m < 3; m++) {
+        snprintf(cmd, sizeof(cmd),
+                 "ffprobe -v error -select_streams a:0 -count_packets -show_entries "
+                 "stream=codec_name,profile,sample_rate,channels,nb_read_packets "
+                 "-of default=nw=1 %s/%s", dir, inputs[m]);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        char out[512] = { 0 };
+        size_t got = fread(out, 1, sizeof(out) - 1, p);
+        out[got] = 0;
+        assert_int_equal(pclose(p), 0);
+        if (!strstr(out, "codec_name=aac\n") || !strstr(out, "profile=LC\n") ||
+            !strstr(out, "sample_rate=48000\n") || !strstr(out, "channels=2\n") ||
+            !strstr(out, expect))
+            fail_msg("ffprobe %s (expected %zu packets):\n%s", inputs[m], nb, out);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_true(run_ok(cmd));
+    cme_buf_free(&b);
+    free(payload);
+    free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -667,6 +999,11 @@ int main(void)
         cmocka_unit_test(test_init_pasp),
         cmocka_unit_test(test_init_invalid),
         cmocka_unit_test(test_ffprobe_reads_segments),
+        cmocka_unit_test(test_audio_init_boxes),
+        cmocka_unit_test(test_audio_init_structure),
+        cmocka_unit_test(test_audio_init_variants),
+        cmocka_unit_test(test_audio_init_invalid),
+        cmocka_unit_test(test_ffprobe_reads_audio),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
