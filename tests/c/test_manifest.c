@@ -2,8 +2,10 @@
  * Manifest writer tests: byte-exact comparison with hand-reviewed golden files in
  * tests/fixtures/mux/ (HLS multivariant and media playlists per RFC 8216, a static MPD per
  * ISO/IEC 23009-1) for a fixed two-rendition ladder of 29.97 fps content whose last
- * segment has a non-integer duration, plus edge cases: target duration rounding,
- * timeline gaps, integer frame rates and argument validation.
+ * segment has a non-integer duration, the same ladder with one AAC audio rendition
+ * (av_master.m3u8, av_audio_index.m3u8, av_manifest.mpd), plus edge cases: target duration
+ * rounding, timeline gaps, integer frame rates, audio without a language, and argument
+ * validation.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -259,6 +261,134 @@ static void test_invalid(void **state)
     cme_buf_free(&b);
 }
 
+/* AAC at 48 kHz, 1024 samples per frame: two segments of 188 frames (4.010667 s) and one
+ * of 120 (2.56 s); the audio ends at 10.581333 s, after the video (10.5105 s). */
+static const CmeSegmentEntry segs_audio[] = {
+    { .start = 0, .duration = 192512, .bytes = 66000 },
+    { .start = 192512, .duration = 192512, .bytes = 64000 },
+    { .start = 385024, .duration = 122880, .bytes = 41000 },
+};
+
+/* The ladder plus the audio rendition, placed between the video rungs: the writers must
+ * not depend on where it sits in the array. */
+static void av_ladder(CmeRendition r[3])
+{
+    CmeRendition v[2];
+    ladder(v);
+    memset(r, 0, 3 * sizeof(*r));
+    r[0] = v[0];
+    r[1] = (CmeRendition){ .name = "audio", .codecs = "mp4a.40.2", .timescale = 48000,
+                           .peak_bandwidth = 132000, .avg_bandwidth = 128000,
+                           .segments = segs_audio, .nb_segments = 3, .start_number = 1,
+                           .is_audio = 1, .channels = 2, .sample_rate = 48000,
+                           .language = "en" };
+    r[2] = v[1];
+}
+
+static void test_golden_av_master(void **state)
+{
+    (void)state;
+    CmeRendition r[3];
+    av_ladder(r);
+    CmeBuf b = { 0 };
+    assert_int_equal(cme_hls_write_master(&b, r, 3), 0);
+    assert_golden(&b, "av_master.m3u8");
+    cme_buf_free(&b);
+}
+
+static void test_golden_av_media(void **state)
+{
+    (void)state;
+    CmeRendition r[3];
+    av_ladder(r);
+    CmeBuf b = { 0 };
+    assert_int_equal(cme_hls_write_media(&b, &r[1]), 0);
+    assert_golden(&b, "av_audio_index.m3u8");
+    cme_buf_free(&b);
+}
+
+static void test_golden_av_mpd(void **state)
+{
+    (void)state;
+    CmeRendition r[3];
+    av_ladder(r);
+    CmeBuf b = { 0 };
+    assert_int_equal(cme_dash_write_mpd(&b, r, 3), 0);
+    assert_golden(&b, "av_manifest.mpd");
+    cme_buf_free(&b);
+}
+
+/* Without a language: NAME falls back to the rendition name and LANGUAGE / lang are left
+ * out; an unknown audio average makes the variant's AVERAGE-BANDWIDTH unknown; an
+ * audio-only MPD has the audio AdaptationSet alone, with id 0. */
+static void test_av_variants(void **state)
+{
+    (void)state;
+    CmeRendition r[3];
+    av_ladder(r);
+    r[1].language = NULL;
+    r[1].avg_bandwidth = 0;
+    r[1].channels = 6;
+    CmeBuf b = { 0 };
+    assert_int_equal(cme_hls_write_master(&b, r, 3), 0);
+    assert_non_null(find_line(&b, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio\","
+                                  "DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"6\","
+                                  "URI=\"audio/index.m3u8\"\n"));
+    assert_non_null(find_line(&b, "#EXT-X-STREAM-INF:BANDWIDTH=2632000,CODECS=\""
+                                  "av01.0.05M.08,mp4a.40.2\",RESOLUTION=1280x720,"
+                                  "FRAME-RATE=29.970,AUDIO=\"audio\"\n720p/index.m3u8\n"));
+    assert_null(strstr((const char *)b.data, "LANGUAGE="));
+    assert_null(strstr((const char *)b.data, "AVERAGE-BANDWIDTH="));
+    cme_buf_free(&b);
+
+    assert_int_equal(cme_dash_write_mpd(&b, &r[1], 1), 0);
+    assert_null(strstr((const char *)b.data, "contentType=\"video\""));
+    assert_null(strstr((const char *)b.data, " lang="));
+    assert_non_null(strstr((const char *)b.data,
+                           "    <AdaptationSet id=\"0\" contentType=\"audio\" "
+                           "mimeType=\"audio/mp4\" segmentAlignment=\"true\" "
+                           "startWithSAP=\"1\">\n"));
+    assert_non_null(strstr((const char *)b.data, "value=\"6\"/>\n"));
+    assert_non_null(strstr((const char *)b.data, "mediaPresentationDuration=\"PT10.581S\""));
+    cme_buf_free(&b);
+}
+
+static void test_av_invalid(void **state)
+{
+    (void)state;
+    CmeRendition r[3], bad[3];
+    av_ladder(r);
+    CmeBuf b = { 0 };
+    /* Two audio renditions: only one audio rendition is supported. */
+    memcpy(bad, r, sizeof(bad));
+    bad[2] = bad[1];
+    bad[2].name = "audio2";
+    assert_int_equal(cme_hls_write_master(&b, bad, 3), CME_EINVAL);
+    assert_int_equal(cme_dash_write_mpd(&b, bad, 3), CME_EINVAL);
+    /* An audio rendition alone has no variant to belong to in HLS. */
+    assert_int_equal(cme_hls_write_master(&b, &r[1], 1), CME_EINVAL);
+    memcpy(bad, r, sizeof(bad));
+    bad[1].channels = 0;
+    assert_int_equal(cme_hls_write_master(&b, bad, 3), CME_EINVAL);
+    assert_int_equal(cme_hls_write_media(&b, &bad[1]), CME_EINVAL);
+    memcpy(bad, r, sizeof(bad));
+    bad[1].sample_rate = 0;
+    assert_int_equal(cme_dash_write_mpd(&b, bad, 3), CME_EINVAL);
+    memcpy(bad, r, sizeof(bad));
+    bad[1].language = "e\"n"; /* would break the quoted attribute */
+    assert_int_equal(cme_hls_write_master(&b, bad, 3), CME_EINVAL);
+    bad[1].language = "";
+    assert_int_equal(cme_dash_write_mpd(&b, bad, 3), CME_EINVAL);
+    bad[1].language = "1en";
+    assert_int_equal(cme_dash_write_mpd(&b, bad, 3), CME_EINVAL);
+    /* Video still needs its size and frame rate. */
+    memcpy(bad, r, sizeof(bad));
+    bad[0].width = 0;
+    assert_int_equal(cme_hls_write_master(&b, bad, 3), CME_EINVAL);
+    assert_int_equal(b.size, 0);
+    cme_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +399,11 @@ int main(void)
         cmocka_unit_test(test_target_duration),
         cmocka_unit_test(test_timeline_gap_and_rates),
         cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_golden_av_master),
+        cmocka_unit_test(test_golden_av_media),
+        cmocka_unit_test(test_golden_av_mpd),
+        cmocka_unit_test(test_av_variants),
+        cmocka_unit_test(test_av_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
