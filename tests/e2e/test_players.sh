@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Real players: a 6 s 640x360 clip (with a sine audio track in the source) is encoded to a
+# 2-rung ladder with 2 s segments, and the HLS and DASH output is played in headless Debian
+# Chromium by Shaka Player (HLS and DASH), hls.js (HLS) and dash.js (DASH), driven by
+# tests/players/run_players.mjs (playwright-core, a static server on 127.0.0.1). Each player
+# must play past 3 s with no player error event, at a ladder size, having parsed both
+# renditions. Chromium must play AV1 in MSE; if it cannot, that is a failure, never a skip.
+source "$(dirname "$0")/lib.sh"
+
+PLAYERS=$SRC_DIR/tests/players
+CHROMIUM=${CME_CHROMIUM:-/usr/bin/chromium}
+for tool in node npm; do
+  command -v "$tool" >/dev/null ||
+    { echo "FATAL: $tool is required for the player tests (make deps installs nodejs and npm)"; exit 1; }
+done
+[ -x "$CHROMIUM" ] ||
+  { echo "FATAL: $CHROMIUM is required for the player tests (make deps installs Debian's chromium)"; exit 1; }
+
+# The players and playwright-core, pinned by package-lock.json; installed once, and again
+# whenever the lock file changes. The browser is Debian's: nothing downloads one.
+if [ ! -f "$PLAYERS/node_modules/.package-lock.json" ] ||
+  [ "$PLAYERS/package-lock.json" -nt "$PLAYERS/node_modules/.package-lock.json" ]; then
+  echo "# npm ci in $PLAYERS"
+  (cd "$PLAYERS" && npm ci --no-audit --no-fund >"$WORK/npm.log" 2>&1) ||
+    { cat "$WORK/npm.log"; echo "FATAL: npm ci failed in $PLAYERS"; exit 1; }
+fi
+
+SRC=$WORK/src.mkv
+ffmpeg -v error -y -f lavfi -i "testsrc2=s=640x360:r=25:d=6,noise=alls=20:allf=t" \
+  -f lavfi -i "sine=frequency=440:duration=6" -c:v libx264 -preset ultrafast -crf 20 \
+  -pix_fmt yuv420p -c:a aac -shortest "$SRC"
+OUT=$WORK/out
+"$CMAFENG" run "$PLAYERS/players_test.lua" -o "$OUT" -- "$SRC" 2>"$WORK/stderr" ||
+  { cat "$WORK/stderr"; not_ok "cmafeng run exits 0"; finish; exit 1; }
+ok "cmafeng run exits 0"
+
+SIZES=640x360,320x180
+check "master.m3u8 lists both ladder sizes" \
+  test "$(grep -cE 'RESOLUTION=(640x360|320x180)' "$OUT/master.m3u8")" -eq 2
+if grep -q 'TYPE=AUDIO' "$OUT/master.m3u8"; then
+  echo "# the output has an audio rendition: the players play it too (the video is muted)"
+fi
+
+set +e
+node "$PLAYERS/run_players.mjs" --media "$OUT" --sizes "$SIZES" \
+  --timeout "${CME_PLAYER_TIMEOUT_S:-30}" >"$WORK/players.log" 2>&1
+rc=$?
+set -e
+cat "$WORK/players.log"
+while IFS= read -r line; do
+  case $line in
+    "ok - "*) PASSED=$((PASSED + 1)) ;;
+    "not ok - "*) FAILED=$((FAILED + 1)) ;;
+  esac
+done <"$WORK/players.log"
+# The runner exits non-zero on any failed check; if it died before printing one, say so.
+if [ "$rc" -ne 0 ] && ! grep -q '^not ok - ' "$WORK/players.log"; then
+  not_ok "run_players.mjs exits 0 (exit status $rc)"
+fi
+check "all 4 player runs reported (Shaka HLS + DASH, hls.js, dash.js)" \
+  test "$(grep -cE '^(ok|not ok) - (Shaka Player (HLS|DASH)|hls\.js HLS|dash\.js DASH):' "$WORK/players.log")" -eq 4
+
+finish
