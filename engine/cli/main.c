@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <libavutil/log.h>
 #include <lualib.h>
 
 #include "lua/bindings.h"
@@ -19,6 +20,9 @@ static int l_isatty(lua_State *L)
 
 int main(int argc, char **argv)
 {
+    /* FFmpeg's informational logging (encoder statistics at close) is noise on a CLI
+     * whose errors are reported as cmafeng: <what>: <why>. */
+    av_log_set_level(AV_LOG_ERROR);
     lua_State *L = luaL_newstate();
     if (!L) {
         fprintf(stderr, "cmafeng: cannot create the Lua state: out of memory\n");

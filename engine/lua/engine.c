@@ -108,6 +108,21 @@ static int l_new(lua_State *L)
     }
     lua_pop(L, 2);
 
+    lua_getfield(L, 1, "audio");
+    if (lua_istable(L, -1)) {
+        int at = lua_gettop(L);
+        lua_getfield(L, at, "enabled");
+        s.audio = lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        s.audio_bitrate = (int)num_field(L, at, "audio.", "bitrate", s.audio_bitrate);
+        s.audio_channels = (int)num_field(L, at, "audio.", "channels", s.audio_channels);
+        s.audio_sample_rate =
+            (int)num_field(L, at, "audio.", "sample_rate", s.audio_sample_rate);
+    } else if (lua_isboolean(L, -1)) {
+        s.audio = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+
     lua_getfield(L, 1, "devices");
     if (lua_istable(L, -1)) {
         int dt = lua_gettop(L);
@@ -172,6 +187,10 @@ static void push_event(lua_State *L, const CmeEvent *ev, const CmeJobSettings *u
     if (ev->rung >= 0) {
         lua_pushinteger(L, ev->rung + 1);
         lua_setfield(L, -2, "rung");
+    }
+    if (ev->is_audio) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "audio");
     }
     if (ev->type == CME_EVENT_SEGMENT_DONE || ev->type == CME_EVENT_REQUEUE) {
         lua_pushinteger(L, ev->index);

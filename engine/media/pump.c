@@ -10,6 +10,9 @@
 #include <libavutil/mathematics.h>
 
 #include "cmafeng/common.h"
+#include "core/buf.h"
+#include "core/file.h"
+#include "media/audio.h"
 #include "sched/job.h"
 
 void cme__src_chunk_unref(CmeSrcChunk **pc)
@@ -68,6 +71,170 @@ static int publish(CmeJob *job, CmeSrcChunk *sc)
     return 0;
 }
 
+/* --- audio: transcoded on this thread, cut at the video segment boundaries ----------- */
+
+typedef struct AudioSegment {
+    CmeBuf data;
+    CmeSample *samples;
+    size_t nb, cap;
+    uint64_t start;
+    uint32_t index; /* 0-based */
+} AudioSegment;
+
+static int audio_path(CmeJob *job, const char *file, char *out, size_t n)
+{
+    int len = snprintf(out, n, "%s/audio/%s", job->output, file);
+    return len < 0 || (size_t)len >= n ? CME_EINVAL : 0;
+}
+
+static int write_audio_init(CmeJob *job)
+{
+    CmeAudioRung *au = &job->audio;
+    size_t asc_size = 0;
+    const uint8_t *asc = cme__audio_asc(au->enc, &asc_size);
+    CmeAudioTrack t = {
+        .track_id = 1,
+        .timescale = (uint32_t)job->set.audio_sample_rate,
+        .sample_rate = (uint32_t)job->set.audio_sample_rate,
+        .channels = (uint32_t)job->set.audio_channels,
+        .asc = asc,
+        .asc_size = asc_size,
+        .avg_bitrate = (uint32_t)job->set.audio_bitrate,
+    };
+    CmeBuf b = { 0 };
+    char path[2100], err[512] = { 0 };
+    int r = cme_mux_write_init_audio(&b, &t);
+    if (r == 0)
+        r = audio_path(job, "init.mp4", path, sizeof(path));
+    if (r == 0)
+        r = cme__file_write_atomic(path, b.data, b.size, err, sizeof(err));
+    cme__buf_free(&b);
+    if (r < 0) {
+        cme__job_fail(job, r, "audio/init.mp4: %s", err[0] ? err : cme_strerror(r));
+        return r;
+    }
+    snprintf(au->codecs, sizeof(au->codecs), "mp4a.40.2");
+    au->init_written = 1;
+    CmeEvent ev = { .type = CME_EVENT_INIT_WRITTEN, .rung = -1, .is_audio = 1, .device = -1,
+                    .timescale = t.timescale };
+    snprintf(ev.codecs, sizeof(ev.codecs), "%s", au->codecs);
+    cme__job_post(job, &ev);
+    return 0;
+}
+
+static int flush_audio_segment(CmeJob *job, AudioSegment *seg)
+{
+    CmeAudioRung *au = &job->audio;
+    CmeSegmentInfo info = { .track_id = 1, .sequence_number = seg->index + 1,
+                            .base_decode_time = seg->start };
+    CmeBuf b = { 0 };
+    char name[32], path[2100], err[512] = { 0 };
+    int r = cme__buf_status(&seg->data);
+    if (r == 0)
+        r = cme_mux_write_segment(&b, &info, seg->samples, seg->nb, seg->data.data,
+                                  seg->data.size);
+    snprintf(name, sizeof(name), "seg_%05u.m4s", info.sequence_number);
+    if (r == 0)
+        r = audio_path(job, name, path, sizeof(path));
+    if (r == 0)
+        r = cme__file_write_atomic(path, b.data, b.size, err, sizeof(err));
+    uint64_t bytes = b.size, duration = 0;
+    cme__buf_free(&b);
+    if (r < 0) {
+        cme__job_fail(job, r, "audio/%s: %s", name, err[0] ? err : cme_strerror(r));
+        return r;
+    }
+    for (size_t i = 0; i < seg->nb; i++)
+        duration += seg->samples[i].duration;
+    if (au->nb_segs == au->segs_cap) {
+        size_t cap = au->segs_cap ? au->segs_cap * 2 : 64;
+        CmeSegmentEntry *e = realloc(au->segs, cap * sizeof(*e));
+        if (!e) {
+            cme__job_fail(job, CME_ENOMEM, "out of memory");
+            return CME_ENOMEM;
+        }
+        au->segs = e;
+        au->segs_cap = cap;
+    }
+    au->segs[au->nb_segs++] = (CmeSegmentEntry){ seg->start, duration, bytes };
+    CmeEvent ev = { .type = CME_EVENT_SEGMENT_DONE, .rung = -1, .is_audio = 1,
+                    .index = info.sequence_number, .bytes = bytes, .start = seg->start,
+                    .duration = duration, .timescale = (uint32_t)job->set.audio_sample_rate,
+                    .frames = (uint32_t)seg->nb, .device = -1, .attempts = 1 };
+    snprintf(ev.device_id, sizeof(ev.device_id), "cpu");
+    cme__job_post(job, &ev);
+    seg->index++;
+    seg->nb = 0;
+    cme__buf_reset(&seg->data);
+    return 0;
+}
+
+/* Muxes every AAC packet the encoder has ready. */
+static int drain_audio(CmeJob *job, AudioSegment *seg, AVPacket *pkt)
+{
+    CmeAudioRung *au = &job->audio;
+    int r;
+    while ((r = cme__audio_receive(au->enc, pkt)) == 0) {
+        if (!au->init_written && write_audio_init(job) < 0)
+            return CME_EIO;
+        /* A segment ends at the first packet at or past the video segment boundary, so
+         * audio and video segments cover the same stretch within one AAC frame. */
+        if (seg->nb > 0 && au->next_time >= (seg->index + 1) * au->segment_samples &&
+            flush_audio_segment(job, seg) < 0)
+            return CME_EIO;
+        if (seg->nb == seg->cap) {
+            size_t cap = seg->cap ? seg->cap * 2 : 256;
+            CmeSample *p = realloc(seg->samples, cap * sizeof(*p));
+            if (!p) {
+                cme__job_fail(job, CME_ENOMEM, "out of memory");
+                return CME_ENOMEM;
+            }
+            seg->samples = p;
+            seg->cap = cap;
+        }
+        if (seg->nb == 0)
+            seg->start = au->next_time;
+        uint32_t dur = pkt->duration > 0 ? (uint32_t)pkt->duration : 1024;
+        seg->samples[seg->nb++] = (CmeSample){ (uint32_t)pkt->size, dur, 1 };
+        cme__buf_append(&seg->data, pkt->data, (size_t)pkt->size);
+        au->next_time += dur;
+        av_packet_unref(pkt);
+    }
+    return r == CME_EAGAIN || r == CME_EOF ? 0 : r;
+}
+
+/* Feeds the audio packets demuxed so far (all of them, flushing, at the end). Audio
+ * waits for the first video frame: its timestamp is time zero of both tracks. */
+static int pump_audio(CmeJob *job, AudioSegment *seg, AVPacket *pkt, int final)
+{
+    CmeAudioRung *au = &job->audio;
+    if (!au->enc)
+        return 0;
+    AVRational tb;
+    int64_t origin = cme__source_origin(job->src, &tb);
+    if (origin == AV_NOPTS_VALUE && !final)
+        return 0;
+    cme__audio_set_origin(au->enc, origin, tb);
+    char err[512] = { 0 };
+    int r = 0;
+    while (r == 0 && cme__source_take_audio(job->src, pkt) == 0) {
+        r = cme__audio_send(au->enc, pkt, err, sizeof(err));
+        av_packet_unref(pkt);
+        if (r == 0)
+            r = drain_audio(job, seg, pkt);
+    }
+    if (r == 0 && final) {
+        r = cme__audio_send(au->enc, NULL, err, sizeof(err));
+        if (r == 0)
+            r = drain_audio(job, seg, pkt);
+        if (r == 0 && seg->nb > 0)
+            r = flush_audio_segment(job, seg);
+    }
+    if (r < 0 && !atomic_load(&job->failed))
+        cme__job_fail(job, r, "%s: %s", job->source, err[0] ? err : cme_strerror(r));
+    return r;
+}
+
 void *cme__pump_main(void *arg)
 {
     CmeJob *job = arg;
@@ -78,8 +245,10 @@ void *cme__pump_main(void *arg)
     CmeSrcChunk *cur = NULL;
     uint32_t next_index = 0;
     char err[512] = { 0 };
+    AudioSegment aseg = { 0 };
+    AVPacket *apkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc();
-    if (!frame) {
+    if (!frame || !apkt) {
         cme__job_fail(job, CME_ENOMEM, "out of memory in the decode pump");
         goto out;
     }
@@ -95,6 +264,8 @@ void *cme__pump_main(void *arg)
             break;
         }
         atomic_fetch_add(&job->frames_decoded, 1);
+        if (pump_audio(job, &aseg, apkt, 0) < 0)
+            break;
         /* The previous frame's duration is known now; a full chunk can go out. */
         if (cur && cur->nb_frames > 0)
             cur->duration[cur->nb_frames - 1] = pts - cur->pts[cur->nb_frames - 1];
@@ -122,6 +293,8 @@ void *cme__pump_main(void *arg)
         cur->duration[cur->nb_frames] = 0; /* set when the next frame arrives */
         cur->nb_frames++;
     }
+    if (!atomic_load(&job->failed))
+        pump_audio(job, &aseg, apkt, 1);
     if (!atomic_load(&job->failed)) {
         if (cur && cur->nb_frames > 0) {
             /* The last frame lasts its nominal duration: the container's packet duration
@@ -140,6 +313,9 @@ void *cme__pump_main(void *arg)
     }
 out:
     av_frame_free(&frame);
+    av_packet_free(&apkt);
+    cme__buf_free(&aseg.data);
+    free(aseg.samples);
     atomic_store(&job->decode_done, 1);
     cme__signal_notify(&job->work);
     cme__job_thread_exit(job);

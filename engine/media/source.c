@@ -18,6 +18,9 @@ struct CmeSource {
     AVPacket *pkt;
     int stream;
     int has_audio;
+    int audio;          /* index of the audio stream whose packets are kept, -1 none */
+    AVPacket **apkts;   /* demuxed audio packets waiting for the pump (FIFO) */
+    size_t nb_apkts, apkts_cap, apkts_head;
     int draining;   /* the demuxer hit EOF; flushing the decoder */
     int64_t first_pts; /* source time base; AV_NOPTS_VALUE until the first frame */
     int64_t last_pts;  /* output timescale */
@@ -76,10 +79,13 @@ int cme__source_open(CmeSource **out, const char *path, char *err, size_t errlen
                                                         : "no video stream");
         goto error;
     }
-    s->has_audio = av_find_best_stream(s->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0) >= 0;
+    s->audio = av_find_best_stream(s->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    s->has_audio = s->audio >= 0;
+    if (s->audio < 0)
+        s->audio = -1;
     AVStream *st_v = s->fmt->streams[s->stream];
     for (unsigned i = 0; i < s->fmt->nb_streams; i++)
-        if ((int)i != s->stream)
+        if ((int)i != s->stream && (int)i != s->audio)
             s->fmt->streams[i]->discard = AVDISCARD_ALL;
     s->dec = avcodec_alloc_context3(codec);
     if (!s->dec) {
@@ -153,6 +159,62 @@ void cme__source_color(const CmeSource *s, int *primaries, int *transfer, int *m
         *matrix = 2;
 }
 
+/* Moves pkt into the audio FIFO. */
+static int queue_audio(CmeSource *s, AVPacket *pkt)
+{
+    if (s->nb_apkts == s->apkts_cap) {
+        if (s->apkts_head > 0) {
+            memmove(s->apkts, s->apkts + s->apkts_head,
+                    (s->nb_apkts - s->apkts_head) * sizeof(*s->apkts));
+            s->nb_apkts -= s->apkts_head;
+            s->apkts_head = 0;
+        }
+        if (s->nb_apkts == s->apkts_cap) {
+            size_t cap = s->apkts_cap ? s->apkts_cap * 2 : 64;
+            AVPacket **p = realloc(s->apkts, cap * sizeof(*p));
+            if (!p)
+                return CME_ENOMEM;
+            s->apkts = p;
+            s->apkts_cap = cap;
+        }
+    }
+    AVPacket *copy = av_packet_alloc();
+    if (!copy)
+        return CME_ENOMEM;
+    av_packet_move_ref(copy, pkt);
+    s->apkts[s->nb_apkts++] = copy;
+    return 0;
+}
+
+const AVStream *cme__source_audio(const CmeSource *s)
+{
+    return s->audio >= 0 ? s->fmt->streams[s->audio] : NULL;
+}
+
+void cme__source_drop_audio(CmeSource *s)
+{
+    if (s->audio >= 0)
+        s->fmt->streams[s->audio]->discard = AVDISCARD_ALL;
+    s->audio = -1;
+}
+
+int cme__source_take_audio(CmeSource *s, AVPacket *pkt)
+{
+    if (s->apkts_head == s->nb_apkts)
+        return CME_EAGAIN;
+    AVPacket *p = s->apkts[s->apkts_head++];
+    av_packet_unref(pkt);
+    av_packet_move_ref(pkt, p);
+    av_packet_free(&p);
+    return 0;
+}
+
+int64_t cme__source_origin(const CmeSource *s, AVRational *tb)
+{
+    *tb = s->fmt->streams[s->stream]->time_base;
+    return s->first_pts;
+}
+
 int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *pts,
                      char *err, size_t errlen)
 {
@@ -202,6 +264,15 @@ int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *
                 av_err(err, errlen, s->path, "demuxing failed", r);
                 return CME_EMEDIA;
             }
+            if (s->pkt->stream_index == s->audio) {
+                /* Audio rides along the video demux: decode once, in file order. */
+                r = queue_audio(s, s->pkt);
+                if (r < 0) {
+                    snprintf(err, errlen, "%s: out of memory queueing audio", s->path);
+                    return r;
+                }
+                continue;
+            }
             if (s->pkt->stream_index != s->stream) {
                 av_packet_unref(s->pkt);
                 continue;
@@ -223,6 +294,9 @@ void cme__source_close(CmeSource **ps)
     if (!s)
         return;
     av_packet_free(&s->pkt);
+    for (size_t i = s->apkts_head; i < s->nb_apkts; i++)
+        av_packet_free(&s->apkts[i]);
+    free(s->apkts);
     avcodec_free_context(&s->dec);
     avformat_close_input(&s->fmt);
     free(s);

@@ -6,6 +6,8 @@
 #ifndef CME_MEDIA_SOURCE_H
 #define CME_MEDIA_SOURCE_H
 
+#include <libavcodec/packet.h>
+#include <libavformat/avformat.h>
 #include <libavutil/frame.h>
 
 #include "cmafeng/engine.h"
@@ -24,5 +26,15 @@ void cme__source_color(const CmeSource *s, int *primaries, int *transfer, int *m
 int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *pts,
                      char *err, size_t errlen);
 void cme__source_close(CmeSource **ps);
+
+/* The audio stream whose packets cme__source_read() keeps aside, or NULL. */
+const AVStream *cme__source_audio(const CmeSource *s);
+/* Stops keeping audio packets (the job has no audio rendition). */
+void cme__source_drop_audio(CmeSource *s);
+/* Takes the oldest kept audio packet: 0, or CME_EAGAIN when none is waiting. */
+int cme__source_take_audio(CmeSource *s, AVPacket *pkt);
+/* The first video frame's timestamp in the video time base (*tb), the origin of the
+ * output timeline; AV_NOPTS_VALUE before the first frame. */
+int64_t cme__source_origin(const CmeSource *s, AVRational *tb);
 
 #endif

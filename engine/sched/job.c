@@ -13,6 +13,7 @@
 #include "cmafeng/mux.h"
 #include "core/buf.h"
 #include "core/file.h"
+#include "media/audio.h"
 #include "sched/job.h"
 #include "worker/worker.h"
 
@@ -29,6 +30,10 @@ void cme_job_default_settings(CmeJobSettings *s)
     s->threads_per_worker = 1;
     s->queue_depth = 2;
     s->invariant = CME_INVARIANT_CMAF;
+    s->audio = 1;
+    s->audio_bitrate = 128000;
+    s->audio_channels = 2;
+    s->audio_sample_rate = 48000;
 }
 
 /* --- failure and events -------------------------------------------------------------- */
@@ -148,7 +153,7 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
             return CME_EINVAL;
         }
         if (!r->name[0] || strchr(r->name, '/') || !strcmp(r->name, "..") ||
-            !strcmp(r->name, ".")) {
+            !strcmp(r->name, ".") || !strcmp(r->name, "audio")) {
             snprintf(err, errlen, "video.ladder[%d].name: expected a directory name", i + 1);
             return CME_EINVAL;
         }
@@ -162,6 +167,14 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
     }
     if (s->nb_devices == 0 && (s->workers < 1 || s->workers > 64)) {
         snprintf(err, errlen, "workers: expected 1..64, got %d", s->workers);
+        return CME_EINVAL;
+    }
+    if (s->audio && ((s->audio_channels != 1 && s->audio_channels != 2) ||
+                     (s->audio_sample_rate != 44100 && s->audio_sample_rate != 48000) ||
+                     s->audio_bitrate < 16000 || s->audio_bitrate > 512000)) {
+        snprintf(err, errlen, "audio: expected 1 or 2 channels, 44100 or 48000 Hz and 16000 "
+                 "to 512000 bit/s, got %d, %d, %d", s->audio_channels, s->audio_sample_rate,
+                 s->audio_bitrate);
         return CME_EINVAL;
     }
     if (s->queue_depth < 1 || s->queue_depth > 64) {
@@ -254,6 +267,8 @@ static void engine_close_internal(CmeEngine *e)
         free(rung->segs);
         free(rung->seg_done);
     }
+    cme__audio_close(&job->audio.enc);
+    free(job->audio.segs);
     cme__source_close(&job->src);
     cme__lease_pool_destroy(&job->pool);
     cme__signal_destroy(&job->work);
@@ -322,6 +337,23 @@ int cme_engine_new(CmeEngine **out, const CmeJobSettings *s, char *err, size_t e
     job->chunk_frames = (int)lround(k);
     if (job->chunk_frames < 1)
         job->chunk_frames = 1;
+    const AVStream *ast = cme__source_audio(job->src);
+    if (ast && s->audio) {
+        CmeAudioSettings as = { .bitrate = s->audio_bitrate, .channels = s->audio_channels,
+                                .sample_rate = s->audio_sample_rate };
+        char aerr[512] = { 0 };
+        r = cme__audio_open(&job->audio.enc, ast, &as, aerr, sizeof(aerr));
+        if (r < 0) {
+            snprintf(err, errlen, "%s: %s", job->source, aerr);
+            goto error;
+        }
+        /* Audio segments end where the video chunks of K frames end. */
+        job->audio.segment_samples = (uint64_t)llround(
+            (double)job->chunk_frames * s->audio_sample_rate * job->info.fps_den /
+            job->info.fps_num);
+    } else {
+        cme__source_drop_audio(job->src);
+    }
     *out = e;
     return 0;
 error:
@@ -347,6 +379,11 @@ int cme_engine_start(CmeEngine *e, char *err, size_t errlen)
     for (int i = 0; r == 0 && i < job->nb_rungs; i++) {
         char path[2100];
         snprintf(path, sizeof(path), "%s/%s", job->output, job->rungs[i].set.name);
+        r = cme__mkdir_p(path, err, errlen);
+    }
+    if (r == 0 && job->audio.enc) {
+        char path[2100];
+        snprintf(path, sizeof(path), "%s/audio", job->output);
         r = cme__mkdir_p(path, err, errlen);
     }
     if (r < 0)
@@ -461,7 +498,7 @@ static int write_buf(const char *dir, const char *sub, const char *name, CmeBuf 
 
 static int write_manifests(CmeJob *job, char *err, size_t errlen)
 {
-    CmeRendition reps[CME_MAX_RUNGS];
+    CmeRendition reps[CME_MAX_RUNGS + 1]; /* the ladder, then the audio rendition */
     memset(reps, 0, sizeof(reps));
     int r = 0;
     for (int i = 0; i < job->nb_rungs && r == 0; i++) {
@@ -498,16 +535,51 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
             r = write_buf(job->output, rung->set.name, "index.m3u8", &b, err, errlen);
         cme__buf_free(&b);
     }
+    size_t nb = (size_t)job->nb_rungs;
+    const CmeAudioRung *au = &job->audio;
+    if (r == 0 && au->enc && au->nb_segs > 0) {
+        uint64_t bytes = 0, dur = 0, peak = 0;
+        uint32_t sr = (uint32_t)job->set.audio_sample_rate;
+        for (size_t k = 0; k < au->nb_segs; k++) {
+            bytes += au->segs[k].bytes;
+            dur += au->segs[k].duration;
+            if (au->segs[k].duration) {
+                uint64_t bw = (uint64_t)((double)au->segs[k].bytes * 8 * sr /
+                                         au->segs[k].duration);
+                if (bw > peak)
+                    peak = bw;
+            }
+        }
+        reps[nb] = (CmeRendition){
+            .name = "audio",
+            .codecs = au->codecs,
+            .timescale = sr,
+            .peak_bandwidth = peak,
+            .avg_bandwidth = dur ? (uint64_t)((double)bytes * 8 * sr / dur) : 0,
+            .segments = au->segs,
+            .nb_segments = au->nb_segs,
+            .start_number = 1,
+            .is_audio = 1,
+            .channels = (uint32_t)job->set.audio_channels,
+            .sample_rate = sr,
+        };
+        CmeBuf b = { 0 };
+        r = cme_hls_write_media(&b, &reps[nb]);
+        if (r == 0)
+            r = write_buf(job->output, "audio", "index.m3u8", &b, err, errlen);
+        cme__buf_free(&b);
+        nb++;
+    }
     if (r == 0) {
         CmeBuf b = { 0 };
-        r = cme_hls_write_master(&b, reps, (size_t)job->nb_rungs);
+        r = cme_hls_write_master(&b, reps, nb);
         if (r == 0)
             r = write_buf(job->output, NULL, "master.m3u8", &b, err, errlen);
         cme__buf_free(&b);
     }
     if (r == 0) {
         CmeBuf b = { 0 };
-        r = cme_dash_write_mpd(&b, reps, (size_t)job->nb_rungs);
+        r = cme_dash_write_mpd(&b, reps, nb);
         if (r == 0)
             r = write_buf(job->output, NULL, "manifest.mpd", &b, err, errlen);
         cme__buf_free(&b);

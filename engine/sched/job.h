@@ -69,6 +69,18 @@ typedef struct CmeRung {
     atomic_int total_chunks; /* -1 until the pump reaches the end */
 } CmeRung;
 
+/* The audio rendition; written by the pump thread only, read by the policy thread after
+ * the threads are joined. */
+typedef struct CmeAudioRung {
+    struct CmeAudio *enc;      /* NULL: the job has no audio */
+    char codecs[16];
+    int init_written;
+    uint64_t next_time;        /* output samples muxed so far */
+    uint64_t segment_samples;  /* nominal segment length, aligned with the video chunks */
+    CmeSegmentEntry *segs;
+    size_t nb_segs, segs_cap;
+} CmeAudioRung;
+
 typedef struct CmeJob {
     CmeJobSettings set;
     char source[1024];
@@ -80,6 +92,7 @@ typedef struct CmeJob {
 
     CmeRung rungs[CME_MAX_RUNGS];
     int nb_rungs;
+    CmeAudioRung audio;
     CmeLeasePool pool;
     CmeSignal work; /* any queue changed, an encoder was parked, or the job failed */
     pthread_mutex_t sched_lock;

@@ -41,6 +41,18 @@ local device = S.record {
 
 local hook = S.func { optional = true }
 
+-- The audio rendition: the source's audio as AAC-LC in its own CMAF track (directory
+-- "audio", an HLS audio group and a DASH audio AdaptationSet). Sources without audio get
+-- none; `enabled = false` leaves it out.
+local AUDIO_DEFAULTS = { enabled = true, bitrate = 128000, channels = 2, sample_rate = 48000 }
+local audio = S.record({
+  enabled = S.boolean { default = AUDIO_DEFAULTS.enabled },
+  bitrate = S.integer { min = 16000, max = 512000, default = AUDIO_DEFAULTS.bitrate,
+                        desc = "AAC bit rate in bit/s" },
+  channels = S.integer { min = 1, max = 2, default = AUDIO_DEFAULTS.channels },
+  sample_rate = S.enum({ 44100, 48000 }, { default = AUDIO_DEFAULTS.sample_rate }),
+}, { default = AUDIO_DEFAULTS, desc = "audio = { bitrate = ..., channels = ... }" })
+
 -- Two rungs writing to the same directory would overwrite each other's segments.
 local function unique_names(ladder, path)
   local seen = {}
@@ -77,6 +89,7 @@ M.job_schema = S.record {
       end,
     }),
   }, { desc = "video = { ladder = { ... } }" }),
+  audio = audio,
   devices = S.array(device, { optional = true, min = 1, max = 64, of_desc = "device tables" }),
   on_segment = hook,
   on_requeue = hook,

@@ -94,6 +94,11 @@ function M.run(job, opts)
     segments = {},
     requeues = {},
   }
+  if info.has_audio and job.audio.enabled then
+    report.audio = { name = "audio", bitrate = job.audio.bitrate, channels = job.audio.channels,
+                     sample_rate = job.audio.sample_rate, segments = 0, bytes = 0,
+                     duration = 0 }
+  end
   for i, r in ipairs(job.video.ladder) do
     report.renditions[i] = { name = r.name, width = r.width, height = r.height,
                              crf = r.crf, preset = r.preset, segments = 0, bytes = 0,
@@ -107,12 +112,22 @@ function M.run(job, opts)
     if not evs then break end
     for _, ev in ipairs(evs) do
       if ev.rung then ev.rendition = job.video.ladder[ev.rung].name end
+      if ev.audio then ev.rendition = "audio" end
       if opts.events then
         opts.events:write(json.encode(ev), "\n")
         opts.events:flush()
       end
       local hook_ok, decision, hook_msg = true, nil, nil
-      if ev.type == "segment" then
+      if ev.type == "segment" and ev.audio then
+        local rep = report.audio
+        rep.segments = rep.segments + 1
+        rep.bytes = rep.bytes + ev.bytes
+        rep.duration = rep.duration + ev.duration
+        report.segments[#report.segments + 1] = {
+          rendition = "audio", index = ev.index, bytes = ev.bytes, start = ev.start,
+          duration = ev.duration, frames = ev.frames,
+        }
+      elseif ev.type == "segment" then
         local rep = report.renditions[ev.rung]
         rep.segments = rep.segments + 1
         rep.bytes = rep.bytes + ev.bytes
@@ -124,6 +139,8 @@ function M.run(job, opts)
         }
         hook_ok, decision = call_hook(job.on_segment, ev)
         if not hook_ok then hook_msg = decision end
+      elseif ev.type == "init" and ev.audio then
+        report.audio.codecs = ev.codecs
       elseif ev.type == "init" then
         report.renditions[ev.rung].codecs = ev.codecs
       elseif ev.type == "requeue" then

@@ -20,8 +20,11 @@ check "master.m3u8, manifest.mpd and report.json exist" \
   test -s "$OUT/master.m3u8" -a -s "$OUT/manifest.mpd" -a -s "$OUT/report.json"
 check "no temporary file is left behind" \
   test -z "$(find "$OUT" -name '*.tmp*')"
-check "8 segment events in the JSON event log" \
-  test "$(grep -c '"type":"segment"' "$WORK/events.jsonl")" -eq 8
+check "8 video segment events in the JSON event log" \
+  test "$(grep '"type":"segment"' "$WORK/events.jsonl" | grep -vc '"audio":true')" -eq 8
+check "one audio segment event per audio segment file" \
+  test "$(grep '"type":"segment"' "$WORK/events.jsonl" | grep -c '"audio":true')" -eq \
+  "$(ls "$OUT"/audio/seg_*.m4s | wc -l)"
 check "the job_done event closes the log" \
   test "$(tail -n 1 "$WORK/events.jsonl" | grep -c '"type":"done"')" -eq 1
 
@@ -82,14 +85,35 @@ awk '
           sum += d * (r + 1) }
   /<\/Representation>/ { printf "%s %.6f\n", id, sum / ts }
 ' "$OUT/manifest.mpd" >"$WORK/dash_durations"
-check "DASH lists both representations" test "$(wc -l <"$WORK/dash_durations")" -eq 2
+check "DASH lists both video representations and the audio" \
+  test "$(wc -l <"$WORK/dash_durations")" -eq 3
 while read -r id dur; do
+  [ "$id" = audio ] && continue
   check "$id: DASH timeline sum $dur is 4 s within one frame" \
     awk -v s="$dur" 'BEGIN { d = s - 4; if (d < 0) d = -d; exit !(d <= 1 / 25) }'
 done <"$WORK/dash_durations"
 
+# The audio rendition: AAC-LC stereo 48 kHz in its own CMAF track, as long as the
+# source's audio within one AAC frame, announced in both manifests.
+cat "$OUT/audio/init.mp4" "$OUT"/audio/seg_*.m4s >"$WORK/audio.mp4"
+aprobe=$(ffprobe -v error -select_streams a:0 \
+  -show_entries stream=codec_name,profile,sample_rate,channels -of csv=p=0 "$WORK/audio.mp4")
+check "audio: ffprobe reads AAC LC 48 kHz stereo (got $aprobe)" test "$aprobe" = "aac,LC,48000,2"
+src_adur=$(ffprobe -v error -select_streams a:0 -show_entries packet=duration_time -of csv=p=0 \
+  "$SRC" | awk '{ s += $1 } END { printf "%.6f", s }')
+out_adur=$(ffprobe -v error -select_streams a:0 -show_entries packet=duration_time -of csv=p=0 \
+  "$WORK/audio.mp4" | awk '{ s += $1 } END { printf "%.6f", s }')
+check "audio: $out_adur s muxed for $src_adur s of source audio (within 2 AAC frames)" \
+  awk -v a="$out_adur" -v b="$src_adur" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 2048 / 48000) }'
+check "master.m3u8 has the audio group and each variant uses it" \
+  grep -q '^#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio".*URI="audio/index.m3u8"' "$OUT/master.m3u8"
+check "every variant lists AV1 and AAC codecs" \
+  test "$(grep -c 'CODECS="av01\.[^"]*,mp4a\.40\.2".*AUDIO="audio"' "$OUT/master.m3u8")" -eq 2
+check "manifest.mpd has an audio AdaptationSet" \
+  grep -q '<AdaptationSet[^>]*contentType="audio"' "$OUT/manifest.mpd"
+
 check "master.m3u8 carries the AV1 CODECS from the bitstream" \
-  grep -q 'CODECS="av01\.0\.[0-9][0-9]M\.08"' "$OUT/master.m3u8"
+  grep -q 'CODECS="av01\.0\.[0-9][0-9]M\.08[,"]' "$OUT/master.m3u8"
 check "ffprobe opens the HLS multivariant playlist" \
   ffprobe -v error -show_entries stream=codec_name -of csv=p=0 -o /dev/null "$OUT/master.m3u8"
 check "ffprobe opens the DASH manifest" \

@@ -40,6 +40,11 @@ typedef struct CmeJobSettings {
     int nb_rungs;
     CmeDeviceSettings devices[16];
     int nb_devices;            /* 0: `workers` software (svt) slots */
+    /* The audio rendition (AAC-LC, directory "audio"), made when the source has audio. */
+    int audio;                 /* 1 = encode the source's audio, 0 = leave it out */
+    int audio_bitrate;         /* bits/s */
+    int audio_channels;        /* 1 or 2 */
+    int audio_sample_rate;     /* 44100 or 48000 */
 } CmeJobSettings;
 
 CME_API void cme_job_default_settings(CmeJobSettings *s);
@@ -54,7 +59,8 @@ typedef enum CmeEventType {
 
 typedef struct CmeEvent {
     CmeEventType type;
-    int rung;                 /* -1 for job events */
+    int rung;                 /* -1 for job events and audio */
+    int is_audio;             /* INIT_WRITTEN / SEGMENT_DONE of the audio rendition */
     uint32_t index;           /* segment number (1-based, as in seg_%05d.m4s) */
     uint64_t bytes;
     uint64_t start, duration; /* in timescale units */
