@@ -31,6 +31,11 @@ deps:
 	else \
 		echo "all Debian packages present"; \
 	fi
+	@# Debian's nodejs ships without npm (a separate package); NodeSource's includes it and
+	@# conflicts with Debian's npm, so install npm only when no npm is on the PATH.
+	@command -v npm >/dev/null || { \
+		if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root to install npm" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm; }
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
