@@ -1,0 +1,53 @@
+/*
+ * libFuzzer target for `cmafeng inspect`: the ISO BMFF reader (engine/mux/mp4_reader.c) on
+ * its own, whatever the first box is, and the whole inspection (IVF, ISO BMFF and OBU
+ * stream detection, then every sample through the AV1 layer) with each kind of file name.
+ * Whatever parses must describe only bytes inside the input. Built and run by run_fuzz.sh;
+ * a crash found here becomes a test in tests/c/test_inspect.c.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cmafeng/inspect.h"
+#include "mux/mp4_reader.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char err[256];
+    CmeMp4File f;
+    if (cme__mp4_parse(data, size, &f, err, sizeof(err)) == 0) {
+        for (size_t i = 0; i < f.nb_samples; i++)
+            if (f.samples[i].offset > size || f.samples[i].size > size - f.samples[i].offset)
+                __builtin_trap();
+        if (f.has_av1c && (f.av1c < data || f.av1c + f.av1c_size > data + size))
+            __builtin_trap();
+        cme__mp4_file_free(&f);
+    } else if (f.samples || f.nb_samples) {
+        __builtin_trap(); /* a failed parse leaves nothing to free */
+    }
+
+    static const char *const hints[] = { "x.mp4", "x.obu" };
+    for (size_t h = 0; h < sizeof(hints) / sizeof(hints[0]); h++) {
+        CmeInspect *pi = NULL;
+        int r = cme_inspect_buffer(data, size, hints[h], &pi, err, sizeof(err));
+        if (r < 0) {
+            if (pi || !err[0])
+                __builtin_trap(); /* failures say why and return nothing */
+            continue;
+        }
+        for (size_t i = 0; i < pi->nb_samples; i++) {
+            const CmeInspectSample *s = &pi->samples[i];
+            if (s->offset > size || s->size > size - s->offset)
+                __builtin_trap();
+            if (s->frame_type < -1 || s->frame_type > 3)
+                __builtin_trap();
+        }
+        if (strlen(pi->codec_string) >= sizeof(pi->codec_string))
+            __builtin_trap();
+        cme_inspect_free(&pi);
+    }
+    return 0;
+}
