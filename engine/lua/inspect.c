@@ -5,7 +5,8 @@
  *
  *   { path, format = "obu"|"ivf"|"mp4"|"init"|"segment"|"fmp4", brand, track_id,
  *     timescale, width, height, fragments, codec_string, sequence_header = {...},
- *     sequence_header_source = "av1C"|"sample", av1c = {...}, colr = {...},
+ *     sequence_header_source = "av1C"|"sample", in_band_sequence_header_differs =
+ *     { sample, field }, av1c = {...}, colr = {...},
  *     samples = { { index, offset, size, dts, duration, time, frame_type = "KEY"|...,
  *                   show_existing_frame, has_seq_hdr, sync, av1_sync }, ... } }
  *
@@ -101,6 +102,12 @@ static int l_inspect(lua_State *L)
         // stack: result, seq
         lua_setfield(L, -2, "sequence_header");
         set_str(L, "sequence_header_source", pi->seq_from_av1c ? "av1C" : "sample");
+        if (pi->seq_differs_sample) {
+            lua_createtable(L, 0, 2);
+            set_num(L, "sample", (lua_Number)pi->seq_differs_sample);
+            set_str(L, "field", pi->seq_differs_field ? pi->seq_differs_field : "?");
+            lua_setfield(L, -2, "in_band_sequence_header_differs");
+        }
     }
     if (pi->has_av1c) {
         push_av1c(L, &pi->av1c, pi->av1c_size);

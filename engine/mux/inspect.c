@@ -242,8 +242,12 @@ static int ends_with(const char *s, const char *suffix)
 static int analyse(const uint8_t *d, CmeInspect *pi, List *l, char *err, size_t errlen)
 {
     const CmeAv1SeqHdr *cur = pi->has_seq_hdr ? &pi->seq : NULL;
-    CmeAv1SeqHdr latest;
+    CmeAv1SeqHdr latest, cfg;
+    CmeAv1Obu cfg_obu, obu;
     char inner[200];
+    int have_cfg = pi->seq_from_av1c &&
+                   cme_av1_find_seq_hdr(pi->av1c.config_obus, pi->av1c.config_obus_size,
+                                        &cfg_obu, &cfg, NULL, 0) == 0;
     for (size_t i = 0; i < l->n; i++) {
         CmeInspectSample *s = &l->s[i];
         const uint8_t *tu = d + s->offset;
@@ -253,9 +257,16 @@ static int analyse(const uint8_t *d, CmeInspect *pi, List *l, char *err, size_t 
             return errf(err, errlen, r, "sample %zu (offset %" PRIu64 ", %" PRIu32 " bytes): %s",
                         i + 1, s->offset, s->size, inner);
         if (ti.has_seq_hdr) {
-            r = cme_av1_find_seq_hdr(tu, s->size, NULL, &latest, inner, sizeof(inner));
+            r = cme_av1_find_seq_hdr(tu, s->size, &obu, &latest, inner, sizeof(inner));
             if (r < 0)
                 return errf(err, errlen, r, "sample %zu: %s", i + 1, inner);
+            CmeAv1FieldDiff diff[1];
+            if (have_cfg && !pi->seq_differs_sample &&
+                cme_av1_invariant_compare(&cfg, cfg_obu.data, cfg_obu.size, &latest, obu.data,
+                                          obu.size, CME_INVARIANT_STRICT, diff, 1) > 0) {
+                pi->seq_differs_sample = i + 1;
+                pi->seq_differs_field = diff[0].field;
+            }
             cur = &latest;
             if (!pi->has_seq_hdr) {
                 pi->seq = latest;

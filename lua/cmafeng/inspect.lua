@@ -133,6 +133,11 @@ function M.text(info)
   if info.sequence_header then
     seq_lines(out, info.sequence_header, info.sequence_header_source)
   end
+  local d = info.in_band_sequence_header_differs
+  if d then
+    out[#out + 1] = format("  note: the sequence header in sample %d differs from av1C's (%s)",
+      d.sample, d.field)
+  end
   local a = info.av1c
   if a then
     out[#out + 1] = format("  av1C: profile %d, level idx %d, tier %d, high_bitdepth %d, " ..

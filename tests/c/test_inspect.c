@@ -467,6 +467,7 @@ static void test_mux_roundtrip(void **state)
         assert_int_equal(pi->timescale, 90000);
         assert_string_equal(pi->codec_string, cs);
         check_samples(pi, &t, init.size + seg_first);
+        assert_int_equal(pi->seq_differs_sample, 0);
         cme_inspect_free(&pi);
 
         /* Truncating the segment anywhere in its moof is an error, never a crash. */
@@ -481,6 +482,29 @@ static void test_mux_roundtrip(void **state)
         cme_buf_free(&seg);
         cme_buf_free(&all);
     }
+}
+
+/* An init segment from one encode and a segment from another: the in-band sequence header
+ * differs from av1C's, and inspect says where and which field. */
+static void test_av1c_differs(void **state)
+{
+    (void)state;
+    CmeBuf init = { 0 }, seg = { 0 }, init2 = { 0 }, seg2 = { 0 }, all = { 0 };
+    static Tus t;
+    CmeAv1SeqHdr seq;
+    mux_fixture("svt_8bit_bt709.obu", &init, &seg, &t, &seq);
+    mux_fixture("svt_level51.obu", &init2, &seg2, &t, &seq);
+    cme__buf_append(&all, init.data, init.size);
+    cme__buf_append(&all, seg2.data, seg2.size);
+    CmeInspect *pi = expect_ok(all.data, all.size, NULL);
+    assert_int_equal(pi->seq_differs_sample, 1);
+    assert_non_null(pi->seq_differs_field);
+    cme_inspect_free(&pi);
+    cme_buf_free(&init);
+    cme_buf_free(&seg);
+    cme_buf_free(&init2);
+    cme_buf_free(&seg2);
+    cme_buf_free(&all);
 }
 
 /* ---- IVF and OBU streams ---------------------------------------------------------- */
@@ -614,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_trun_all_flags),
         cmocka_unit_test(test_not_av1),
         cmocka_unit_test(test_mux_roundtrip),
+        cmocka_unit_test(test_av1c_differs),
         cmocka_unit_test(test_obu_stream),
         cmocka_unit_test(test_ivf),
         cmocka_unit_test(test_file_errors),

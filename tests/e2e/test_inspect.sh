@@ -92,6 +92,8 @@ if "$CMAFENG" run "$SRC_DIR/recipes/small_test.lua" -o "$OUT" -- "$WORK/src.mkv"
   check_file "$WORK/rendition.mp4" fmp4
   check "rendition.mp4: $nseg fragments" \
     test "$(jnum fragments <"$WORK/rendition.mp4.json")" -eq "$nseg"
+  check "rendition.mp4: every in-band sequence header matches av1C" \
+    test "$(grep -c in_band_sequence_header_differs "$WORK/rendition.mp4.json")" -eq 0
 else
   cat "$WORK/run.err"
   not_ok "cmafeng run exits 0"

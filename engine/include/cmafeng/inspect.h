@@ -49,6 +49,11 @@ typedef struct CmeInspect {
     int has_seq_hdr;
     CmeAv1SeqHdr seq;       /* from av1C configOBUs, else the first sample that has one */
     int seq_from_av1c;      /* seq came from av1C */
+    /* The first sample whose in-band sequence header differs from av1C's (1-based; 0 when
+     * none does), compared like the codec invariant's strict mode, and the first field
+     * that differs (a static string, e.g. "enable_cdef"). Decoders use the in-band one. */
+    size_t seq_differs_sample;
+    const char *seq_differs_field;
     char codec_string[64];  /* "" without a sequence header */
     int has_av1c;
     CmeAv1Config av1c;      /* config_obus points into av1c_record */
