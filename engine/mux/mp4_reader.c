@@ -331,7 +331,9 @@ static int check_count(Ctx *c, const char *field, uint64_t count)
 static int check_in_file(Ctx *c, size_t index, uint64_t offset, uint64_t size)
 {
     if (offset > c->size || size > c->size - offset)
-        return fail(c, "sample %zu (offset %" PRIu64 ", %" PRIu64 " bytes) lies outside the %zu-byte file",
+        return fail(c,
+                    "sample %zu (offset %" PRIu64 ", %" PRIu64
+                    " bytes) lies outside the %zu-byte file",
                     index + 1, offset, size, c->size);
     return 0;
 }
@@ -1054,7 +1056,9 @@ static int check_mdat(Ctx *c)
             }
         }
         if (!found)
-            return fail(c, "sample %zu (offset %" PRIu64 ", %" PRIu32 " bytes) is not inside an mdat",
+            return fail(c,
+                        "sample %zu (offset %" PRIu64 ", %" PRIu32
+                        " bytes) is not inside an mdat",
                         i + 1, s->offset, s->size);
     }
     return 0;
