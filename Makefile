@@ -10,13 +10,13 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCME_FUZZ=ON
 DEMO_DIR ?= demo
 # Packages the build, the tests and the demo use (Debian 12 names).
-DEB_PACKAGES = build-essential cmake pkg-config clang libclang-rt-14-dev \
+DEB_PACKAGES = build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
 	luajit libluajit-5.1-dev lua-busted \
 	libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
 	ffmpeg libsvtav1enc-dev svt-av1 libdav1d-dev dav1d \
 	libffmpeg-nvenc-dev libva-dev libvpl-dev libcmocka-dev time chromium nodejs
 
-.PHONY: all deps build demo test clean tsan
+.PHONY: all deps build demo test clean tsan format format-check
 
 all: build
 
@@ -70,3 +70,10 @@ tsan: deps
 	cmake --build $(TSAN_BUILD) -j$(JOBS)
 	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 		ctest --output-on-failure -j1 -L 'unit|e2e'
+
+# One formatter (.clang-format, clang-format 14); CI fails on unformatted C.
+C_SOURCES = $(shell git ls-files '*.c' '*.h')
+format:
+	clang-format -i $(C_SOURCES)
+format-check: deps
+	clang-format --dry-run --Werror $(C_SOURCES)

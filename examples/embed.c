@@ -56,16 +56,12 @@ int main(int argc, char **argv)
             printf("%s: init.mp4 written, codecs=%s\n", s.rungs[ev.rung].name, ev.codecs);
             break;
         case CME_EVENT_SEGMENT_DONE:
-            printf("%s: segment %u, %llu bytes, %.3f s, on %s\n", s.rungs[ev.rung].name,
-                   ev.index, (unsigned long long)ev.bytes,
-                   (double)ev.duration / ev.timescale, ev.device_id);
+            printf("%s: segment %u, %llu bytes, %.3f s, on %s\n", s.rungs[ev.rung].name, ev.index,
+                   (unsigned long long)ev.bytes, (double)ev.duration / ev.timescale, ev.device_id);
             break;
         case CME_EVENT_REQUEUE:
-        case CME_EVENT_FAILED:
-            printf("%s\n", ev.message);
-            break;
-        case CME_EVENT_JOB_DONE:
-            break;
+        case CME_EVENT_FAILED: printf("%s\n", ev.message); break;
+        case CME_EVENT_JOB_DONE: break;
         }
     }
     r = cme_engine_finish(e, err, sizeof(err)); /* joins threads, writes the manifests */

@@ -45,8 +45,7 @@ int cme_av1_write_av1c(const CmeAv1SeqHdr *seq, const uint8_t *seq_obu, size_t s
     return 0;
 }
 
-int cme_av1_read_av1c(const uint8_t *buf, size_t size, CmeAv1Config *out, char *err,
-                      size_t errlen)
+int cme_av1_read_av1c(const uint8_t *buf, size_t size, CmeAv1Config *out, char *err, size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';

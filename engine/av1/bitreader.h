@@ -15,11 +15,11 @@
 
 typedef struct CmeBitReader {
     const uint8_t *buf;
-    size_t size;     /* in bytes */
-    size_t bitpos;   /* next bit to read, counted from the MSB of buf[0] */
-    int error;       /* sticky: set by the first failing read or check */
-    const char *err_field; /* the first element that failed (static string) */
-    int err_index;   /* its array index, or -1 */
+    size_t size;            /* in bytes */
+    size_t bitpos;          /* next bit to read, counted from the MSB of buf[0] */
+    int error;              /* sticky: set by the first failing read or check */
+    const char *err_field;  /* the first element that failed (static string) */
+    int err_index;          /* its array index, or -1 */
     const char *err_reason; /* "truncated", "reserved value", ... (static string) */
 } CmeBitReader;
 

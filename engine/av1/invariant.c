@@ -26,8 +26,14 @@ typedef struct Field {
     int is_u32;
 } Field;
 
-#define INT_FIELD(name, member) {name, offsetof(CmeAv1SeqHdr, member), 0}
-#define U32_FIELD(name, member) {name, offsetof(CmeAv1SeqHdr, member), 1}
+#define INT_FIELD(name, member)                 \
+    {                                           \
+        name, offsetof(CmeAv1SeqHdr, member), 0 \
+    }
+#define U32_FIELD(name, member)                 \
+    {                                           \
+        name, offsetof(CmeAv1SeqHdr, member), 1 \
+    }
 
 /* The fields that CMAF mode compares, in the order they are reported. */
 static const Field cmaf_fields[] = {
@@ -115,9 +121,11 @@ static const Field strict_fields[] = {
 #define IDX8(f, b)                                                                            \
     f "[" #b "0]", f "[" #b "1]", f "[" #b "2]", f "[" #b "3]", f "[" #b "4]", f "[" #b "5]", \
         f "[" #b "6]", f "[" #b "7]"
-#define IDX32(f) \
-    {f "[0]", f "[1]", f "[2]", f "[3]", f "[4]", f "[5]", f "[6]", f "[7]", f "[8]", f "[9]", \
-     IDX8(f, 1), f "[18]", f "[19]", IDX8(f, 2), f "[28]", f "[29]", f "[30]", f "[31]"}
+#define IDX32(f)                                                                                  \
+    {                                                                                             \
+        f "[0]", f "[1]", f "[2]", f "[3]", f "[4]", f "[5]", f "[6]", f "[7]", f "[8]", f "[9]", \
+            IDX8(f, 1), f "[18]", f "[19]", IDX8(f, 2), f "[28]", f "[29]", f "[30]", f "[31]"    \
+    }
 
 /* IDX8(f, 1) yields [10]..[17] and IDX8(f, 2) [20]..[27]; the stragglers are listed. */
 static const char *const op_idc_names[32] = IDX32("operating_point_idc");
@@ -179,7 +187,7 @@ int cme_av1_invariant_compare(const CmeAv1SeqHdr *a, const uint8_t *a_obu, size_
 {
     if (!a || !b || max_diffs < 0 || (max_diffs > 0 && !diffs))
         return CME_EINVAL;
-    Diffs d = {diffs, max_diffs, 0};
+    Diffs d = { diffs, max_diffs, 0 };
     if (mode == CME_INVARIANT_CMAF) {
         compare_fields(&d, a, b, cmaf_fields, sizeof(cmaf_fields) / sizeof(cmaf_fields[0]));
         return d.count;

@@ -112,9 +112,9 @@ enum { KEY_FRAME = 0 };
  * (-1 for show_existing_frame: the type of the frame shown is that of a reference frame,
  * which only a decoder keeps), *show_frame and *show_existing.
  */
-static int parse_frame_header_start(const CmeAv1SeqHdr *seq, const uint8_t *payload,
-                                    size_t size, int *frame_type, int *show_frame,
-                                    int *show_existing, char *err, size_t errlen)
+static int parse_frame_header_start(const CmeAv1SeqHdr *seq, const uint8_t *payload, size_t size,
+                                    int *frame_type, int *show_frame, int *show_existing, char *err,
+                                    size_t errlen)
 {
     CmeBitReader br;
     cme__br_init(&br, payload, size);
@@ -135,8 +135,8 @@ static int parse_frame_header_start(const CmeAv1SeqHdr *seq, const uint8_t *payl
             (void)cme__br_f(&br, seq->frame_presentation_time_length_minus_1 + 1,
                             "frame_presentation_time");
         if (seq->frame_id_numbers_present_flag) {
-            int id_len = seq->additional_frame_id_length_minus_1 +
-                         seq->delta_frame_id_length_minus_2 + 3;
+            int id_len =
+                seq->additional_frame_id_length_minus_1 + seq->delta_frame_id_length_minus_2 + 3;
             (void)cme__br_f(&br, id_len, "display_frame_id");
         }
         /* A shown existing frame is displayed, so show_frame is 1 for the TU's purposes. */

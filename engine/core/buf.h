@@ -13,7 +13,6 @@
 
 #include "cmafeng/buf.h"
 
-
 void cme__buf_init(CmeBuf *b);
 void cme__buf_free(CmeBuf *b);
 void cme__buf_reset(CmeBuf *b);

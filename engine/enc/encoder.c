@@ -39,8 +39,8 @@ const CmeEncoderImpl *cme__encoder_find(CmeBackend backend)
     return NULL;
 }
 
-int cme__encoder_open(CmeEncoder **out, CmeBackend backend, const CmeEncoderSettings *s,
-                      char *err, size_t errlen)
+int cme__encoder_open(CmeEncoder **out, CmeBackend backend, const CmeEncoderSettings *s, char *err,
+                      size_t errlen)
 {
     *out = NULL;
     const CmeEncoderImpl *impl = cme__encoder_find(backend);

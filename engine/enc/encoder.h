@@ -16,10 +16,10 @@
 typedef struct CmeEncoderSettings {
     int width, height;
     int fps_num, fps_den;
-    int bit_depth;          /* 8 */
+    int bit_depth; /* 8 */
     int crf, preset;
-    int threads;            /* 0 = backend default */
-    int keyint;             /* frames between periodic key frames (segment length) */
+    int threads; /* 0 = backend default */
+    int keyint;  /* frames between periodic key frames (segment length) */
     /* Colour description from the source (ISO/IEC 23091-4 code points; 2 = unspecified). */
     int color_primaries, transfer_characteristics, matrix_coefficients, full_range;
 } CmeEncoderSettings;
@@ -64,8 +64,8 @@ typedef struct CmeEncoder {
     int eos_sent;
 } CmeEncoder;
 
-int cme__encoder_open(CmeEncoder **out, CmeBackend backend, const CmeEncoderSettings *s,
-                      char *err, size_t errlen);
+int cme__encoder_open(CmeEncoder **out, CmeBackend backend, const CmeEncoderSettings *s, char *err,
+                      size_t errlen);
 int cme__encoder_send(CmeEncoder *e, const CmeEncFrame *f);
 int cme__encoder_receive(CmeEncoder *e, CmeEncPacket *pkt);
 void cme__encoder_close(CmeEncoder **pe);

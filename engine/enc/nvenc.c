@@ -46,7 +46,8 @@ static int nvenc_probe(char *msg, size_t msglen)
     nvenc_free_functions(&nv);
     snprintf(msg, msglen,
              "NVENC present (%d GPU(s)) but AV1 encode needs NVENC API 12; this build has "
-             "API %d", count, NVENCAPI_MAJOR_VERSION);
+             "API %d",
+             count, NVENCAPI_MAJOR_VERSION);
     return CME_EUNSUPPORTED;
 }
 

@@ -40,8 +40,7 @@ static int vpl_probe(char *msg, size_t msglen)
     SetFilterFn set_filter = (SetFilterFn)dlsym(lib, "MFXSetConfigFilterProperty");
     CreateSessionFn create_session = (CreateSessionFn)dlsym(lib, "MFXCreateSession");
     CloseFn close_session = (CloseFn)dlsym(lib, "MFXClose");
-    if (!load || !unload || !create_config || !set_filter || !create_session ||
-        !close_session) {
+    if (!load || !unload || !create_config || !set_filter || !create_session || !close_session) {
         dlclose(lib);
         snprintf(msg, msglen, "no oneVPL device: libvpl.so.2 lacks the 2.x dispatcher API");
         return CME_ENODEV;
@@ -61,8 +60,9 @@ static int vpl_probe(char *msg, size_t msglen)
         mfxSession session = NULL;
         if (create_session(loader, 0, &session) == MFX_ERR_NONE) {
             close_session(session);
-            snprintf(msg, msglen, "oneVPL hardware AV1 encoder found, but the QSV encode "
-                                  "path is not implemented in this version");
+            snprintf(msg, msglen,
+                     "oneVPL hardware AV1 encoder found, but the QSV encode "
+                     "path is not implemented in this version");
             ret = CME_EUNSUPPORTED;
         } else {
             snprintf(msg, msglen, "no oneVPL device: no hardware implementation with AV1 encode");

@@ -20,11 +20,11 @@
 
 typedef struct SvtPriv {
     EbComponentType *handle;
-    int initialized;  /* svt_av1_enc_init succeeded: deinit needs EOS first */
+    int initialized; /* svt_av1_enc_init succeeded: deinit needs EOS first */
     int eos_sent;
     int eos_received;
     int64_t frames_sent;
-    int grey_pending; /* the grey picture's packet is still to be discarded */
+    int grey_pending;        /* the grey picture's packet is still to be discarded */
     EbBufferHeaderType *out; /* the packet last handed out, released on the next call */
     int width, height;
 } SvtPriv;
@@ -99,8 +99,7 @@ static int svt_open_locked(SvtPriv *p, const CmeEncoderSettings *s, char *err, s
     cfg.color_range = s->full_range ? EB_CR_FULL_RANGE : EB_CR_STUDIO_RANGE;
     e = svt_av1_enc_set_parameter(p->handle, &cfg);
     if (e != EB_ErrorNone) {
-        snprintf(err, errlen,
-                 "SVT-AV1 rejected the configuration (%dx%d, preset %d, crf %d): 0x%x",
+        snprintf(err, errlen, "SVT-AV1 rejected the configuration (%dx%d, preset %d, crf %d): 0x%x",
                  s->width, s->height, s->preset, s->crf, (unsigned)e);
         return CME_EENCODER;
     }

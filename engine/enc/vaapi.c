@@ -68,8 +68,10 @@ static int vaapi_probe(char *msg, size_t msglen)
         }
         free(eps);
         if (found) {
-            snprintf(msg, msglen, "VA-API AV1 encode available on %s, but the VA-API encode "
-                                  "path is not implemented in this version", node);
+            snprintf(msg, msglen,
+                     "VA-API AV1 encode available on %s, but the VA-API encode "
+                     "path is not implemented in this version",
+                     node);
             ret = CME_EUNSUPPORTED;
         } else {
             snprintf(msg, msglen, "no VA-API device: the driver on %s has no AV1 encode", node);

@@ -19,32 +19,62 @@ void cme__lua_push_seq_hdr(lua_State *L, const CmeAv1SeqHdr *s)
 {
     lua_createtable(L, 0, 48);
 #define F(name) set_int(L, #name, (lua_Number)s->name)
-    F(seq_profile); F(still_picture); F(reduced_still_picture_header);
-    F(timing_info_present_flag); F(num_units_in_display_tick); F(time_scale);
-    F(equal_picture_interval); F(num_ticks_per_picture_minus_1);
-    F(decoder_model_info_present_flag); F(buffer_delay_length_minus_1);
-    F(num_units_in_decoding_tick); F(buffer_removal_time_length_minus_1);
-    F(frame_presentation_time_length_minus_1); F(initial_display_delay_present_flag);
-    F(operating_points_cnt_minus_1); F(frame_width_bits_minus_1);
-    F(frame_height_bits_minus_1); F(max_frame_width_minus_1); F(max_frame_height_minus_1);
-    F(frame_id_numbers_present_flag); F(delta_frame_id_length_minus_2);
-    F(additional_frame_id_length_minus_1); F(use_128x128_superblock);
-    F(enable_filter_intra); F(enable_intra_edge_filter); F(enable_interintra_compound);
-    F(enable_masked_compound); F(enable_warped_motion); F(enable_dual_filter);
-    F(enable_order_hint); F(enable_jnt_comp); F(enable_ref_frame_mvs);
-    F(seq_choose_screen_content_tools); F(seq_force_screen_content_tools);
-    F(seq_choose_integer_mv); F(seq_force_integer_mv); F(order_hint_bits);
-    F(enable_superres); F(enable_cdef); F(enable_restoration); F(film_grain_params_present);
+    F(seq_profile);
+    F(still_picture);
+    F(reduced_still_picture_header);
+    F(timing_info_present_flag);
+    F(num_units_in_display_tick);
+    F(time_scale);
+    F(equal_picture_interval);
+    F(num_ticks_per_picture_minus_1);
+    F(decoder_model_info_present_flag);
+    F(buffer_delay_length_minus_1);
+    F(num_units_in_decoding_tick);
+    F(buffer_removal_time_length_minus_1);
+    F(frame_presentation_time_length_minus_1);
+    F(initial_display_delay_present_flag);
+    F(operating_points_cnt_minus_1);
+    F(frame_width_bits_minus_1);
+    F(frame_height_bits_minus_1);
+    F(max_frame_width_minus_1);
+    F(max_frame_height_minus_1);
+    F(frame_id_numbers_present_flag);
+    F(delta_frame_id_length_minus_2);
+    F(additional_frame_id_length_minus_1);
+    F(use_128x128_superblock);
+    F(enable_filter_intra);
+    F(enable_intra_edge_filter);
+    F(enable_interintra_compound);
+    F(enable_masked_compound);
+    F(enable_warped_motion);
+    F(enable_dual_filter);
+    F(enable_order_hint);
+    F(enable_jnt_comp);
+    F(enable_ref_frame_mvs);
+    F(seq_choose_screen_content_tools);
+    F(seq_force_screen_content_tools);
+    F(seq_choose_integer_mv);
+    F(seq_force_integer_mv);
+    F(order_hint_bits);
+    F(enable_superres);
+    F(enable_cdef);
+    F(enable_restoration);
+    F(film_grain_params_present);
 #undef F
     lua_createtable(L, s->operating_points_cnt_minus_1 + 1, 0);
-    for (int i = 0; i <= s->operating_points_cnt_minus_1 && i < CME_AV1_MAX_OPERATING_POINTS;
-         i++) {
+    for (int i = 0; i <= s->operating_points_cnt_minus_1 && i < CME_AV1_MAX_OPERATING_POINTS; i++) {
         const CmeAv1OperatingPoint *op = &s->op[i];
         lua_createtable(L, 0, 9);
 #define F(name) set_int(L, #name, (lua_Number)op->name)
-        F(idc); F(seq_level_idx); F(seq_tier); F(decoder_model_present_for_this_op);
-        F(decoder_buffer_delay); F(encoder_buffer_delay); F(low_delay_mode_flag);
-        F(initial_display_delay_present_for_this_op); F(initial_display_delay_minus_1);
+        F(idc);
+        F(seq_level_idx);
+        F(seq_tier);
+        F(decoder_model_present_for_this_op);
+        F(decoder_buffer_delay);
+        F(encoder_buffer_delay);
+        F(low_delay_mode_flag);
+        F(initial_display_delay_present_for_this_op);
+        F(initial_display_delay_minus_1);
 #undef F
         lua_rawseti(L, -2, i + 1);
     }
@@ -52,10 +82,20 @@ void cme__lua_push_seq_hdr(lua_State *L, const CmeAv1SeqHdr *s)
     const CmeAv1ColorConfig *c = &s->color;
     lua_createtable(L, 0, 14);
 #define F(name) set_int(L, #name, (lua_Number)c->name)
-    F(high_bitdepth); F(twelve_bit); F(bit_depth); F(mono_chrome); F(num_planes);
-    F(color_description_present_flag); F(color_primaries); F(transfer_characteristics);
-    F(matrix_coefficients); F(color_range); F(subsampling_x); F(subsampling_y);
-    F(chroma_sample_position); F(separate_uv_delta_q);
+    F(high_bitdepth);
+    F(twelve_bit);
+    F(bit_depth);
+    F(mono_chrome);
+    F(num_planes);
+    F(color_description_present_flag);
+    F(color_primaries);
+    F(transfer_characteristics);
+    F(matrix_coefficients);
+    F(color_range);
+    F(subsampling_x);
+    F(subsampling_y);
+    F(chroma_sample_position);
+    F(separate_uv_delta_q);
 #undef F
     lua_setfield(L, -2, "color_config");
 }
@@ -119,8 +159,7 @@ static int l_invariant(lua_State *L)
     int mode = luaL_checkoption(L, 3, "cmaf", modes);
     CmeAv1FieldDiff diffs[64];
     int nd = cme_av1_invariant_compare(&a, oa.data, oa.size, &b, ob.data, ob.size,
-                                       mode ? CME_INVARIANT_STRICT : CME_INVARIANT_CMAF, diffs,
-                                       64);
+                                       mode ? CME_INVARIANT_STRICT : CME_INVARIANT_CMAF, diffs, 64);
     if (nd < 0)
         return luaL_error(L, "invariant comparison failed: %s", cme_strerror(nd));
     lua_pushboolean(L, nd == 0);

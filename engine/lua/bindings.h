@@ -17,8 +17,8 @@ void cme__lua_preload(lua_State *L);
  * On error the message (with traceback) is left on the stack and 0 is returned. */
 int cme__lua_pcall(lua_State *L, int nargs, int nresults);
 
-void cme__lua_open_engine(lua_State *L); /* pushes the engine functions table */
-void cme__lua_open_av1(lua_State *L);    /* pushes the cmafeng.av1 functions table */
+void cme__lua_open_engine(lua_State *L);  /* pushes the engine functions table */
+void cme__lua_open_av1(lua_State *L);     /* pushes the cmafeng.av1 functions table */
 void cme__lua_open_inspect(lua_State *L); /* pushes the inspect(path) function */
 
 struct CmeAv1SeqHdr;

@@ -15,7 +15,11 @@ static int l_version(lua_State *L)
 /* features() -> { {name=, built=bool, status=, available=bool}, ... } */
 static int l_backends(lua_State *L)
 {
-    static const struct { const char *name; CmeBackend b; int built; } all[] = {
+    static const struct {
+        const char *name;
+        CmeBackend b;
+        int built;
+    } all[] = {
         { "svt", CME_BACKEND_SVT, 1 },
         { "nvenc", CME_BACKEND_NVENC, CME_HAVE_NVENC },
         { "qsv", CME_BACKEND_QSV, CME_HAVE_ONEVPL },

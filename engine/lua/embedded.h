@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 typedef struct CmeEmbeddedLua {
-    const char *module;   /* "cmafeng.recipe" */
+    const char *module;    /* "cmafeng.recipe" */
     const char *chunkname; /* "@lua/cmafeng/recipe.lua" */
     const char *source;
     size_t size;

@@ -45,8 +45,8 @@ static lua_Number num_field(lua_State *L, int t, const char *path, const char *k
     return v;
 }
 
-static void str_field(lua_State *L, int t, const char *path, const char *k, char *out,
-                      size_t n, const char *def)
+static void str_field(lua_State *L, int t, const char *path, const char *k, char *out, size_t n,
+                      const char *def)
 {
     lua_getfield(L, t, k);
     const char *v = def;
@@ -116,8 +116,7 @@ static int l_new(lua_State *L)
         lua_pop(L, 1);
         s.audio_bitrate = (int)num_field(L, at, "audio.", "bitrate", s.audio_bitrate);
         s.audio_channels = (int)num_field(L, at, "audio.", "channels", s.audio_channels);
-        s.audio_sample_rate =
-            (int)num_field(L, at, "audio.", "sample_rate", s.audio_sample_rate);
+        s.audio_sample_rate = (int)num_field(L, at, "audio.", "sample_rate", s.audio_sample_rate);
     } else if (lua_isboolean(L, -1)) {
         s.audio = lua_toboolean(L, -1);
     }
@@ -333,9 +332,8 @@ static int l_close(lua_State *L)
 void cme__lua_open_engine(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "start", l_start },   { "events", l_events }, { "stats", l_stats },
-        { "info", l_info },     { "cancel", l_cancel }, { "finish", l_finish },
-        { "close", l_close },   { NULL, NULL },
+        { "start", l_start },   { "events", l_events }, { "stats", l_stats }, { "info", l_info },
+        { "cancel", l_cancel }, { "finish", l_finish }, { "close", l_close }, { NULL, NULL },
     };
     if (luaL_newmetatable(L, ENGINE_MT)) {
         lua_newtable(L);

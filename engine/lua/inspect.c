@@ -38,9 +38,16 @@ static void push_av1c(lua_State *L, const CmeAv1Config *c, size_t record_size)
 {
     lua_createtable(L, 0, 13);
 #define F(name) set_num(L, #name, (lua_Number)c->name)
-    F(seq_profile); F(seq_level_idx_0); F(seq_tier_0); F(high_bitdepth); F(twelve_bit);
-    F(monochrome); F(chroma_subsampling_x); F(chroma_subsampling_y);
-    F(chroma_sample_position); F(initial_presentation_delay_present);
+    F(seq_profile);
+    F(seq_level_idx_0);
+    F(seq_tier_0);
+    F(high_bitdepth);
+    F(twelve_bit);
+    F(monochrome);
+    F(chroma_subsampling_x);
+    F(chroma_subsampling_y);
+    F(chroma_sample_position);
+    F(initial_presentation_delay_present);
     F(initial_presentation_delay_minus_one);
 #undef F
     set_num(L, "config_obus_size", (lua_Number)c->config_obus_size);

@@ -16,13 +16,13 @@ struct CmeAudio {
     AVCodecContext *enc;
     SwrContext *swr;
     AVAudioFifo *fifo;
-    AVFrame *in;   /* decoded */
-    AVFrame *out;  /* one encoder frame */
+    AVFrame *in;  /* decoded */
+    AVFrame *out; /* one encoder frame */
     AVRational in_tb;
     int64_t origin;
     AVRational origin_tb;
-    int started;     /* the first decoded frame fixed the offset */
-    int64_t drop;    /* output samples still to drop (audio began before the origin) */
+    int started;      /* the first decoded frame fixed the offset */
+    int64_t drop;     /* output samples still to drop (audio began before the origin) */
     int64_t next_pts; /* output samples sent to the encoder */
     int flushed;
 };
@@ -34,8 +34,8 @@ static void av_fail(char *err, size_t errlen, const char *what, int averr)
     snprintf(err, errlen, "audio: %s: %s", what, buf);
 }
 
-int cme__audio_open(CmeAudio **out, const AVStream *st, const CmeAudioSettings *s,
-                    char *err, size_t errlen)
+int cme__audio_open(CmeAudio **out, const AVStream *st, const CmeAudioSettings *s, char *err,
+                    size_t errlen)
 {
     *out = NULL;
     CmeAudio *a = calloc(1, sizeof(*a));
@@ -46,8 +46,7 @@ int cme__audio_open(CmeAudio **out, const AVStream *st, const CmeAudioSettings *
     int r;
     const AVCodec *dc = avcodec_find_decoder(st->codecpar->codec_id);
     if (!dc) {
-        snprintf(err, errlen, "audio: no decoder for %s",
-                 avcodec_get_name(st->codecpar->codec_id));
+        snprintf(err, errlen, "audio: no decoder for %s", avcodec_get_name(st->codecpar->codec_id));
         goto fail;
     }
     a->dec = avcodec_alloc_context3(dc);
@@ -150,12 +149,11 @@ static int resample(CmeAudio *a, const AVFrame *f, char *err, size_t errlen)
     const int ch = a->enc->ch_layout.nb_channels;
     if (f && !a->started) {
         a->started = 1;
-        int64_t t = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp
-                                                                : f->pts;
+        int64_t t = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;
         if (t != AV_NOPTS_VALUE && a->origin != AV_NOPTS_VALUE) {
             AVRational out_tb = { 1, a->enc->sample_rate };
-            int64_t off = av_rescale_q(t, a->in_tb, out_tb) -
-                          av_rescale_q(a->origin, a->origin_tb, out_tb);
+            int64_t off =
+                av_rescale_q(t, a->in_tb, out_tb) - av_rescale_q(a->origin, a->origin_tb, out_tb);
             if (off > 0) {
                 /* Audio starts after the first video frame: lead with silence. */
                 float *zero = calloc((size_t)off, sizeof(float));

@@ -23,8 +23,8 @@ typedef struct CmeAudio CmeAudio;
  * time zero of the output (the first video frame): earlier audio is dropped, a later
  * audio start is padded with silence so that both tracks share one timeline.
  */
-int cme__audio_open(CmeAudio **out, const AVStream *st, const CmeAudioSettings *s,
-                    char *err, size_t errlen);
+int cme__audio_open(CmeAudio **out, const AVStream *st, const CmeAudioSettings *s, char *err,
+                    size_t errlen);
 void cme__audio_set_origin(CmeAudio *a, int64_t origin, AVRational origin_tb);
 /* The AudioSpecificConfig for esds (valid after open). */
 const uint8_t *cme__audio_asc(const CmeAudio *a, size_t *size);

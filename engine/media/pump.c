@@ -115,7 +115,10 @@ static int write_audio_init(CmeJob *job)
     }
     snprintf(au->codecs, sizeof(au->codecs), "mp4a.40.2");
     au->init_written = 1;
-    CmeEvent ev = { .type = CME_EVENT_INIT_WRITTEN, .rung = -1, .is_audio = 1, .device = -1,
+    CmeEvent ev = { .type = CME_EVENT_INIT_WRITTEN,
+                    .rung = -1,
+                    .is_audio = 1,
+                    .device = -1,
                     .timescale = t.timescale };
     snprintf(ev.codecs, sizeof(ev.codecs), "%s", au->codecs);
     cme__job_post(job, &ev);
@@ -125,14 +128,14 @@ static int write_audio_init(CmeJob *job)
 static int flush_audio_segment(CmeJob *job, AudioSegment *seg)
 {
     CmeAudioRung *au = &job->audio;
-    CmeSegmentInfo info = { .track_id = 1, .sequence_number = seg->index + 1,
+    CmeSegmentInfo info = { .track_id = 1,
+                            .sequence_number = seg->index + 1,
                             .base_decode_time = seg->start };
     CmeBuf b = { 0 };
     char name[32], path[2100], err[512] = { 0 };
     int r = cme__buf_status(&seg->data);
     if (r == 0)
-        r = cme_mux_write_segment(&b, &info, seg->samples, seg->nb, seg->data.data,
-                                  seg->data.size);
+        r = cme_mux_write_segment(&b, &info, seg->samples, seg->nb, seg->data.data, seg->data.size);
     snprintf(name, sizeof(name), "seg_%05u.m4s", info.sequence_number);
     if (r == 0)
         r = audio_path(job, name, path, sizeof(path));
@@ -157,10 +160,17 @@ static int flush_audio_segment(CmeJob *job, AudioSegment *seg)
         au->segs_cap = cap;
     }
     au->segs[au->nb_segs++] = (CmeSegmentEntry){ seg->start, duration, bytes };
-    CmeEvent ev = { .type = CME_EVENT_SEGMENT_DONE, .rung = -1, .is_audio = 1,
-                    .index = info.sequence_number, .bytes = bytes, .start = seg->start,
-                    .duration = duration, .timescale = (uint32_t)job->set.audio_sample_rate,
-                    .frames = (uint32_t)seg->nb, .device = -1, .attempts = 1 };
+    CmeEvent ev = { .type = CME_EVENT_SEGMENT_DONE,
+                    .rung = -1,
+                    .is_audio = 1,
+                    .index = info.sequence_number,
+                    .bytes = bytes,
+                    .start = seg->start,
+                    .duration = duration,
+                    .timescale = (uint32_t)job->set.audio_sample_rate,
+                    .frames = (uint32_t)seg->nb,
+                    .device = -1,
+                    .attempts = 1 };
     snprintf(ev.device_id, sizeof(ev.device_id), "cpu");
     cme__job_post(job, &ev);
     seg->index++;

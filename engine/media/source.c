@@ -18,10 +18,10 @@ struct CmeSource {
     AVPacket *pkt;
     int stream;
     int has_audio;
-    int audio;          /* index of the audio stream whose packets are kept, -1 none */
-    AVPacket **apkts;   /* demuxed audio packets waiting for the pump (FIFO) */
+    int audio;        /* index of the audio stream whose packets are kept, -1 none */
+    AVPacket **apkts; /* demuxed audio packets waiting for the pump (FIFO) */
     size_t nb_apkts, apkts_cap, apkts_head;
-    int draining;   /* the demuxer hit EOF; flushing the decoder */
+    int draining;      /* the demuxer hit EOF; flushing the decoder */
     int64_t first_pts; /* source time base; AV_NOPTS_VALUE until the first frame */
     int64_t last_pts;  /* output timescale */
     char path[1024];
@@ -215,8 +215,8 @@ int64_t cme__source_origin(const CmeSource *s, AVRational *tb)
     return s->first_pts;
 }
 
-int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *pts,
-                     char *err, size_t errlen)
+int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *pts, char *err,
+                     size_t errlen)
 {
     AVStream *st = s->fmt->streams[s->stream];
     for (;;) {

@@ -23,8 +23,8 @@ void cme__source_color(const CmeSource *s, int *primaries, int *transfer, int *m
                        int *full_range);
 /* Next decoded frame into frame (unref'ed first); *pts is in units of `timescale`.
  * 0, CME_EOF at the end, or CME_EMEDIA with err set. */
-int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *pts,
-                     char *err, size_t errlen);
+int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *pts, char *err,
+                     size_t errlen);
 void cme__source_close(CmeSource **ps);
 
 /* The audio stream whose packets cme__source_read() keeps aside, or NULL. */

@@ -100,8 +100,10 @@ static void write_representation(CmeBuf *b, const CmeRendition *r)
  */
 static void write_audio_set(CmeBuf *b, const CmeRendition *r, unsigned id)
 {
-    cme__buf_printf(b, "    <AdaptationSet id=\"%u\" contentType=\"audio\" "
-                       "mimeType=\"audio/mp4\"", id);
+    cme__buf_printf(b,
+                    "    <AdaptationSet id=\"%u\" contentType=\"audio\" "
+                    "mimeType=\"audio/mp4\"",
+                    id);
     if (r->language)
         cme__buf_printf(b, " lang=\"%s\"", r->language);
     cme__buf_printf(b, " segmentAlignment=\"true\" startWithSAP=\"1\">\n");
@@ -109,8 +111,9 @@ static void write_audio_set(CmeBuf *b, const CmeRendition *r, unsigned id)
                     "      <Representation id=\"%s\" codecs=\"%s\" bandwidth=\"%" PRIu64
                     "\" audioSamplingRate=\"%" PRIu32 "\">\n",
                     r->name, r->codecs, r->peak_bandwidth, r->sample_rate);
-    cme__buf_printf(b, "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:"
-                       "audio_channel_configuration:2011\" value=\"%" PRIu32 "\"/>\n",
+    cme__buf_printf(b,
+                    "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:"
+                    "audio_channel_configuration:2011\" value=\"%" PRIu32 "\"/>\n",
                     r->channels);
     write_segment_template(b, r);
     cme__buf_printf(b, "      </Representation>\n");
@@ -155,8 +158,10 @@ int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
 
     size_t start = out->size;
     cme__buf_printf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    cme__buf_printf(out, "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"%s\" "
-                         "type=\"static\" mediaPresentationDuration=\"", DASH_PROFILE);
+    cme__buf_printf(out,
+                    "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"%s\" "
+                    "type=\"static\" mediaPresentationDuration=\"",
+                    DASH_PROFILE);
     write_duration(out, duration_ms);
     cme__buf_printf(out, "\" minBufferTime=\"");
     write_duration(out, min_buffer_ms);

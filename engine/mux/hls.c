@@ -105,10 +105,9 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
                         audio->language ? audio->language : audio->name);
         if (audio->language)
             cme__buf_printf(out, ",LANGUAGE=\"%s\"", audio->language);
-        cme__buf_printf(out,
-                        ",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"%" PRIu32
-                        "\",URI=\"%s/index.m3u8\"\n",
-                        audio->channels, audio->name);
+        cme__buf_printf(
+            out, ",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"%" PRIu32 "\",URI=\"%s/index.m3u8\"\n",
+            audio->channels, audio->name);
     }
     for (size_t i = 0; i < nb; i++) {
         const CmeRendition *x = &r[i];
@@ -133,8 +132,7 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
         if (audio)
             cme__buf_printf(out, ",%s", audio->codecs);
         cme__buf_printf(out,
-                        "\",RESOLUTION=%" PRIu32 "x%" PRIu32 ",FRAME-RATE=%" PRIu64
-                        ".%03" PRIu64,
+                        "\",RESOLUTION=%" PRIu32 "x%" PRIu32 ",FRAME-RATE=%" PRIu64 ".%03" PRIu64,
                         x->width, x->height, fps_milli / 1000, fps_milli % 1000);
         /* RFC 8216 4.3.4.2: AUDIO names the EXT-X-MEDIA group of the variant's audio. */
         if (audio)

@@ -57,7 +57,7 @@ static void write_mvhd(CmeBuf *b, uint32_t track_id, uint32_t timescale)
     cme__buf_be16(b, 0x0100);     /* volume 1.0 */
     cme__buf_zeros(b, 2 + 2 * 4); /* reserved */
     write_unity_matrix(b);
-    cme__buf_zeros(b, 6 * 4); /* pre_defined */
+    cme__buf_zeros(b, 6 * 4);       /* pre_defined */
     cme__buf_be32(b, track_id + 1); /* next_track_ID */
     cme__box_end(b, box);
 }
@@ -72,13 +72,13 @@ static void write_tkhd(CmeBuf *b, const CmeVideoTrack *t, uint32_t sar_num, uint
     cme__buf_be32(b, 0); /* creation_time */
     cme__buf_be32(b, 0); /* modification_time */
     cme__buf_be32(b, t->track_id);
-    cme__buf_be32(b, 0);     /* reserved */
-    cme__buf_be32(b, 0);     /* duration */
+    cme__buf_be32(b, 0);      /* reserved */
+    cme__buf_be32(b, 0);      /* duration */
     cme__buf_zeros(b, 2 * 4); /* reserved */
-    cme__buf_be16(b, 0);     /* layer */
-    cme__buf_be16(b, 0);     /* alternate_group */
-    cme__buf_be16(b, 0);     /* volume: 0 for a visual track */
-    cme__buf_be16(b, 0);     /* reserved */
+    cme__buf_be16(b, 0);      /* layer */
+    cme__buf_be16(b, 0);      /* alternate_group */
+    cme__buf_be16(b, 0);      /* volume: 0 for a visual track */
+    cme__buf_be16(b, 0);      /* reserved */
     write_unity_matrix(b);
     cme__buf_be32(b, (uint32_t)width_fixed);
     cme__buf_be32(b, t->height << 16);
@@ -94,8 +94,8 @@ static void write_mdhd(CmeBuf *b, uint32_t timescale, const char *lang)
     cme__buf_be32(b, 0); /* modification_time */
     cme__buf_be32(b, timescale);
     cme__buf_be32(b, 0); /* duration */
-    cme__buf_be16(b, (uint16_t)(((lang[0] - 0x60) << 10) | ((lang[1] - 0x60) << 5) |
-                                (lang[2] - 0x60)));
+    cme__buf_be16(
+        b, (uint16_t)(((lang[0] - 0x60) << 10) | ((lang[1] - 0x60) << 5) | (lang[2] - 0x60)));
     cme__buf_be16(b, 0); /* pre_defined */
     cme__box_end(b, box);
 }
@@ -106,7 +106,7 @@ static void write_hdlr(CmeBuf *b, const char *handler, const char *name)
     size_t box = cme__fullbox_begin(b, "hdlr", 0, 0);
     cme__buf_be32(b, 0); /* pre_defined */
     cme__buf_fourcc(b, handler);
-    cme__buf_zeros(b, 3 * 4); /* reserved */
+    cme__buf_zeros(b, 3 * 4);                   /* reserved */
     cme__buf_append(b, name, strlen(name) + 1); /* includes the terminating NUL */
     cme__box_end(b, box);
 }
@@ -115,7 +115,7 @@ static void write_hdlr(CmeBuf *b, const char *handler, const char *name)
 static void write_vmhd(CmeBuf *b)
 {
     size_t box = cme__fullbox_begin(b, "vmhd", 0, 1);
-    cme__buf_be16(b, 0);     /* graphicsmode */
+    cme__buf_be16(b, 0);      /* graphicsmode */
     cme__buf_zeros(b, 3 * 2); /* opcolor */
     cme__box_end(b, box);
 }
@@ -197,8 +197,8 @@ static void write_av01(CmeBuf *b, const CmeVideoTrack *t, uint32_t sar_num, uint
     cme__buf_be32(b, 0);          /* reserved */
     cme__buf_be16(b, 1);          /* frame_count */
     cme__buf_append(b, compressorname, sizeof(compressorname));
-    cme__buf_be16(b, 0x0018);     /* depth */
-    cme__buf_be16(b, 0xffff);     /* pre_defined = -1 */
+    cme__buf_be16(b, 0x0018); /* depth */
+    cme__buf_be16(b, 0xffff); /* pre_defined = -1 */
     write_av1c(b, t);
     write_colr(b, t);
     if (sar_num != sar_den)
@@ -274,8 +274,7 @@ int cme_mux_write_init(CmeBuf *out, const CmeVideoTrack *track)
     if (!out || !track || track->track_id == 0 || track->timescale == 0)
         return CME_EINVAL;
     /* The sample entry stores width and height in 16 bits (ISO/IEC 14496-12 12.1.3). */
-    if (track->width == 0 || track->height == 0 || track->width > 0xffff ||
-        track->height > 0xffff)
+    if (track->width == 0 || track->height == 0 || track->width > 0xffff || track->height > 0xffff)
         return CME_EINVAL;
     /* AV1-ISOBMFF 2.3.4: marker 1 and version 1 in the first byte, four fixed bytes. */
     if (!track->av1c || track->av1c_size < 4 || track->av1c[0] != 0x81)

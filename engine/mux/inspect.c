@@ -94,8 +94,7 @@ static int read_ivf(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
         pos += 12;
         if (fs > size - pos)
             return errf(err, errlen, CME_EBITSTREAM,
-                        "IVF frame %zu: %" PRIu32 " bytes but only %zu left", idx, fs,
-                        size - pos);
+                        "IVF frame %zu: %" PRIu32 " bytes but only %zu left", idx, fs, size - pos);
         CmeInspectSample s;
         memset(&s, 0, sizeof(s));
         s.offset = pos;
@@ -109,9 +108,8 @@ static int read_ivf(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
     /* Durations from the next frame's time; the last frame repeats the one before. */
     for (size_t i = 0; timed && i < l->n; i++) {
         if (i + 1 < l->n)
-            l->s[i].duration = l->s[i + 1].dts > l->s[i].dts
-                                   ? (uint32_t)(l->s[i + 1].dts - l->s[i].dts)
-                                   : 0;
+            l->s[i].duration =
+                l->s[i + 1].dts > l->s[i].dts ? (uint32_t)(l->s[i + 1].dts - l->s[i].dts) : 0;
         else if (i > 0)
             l->s[i].duration = l->s[i - 1].duration;
     }
@@ -135,9 +133,9 @@ static int read_obu(const uint8_t *d, size_t size, List *l, char *err, size_t er
     int open = 0;
     size_t count = 0;
     while ((r = cme_av1_obu_next(&p, &left, &o, inner, sizeof(inner))) > 0) {
-        if (count++ == 0 && ((o.type != CME_OBU_TEMPORAL_DELIMITER &&
-                              o.type != CME_OBU_SEQUENCE_HEADER) ||
-                             !o.has_size_field))
+        if (count++ == 0 &&
+            ((o.type != CME_OBU_TEMPORAL_DELIMITER && o.type != CME_OBU_SEQUENCE_HEADER) ||
+             !o.has_size_field))
             return errf(err, errlen, CME_EBITSTREAM,
                         "not IVF, ISO BMFF or an AV1 OBU stream (first byte 0x%02x)", d[0]);
         if (o.type == CME_OBU_TEMPORAL_DELIMITER || !open) {
@@ -182,8 +180,9 @@ static int read_mp4(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
         r = errf(err, errlen, CME_EBITSTREAM, "neither a moov nor a moof box: no samples");
         goto out;
     }
-    pi->format = f.has_moov ? (f.nb_moof ? CME_INSPECT_FMP4
-                                         : f.has_mvex ? CME_INSPECT_INIT : CME_INSPECT_MP4)
+    pi->format = f.has_moov ? (f.nb_moof    ? CME_INSPECT_FMP4
+                               : f.has_mvex ? CME_INSPECT_INIT
+                                            : CME_INSPECT_MP4)
                             : CME_INSPECT_SEGMENT;
     memcpy(pi->brand, f.major_brand, sizeof(pi->brand));
     pi->track_id = f.track_id;
@@ -245,9 +244,9 @@ static int analyse(const uint8_t *d, CmeInspect *pi, List *l, char *err, size_t 
     CmeAv1SeqHdr latest, cfg;
     CmeAv1Obu cfg_obu, obu;
     char inner[200];
-    int have_cfg = pi->seq_from_av1c &&
-                   cme_av1_find_seq_hdr(pi->av1c.config_obus, pi->av1c.config_obus_size,
-                                        &cfg_obu, &cfg, NULL, 0) == 0;
+    int have_cfg =
+        pi->seq_from_av1c && cme_av1_find_seq_hdr(pi->av1c.config_obus, pi->av1c.config_obus_size,
+                                                  &cfg_obu, &cfg, NULL, 0) == 0;
     for (size_t i = 0; i < l->n; i++) {
         CmeInspectSample *s = &l->s[i];
         const uint8_t *tu = d + s->offset;
@@ -284,8 +283,8 @@ static int analyse(const uint8_t *d, CmeInspect *pi, List *l, char *err, size_t 
     return 0;
 }
 
-int cme_inspect_buffer(const uint8_t *data, size_t size, const char *name_hint,
-                       CmeInspect **out, char *err, size_t errlen)
+int cme_inspect_buffer(const uint8_t *data, size_t size, const char *name_hint, CmeInspect **out,
+                       char *err, size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';
@@ -322,8 +321,8 @@ int cme_inspect_buffer(const uint8_t *data, size_t size, const char *name_hint,
     /* The sequence header: av1C's configOBUs when it has one (AV1-ISOBMFF 2.3.4), else the
      * first sample that carries one (a bare .m4s, IVF, OBU). */
     if (pi->has_av1c && pi->av1c.config_obus_size) {
-        r = cme_av1_find_seq_hdr(pi->av1c.config_obus, pi->av1c.config_obus_size, NULL,
-                                 &pi->seq, inner, sizeof(inner));
+        r = cme_av1_find_seq_hdr(pi->av1c.config_obus, pi->av1c.config_obus_size, NULL, &pi->seq,
+                                 inner, sizeof(inner));
         if (r == 0) {
             pi->has_seq_hdr = 1;
             pi->seq_from_av1c = 1;

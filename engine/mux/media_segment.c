@@ -75,8 +75,8 @@ static void write_tfdt(CmeBuf *b, uint64_t base_decode_time)
 static size_t write_trun(CmeBuf *b, const CmeSample *samples, size_t nb_samples)
 {
     size_t box = cme__fullbox_begin(b, "trun", 0,
-                                    TRUN_DATA_OFFSET | TRUN_SAMPLE_DURATION |
-                                        TRUN_SAMPLE_SIZE | TRUN_SAMPLE_FLAGS);
+                                    TRUN_DATA_OFFSET | TRUN_SAMPLE_DURATION | TRUN_SAMPLE_SIZE |
+                                        TRUN_SAMPLE_FLAGS);
     cme__buf_be32(b, (uint32_t)nb_samples);
     size_t data_offset_pos = b->size;
     cme__buf_be32(b, 0); /* data_offset, patched once moof is measured */

@@ -19,7 +19,7 @@
 
 #include "mux/mp4_reader.h"
 
-#define MAX_DEPTH 16  /* deeper nesting than any real file; a cap on recursion */
+#define MAX_DEPTH 16 /* deeper nesting than any real file; a cap on recursion */
 #define MAX_TREX 16
 
 /* ISO/IEC 14496-12 8.8.7.1 tf_flags. */
@@ -72,9 +72,9 @@ typedef struct Traf {
     uint32_t track_id;
     uint32_t def_duration, def_size, def_flags;
     int has_def_size;
-    uint64_t base;        /* base data offset */
-    uint64_t data_next;   /* where a trun without data_offset starts */
-    uint64_t data_end;    /* end of the last sample of this traf */
+    uint64_t base;      /* base data offset */
+    uint64_t data_next; /* where a trun without data_offset starts */
+    uint64_t data_end;  /* end of the last sample of this traf */
     int have_dts;
     uint64_t dts;
 } Traf;
@@ -93,12 +93,12 @@ typedef struct Ctx {
     Traf *traf; /* while inside a traf */
     Trex trex[MAX_TREX];
     int nb_trex;
-    int selected;        /* the AV1 track is chosen (from moov or the first traf) */
+    int selected; /* the AV1 track is chosen (from moov or the first traf) */
     size_t moof_start;
-    int in_moof_trafs;   /* trafs already read in this moof */
+    int in_moof_trafs; /* trafs already read in this moof */
     uint64_t moof_data_end;
     int have_next_dts;
-    uint64_t next_dts;   /* end of the last fragment, for a traf without tfdt */
+    uint64_t next_dts; /* end of the last fragment, for a traf without tfdt */
     Range *mdat;
     size_t nb_mdat, cap_mdat;
 } Ctx;
@@ -277,8 +277,8 @@ static int box_next(Ctx *c, size_t *pos, size_t end, Box *b)
     if (size < hdr)
         r = fail(c, "box size %" PRIu64 " is smaller than its %zu-byte header", size, hdr);
     else if (size > left)
-        r = fail(c, "box size %" PRIu64 " exceeds its parent (%zu bytes left at offset %zu)",
-                 size, left, *pos);
+        r = fail(c, "box size %" PRIu64 " exceeds its parent (%zu bytes left at offset %zu)", size,
+                 left, *pos);
     pop(c);
     if (r < 0)
         return r;
@@ -331,10 +331,9 @@ static int check_count(Ctx *c, const char *field, uint64_t count)
 static int check_in_file(Ctx *c, size_t index, uint64_t offset, uint64_t size)
 {
     if (offset > c->size || size > c->size - offset)
-        return fail(c,
-                    "sample %zu (offset %" PRIu64 ", %" PRIu64
-                    " bytes) lies outside the %zu-byte file",
-                    index + 1, offset, size, c->size);
+        return fail(
+            c, "sample %zu (offset %" PRIu64 ", %" PRIu64 " bytes) lies outside the %zu-byte file",
+            index + 1, offset, size, c->size);
     return 0;
 }
 
@@ -543,8 +542,8 @@ static int build_classic(Ctx *c, const Trak *t)
             goto out_pop;
         }
         if (fixed == 0 && (uint64_t)n * 4 > cur_left(&r)) {
-            err = fail(c, "sample_count %" PRIu32 " exceeds the box (%zu bytes hold %zu sizes)",
-                       n, cur_left(&r), cur_left(&r) / 4);
+            err = fail(c, "sample_count %" PRIu32 " exceeds the box (%zu bytes hold %zu sizes)", n,
+                       cur_left(&r), cur_left(&r) / 4);
             goto out_pop;
         }
         if ((err = check_count(c, "sample_count", n)) < 0)
@@ -797,8 +796,8 @@ static int read_tfdt(Ctx *c, const Box *b)
     Cur r = cur_box(c, b);
     uint32_t version, flags;
     fullbox(&r, &version, &flags);
-    uint64_t t = version == 1 ? rd_u64(&r, "baseMediaDecodeTime")
-                              : rd_u32(&r, "baseMediaDecodeTime");
+    uint64_t t =
+        version == 1 ? rd_u64(&r, "baseMediaDecodeTime") : rd_u32(&r, "baseMediaDecodeTime");
     if (r.bad)
         return truncated(c, &r);
     if (version > 1)
@@ -826,8 +825,8 @@ static int read_trun(Ctx *c, const Box *b)
         first_flags = rd_u32(&r, "first_sample_flags");
     if (r.bad)
         return truncated(c, &r);
-    size_t per = 4u * (!!(flags & TRUN_DURATION) + !!(flags & TRUN_SIZE) +
-                       !!(flags & TRUN_FLAGS) + !!(flags & TRUN_CTO));
+    size_t per = 4u * (!!(flags & TRUN_DURATION) + !!(flags & TRUN_SIZE) + !!(flags & TRUN_FLAGS) +
+                       !!(flags & TRUN_CTO));
     if ((uint64_t)count * per > cur_left(&r))
         return fail(c, "sample_count %" PRIu32 " exceeds the box (%zu bytes hold %zu samples)",
                     count, cur_left(&r), cur_left(&r) / per);
@@ -1057,8 +1056,7 @@ static int check_mdat(Ctx *c)
         }
         if (!found)
             return fail(c,
-                        "sample %zu (offset %" PRIu64 ", %" PRIu32
-                        " bytes) is not inside an mdat",
+                        "sample %zu (offset %" PRIu64 ", %" PRIu32 " bytes) is not inside an mdat",
                         i + 1, s->offset, s->size);
     }
     return 0;
@@ -1070,8 +1068,8 @@ int cme__mp4_probe(const uint8_t *data, size_t size)
                                          "skip", "mdat", "wide", "emsg", "prft" };
     if (!data || size < 8)
         return 0;
-    uint32_t bs = (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 | (uint32_t)data[2] << 8 |
-                  data[3];
+    uint32_t bs =
+        (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 | (uint32_t)data[2] << 8 | data[3];
     if (bs != 0 && bs != 1 && bs < 8)
         return 0;
     for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++)
@@ -1080,8 +1078,7 @@ int cme__mp4_probe(const uint8_t *data, size_t size)
     return 0;
 }
 
-int cme__mp4_parse(const uint8_t *data, size_t size, CmeMp4File *out, char *err,
-                   size_t errlen)
+int cme__mp4_parse(const uint8_t *data, size_t size, CmeMp4File *out, char *err, size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';

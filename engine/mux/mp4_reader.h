@@ -16,29 +16,29 @@
 #include "cmafeng/av1.h"
 
 typedef struct CmeMp4Sample {
-    uint64_t offset;     /* of the sample's first byte in the file */
+    uint64_t offset; /* of the sample's first byte in the file */
     uint32_t size;
-    uint64_t dts;        /* decode time, track timescale */
-    uint32_t duration;   /* track timescale */
-    int32_t cts_offset;  /* composition offset (ctts / trun); AV1 tracks have none */
-    int sync;            /* the container's sync flag (stss, trun/tfhd/trex sample flags) */
+    uint64_t dts;       /* decode time, track timescale */
+    uint32_t duration;  /* track timescale */
+    int32_t cts_offset; /* composition offset (ctts / trun); AV1 tracks have none */
+    int sync;           /* the container's sync flag (stss, trun/tfhd/trex sample flags) */
 } CmeMp4Sample;
 
 typedef struct CmeMp4File {
-    char major_brand[5];   /* of the first ftyp or styp; "" when neither */
+    char major_brand[5]; /* of the first ftyp or styp; "" when neither */
     int has_ftyp, has_styp;
-    int has_moov;          /* init segment or progressive MP4 */
-    int has_mvex;          /* moov announces movie fragments: an init segment */
-    int nb_moof;           /* fragments read */
+    int has_moov; /* init segment or progressive MP4 */
+    int has_mvex; /* moov announces movie fragments: an init segment */
+    int nb_moof;  /* fragments read */
     int nb_mdat;
-    uint32_t track_id;     /* the AV1 track; 0 when not known (a bare segment) */
-    uint32_t timescale;    /* mdhd; 0 when there is no moov */
+    uint32_t track_id;      /* the AV1 track; 0 when not known (a bare segment) */
+    uint32_t timescale;     /* mdhd; 0 when there is no moov */
     uint32_t width, height; /* av01 sample entry */
-    char sample_entry[5];  /* "av01", or the first video sample entry's type */
+    char sample_entry[5];   /* "av01", or the first video sample entry's type */
     int has_av1c;
-    const uint8_t *av1c;   /* the av1C body inside the input buffer */
+    const uint8_t *av1c; /* the av1C body inside the input buffer */
     size_t av1c_size;
-    int has_colr;          /* colr of type nclx */
+    int has_colr; /* colr of type nclx */
     int colr_primaries, colr_transfer, colr_matrix, colr_full_range;
     CmeMp4Sample *samples; /* malloc()ed; free with cme__mp4_file_free */
     size_t nb_samples;
@@ -49,8 +49,7 @@ typedef struct CmeMp4File {
  * CME_ENOMEM/CME_EUNSUPPORTED) with err naming the box path, and *out holds nothing to free.
  * The av1c pointer refers into data.
  */
-int cme__mp4_parse(const uint8_t *data, size_t size, CmeMp4File *out, char *err,
-                   size_t errlen);
+int cme__mp4_parse(const uint8_t *data, size_t size, CmeMp4File *out, char *err, size_t errlen);
 void cme__mp4_file_free(CmeMp4File *f);
 /* 1 when data starts with a plausible top-level box (ftyp, styp, moov, moof, sidx, ...). */
 int cme__mp4_probe(const uint8_t *data, size_t size);

@@ -19,11 +19,11 @@
 
 typedef struct CmeChunk {
     int rung;
-    uint32_t index;          /* segment index within the rung, 0-based */
-    int attempts;            /* encode attempts so far */
-    uint64_t excluded;       /* bit d set: device d may not encode this chunk */
-    void *payload;           /* owned by the job (source frames, timestamps) */
-    struct CmeChunk *next;   /* queue link; owned by the queue while queued */
+    uint32_t index;        /* segment index within the rung, 0-based */
+    int attempts;          /* encode attempts so far */
+    uint64_t excluded;     /* bit d set: device d may not encode this chunk */
+    void *payload;         /* owned by the job (source frames, timestamps) */
+    struct CmeChunk *next; /* queue link; owned by the queue while queued */
 } CmeChunk;
 
 typedef struct CmeChunkQueue {

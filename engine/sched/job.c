@@ -95,8 +95,8 @@ void cme__job_thread_exit(CmeJob *job)
             CmeRung *rung = &job->rungs[r];
             int total = atomic_load(&rung->total_chunks);
             if ((int)atomic_load(&rung->segments_done) != total)
-                cme__job_fail(job, CME_EENCODER, "%s: %u of %d segments written",
-                              rung->set.name, atomic_load(&rung->segments_done), total);
+                cme__job_fail(job, CME_EENCODER, "%s: %u of %d segments written", rung->set.name,
+                              atomic_load(&rung->segments_done), total);
         }
     }
     if (job->fail_code) {
@@ -136,20 +136,23 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
         const CmeRungSettings *r = &s->rungs[i];
         if (r->width < 16 || r->height < 16 || (r->width & 1) || (r->height & 1) ||
             r->width > 8192 || r->height > 8192) {
-            snprintf(err, errlen, "video.ladder[%d]: expected even width and height in "
-                     "[16, 8192], got %dx%d", i + 1, r->width, r->height);
+            snprintf(err, errlen,
+                     "video.ladder[%d]: expected even width and height in "
+                     "[16, 8192], got %dx%d",
+                     i + 1, r->width, r->height);
             return CME_EINVAL;
         }
         /* SVT-AV1 rejects frames smaller than 64x64 only once an encoder opens, in the
          * middle of the job; say it up front. */
         if (r->width < 64 || r->height < 64) {
-            snprintf(err, errlen, "video.ladder[%d]: SVT-AV1 encodes frames of at least "
-                     "64x64, got %dx%d", i + 1, r->width, r->height);
+            snprintf(err, errlen,
+                     "video.ladder[%d]: SVT-AV1 encodes frames of at least "
+                     "64x64, got %dx%d",
+                     i + 1, r->width, r->height);
             return CME_EINVAL;
         }
         if (r->crf < 1 || r->crf > 63 || r->preset < -1 || r->preset > 13) {
-            snprintf(err, errlen, "video.ladder[%d]: crf must be 1..63 and preset -1..13",
-                     i + 1);
+            snprintf(err, errlen, "video.ladder[%d]: crf must be 1..63 and preset -1..13", i + 1);
             return CME_EINVAL;
         }
         if (!r->name[0] || strchr(r->name, '/') || !strcmp(r->name, "..") ||
@@ -172,9 +175,10 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
     if (s->audio && ((s->audio_channels != 1 && s->audio_channels != 2) ||
                      (s->audio_sample_rate != 44100 && s->audio_sample_rate != 48000) ||
                      s->audio_bitrate < 16000 || s->audio_bitrate > 512000)) {
-        snprintf(err, errlen, "audio: expected 1 or 2 channels, 44100 or 48000 Hz and 16000 "
-                 "to 512000 bit/s, got %d, %d, %d", s->audio_channels, s->audio_sample_rate,
-                 s->audio_bitrate);
+        snprintf(err, errlen,
+                 "audio: expected 1 or 2 channels, 44100 or 48000 Hz and 16000 "
+                 "to 512000 bit/s, got %d, %d, %d",
+                 s->audio_channels, s->audio_sample_rate, s->audio_bitrate);
         return CME_EINVAL;
     }
     if (s->queue_depth < 1 || s->queue_depth > 64) {
@@ -186,9 +190,14 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
 
 static int parse_backend(const char *name, CmeBackend *out)
 {
-    static const struct { const char *name; CmeBackend b; } map[] = {
-        { "svt", CME_BACKEND_SVT }, { "nvenc", CME_BACKEND_NVENC },
-        { "qsv", CME_BACKEND_QSV }, { "vaapi", CME_BACKEND_VAAPI },
+    static const struct {
+        const char *name;
+        CmeBackend b;
+    } map[] = {
+        { "svt", CME_BACKEND_SVT },
+        { "nvenc", CME_BACKEND_NVENC },
+        { "qsv", CME_BACKEND_QSV },
+        { "vaapi", CME_BACKEND_VAAPI },
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         if (!strcmp(name, map[i].name)) {
@@ -214,8 +223,10 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
         const CmeDeviceSettings *d = &s->devices[i];
         CmeBackend b;
         if (parse_backend(d->backend, &b) < 0) {
-            snprintf(err, errlen, "devices[%d].backend: expected svt, nvenc, qsv or vaapi, "
-                     "got \"%s\"", i + 1, d->backend);
+            snprintf(err, errlen,
+                     "devices[%d].backend: expected svt, nvenc, qsv or vaapi, "
+                     "got \"%s\"",
+                     i + 1, d->backend);
             return CME_EINVAL;
         }
         const CmeEncoderImpl *impl = cme__encoder_find(b);
@@ -339,7 +350,8 @@ int cme_engine_new(CmeEngine **out, const CmeJobSettings *s, char *err, size_t e
         job->chunk_frames = 1;
     const AVStream *ast = cme__source_audio(job->src);
     if (ast && s->audio) {
-        CmeAudioSettings as = { .bitrate = s->audio_bitrate, .channels = s->audio_channels,
+        CmeAudioSettings as = { .bitrate = s->audio_bitrate,
+                                .channels = s->audio_channels,
                                 .sample_rate = s->audio_sample_rate };
         char aerr[512] = { 0 };
         r = cme__audio_open(&job->audio.enc, ast, &as, aerr, sizeof(aerr));
@@ -348,9 +360,9 @@ int cme_engine_new(CmeEngine **out, const CmeJobSettings *s, char *err, size_t e
             goto error;
         }
         /* Audio segments end where the video chunks of K frames end. */
-        job->audio.segment_samples = (uint64_t)llround(
-            (double)job->chunk_frames * s->audio_sample_rate * job->info.fps_den /
-            job->info.fps_num);
+        job->audio.segment_samples =
+            (uint64_t)llround((double)job->chunk_frames * s->audio_sample_rate * job->info.fps_den /
+                              job->info.fps_num);
     } else {
         cme__source_drop_audio(job->src);
     }
@@ -544,8 +556,7 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
             bytes += au->segs[k].bytes;
             dur += au->segs[k].duration;
             if (au->segs[k].duration) {
-                uint64_t bw = (uint64_t)((double)au->segs[k].bytes * 8 * sr /
-                                         au->segs[k].duration);
+                uint64_t bw = (uint64_t)((double)au->segs[k].bytes * 8 * sr / au->segs[k].duration);
                 if (bw > peak)
                     peak = bw;
             }

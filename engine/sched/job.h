@@ -47,18 +47,18 @@ typedef struct CmeRung {
     CmeChunkQueue queue;
 
     /* Guarded by job->sched_lock. */
-    struct CmeEncSlot *parked; /* idle encoders of this rung, possibly holding output */
-    int busy_encoders;         /* encoders held by workers now */
+    struct CmeEncSlot *parked;  /* idle encoders of this rung, possibly holding output */
+    int busy_encoders;          /* encoders held by workers now */
     int slots[CME_MAX_DEVICES]; /* open encoders (parked or busy) per device: 0 or 1 */
 
     /* Guarded by lock. */
     pthread_mutex_t lock;
-    int inv_set;               /* the codec invariant: set by the first valid packet */
+    int inv_set; /* the codec invariant: set by the first valid packet */
     CmeAv1SeqHdr seq;
     uint8_t *seq_obu;
     size_t seq_obu_size;
     char codecs[64];
-    CmeSegmentEntry *segs;     /* by chunk index */
+    CmeSegmentEntry *segs; /* by chunk index */
     uint8_t *seg_done;
     size_t segs_cap;
 
@@ -72,11 +72,11 @@ typedef struct CmeRung {
 /* The audio rendition; written by the pump thread only, read by the policy thread after
  * the threads are joined. */
 typedef struct CmeAudioRung {
-    struct CmeAudio *enc;      /* NULL: the job has no audio */
+    struct CmeAudio *enc; /* NULL: the job has no audio */
     char codecs[16];
     int init_written;
-    uint64_t next_time;        /* output samples muxed so far */
-    uint64_t segment_samples;  /* nominal segment length, aligned with the video chunks */
+    uint64_t next_time;       /* output samples muxed so far */
+    uint64_t segment_samples; /* nominal segment length, aligned with the video chunks */
     CmeSegmentEntry *segs;
     size_t nb_segs, segs_cap;
 } CmeAudioRung;

@@ -20,11 +20,11 @@ typedef enum CmeBackend {
 } CmeBackend;
 
 typedef struct CmeDevice {
-    char id[32];       /* "svt:0" */
+    char id[32]; /* "svt:0" */
     CmeBackend backend;
-    int sessions;      /* max concurrent encoders */
-    int threads;       /* encoder threads per session (software devices), 0 = library default */
-    int in_use;        /* sessions leased now; guarded by the pool lock */
+    int sessions; /* max concurrent encoders */
+    int threads;  /* encoder threads per session (software devices), 0 = library default */
+    int in_use;   /* sessions leased now; guarded by the pool lock */
 } CmeDevice;
 
 typedef struct CmeLease {

@@ -191,8 +191,8 @@ static int write_init(Worker *w, CmeRung *rung)
 {
     uint8_t av1c[1024];
     size_t av1c_size = 0;
-    int r = cme_av1_write_av1c(&rung->seq, rung->seq_obu, rung->seq_obu_size, av1c,
-                               sizeof(av1c), &av1c_size);
+    int r = cme_av1_write_av1c(&rung->seq, rung->seq_obu, rung->seq_obu_size, av1c, sizeof(av1c),
+                               &av1c_size);
     if (r < 0) {
         snprintf(w->err, sizeof(w->err), "%s: cannot build av1C: %s", rung->set.name,
                  cme_strerror(r));
@@ -221,8 +221,8 @@ static int write_init(Worker *w, CmeRung *rung)
     if (r == 0)
         r = cme__file_write_atomic(path, b.data, b.size, w->err, sizeof(w->err));
     else
-        snprintf(w->err, sizeof(w->err), "%s: cannot write the init segment: %s",
-                 rung->set.name, cme_strerror(r));
+        snprintf(w->err, sizeof(w->err), "%s: cannot write the init segment: %s", rung->set.name,
+                 cme_strerror(r));
     cme__buf_free(&b);
     return r;
 }
@@ -241,8 +241,8 @@ static Check check_invariant(Worker *w, CmeEncSlot *slot, const uint8_t *data, s
     if (r < 0) {
         snprintf(w->err, sizeof(w->err),
                  "%s: the %s encoder emitted no valid sequence header at a segment start "
-                 "(%s): a configuration bug", rung->set.name, w->dev.id,
-                 r == CME_EOF ? "none found" : perr);
+                 "(%s): a configuration bug",
+                 rung->set.name, w->dev.id, r == CME_EOF ? "none found" : perr);
         return CHECK_MALFORMED;
     }
     Check out;
@@ -277,8 +277,8 @@ static Check check_invariant(Worker *w, CmeEncSlot *slot, const uint8_t *data, s
             slot->mismatch[0] = '\0';
             for (int i = 0; i < n && i < 8; i++) {
                 int k = snprintf(slot->mismatch + len, sizeof(slot->mismatch) - len,
-                                 "%s%s %lld != %lld", i ? ", " : "", diffs[i].field,
-                                 diffs[i].a, diffs[i].b);
+                                 "%s%s %lld != %lld", i ? ", " : "", diffs[i].field, diffs[i].a,
+                                 diffs[i].b);
                 if (k < 0 || (size_t)k >= sizeof(slot->mismatch) - len)
                     break;
                 len += (size_t)k;
@@ -291,8 +291,10 @@ static Check check_invariant(Worker *w, CmeEncSlot *slot, const uint8_t *data, s
     }
     pthread_mutex_unlock(&rung->lock);
     if (out == CHECK_SET) {
-        CmeEvent ev = { .type = CME_EVENT_INIT_WRITTEN, .rung = rung->index,
-                        .device = w->device, .timescale = CME_TIMESCALE };
+        CmeEvent ev = { .type = CME_EVENT_INIT_WRITTEN,
+                        .rung = rung->index,
+                        .device = w->device,
+                        .timescale = CME_TIMESCALE };
         snprintf(ev.device_id, sizeof(ev.device_id), "%s", w->dev.id);
         snprintf(ev.codecs, sizeof(ev.codecs), "%s", rung->codecs);
         cme__job_post(job, &ev);
@@ -350,9 +352,8 @@ static int finalize_segment(Worker *w, CmeEncSlot *slot, CmeInflight *inf)
         rung->seg_done = d;
         rung->segs_cap = cap;
     }
-    rung->segs[idx] = (CmeSegmentEntry){ .start = seg.base_decode_time,
-                                         .duration = duration,
-                                         .bytes = bytes };
+    rung->segs[idx] =
+        (CmeSegmentEntry){ .start = seg.base_decode_time, .duration = duration, .bytes = bytes };
     rung->seg_done[idx] = 1;
     pthread_mutex_unlock(&rung->lock);
     atomic_fetch_add(&rung->segments_done, 1);
@@ -389,18 +390,21 @@ static void requeue(Worker *w, CmeEncSlot *slot, CmeChunk *c)
     if (!eligible || c->attempts >= MAX_ATTEMPTS) {
         cme__job_fail(job, CME_EMISMATCH,
                       "%s: segment %u: no device produced a sequence header compatible with "
-                      "the rendition (%s differs: %s)", rung->set.name, c->index + 1,
-                      w->dev.id, slot->mismatch);
+                      "the rendition (%s differs: %s)",
+                      rung->set.name, c->index + 1, w->dev.id, slot->mismatch);
         chunk_free(&c);
         return;
     }
-    CmeEvent ev = { .type = CME_EVENT_REQUEUE, .rung = c->rung, .index = c->index + 1,
-                    .device = w->device, .attempts = c->attempts };
+    CmeEvent ev = { .type = CME_EVENT_REQUEUE,
+                    .rung = c->rung,
+                    .index = c->index + 1,
+                    .device = w->device,
+                    .attempts = c->attempts };
     snprintf(ev.device_id, sizeof(ev.device_id), "%s", w->dev.id);
     snprintf(ev.message, sizeof(ev.message),
              "%.31s segment %u: %.31s produced an incompatible sequence header (%.300s); "
-             "requeued without that device", rung->set.name, c->index + 1, w->dev.id,
-             slot->mismatch);
+             "requeued without that device",
+             rung->set.name, c->index + 1, w->dev.id, slot->mismatch);
     cme__chunkq_requeue(&rung->queue, c);
     cme__job_post(job, &ev);
 }
@@ -434,8 +438,9 @@ static int handle_packet(Worker *w, CmeEncSlot *slot, const CmeEncPacket *pkt)
     if (pkt->pts != slot->next_out_pts) {
         cme__job_fail(job, CME_EENCODER,
                       "%s: encoder on %s returned pts %lld where %lld was due: output is not "
-                      "one packet per frame in order", rung->set.name, w->dev.id,
-                      (long long)pkt->pts, (long long)slot->next_out_pts);
+                      "one packet per frame in order",
+                      rung->set.name, w->dev.id, (long long)pkt->pts,
+                      (long long)slot->next_out_pts);
         return CME_EENCODER;
     }
     slot->next_out_pts++;
@@ -453,9 +458,7 @@ static int handle_packet(Worker *w, CmeEncSlot *slot, const CmeEncPacket *pkt)
             case CHECK_MALFORMED:
                 cme__job_fail(job, CME_EBITSTREAM, "%s", w->err);
                 return CME_EBITSTREAM;
-            case CHECK_ERROR:
-                cme__job_fail(job, CME_EIO, "%s", w->err);
-                return CME_EIO;
+            case CHECK_ERROR: cme__job_fail(job, CME_EIO, "%s", w->err); return CME_EIO;
             }
         }
     }
@@ -463,13 +466,13 @@ static int handle_packet(Worker *w, CmeEncSlot *slot, const CmeEncPacket *pkt)
         char perr[256] = { 0 };
         int n = append_sample(&inf->data, pkt->data, pkt->size, perr, sizeof(perr));
         CmeAv1TuInfo tu;
-        int tr = n >= 0 ? cme_av1_tu_info(pkt->data, pkt->size, &rung->seq, &tu, perr,
-                                          sizeof(perr))
-                        : n;
+        int tr =
+            n >= 0 ? cme_av1_tu_info(pkt->data, pkt->size, &rung->seq, &tu, perr, sizeof(perr)) : n;
         if (tr < 0) {
-            cme__job_fail(job, CME_EBITSTREAM, "%s: segment %u frame %d: malformed packet from "
-                          "%s: %s", rung->set.name, inf->chunk->index + 1, inf->received,
-                          w->dev.id, perr);
+            cme__job_fail(job, CME_EBITSTREAM,
+                          "%s: segment %u frame %d: malformed packet from "
+                          "%s: %s",
+                          rung->set.name, inf->chunk->index + 1, inf->received, w->dev.id, perr);
             return CME_EBITSTREAM;
         }
         CmeSample *s = &inf->samples[inf->received];
@@ -477,8 +480,10 @@ static int handle_packet(Worker *w, CmeEncSlot *slot, const CmeEncPacket *pkt)
         s->duration = (uint32_t)inf->src->duration[inf->received];
         s->sync = tu.is_sync;
         if (inf->received == 0 && !s->sync) {
-            cme__job_fail(job, CME_EBITSTREAM, "%s: segment %u from %s does not start with a "
-                          "key frame", rung->set.name, inf->chunk->index + 1, w->dev.id);
+            cme__job_fail(job, CME_EBITSTREAM,
+                          "%s: segment %u from %s does not start with a "
+                          "key frame",
+                          rung->set.name, inf->chunk->index + 1, w->dev.id);
             return CME_EBITSTREAM;
         }
         atomic_fetch_add(&rung->frames_encoded, 1);
@@ -527,8 +532,7 @@ static int drain(Worker *w, CmeEncSlot *slot, int until_eof)
 
 /* --- encoding ----------------------------------------------------------------------- */
 
-int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err,
-                   size_t errlen)
+int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err, size_t errlen)
 {
     CmeRung *rung = &job->rungs[r];
     CmeDevice dev;
@@ -584,8 +588,8 @@ static int send_frame(Worker *w, CmeEncSlot *slot, const AVFrame *f, int force_k
                                          AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, NULL);
         if (!w->sws[r]) {
             cme__job_fail(w->job, CME_EUNSUPPORTED, "%s: cannot scale %dx%d %s to %dx%d",
-                          rung->set.name, f->width, f->height,
-                          av_get_pix_fmt_name(f->format), W, H);
+                          rung->set.name, f->width, f->height, av_get_pix_fmt_name(f->format), W,
+                          H);
             return CME_EUNSUPPORTED;
         }
         if (!w->scaled[r]) {
@@ -601,8 +605,8 @@ static int send_frame(Worker *w, CmeEncSlot *slot, const AVFrame *f, int force_k
             }
         }
         AVFrame *dst = w->scaled[r];
-        sws_scale(w->sws[r], (const uint8_t *const *)f->data, f->linesize, 0, f->height,
-                  dst->data, dst->linesize);
+        sws_scale(w->sws[r], (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst->data,
+                  dst->linesize);
         for (int i = 0; i < 3; i++) {
             ef.planes[i] = dst->data[i];
             ef.strides[i] = dst->linesize[i];
@@ -661,8 +665,10 @@ static int flush_slot(Worker *w, CmeEncSlot **ps)
     if (r == 0)
         r = drain(w, slot, 1);
     if (r == 0 && slot->head)
-        cme__job_fail(w->job, CME_EENCODER, "%s: the encoder on %s returned fewer packets "
-                      "than frames", w->job->rungs[slot->rung].set.name, w->dev.id);
+        cme__job_fail(w->job, CME_EENCODER,
+                      "%s: the encoder on %s returned fewer packets "
+                      "than frames",
+                      w->job->rungs[slot->rung].set.name, w->dev.id);
     int rung = slot->rung;
     cme__slot_discard(w->job, ps);
     unbusy(w, rung, 1);

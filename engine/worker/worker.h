@@ -16,10 +16,10 @@
 
 typedef struct CmeInflight {
     CmeChunk *chunk;
-    CmeSrcChunk *src;      /* == chunk->payload */
-    int received;          /* packets back so far */
-    int drop;              /* invariant mismatch: discard packets, requeue the chunk */
-    CmeBuf data;           /* sample bytes, temporal delimiters stripped */
+    CmeSrcChunk *src; /* == chunk->payload */
+    int received;     /* packets back so far */
+    int drop;         /* invariant mismatch: discard packets, requeue the chunk */
+    CmeBuf data;      /* sample bytes, temporal delimiters stripped */
     CmeSample *samples;
     double t_start;
     struct CmeInflight *next;
@@ -32,14 +32,13 @@ typedef struct CmeEncSlot {
     int64_t next_pts;     /* encoder-local pts of the next frame sent */
     int64_t next_out_pts; /* pts the next packet must carry */
     CmeInflight *head, *tail;
-    int bad;              /* produced a mismatching sequence header: drain and discard */
-    char mismatch[384];   /* which fields differed */
+    int bad;                 /* produced a mismatching sequence header: drain and discard */
+    char mismatch[384];      /* which fields differed */
     struct CmeEncSlot *next; /* link in the rung's parked list */
 } CmeEncSlot;
 
 /* Opens an encoder for rung r on a device of the pool. Any thread; err says why not. */
-int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err,
-                   size_t errlen);
+int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err, size_t errlen);
 /* Closes a parked slot after the threads are gone (job teardown); drops its chunks. */
 void cme__slot_discard(CmeJob *job, CmeEncSlot **ps);
 

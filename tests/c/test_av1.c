@@ -6,6 +6,9 @@
  * invariant. The real streams are the tiny committed fixtures of tests/fixtures/av1/, made by
  * tests/fixtures/av1/make_fixtures.sh with SVT-AV1, libaom and rav1e.
  */
+/* The golden byte tables below are laid out by hand, field by field as the specs
+ * draw them; the formatter would pack them into unreadable columns. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -55,7 +55,7 @@ static void init_chunks(CmeChunk *c, int n)
 /* A thread doing one push or one pop, recording its result and when it returned. */
 typedef struct OneOp {
     CmeChunkQueue *q;
-    CmeChunk *chunk;   /* push: the chunk; pop: the chunk popped */
+    CmeChunk *chunk; /* push: the chunk; pop: the chunk popped */
     int device;
     int timeout_ms;
     atomic_int started;
@@ -375,10 +375,10 @@ static void test_exclusion(void **state)
     CmeChunk c[7];
     init_chunks(c, 7);
     CmeChunk *out = NULL;
-    c[0].excluded = UINT64_C(1) << 1;                         /* not device 1 */
-    c[2].excluded = (UINT64_C(1) << 1) | (UINT64_C(1) << 2);  /* not 1 nor 2 */
-    c[3].excluded = UINT64_C(1) << 0;                         /* not device 0 */
-    c[4].excluded = UINT64_C(1) << 63;                        /* not device 63 */
+    c[0].excluded = UINT64_C(1) << 1;                        /* not device 1 */
+    c[2].excluded = (UINT64_C(1) << 1) | (UINT64_C(1) << 2); /* not 1 nor 2 */
+    c[3].excluded = UINT64_C(1) << 0;                        /* not device 0 */
+    c[4].excluded = UINT64_C(1) << 63;                       /* not device 63 */
     assert_int_equal(cme__chunkq_init(&q, 8, NULL), 0);
     for (int i = 0; i < 5; i++)
         assert_int_equal(cme__chunkq_push(&q, &c[i]), 0);
@@ -492,11 +492,11 @@ static void test_signal_advances(void **state)
     assert_ptr_equal(q.notify, &s);
 
     uint64_t seq = cme__signal_seq(&s), now;
-#define ADVANCED()                                                                         \
-    do {                                                                                   \
-        now = cme__signal_seq(&s);                                                         \
-        assert_true(now > seq);                                                            \
-        seq = now;                                                                         \
+#define ADVANCED()                 \
+    do {                           \
+        now = cme__signal_seq(&s); \
+        assert_true(now > seq);    \
+        seq = now;                 \
     } while (0)
     assert_int_equal(cme__chunkq_push(&q, &c[0]), 0);
     ADVANCED();
@@ -549,7 +549,7 @@ typedef struct Stress {
     atomic_int push_failures;
     atomic_int total_requeues;
     atomic_int total_consumed;
-    atomic_int closed_seen;                   /* consumers that ended on CME_ECLOSED */
+    atomic_int closed_seen; /* consumers that ended on CME_ECLOSED */
 } Stress;
 
 typedef struct StressConsumer {

@@ -19,9 +19,18 @@
 static CmeEncoderSettings settings(void)
 {
     CmeEncoderSettings s = {
-        .width = 128, .height = 72, .fps_num = 25, .fps_den = 1, .bit_depth = 8,
-        .crf = 45, .preset = 12, .threads = 1, .keyint = 10,
-        .color_primaries = 1, .transfer_characteristics = 1, .matrix_coefficients = 1,
+        .width = 128,
+        .height = 72,
+        .fps_num = 25,
+        .fps_den = 1,
+        .bit_depth = 8,
+        .crf = 45,
+        .preset = 12,
+        .threads = 1,
+        .keyint = 10,
+        .color_primaries = 1,
+        .transfer_characteristics = 1,
+        .matrix_coefficients = 1,
     };
     return s;
 }
@@ -67,7 +76,9 @@ static void test_one_packet_per_frame_in_order(void **state)
             y[k] = (uint8_t)(k * 7 + i * 13);
         memset(u, 128, sizeof(u));
         memset(v, 128, sizeof(v));
-        CmeEncFrame f = { .planes = { y, u, v }, .strides = { 128, 64, 64 }, .pts = i,
+        CmeEncFrame f = { .planes = { y, u, v },
+                          .strides = { 128, 64, 64 },
+                          .pts = i,
                           .force_key = i == 0 || i == 15 };
         assert_int_equal(cme__encoder_send(e, &f), 0);
         int r;
@@ -86,8 +97,7 @@ static void test_one_packet_per_frame_in_order(void **state)
             /* The forced key frame carries a sequence header: a segment can start here. */
             CmeAv1TuInfo tu;
             char perr[128];
-            assert_int_equal(cme_av1_tu_info(pkt.data, pkt.size, NULL, &tu, perr, sizeof(perr)),
-                             0);
+            assert_int_equal(cme_av1_tu_info(pkt.data, pkt.size, NULL, &tu, perr, sizeof(perr)), 0);
             assert_true(tu.is_sync);
         }
         keys += pkt.key;
@@ -108,8 +118,7 @@ static void test_bad_configuration_is_reported(void **state)
     s.height = 36; /* SVT-AV1 needs at least 64 lines */
     CmeEncoder *e = NULL;
     char err[256] = { 0 };
-    assert_int_equal(cme__encoder_open(&e, CME_BACKEND_SVT, &s, err, sizeof(err)),
-                     CME_EENCODER);
+    assert_int_equal(cme__encoder_open(&e, CME_BACKEND_SVT, &s, err, sizeof(err)), CME_EENCODER);
     assert_null(e);
     assert_non_null(strstr(err, "128x36"));
 }

@@ -173,8 +173,8 @@ static void test_box_too_deep(void **state)
 }
 
 /* moof(mfhd, traf(tfhd, [tfdt], trun)) + mdat with the given trun body. */
-static void put_fragment(CmeBuf *b, uint32_t tfhd_flags, const uint32_t *tfhd_fields,
-                         size_t n_tfhd, int tfdt_version, uint64_t tfdt, uint32_t trun_flags,
+static void put_fragment(CmeBuf *b, uint32_t tfhd_flags, const uint32_t *tfhd_fields, size_t n_tfhd,
+                         int tfdt_version, uint64_t tfdt, uint32_t trun_flags,
                          const uint32_t *trun_words, size_t n_trun, size_t mdat_bytes,
                          const uint8_t *mdat)
 {
@@ -229,8 +229,9 @@ static void test_trun_sample_outside(void **state)
     /* data_offset far past the end of the file. */
     const uint32_t trun[] = { 1, 100000, 10 };
     put_fragment(&b, 0x020000, tfhd, 1, 1, 0, 0x000201, trun, 3, 10, NULL);
-    expect_fail(&b, CME_EBITSTREAM, "moof/traf/trun: sample 1 (offset 100000, 10 bytes) lies "
-                                    "outside the");
+    expect_fail(&b, CME_EBITSTREAM,
+                "moof/traf/trun: sample 1 (offset 100000, 10 bytes) lies "
+                "outside the");
     cme__buf_reset(&b);
     /* data_offset 0: the sample would be the moof itself, not inside an mdat. */
     const uint32_t trun0[] = { 1, 0, 10 };
@@ -283,8 +284,7 @@ static void test_trun_all_flags(void **state)
      * + traf(8 + tfhd (12 + 4 + 8 + 4 + 4 + 4 + 4 = 40) + tfdt v0 16 + trun (12 + 4 + 4 + 3
      * * 8 = 44)) = 8 + 16 + 8 + 40 + 16 + 44 = 132, then the 8-byte mdat header. */
     const uint64_t base = 132 + 8;
-    const uint32_t tfhd[] = { 7, (uint32_t)(base >> 32), (uint32_t)base, 1, 1000, sz,
-                              0x01010000u };
+    const uint32_t tfhd[] = { 7, (uint32_t)(base >> 32), (uint32_t)base, 1, 1000, sz, 0x01010000u };
     const uint32_t trun[] = { 3, 0x02000000u, 1000, 5, 2000, 0xfffffffbu, 3000, 0 };
     put_fragment(&b, 0x00003b, tfhd, 7, 0, 4242, 0x000904, trun, 8, 3 * sz, mdat);
     assert_int_equal(b.size, base + 3 * sz);
@@ -357,8 +357,7 @@ static void test_not_av1(void **state)
                      CME_EBITSTREAM);
     assert_non_null(strstr(err, "not an ISO BMFF file"));
     assert_int_equal(cme_inspect_buffer(NULL, 0, NULL, &pi, err, sizeof(err)), CME_EBITSTREAM);
-    assert_int_equal(cme_inspect_buffer(t.data, t.size, NULL, NULL, err, sizeof(err)),
-                     CME_EINVAL);
+    assert_int_equal(cme_inspect_buffer(t.data, t.size, NULL, NULL, err, sizeof(err)), CME_EINVAL);
     cme_buf_free(&t);
 }
 
@@ -380,8 +379,8 @@ static void mux_fixture(const char *name, CmeBuf *init, CmeBuf *seg, Tus *t, Cme
     size_t off = 0;
     for (size_t i = 0; i < t->n; i++) {
         CmeAv1TuInfo ti;
-        assert_int_equal(cme_av1_tu_info(t->data + off, t->s[i].size, seq, &ti, err,
-                                         sizeof(err)), 0);
+        assert_int_equal(cme_av1_tu_info(t->data + off, t->s[i].size, seq, &ti, err, sizeof(err)),
+                         0);
         t->frame_type[i] = ti.frame_type;
         off += t->s[i].size;
     }
@@ -532,8 +531,7 @@ static void test_obu_stream(void **state)
     /* A truncated stream names the temporal unit. */
     CmeInspect *p2 = NULL;
     char err[256];
-    assert_int_equal(cme_inspect_buffer(d, n - 3, "x.obu", &p2, err, sizeof(err)),
-                     CME_EBITSTREAM);
+    assert_int_equal(cme_inspect_buffer(d, n - 3, "x.obu", &p2, err, sizeof(err)), CME_EBITSTREAM);
     assert_non_null(strstr(err, "temporal unit 3"));
     free(d);
 

@@ -79,7 +79,7 @@ typedef struct Claimer {
     atomic_int *rank_counter;
     CmeLease lease;
     int rc;
-    int rank;            /* 1-based order of getting the lease; 0: did not get one */
+    int rank; /* 1-based order of getting the lease; 0: did not get one */
     atomic_int got;
     atomic_int release;
     atomic_int done;

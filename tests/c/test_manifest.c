@@ -7,6 +7,9 @@
  * rounding, timeline gaps, integer frame rates, audio without a language, and argument
  * validation.
  */
+/* The golden byte tables below are laid out by hand, field by field as the specs
+ * draw them; the formatter would pack them into unreadable columns. */
+/* clang-format off */
 #define _POSIX_C_SOURCE 200809L
 
 #include <setjmp.h>

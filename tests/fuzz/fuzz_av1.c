@@ -49,8 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (cme_av1_invariant_compare(&seq, obu.data, obu.size, &again, obu.data, obu.size,
                                           CME_INVARIANT_STRICT, diffs, 4) != 0)
                 __builtin_trap(); /* a header always matches itself */
-            if (cme_av1_invariant_compare(&seq, NULL, 0, &again, NULL, 0, CME_INVARIANT_CMAF,
-                                          diffs, 4) != 0)
+            if (cme_av1_invariant_compare(&seq, NULL, 0, &again, NULL, 0, CME_INVARIANT_CMAF, diffs,
+                                          4) != 0)
                 __builtin_trap();
         }
     }

@@ -147,16 +147,16 @@ typedef struct CmeAv1SeqHdr {
  * Returns 0, or CME_EBITSTREAM with err naming the syntax element that failed
  * ("seq_level_idx[2]: truncated").
  */
-CME_API int cme_av1_parse_seq_hdr(const uint8_t *payload, size_t size, CmeAv1SeqHdr *out,
-                                  char *err, size_t errlen);
+CME_API int cme_av1_parse_seq_hdr(const uint8_t *payload, size_t size, CmeAv1SeqHdr *out, char *err,
+                                  size_t errlen);
 
 /*
  * Finds the first sequence header OBU in a buffer of OBUs (a TU or configOBUs) and parses
  * it. On success *obu describes the OBU inside buf. Returns 0, CME_EBITSTREAM, or
  * CME_EOF when the buffer holds no sequence header.
  */
-CME_API int cme_av1_find_seq_hdr(const uint8_t *buf, size_t size, CmeAv1Obu *obu,
-                                 CmeAv1SeqHdr *out, char *err, size_t errlen);
+CME_API int cme_av1_find_seq_hdr(const uint8_t *buf, size_t size, CmeAv1Obu *obu, CmeAv1SeqHdr *out,
+                                 char *err, size_t errlen);
 
 /*
  * AV1CodecConfigurationRecord (AV1-ISOBMFF 2.3.3): 4 bytes of fields from the sequence
@@ -165,8 +165,8 @@ CME_API int cme_av1_find_seq_hdr(const uint8_t *buf, size_t size, CmeAv1Obu *obu
  * when cap is too small. initial_presentation_delay is taken from operating point 0's
  * initial_display_delay_minus_1 when present (FFmpeg always writes "not present").
  */
-CME_API int cme_av1_write_av1c(const CmeAv1SeqHdr *seq, const uint8_t *seq_obu,
-                               size_t seq_obu_size, uint8_t *out, size_t cap, size_t *written);
+CME_API int cme_av1_write_av1c(const CmeAv1SeqHdr *seq, const uint8_t *seq_obu, size_t seq_obu_size,
+                               uint8_t *out, size_t cap, size_t *written);
 
 typedef struct CmeAv1Config {
     int seq_profile, seq_level_idx_0, seq_tier_0;
@@ -219,7 +219,6 @@ typedef struct CmeAv1FieldDiff {
 CME_API int cme_av1_invariant_compare(const CmeAv1SeqHdr *a, const uint8_t *a_obu,
                                       size_t a_obu_size, const CmeAv1SeqHdr *b,
                                       const uint8_t *b_obu, size_t b_obu_size,
-                                      CmeInvariantMode mode, CmeAv1FieldDiff *diffs,
-                                      int max_diffs);
+                                      CmeInvariantMode mode, CmeAv1FieldDiff *diffs, int max_diffs);
 
 #endif /* CMAFENG_AV1_H */

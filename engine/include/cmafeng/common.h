@@ -24,22 +24,22 @@
 #endif
 
 /* X(name, value, message) */
-#define CME_ERRNO_MAP(X)                                                               \
-    X(EINVAL, -1, "invalid argument")                                                  \
-    X(ENOMEM, -2, "out of memory")                                                     \
-    X(EAGAIN, -3, "try again: call the other half of the pull API")                    \
-    X(EOF, -4, "end of stream")                                                        \
-    X(EIO, -5, "input/output error")                                                   \
-    X(EBITSTREAM, -6, "malformed bitstream")                                           \
-    X(EUNSUPPORTED, -7, "unsupported feature")                                         \
-    X(ENODEV, -8, "no such device")                                                    \
-    X(ETIMEDOUT, -9, "timed out")                                                      \
-    X(ECLOSED, -10, "closed")                                                          \
-    X(EMEDIA, -11, "not a readable media file")                                        \
-    X(EENCODER, -12, "encoder failure")                                                \
-    X(ECANCELED, -13, "canceled")                                                      \
-    X(EMISMATCH, -14, "codec invariant mismatch")                                      \
-    X(ERANGE, -15, "value out of range")                                               \
+#define CME_ERRNO_MAP(X)                                            \
+    X(EINVAL, -1, "invalid argument")                               \
+    X(ENOMEM, -2, "out of memory")                                  \
+    X(EAGAIN, -3, "try again: call the other half of the pull API") \
+    X(EOF, -4, "end of stream")                                     \
+    X(EIO, -5, "input/output error")                                \
+    X(EBITSTREAM, -6, "malformed bitstream")                        \
+    X(EUNSUPPORTED, -7, "unsupported feature")                      \
+    X(ENODEV, -8, "no such device")                                 \
+    X(ETIMEDOUT, -9, "timed out")                                   \
+    X(ECLOSED, -10, "closed")                                       \
+    X(EMEDIA, -11, "not a readable media file")                     \
+    X(EENCODER, -12, "encoder failure")                             \
+    X(ECANCELED, -13, "canceled")                                   \
+    X(EMISMATCH, -14, "codec invariant mismatch")                   \
+    X(ERANGE, -15, "value out of range")                            \
     X(ENOSPC, -16, "buffer too small")
 
 typedef enum CmeError {

@@ -15,36 +15,36 @@
 #define CME_MAX_RUNGS 16
 
 typedef struct CmeRungSettings {
-    char name[32];      /* output subdirectory, e.g. "720p" */
-    int width, height;  /* even */
-    int crf;            /* 1..63 */
-    int preset;         /* SVT-AV1 enc_mode, -1..13 */
+    char name[32];     /* output subdirectory, e.g. "720p" */
+    int width, height; /* even */
+    int crf;           /* 1..63 */
+    int preset;        /* SVT-AV1 enc_mode, -1..13 */
 } CmeRungSettings;
 
 typedef struct CmeDeviceSettings {
-    char backend[8];    /* "svt", "nvenc", "qsv", "vaapi" */
-    char id[32];        /* "" = "<backend>:<n>" */
-    int sessions;       /* concurrent encoders on this device */
-    int threads;        /* software devices: encoder threads per session, 0 = default */
+    char backend[8]; /* "svt", "nvenc", "qsv", "vaapi" */
+    char id[32];     /* "" = "<backend>:<n>" */
+    int sessions;    /* concurrent encoders on this device */
+    int threads;     /* software devices: encoder threads per session, 0 = default */
 } CmeDeviceSettings;
 
 typedef struct CmeJobSettings {
-    const char *source;        /* input media file; borrowed until cme_engine_new returns */
-    const char *output_dir;    /* borrowed likewise */
-    double segment_seconds;    /* > 0 */
-    int workers;               /* worker threads; used when nb_devices == 0 */
-    int threads_per_worker;    /* SVT-AV1 logical processors per encoder, 0 = default */
-    int queue_depth;           /* chunks buffered per rung */
+    const char *source;     /* input media file; borrowed until cme_engine_new returns */
+    const char *output_dir; /* borrowed likewise */
+    double segment_seconds; /* > 0 */
+    int workers;            /* worker threads; used when nb_devices == 0 */
+    int threads_per_worker; /* SVT-AV1 logical processors per encoder, 0 = default */
+    int queue_depth;        /* chunks buffered per rung */
     CmeInvariantMode invariant;
     CmeRungSettings rungs[CME_MAX_RUNGS];
     int nb_rungs;
     CmeDeviceSettings devices[16];
-    int nb_devices;            /* 0: `workers` software (svt) slots */
+    int nb_devices; /* 0: `workers` software (svt) slots */
     /* The audio rendition (AAC-LC, directory "audio"), made when the source has audio. */
-    int audio;                 /* 1 = encode the source's audio, 0 = leave it out */
-    int audio_bitrate;         /* bits/s */
-    int audio_channels;        /* 1 or 2 */
-    int audio_sample_rate;     /* 44100 or 48000 */
+    int audio;             /* 1 = encode the source's audio, 0 = leave it out */
+    int audio_bitrate;     /* bits/s */
+    int audio_channels;    /* 1 or 2 */
+    int audio_sample_rate; /* 44100 or 48000 */
 } CmeJobSettings;
 
 CME_API void cme_job_default_settings(CmeJobSettings *s);
@@ -59,19 +59,19 @@ typedef enum CmeEventType {
 
 typedef struct CmeEvent {
     CmeEventType type;
-    int rung;                 /* -1 for job events and audio */
-    int is_audio;             /* INIT_WRITTEN / SEGMENT_DONE of the audio rendition */
-    uint32_t index;           /* segment number (1-based, as in seg_%05d.m4s) */
+    int rung;       /* -1 for job events and audio */
+    int is_audio;   /* INIT_WRITTEN / SEGMENT_DONE of the audio rendition */
+    uint32_t index; /* segment number (1-based, as in seg_%05d.m4s) */
     uint64_t bytes;
     uint64_t start, duration; /* in timescale units */
     uint32_t timescale;
     uint32_t frames;
-    int device;               /* device index in the pool, -1 if none */
+    int device; /* device index in the pool, -1 if none */
     int attempts;
-    double encode_seconds;    /* wall time the worker spent on this segment */
+    double encode_seconds; /* wall time the worker spent on this segment */
     char device_id[32];
-    char codecs[64];          /* INIT_WRITTEN */
-    char message[512];        /* REQUEUE / FAILED */
+    char codecs[64];   /* INIT_WRITTEN */
+    char message[512]; /* REQUEUE / FAILED */
 } CmeEvent;
 
 typedef struct CmeRungStats {
@@ -81,9 +81,9 @@ typedef struct CmeRungStats {
 } CmeRungStats;
 
 typedef struct CmeEngineStats {
-    double elapsed;           /* seconds since start */
+    double elapsed; /* seconds since start */
     uint64_t frames_decoded;
-    int64_t total_frames;     /* estimate from the container, -1 when unknown */
+    int64_t total_frames; /* estimate from the container, -1 when unknown */
     int decode_done;
     int nb_rungs;
     CmeRungStats rungs[CME_MAX_RUNGS];
@@ -92,8 +92,8 @@ typedef struct CmeEngineStats {
 typedef struct CmeSourceInfo {
     int width, height;
     int fps_num, fps_den;
-    double duration;          /* seconds, -1 unknown */
-    int64_t nb_frames;        /* estimate, -1 unknown */
+    double duration;   /* seconds, -1 unknown */
+    int64_t nb_frames; /* estimate, -1 unknown */
     char codec[32];
     int has_audio;
 } CmeSourceInfo;

@@ -35,9 +35,9 @@ typedef struct CmeInspectSample {
                         * 2 INTRA_ONLY, 3 SWITCH; -1 no shown frame or show_existing_frame */
     int show_existing_frame;
     int num_frame_headers;
-    int has_seq_hdr;   /* the sample carries a sequence header OBU */
-    int av1_sync;      /* AV1-ISOBMFF 2.4 sync: a sequence header and a shown key frame */
-    int sync;          /* the container's sync flag (MP4); equals av1_sync for IVF/OBU */
+    int has_seq_hdr; /* the sample carries a sequence header OBU */
+    int av1_sync;    /* AV1-ISOBMFF 2.4 sync: a sequence header and a shown key frame */
+    int sync;        /* the container's sync flag (MP4); equals av1_sync for IVF/OBU */
 } CmeInspectSample;
 
 typedef struct CmeInspect {
@@ -47,21 +47,21 @@ typedef struct CmeInspect {
     uint32_t timescale;     /* units of dts/duration; 0 when no time is known */
     uint32_t width, height; /* the sample entry's or IVF header's; 0 when absent */
     int has_seq_hdr;
-    CmeAv1SeqHdr seq;       /* from av1C configOBUs, else the first sample that has one */
-    int seq_from_av1c;      /* seq came from av1C */
+    CmeAv1SeqHdr seq;  /* from av1C configOBUs, else the first sample that has one */
+    int seq_from_av1c; /* seq came from av1C */
     /* The first sample whose in-band sequence header differs from av1C's (1-based; 0 when
      * none does), compared like the codec invariant's strict mode, and the first field
      * that differs (a static string, e.g. "enable_cdef"). Decoders use the in-band one. */
     size_t seq_differs_sample;
     const char *seq_differs_field;
-    char codec_string[64];  /* "" without a sequence header */
+    char codec_string[64]; /* "" without a sequence header */
     int has_av1c;
-    CmeAv1Config av1c;      /* config_obus points into av1c_record */
-    uint8_t *av1c_record;   /* the av1C body, owned by this struct */
+    CmeAv1Config av1c;    /* config_obus points into av1c_record */
+    uint8_t *av1c_record; /* the av1C body, owned by this struct */
     size_t av1c_size;
-    int has_colr;           /* colr nclx */
+    int has_colr; /* colr nclx */
     int colr_primaries, colr_transfer, colr_matrix, colr_full_range;
-    uint32_t nb_fragments;  /* moof boxes */
+    uint32_t nb_fragments;     /* moof boxes */
     CmeInspectSample *samples; /* owned by this struct */
     size_t nb_samples;
 } CmeInspect;

@@ -13,11 +13,11 @@
 
 /* Everything the init segment says about a video track. */
 typedef struct CmeVideoTrack {
-    uint32_t track_id;  /* 1 */
-    uint32_t timescale; /* media timescale (mdhd), e.g. 90000 */
-    uint32_t width, height; /* max_frame_width/height from the sequence header */
+    uint32_t track_id;         /* 1 */
+    uint32_t timescale;        /* media timescale (mdhd), e.g. 90000 */
+    uint32_t width, height;    /* max_frame_width/height from the sequence header */
     uint32_t sar_num, sar_den; /* pixel aspect ratio; pasp is written only when != 1:1 */
-    const uint8_t *av1c; /* AV1CodecConfigurationRecord bytes (cme_av1_write_av1c) */
+    const uint8_t *av1c;       /* AV1CodecConfigurationRecord bytes (cme_av1_write_av1c) */
     size_t av1c_size;
     /* colr nclx, from the sequence header's color_config (2 = unspecified). */
     int color_primaries, transfer_characteristics, matrix_coefficients, full_range;
@@ -37,7 +37,7 @@ typedef struct CmeAudioTrack {
     const uint8_t *asc;   /* AudioSpecificConfig (the AAC encoder's extradata), 2+ bytes */
     size_t asc_size;
     uint32_t max_bitrate, avg_bitrate; /* btrt and DecoderConfigDescriptor; 0 when unknown */
-    const char *language; /* ISO 639-2/T, three lowercase letters; NULL means "und" */
+    const char *language;              /* ISO 639-2/T, three lowercase letters; NULL means "und" */
 } CmeAudioTrack;
 
 /* ftyp (major cmfc; compatible cmfc, iso6, and caac when the ASC is an AAC-LC/HE-AAC/
@@ -56,8 +56,8 @@ typedef struct CmeSample {
 
 typedef struct CmeSegmentInfo {
     uint32_t track_id;
-    uint32_t sequence_number;   /* mfhd; the segment index, 1-based */
-    uint64_t base_decode_time;  /* tfdt version 1, in the track timescale */
+    uint32_t sequence_number;  /* mfhd; the segment index, 1-based */
+    uint64_t base_decode_time; /* tfdt version 1, in the track timescale */
 } CmeSegmentInfo;
 
 /*
@@ -65,9 +65,8 @@ typedef struct CmeSegmentInfo {
  * duration and flags; sync samples non-dependent, others depend) + mdat. `data` holds the
  * samples back to back, sum(samples[i].size) bytes.
  */
-CME_API int cme_mux_write_segment(CmeBuf *out, const CmeSegmentInfo *seg,
-                                  const CmeSample *samples, size_t nb_samples,
-                                  const uint8_t *data, size_t data_size);
+CME_API int cme_mux_write_segment(CmeBuf *out, const CmeSegmentInfo *seg, const CmeSample *samples,
+                                  size_t nb_samples, const uint8_t *data, size_t data_size);
 
 /* One media segment as the manifests see it. */
 typedef struct CmeSegmentEntry {
@@ -79,8 +78,8 @@ typedef struct CmeSegmentEntry {
 /* One rendition (rung) of the ladder, or the audio rendition, as the manifests see it.
  * Zeroed audio fields mean a video rendition, as before audio existed. */
 typedef struct CmeRendition {
-    const char *name;      /* directory under the output dir, e.g. "720p" */
-    const char *codecs;    /* from the bitstream, e.g. "av01.0.05M.08" or "mp4a.40.2" */
+    const char *name;          /* directory under the output dir, e.g. "720p" */
+    const char *codecs;        /* from the bitstream, e.g. "av01.0.05M.08" or "mp4a.40.2" */
     uint32_t width, height;    /* video only */
     uint32_t fps_num, fps_den; /* nominal frame rate; video only */
     uint32_t timescale;
