@@ -57,28 +57,14 @@ static int nvenc_open(void *priv, const CmeEncoderSettings *s, char *err, size_t
     return r < 0 ? r : CME_EUNSUPPORTED;
 }
 
-static int nvenc_send_frame(void *priv, const CmeEncFrame *f)
-{
-    return CME_EUNSUPPORTED;
-}
-
-static int nvenc_receive_packet(void *priv, CmeEncPacket *pkt)
-{
-    return CME_EUNSUPPORTED;
-}
-
-static void nvenc_close(void *priv)
-{
-}
-
 const CmeEncoderImpl cme__encoder_nvenc = {
     .name = "nvenc",
     .backend = CME_BACKEND_NVENC,
     .priv_size = sizeof(NvencPriv),
     .probe = nvenc_probe,
     .open = nvenc_open,
-    .send_frame = nvenc_send_frame,
-    .receive_packet = nvenc_receive_packet,
-    .close = nvenc_close,
+    .send_frame = cme__enc_unsupported_send,
+    .receive_packet = cme__enc_unsupported_receive,
+    .close = cme__enc_unsupported_close,
 };
 #endif

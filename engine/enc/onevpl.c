@@ -82,28 +82,14 @@ static int vpl_open(void *priv, const CmeEncoderSettings *s, char *err, size_t e
     return r < 0 ? r : CME_EUNSUPPORTED;
 }
 
-static int vpl_send_frame(void *priv, const CmeEncFrame *f)
-{
-    return CME_EUNSUPPORTED;
-}
-
-static int vpl_receive_packet(void *priv, CmeEncPacket *pkt)
-{
-    return CME_EUNSUPPORTED;
-}
-
-static void vpl_close(void *priv)
-{
-}
-
 const CmeEncoderImpl cme__encoder_onevpl = {
     .name = "qsv",
     .backend = CME_BACKEND_QSV,
     .priv_size = sizeof(VplPriv),
     .probe = vpl_probe,
     .open = vpl_open,
-    .send_frame = vpl_send_frame,
-    .receive_packet = vpl_receive_packet,
-    .close = vpl_close,
+    .send_frame = cme__enc_unsupported_send,
+    .receive_packet = cme__enc_unsupported_receive,
+    .close = cme__enc_unsupported_close,
 };
 #endif

@@ -90,28 +90,14 @@ static int vaapi_open(void *priv, const CmeEncoderSettings *s, char *err, size_t
     return r < 0 ? r : CME_EUNSUPPORTED;
 }
 
-static int vaapi_send_frame(void *priv, const CmeEncFrame *f)
-{
-    return CME_EUNSUPPORTED;
-}
-
-static int vaapi_receive_packet(void *priv, CmeEncPacket *pkt)
-{
-    return CME_EUNSUPPORTED;
-}
-
-static void vaapi_close(void *priv)
-{
-}
-
 const CmeEncoderImpl cme__encoder_vaapi = {
     .name = "vaapi",
     .backend = CME_BACKEND_VAAPI,
     .priv_size = sizeof(VaapiPriv),
     .probe = vaapi_probe,
     .open = vaapi_open,
-    .send_frame = vaapi_send_frame,
-    .receive_packet = vaapi_receive_packet,
-    .close = vaapi_close,
+    .send_frame = cme__enc_unsupported_send,
+    .receive_packet = cme__enc_unsupported_receive,
+    .close = cme__enc_unsupported_close,
 };
 #endif

@@ -40,6 +40,17 @@ expect_bad "invalid rung" "^cmafeng: $WORK/odd.lua: video.ladder\[1\].height: ex
 expect_bad "missing recipe" "^cmafeng: $WORK/none.lua: cannot read recipe" "$WORK/o6" \
   run "$WORK/none.lua" -o "$WORK/o6"
 
+# Hardware backends probe their runtime lazily and refuse with the reason when no device
+# can encode AV1 (this machine has no GPU; a GPU without AV1 NVENC is refused too).
+ffmpeg -v error -y -f lavfi -i testsrc2=s=128x72:r=10:d=1 -c:v libx264 -pix_fmt yuv420p \
+  "$WORK/ok.mkv"
+for backend in nvenc qsv vaapi; do
+  printf 'return { source = arg[1], output = "%s", devices = { { backend = "%s" } },\n  video = { ladder = { { width = 128, height = 72 } } } }\n' \
+    "$WORK/hw_$backend" "$backend" >"$WORK/hw_$backend.lua"
+  expect_bad "$backend device" "^cmafeng: devices\[1\]: .*\(no .* device\|not implemented\|needs NVENC API 12\)" \
+    "$WORK/hw_$backend" run "$WORK/hw_$backend.lua" -- "$WORK/ok.mkv"
+done
+
 expect_bad "unknown option" "unknown option --bogus" "$WORK/o7" run "$RECIPE" --bogus
 
 finish
