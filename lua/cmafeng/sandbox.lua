@@ -33,11 +33,8 @@ M.HOOK_BUDGET = 10000000
 M.allowed_modules = {
   ["cmafeng"] = true,
   ["cmafeng.ladder"] = true,
-  ["cmafeng.chunking"] = true,
-  ["cmafeng.policy"] = true,
   ["cmafeng.json"] = true,
   ["cmafeng.av1"] = true,
-  ["cmafeng.devices"] = true,
 }
 
 local MY_SOURCE = debug_getinfo(1, "S").source
