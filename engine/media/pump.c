@@ -21,8 +21,10 @@ void cme__src_chunk_unref(CmeSrcChunk **pc)
     *pc = NULL;
     if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
         return;
-    for (int i = 0; i < c->nb_frames; i++)
+    for (int i = 0; i < c->ready; i++)
         av_frame_free(&c->frames[i]);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->lock);
     free(c->frames);
     free(c->pts);
     free(c->duration);
@@ -36,6 +38,9 @@ static CmeSrcChunk *src_chunk_new(uint32_t index, int k)
         return NULL;
     atomic_init(&c->refs, 1);
     c->index = index;
+    c->capacity = k;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
     c->frames = calloc((size_t)k, sizeof(*c->frames));
     c->pts = calloc((size_t)k, sizeof(*c->pts));
     c->duration = calloc((size_t)k, sizeof(*c->duration));
@@ -46,9 +51,59 @@ static CmeSrcChunk *src_chunk_new(uint32_t index, int k)
     return c;
 }
 
-/* Hands one chunk to every rung. Returns 0 or CME_ECLOSED when the job is failing. */
+const AVFrame *cme__src_chunk_frame(CmeSrcChunk *c, int i)
+{
+    pthread_mutex_lock(&c->lock);
+    while (i >= c->ready && !c->complete)
+        pthread_cond_wait(&c->cond, &c->lock);
+    const AVFrame *f = i < c->ready ? c->frames[i] : NULL;
+    pthread_mutex_unlock(&c->lock);
+    return f;
+}
+
+void cme__src_chunk_wait_complete(CmeSrcChunk *c)
+{
+    pthread_mutex_lock(&c->lock);
+    while (!c->complete)
+        pthread_cond_wait(&c->cond, &c->lock);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Appends a decoded frame (the chunk takes the reference). The previous frame's duration
+ * is known now. */
+static void src_chunk_append(CmeSrcChunk *c, AVFrame *f, int64_t pts)
+{
+    pthread_mutex_lock(&c->lock);
+    if (c->ready > 0)
+        c->duration[c->ready - 1] = pts - c->pts[c->ready - 1];
+    c->frames[c->ready] = f;
+    c->pts[c->ready] = pts;
+    c->ready++;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Seals the chunk; the last frame lasts last_duration (the next chunk's first frame gives
+ * it, or the nominal frame duration at the end of the stream). */
+static void src_chunk_complete(CmeSrcChunk *c, int64_t last_duration)
+{
+    pthread_mutex_lock(&c->lock);
+    if (c->ready > 0 && last_duration > 0)
+        c->duration[c->ready - 1] = last_duration;
+    c->nb_frames = c->ready;
+    c->complete = 1;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Hands a new chunk to every rung, waiting first until every queue has room so that the
+ * pushes cannot block once the first rung can see the chunk. 0, or CME_ECLOSED when the
+ * job is failing. */
 static int publish(CmeJob *job, CmeSrcChunk *sc)
 {
+    for (int r = 0; r < job->nb_rungs; r++)
+        if (cme__chunkq_wait_room(&job->rungs[r].queue) < 0)
+            return CME_ECLOSED;
     for (int r = 0; r < job->nb_rungs; r++) {
         CmeChunk *ch = calloc(1, sizeof(*ch));
         if (!ch) {
@@ -59,9 +114,7 @@ static int publish(CmeJob *job, CmeSrcChunk *sc)
         ch->index = sc->index;
         atomic_fetch_add(&sc->refs, 1);
         ch->payload = sc;
-        CmeRung *rung = &job->rungs[r];
-        atomic_fetch_add(&rung->frames_in, (uint64_t)sc->nb_frames);
-        if (cme__chunkq_push(&rung->queue, ch) < 0) {
+        if (cme__chunkq_push_now(&job->rungs[r].queue, ch) < 0) {
             CmeSrcChunk *p = sc;
             cme__src_chunk_unref(&p);
             free(ch);
@@ -276,21 +329,19 @@ void *cme__pump_main(void *arg)
         atomic_fetch_add(&job->frames_decoded, 1);
         if (pump_audio(job, &aseg, apkt, 0) < 0)
             break;
-        /* The previous frame's duration is known now; a full chunk can go out. */
-        if (cur && cur->nb_frames > 0)
-            cur->duration[cur->nb_frames - 1] = pts - cur->pts[cur->nb_frames - 1];
-        if (cur && cur->nb_frames == k) {
-            int pr = publish(job, cur);
+        if (cur && cur->ready == k) {
+            src_chunk_complete(cur, pts - cur->pts[k - 1]);
             cme__src_chunk_unref(&cur);
-            if (pr < 0)
-                break;
         }
         if (!cur) {
-            cur = src_chunk_new(next_index++, k);
+            cur = src_chunk_new(next_index, k);
             if (!cur) {
                 cme__job_fail(job, CME_ENOMEM, "out of memory in the decode pump");
                 break;
             }
+            if (publish(job, cur) < 0)
+                break;
+            next_index++;
         }
         AVFrame *f = av_frame_alloc();
         if (!f || av_frame_ref(f, frame) < 0) {
@@ -298,24 +349,19 @@ void *cme__pump_main(void *arg)
             cme__job_fail(job, CME_ENOMEM, "out of memory in the decode pump");
             break;
         }
-        cur->frames[cur->nb_frames] = f;
-        cur->pts[cur->nb_frames] = pts;
-        cur->duration[cur->nb_frames] = 0; /* set when the next frame arrives */
-        cur->nb_frames++;
+        src_chunk_append(cur, f, pts);
+        for (int i = 0; i < job->nb_rungs; i++)
+            atomic_fetch_add(&job->rungs[i].frames_in, 1);
     }
     if (!atomic_load(&job->failed))
         pump_audio(job, &aseg, apkt, 1);
-    if (!atomic_load(&job->failed)) {
-        if (cur && cur->nb_frames > 0) {
-            /* The last frame lasts its nominal duration: the container's packet duration
-             * is in the stream time base and often missing, the frame rate is not. */
-            cur->duration[cur->nb_frames - 1] = nominal;
-            publish(job, cur);
-        } else if (next_index == 0) {
-            cme__job_fail(job, CME_EMEDIA, "%s: the video stream has no decodable frame",
-                          job->source);
-        }
-    }
+    if (!atomic_load(&job->failed) && next_index == 0)
+        cme__job_fail(job, CME_EMEDIA, "%s: the video stream has no decodable frame", job->source);
+    /* The last frame lasts its nominal duration: the container's packet duration is in the
+     * stream time base and often missing, the frame rate is not. A failing job seals its
+     * chunk too, so no worker waits for frames that will never come. */
+    if (cur)
+        src_chunk_complete(cur, nominal);
     cme__src_chunk_unref(&cur);
     for (int r = 0; r < job->nb_rungs; r++) {
         atomic_store(&job->rungs[r].total_chunks, (int)next_index);

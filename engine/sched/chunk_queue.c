@@ -43,15 +43,9 @@ static void notify(CmeChunkQueue *q)
         cme__signal_notify(q->notify);
 }
 
-int cme__chunkq_push(CmeChunkQueue *q, CmeChunk *c)
+/* Appends c at the tail and wakes the consumers. Called with q->lock held, released here. */
+static void append_and_unlock(CmeChunkQueue *q, CmeChunk *c)
 {
-    pthread_mutex_lock(&q->lock);
-    while (!q->closed && q->count >= q->capacity)
-        pthread_cond_wait(&q->not_full, &q->lock);
-    if (q->closed) {
-        pthread_mutex_unlock(&q->lock);
-        return CME_ECLOSED;
-    }
     c->next = NULL;
     if (q->tail)
         q->tail->next = c;
@@ -62,6 +56,39 @@ int cme__chunkq_push(CmeChunkQueue *q, CmeChunk *c)
     pthread_cond_broadcast(&q->not_empty);
     pthread_mutex_unlock(&q->lock);
     notify(q);
+}
+
+int cme__chunkq_push(CmeChunkQueue *q, CmeChunk *c)
+{
+    pthread_mutex_lock(&q->lock);
+    while (!q->closed && q->count >= q->capacity)
+        pthread_cond_wait(&q->not_full, &q->lock);
+    if (q->closed) {
+        pthread_mutex_unlock(&q->lock);
+        return CME_ECLOSED;
+    }
+    append_and_unlock(q, c);
+    return 0;
+}
+
+int cme__chunkq_wait_room(CmeChunkQueue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    while (!q->closed && q->count >= q->capacity)
+        pthread_cond_wait(&q->not_full, &q->lock);
+    int closed = q->closed;
+    pthread_mutex_unlock(&q->lock);
+    return closed ? CME_ECLOSED : 0;
+}
+
+int cme__chunkq_push_now(CmeChunkQueue *q, CmeChunk *c)
+{
+    pthread_mutex_lock(&q->lock);
+    if (q->closed) {
+        pthread_mutex_unlock(&q->lock);
+        return CME_ECLOSED;
+    }
+    append_and_unlock(q, c);
     return 0;
 }
 

@@ -43,6 +43,11 @@ void cme__chunkq_destroy(CmeChunkQueue *q);
 /* Blocks while full. CME_ECLOSED when the queue is (or becomes) closed: the caller keeps
  * ownership of the chunk. */
 int cme__chunkq_push(CmeChunkQueue *q, CmeChunk *c);
+/* Blocks until the queue has room for one more chunk: 0, or CME_ECLOSED. */
+int cme__chunkq_wait_room(CmeChunkQueue *q);
+/* Appends c at the tail whatever the capacity (after wait_room). CME_ECLOSED when closed:
+ * the caller keeps ownership. */
+int cme__chunkq_push_now(CmeChunkQueue *q, CmeChunk *c);
 /* Puts c back at the head, ignoring capacity; works on a closed queue too. */
 void cme__chunkq_requeue(CmeChunkQueue *q, CmeChunk *c);
 /* Non-blocking: 0 with *out, CME_EAGAIN when no eligible chunk is queued, CME_ECLOSED when

@@ -27,16 +27,38 @@
  * (25, 30, 50, 60, 24000/1001 ...) and is what HLS and DASH tooling expect. */
 #define CME_TIMESCALE 90000
 
-/* K consecutive decoded source frames, shared by reference by every rung's chunk. */
+/*
+ * K consecutive decoded source frames, shared by reference by every rung's chunk.
+ *
+ * A chunk is published to the rung queues when its first frame is decoded and filled
+ * while workers already encode it: waiting for all K frames before any encoder starts
+ * left the cores idle for a whole segment of decoding at the start of every job. The
+ * pump appends under `lock` and broadcasts `cond`; a worker waits for frame i with
+ * cme__src_chunk_frame(). `complete` is set once the last frame's duration is known;
+ * from then on nb_frames and every array are final and read without the lock. The pump
+ * publishes a chunk only when every rung queue has room, so it never blocks while a
+ * published chunk is incomplete (a worker waiting on a frame could otherwise wait for a
+ * pump that waits for that worker's queue).
+ */
 typedef struct CmeSrcChunk {
     atomic_int refs;
     uint32_t index;
-    int nb_frames;
+    int capacity; /* K */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int ready;     /* frames appended so far; guarded by lock */
+    int complete;  /* guarded by lock; set once, after the last append */
+    int nb_frames; /* final frame count, valid once complete */
     AVFrame **frames;
     int64_t *pts;      /* CME_TIMESCALE units */
-    int64_t *duration; /* CME_TIMESCALE units */
+    int64_t *duration; /* CME_TIMESCALE units, valid once complete */
 } CmeSrcChunk;
 
+/* Frame i of the chunk, waiting until the pump has decoded it; NULL when the chunk is
+ * complete with fewer frames. Worker threads. */
+const AVFrame *cme__src_chunk_frame(CmeSrcChunk *c, int i);
+/* Waits until the chunk is complete (its frame count and durations are final). */
+void cme__src_chunk_wait_complete(CmeSrcChunk *c);
 void cme__src_chunk_unref(CmeSrcChunk **pc);
 
 struct CmeEncSlot;

@@ -310,6 +310,8 @@ static int finalize_segment(Worker *w, CmeEncSlot *slot, CmeInflight *inf)
     int r = cme__buf_status(&inf->data);
     if (r < 0)
         return r;
+    for (int i = 0; i < src->nb_frames; i++)
+        inf->samples[i].duration = (uint32_t)src->duration[i];
     CmeSegmentInfo seg = {
         .track_id = 1,
         .sequence_number = inf->chunk->index + 1,
@@ -425,6 +427,8 @@ static int append_sample(CmeBuf *dst, const uint8_t *p, size_t n, char *err, siz
     return cme__buf_status(dst) < 0 ? CME_ENOMEM : (int)(dst->size - before);
 }
 
+static int finish_head(Worker *w, CmeEncSlot *slot);
+
 static int handle_packet(Worker *w, CmeEncSlot *slot, const CmeEncPacket *pkt)
 {
     CmeJob *job = w->job;
@@ -477,8 +481,7 @@ static int handle_packet(Worker *w, CmeEncSlot *slot, const CmeEncPacket *pkt)
         }
         CmeSample *s = &inf->samples[inf->received];
         s->size = (uint32_t)n;
-        s->duration = (uint32_t)inf->src->duration[inf->received];
-        s->sync = tu.is_sync;
+        s->sync = tu.is_sync; /* the duration is final only once the chunk is complete */
         if (inf->received == 0 && !s->sync) {
             cme__job_fail(job, CME_EBITSTREAM,
                           "%s: segment %u from %s does not start with a "
@@ -489,7 +492,21 @@ static int handle_packet(Worker *w, CmeEncSlot *slot, const CmeEncPacket *pkt)
         atomic_fetch_add(&rung->frames_encoded, 1);
     }
     inf->received++;
-    if (inf->received < inf->src->nb_frames)
+    return finish_head(w, slot);
+}
+
+/* Writes (or requeues) the oldest chunk in flight once all its packets are back and the
+ * pump has sealed it. Called after every packet and after the last frame is sent. */
+static int finish_head(Worker *w, CmeEncSlot *slot)
+{
+    CmeInflight *inf = slot->head;
+    if (!inf)
+        return 0;
+    CmeSrcChunk *src = inf->src;
+    pthread_mutex_lock(&src->lock);
+    int done = src->complete && inf->received == src->nb_frames;
+    pthread_mutex_unlock(&src->lock);
+    if (!done)
         return 0;
     slot->head = inf->next;
     if (!slot->head)
@@ -500,7 +517,7 @@ static int handle_packet(Worker *w, CmeEncSlot *slot, const CmeEncPacket *pkt)
     } else {
         r = finalize_segment(w, slot, inf);
         if (r < 0)
-            cme__job_fail(job, r, "%s", w->err);
+            cme__job_fail(w->job, r, "%s", w->err);
         chunk_free(&inf->chunk);
     }
     inflight_free(&inf);
@@ -628,7 +645,7 @@ static int encode_chunk(Worker *w, CmeEncSlot *slot, CmeChunk *c)
     CmeInflight *inf = calloc(1, sizeof(*inf));
     CmeSrcChunk *src = c->payload;
     if (inf)
-        inf->samples = calloc((size_t)src->nb_frames, sizeof(*inf->samples));
+        inf->samples = calloc((size_t)src->capacity, sizeof(*inf->samples));
     if (!inf || !inf->samples) {
         if (inf)
             free(inf);
@@ -644,16 +661,19 @@ static int encode_chunk(Worker *w, CmeEncSlot *slot, CmeChunk *c)
     else
         slot->head = inf;
     slot->tail = inf;
-    for (int i = 0; i < src->nb_frames; i++) {
+    /* Frames are sent as the pump decodes them (the chunk may still be filling). */
+    const AVFrame *f;
+    for (int i = 0; (f = cme__src_chunk_frame(src, i)) != NULL; i++) {
         if (atomic_load(&w->job->failed))
             return CME_ECANCELED;
-        int r = send_frame(w, slot, src->frames[i], i == 0);
+        int r = send_frame(w, slot, f, i == 0);
         if (r == 0)
             r = drain(w, slot, 0);
         if (r < 0)
             return r;
     }
-    return 0;
+    /* The chunk is sealed: its last packets may already be back. */
+    return finish_head(w, slot);
 }
 
 /* Sends EOS, drains every packet, closes the encoder. Chunks left without their
