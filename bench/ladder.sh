@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/ladder.sh: cmafeng against one ffmpeg process on the same 3-rung AV1 ladder.
 #
-#   bench/ladder.sh                       # threads_per_worker = 1
-#   CME_THREADS="1 0" bench/ladder.sh     # also time threads_per_worker = 0 (library default)
+#   bench/ladder.sh                       # threads_per_worker = 0 (library default) and 1
+#   CME_THREADS=0 bench/ladder.sh         # only threads_per_worker = 0
 #   FLOOR=0 bench/ladder.sh               # skip the raw SvtAv1EncApp encoder floor
 #
 # Source: a generated 1080p25 10 s clip (testsrc2 + temporal noise, x264 CRF 12), made once
@@ -22,7 +22,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
 CACHE=${BENCH_CACHE:-$RESULTS/cache}
 CME=${CMAFENG:-$ROOT/build/cmafeng}
-CME_THREADS=${CME_THREADS:-1}
+CME_THREADS=${CME_THREADS:-0 1}
 FLOOR=${FLOOR:-1}
 RECIPE=$ROOT/bench/recipes/ladder_1080.lua
 

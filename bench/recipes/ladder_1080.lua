@@ -4,7 +4,7 @@
 --
 -- Three rungs, 1080p / 720p / 360p, at the same SVT-AV1 preset and CRF as the ffmpeg side of
 -- the benchmark, 2 s segments (key frame every 50 frames at 25 fps, closed GOP). Two workers
--- fill the 2-core reference machine. THREADS_PER_WORKER (default 1) lets the bench compare
+-- fill the 2-core reference machine. THREADS_PER_WORKER (default 0) lets the bench compare
 -- one SVT-AV1 thread per encoder against the library default (0 = all cores).
 
 local source = arg[1]
@@ -12,7 +12,7 @@ if not source then
   error("usage: cmafeng run bench/recipes/ladder_1080.lua -- SOURCE [OUTPUT [THREADS_PER_WORKER]]", 0)
 end
 
-local threads = tonumber(arg[3] or "1")
+local threads = tonumber(arg[3] or "0")
 if not threads then
   error("THREADS_PER_WORKER must be a number, got " .. tostring(arg[3]), 0)
 end

@@ -27,7 +27,7 @@ void cme_job_default_settings(CmeJobSettings *s)
     s->output_dir = "out";
     s->segment_seconds = 2.0;
     s->workers = 2;
-    s->threads_per_worker = 1;
+    s->threads_per_worker = 0;
     s->queue_depth = 2;
     s->invariant = CME_INVARIANT_CMAF;
     s->audio = 1;

@@ -76,7 +76,7 @@ M.job_schema = S.record {
   output = S.string { non_empty = true, default = "out", desc = "the output directory" },
   segment_seconds = S.number { gt = 0, max = 30, default = 2 },
   workers = S.integer { min = 1, max = 64, default = 2 },
-  threads_per_worker = S.integer { min = 0, max = 64, default = 1,
+  threads_per_worker = S.integer { min = 0, max = 64, default = 0,
                                    desc = "SVT-AV1 threads per encoder; 0 = library default" },
   invariant = S.enum({ "cmaf", "strict" }, { default = "cmaf" }),
   queue_depth = S.integer { min = 1, max = 16, default = 2, desc = "chunks buffered per rung" },

@@ -196,6 +196,68 @@ static void test_push_blocks_while_full(void **state)
     cme__chunkq_destroy(&q);
 }
 
+static void *wait_room_thread(void *arg)
+{
+    OneOp *op = arg;
+    atomic_store(&op->started, 1);
+    op->rc = cme__chunkq_wait_room(op->q);
+    op->returned_at = cme__now();
+    atomic_store(&op->done, 1);
+    return NULL;
+}
+
+/* The pump's two-step publish: wait_room blocks while full and returns once a pop makes
+ * room; push_now appends whatever the capacity; both refuse a closed queue. */
+static void test_wait_room_then_push_now(void **state)
+{
+    CmeChunkQueue q;
+    CmeChunk c[4];
+    init_chunks(c, 4);
+    assert_int_equal(cme__chunkq_init(&q, 1, NULL), 0);
+    assert_int_equal(cme__chunkq_wait_room(&q), 0);
+    assert_int_equal(cme__chunkq_push_now(&q, &c[0]), 0);
+
+    OneOp op = { .q = &q };
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, wait_room_thread, &op), 0);
+    assert_true(wait_flag(&op.started));
+    for (int i = 0; i < 10; i++) {
+        sleep_ms(10);
+        assert_int_equal(atomic_load(&op.done), 0);
+    }
+    double popped_at = cme__now();
+    CmeChunk *out = NULL;
+    assert_int_equal(cme__chunkq_try_pop(&q, -1, &out), 0);
+    assert_true(wait_flag(&op.done));
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(op.rc, 0);
+    assert_true(op.returned_at >= popped_at);
+
+    /* push_now ignores the capacity (the pump checked room for every rung first). */
+    assert_int_equal(cme__chunkq_push_now(&q, &c[1]), 0);
+    assert_int_equal(cme__chunkq_push_now(&q, &c[2]), 0);
+    assert_int_equal(cme__chunkq_count(&q), 2);
+
+    /* A closed queue: wait_room returns at once even when full, push_now refuses. */
+    OneOp op2 = { .q = &q };
+    assert_int_equal(pthread_create(&th, NULL, wait_room_thread, &op2), 0);
+    assert_true(wait_flag(&op2.started));
+    sleep_ms(20);
+    assert_int_equal(atomic_load(&op2.done), 0);
+    cme__chunkq_close(&q);
+    assert_true(wait_flag(&op2.done));
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(op2.rc, CME_ECLOSED);
+    assert_int_equal(cme__chunkq_push_now(&q, &c[3]), CME_ECLOSED);
+    assert_null(c[3].next);
+    assert_int_equal(cme__chunkq_try_pop(&q, -1, &out), 0);
+    assert_ptr_equal(out, &c[1]);
+    assert_int_equal(cme__chunkq_try_pop(&q, -1, &out), 0);
+    assert_ptr_equal(out, &c[2]);
+    assert_int_equal(cme__chunkq_try_pop(&q, -1, &out), CME_ECLOSED);
+    cme__chunkq_destroy(&q);
+}
+
 /* ---- close ------------------------------------------------------------------------- */
 
 static void test_close_then_drain(void **state)
@@ -660,6 +722,7 @@ int main(void)
         cmocka_unit_test(test_fifo_order),
         cmocka_unit_test(test_try_pop_empty_and_timeout),
         cmocka_unit_test(test_push_blocks_while_full),
+        cmocka_unit_test(test_wait_room_then_push_now),
         cmocka_unit_test(test_close_then_drain),
         cmocka_unit_test(test_close_wakes_blocked),
         cmocka_unit_test(test_requeue_to_head),

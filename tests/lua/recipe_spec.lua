@@ -19,7 +19,7 @@ describe("recipe.load", function()
     assert.are.equal("out", job.output)
     assert.are.equal(2, job.segment_seconds)
     assert.are.equal(2, job.workers)
-    assert.are.equal(1, job.threads_per_worker)
+    assert.are.equal(0, job.threads_per_worker)
     assert.are.equal("cmaf", job.invariant)
     assert.are.equal(2, job.queue_depth)
     assert.is_nil(job.devices)
@@ -134,7 +134,7 @@ describe("recipe.validate", function()
       { { segment_seconds = 31 }, "segment_seconds: expected a number <= 30, got 31" },
       { { segment_seconds = 2.5 } },
       { { workers = 1.5 }, "workers: expected an integer >= 1 and <= 64, got 1.5" },
-      { { threads_per_worker = 0 } },
+      { { threads_per_worker = 1 } },
       { { queue_depth = 17 },
         "queue_depth: expected an integer <= 16 (chunks buffered per rung), got 17" },
       { { output = true }, "output: expected a string (the output directory), got boolean" },
