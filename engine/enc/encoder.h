@@ -19,6 +19,7 @@ typedef struct CmeEncoderSettings {
     int bit_depth; /* 8 */
     int crf, preset;
     int threads; /* 0 = backend default */
+    int level;   /* AV1 level x10 (51 = 5.1), 0 = the encoder's choice */
     int keyint;  /* frames between periodic key frames (segment length) */
     /* Colour description from the source (ISO/IEC 23091-4 code points; 2 = unspecified). */
     int color_primaries, transfer_characteristics, matrix_coefficients, full_range;

@@ -87,6 +87,8 @@ static int svt_open_locked(SvtPriv *p, const CmeEncoderSettings *s, char *err, s
     /* Scene-change key frames would break segment alignment across rungs. */
     cfg.scene_change_detection = 0;
     cfg.logical_processors = (uint32_t)(s->threads > 0 ? s->threads : 0);
+    if (s->level > 0)
+        cfg.level = (uint32_t)s->level;
     /* Several encoders share the cores: never pin their threads. */
     cfg.pin_threads = 0;
     if (s->color_primaries != 2 || s->transfer_characteristics != 2 ||

@@ -138,6 +138,7 @@ static int l_new(lua_State *L)
             str_field(L, d, path, "id", ds->id, sizeof(ds->id), "");
             ds->sessions = (int)num_field(L, d, path, "sessions", 1);
             ds->threads = (int)num_field(L, d, path, "threads", 0);
+            ds->level = (int)num_field(L, d, path, "level", 0);
             lua_pop(L, 1);
         }
     }

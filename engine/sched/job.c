@@ -251,6 +251,7 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
                                     d->threads > 0 ? d->threads : s->threads_per_worker);
         if (r < 0)
             return r;
+        job->pool.devices[r].level = d->level; /* no thread runs yet: no lock needed */
         job->nb_workers += sessions;
     }
     return 0;

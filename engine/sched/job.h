@@ -72,6 +72,7 @@ typedef struct CmeRung {
     struct CmeEncSlot *parked;  /* idle encoders of this rung, possibly holding output */
     int busy_encoders;          /* encoders held by workers now */
     int slots[CME_MAX_DEVICES]; /* open encoders (parked or busy) per device: 0 or 1 */
+    uint64_t excluded;          /* bit d: device d produced a mismatching sequence header */
 
     /* Guarded by lock. */
     pthread_mutex_t lock;

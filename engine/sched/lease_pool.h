@@ -24,6 +24,7 @@ typedef struct CmeDevice {
     CmeBackend backend;
     int sessions; /* max concurrent encoders */
     int threads;  /* encoder threads per session (software devices), 0 = library default */
+    int level;    /* forced AV1 level x10 (51 = 5.1), 0 = the encoder's choice */
     int in_use;   /* sessions leased now; guarded by the pool lock */
 } CmeDevice;
 

@@ -108,6 +108,8 @@ static Claim claim(Worker *w, CmeChunk **out_chunk, CmeEncSlot **out_slot)
     uint64_t best_fed = 0;
     for (int r = 0; r < job->nb_rungs; r++) {
         CmeRung *rung = &job->rungs[r];
+        if (d < 64 && (rung->excluded & (UINT64_C(1) << d)))
+            continue; /* this device's bitstream does not fit the rendition */
         if (cme__chunkq_peek_index(&rung->queue, d) < 0)
             continue;
         int mine = 0;
@@ -386,9 +388,12 @@ static void requeue(Worker *w, CmeEncSlot *slot, CmeChunk *c)
     c->attempts++;
     if (w->device < 64)
         c->excluded |= UINT64_C(1) << w->device;
+    pthread_mutex_lock(&job->sched_lock);
+    uint64_t excluded = c->excluded | rung->excluded;
+    pthread_mutex_unlock(&job->sched_lock);
     int eligible = 0;
     for (int d = 0; d < job->pool.nb_devices; d++)
-        eligible |= d >= 64 || !(c->excluded & (UINT64_C(1) << d));
+        eligible |= d >= 64 || !(excluded & (UINT64_C(1) << d));
     if (!eligible || c->attempts >= MAX_ATTEMPTS) {
         cme__job_fail(job, CME_EMISMATCH,
                       "%s: segment %u: no device produced a sequence header compatible with "
@@ -456,8 +461,14 @@ static int handle_packet(Worker *w, CmeEncSlot *slot, const CmeEncPacket *pkt)
             case CHECK_SET:
             case CHECK_MATCH: break;
             case CHECK_MISMATCH:
+                /* Soft: this device is done with the rung; its chunks go back. */
                 slot->bad = 1;
                 inf->drop = 1;
+                if (w->device < 64) {
+                    pthread_mutex_lock(&job->sched_lock);
+                    rung->excluded |= UINT64_C(1) << w->device;
+                    pthread_mutex_unlock(&job->sched_lock);
+                }
                 break;
             case CHECK_MALFORMED:
                 cme__job_fail(job, CME_EBITSTREAM, "%s", w->err);
@@ -570,6 +581,7 @@ int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err, 
         .crf = rung->set.crf,
         .preset = rung->set.preset,
         .threads = dev.threads,
+        .level = dev.level,
         .keyint = job->chunk_frames,
         .color_primaries = job->color_primaries,
         .transfer_characteristics = job->transfer,

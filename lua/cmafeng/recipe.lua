@@ -37,6 +37,11 @@ local device = S.record {
                          desc = "concurrent encoders on this device" },
   threads = S.integer { min = 0, max = 64, optional = true,
                         desc = "encoder threads per session; 0 = library default" },
+  -- Forces the AV1 level an encoder signals (x10: 51 = level 5.1). Encoders whose
+  -- sequence headers disagree cannot share a rendition; the engine keeps the first one
+  -- and requeues the other device's chunks (DESIGN.md section 3, codec invariant).
+  level = S.integer { min = 0, max = 73, optional = true,
+                      desc = "AV1 level x10, 0 = the encoder's choice" },
 }
 
 local hook = S.func { optional = true }

@@ -26,6 +26,8 @@ typedef struct CmeDeviceSettings {
     char id[32];     /* "" = "<backend>:<n>" */
     int sessions;    /* concurrent encoders on this device */
     int threads;     /* software devices: encoder threads per session, 0 = default */
+    int level;       /* forced AV1 level x10 (51 = 5.1), 0 = the encoder's choice; a
+                      * device whose sequence header differs is excluded from a rung */
 } CmeDeviceSettings;
 
 typedef struct CmeJobSettings {
