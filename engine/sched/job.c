@@ -108,6 +108,12 @@ void cme__job_thread_exit(CmeJob *job)
     }
     CmeEvent done = { .type = CME_EVENT_JOB_DONE, .rung = -1, .device = -1 };
     cme__job_post(job, &done);
+    /* If memory ran out the event above may be missing; this flag still ends the job for
+     * the policy thread (cme_engine_next_event). */
+    pthread_mutex_lock(&job->events_lock);
+    job->threads_done = 1;
+    pthread_cond_broadcast(&job->events_cond);
+    pthread_mutex_unlock(&job->events_lock);
 }
 
 /* --- setup --------------------------------------------------------------------------- */
@@ -453,6 +459,13 @@ int cme_engine_next_event(CmeEngine *e, CmeEvent *ev, int timeout_ms)
         if (job->done_delivered || !job->started) {
             pthread_mutex_unlock(&job->events_lock);
             return CME_EOF;
+        }
+        if (job->threads_done) {
+            /* JOB_DONE could not be queued (out of memory): deliver it from here. */
+            *ev = (CmeEvent){ .type = CME_EVENT_JOB_DONE, .rung = -1, .device = -1 };
+            job->done_delivered = 1;
+            pthread_mutex_unlock(&job->events_lock);
+            return 0;
         }
         if (timeout_ms < 0) {
             pthread_cond_wait(&job->events_cond, &job->events_lock);

@@ -136,6 +136,7 @@ typedef struct CmeJob {
     CmeEvent *events;
     size_t nb_events, events_cap, events_head;
     int done_delivered;
+    int threads_done; /* every engine thread has exited; guarded by events_lock */
 
     atomic_uint_fast64_t frames_decoded;
     atomic_int decode_done;
