@@ -142,6 +142,12 @@ local function cmd_run(args)
         r.name, r.width, r.height, r.codecs or "?", r.segments,
         r.duration > 0 and r.bytes * 8 / r.duration / 1000 or 0)
     end
+    local a = report.audio
+    if a then
+      lines[#lines + 1] = string.format("  %-8s %d ch %5d Hz %-15s %3d segments %8.0f kbit/s",
+        "audio", a.channels, a.sample_rate, a.codecs or "?", a.segments,
+        a.duration > 0 and a.bytes * 8 / a.duration / 1000 or 0)
+    end
     io.stderr:write(string.format(
       "cmafeng: wrote %s in %.1f s (%d frames)\n%s\n" ..
       "  HLS:  %s/master.m3u8\n  DASH: %s/manifest.mpd\n" ..
