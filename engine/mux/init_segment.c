@@ -62,27 +62,35 @@ static void write_mvhd(CmeBuf *b, uint32_t track_id, uint32_t timescale)
     cme__box_end(b, box);
 }
 
-/* ISO/IEC 14496-12 8.3.2. Flags 3 = track_enabled | track_in_movie. The width and height
- * are the presentation size, so the pixel aspect ratio stretches the width, as
- * AV1-ISOBMFF 2.2.4 and ISO/IEC 14496-12 12.1.4 describe. */
-static void write_tkhd(CmeBuf *b, const CmeVideoTrack *t, uint32_t sar_num, uint32_t sar_den)
+/* ISO/IEC 14496-12 8.3.2. Flags 3 = track_enabled | track_in_movie. volume is 8.8 fixed
+ * point (1.0 for audio, 0 for video); width and height are 16.16 fixed point, the
+ * presentation size (0 for audio). */
+static void write_tkhd(CmeBuf *b, uint32_t track_id, uint16_t volume, uint32_t width_fixed,
+                       uint32_t height_fixed)
 {
-    uint64_t width_fixed = ((uint64_t)t->width * sar_num << 16) / sar_den;
     size_t box = cme__fullbox_begin(b, "tkhd", 0, 3);
     cme__buf_be32(b, 0); /* creation_time */
     cme__buf_be32(b, 0); /* modification_time */
-    cme__buf_be32(b, t->track_id);
+    cme__buf_be32(b, track_id);
     cme__buf_be32(b, 0);      /* reserved */
     cme__buf_be32(b, 0);      /* duration */
     cme__buf_zeros(b, 2 * 4); /* reserved */
     cme__buf_be16(b, 0);      /* layer */
-    cme__buf_be16(b, 0);      /* alternate_group */
-    cme__buf_be16(b, 0);      /* volume: 0 for a visual track */
-    cme__buf_be16(b, 0);      /* reserved */
+    cme__buf_be16(b, 0);      /* alternate_group: one track of its kind */
+    cme__buf_be16(b, volume);
+    cme__buf_be16(b, 0); /* reserved */
     write_unity_matrix(b);
-    cme__buf_be32(b, (uint32_t)width_fixed);
-    cme__buf_be32(b, t->height << 16);
+    cme__buf_be32(b, width_fixed);
+    cme__buf_be32(b, height_fixed);
     cme__box_end(b, box);
+}
+
+/* The video track's presentation size: the pixel aspect ratio stretches the width, as
+ * AV1-ISOBMFF 2.2.4 and ISO/IEC 14496-12 12.1.4 describe. */
+static void write_tkhd_video(CmeBuf *b, const CmeVideoTrack *t, uint32_t sar_num, uint32_t sar_den)
+{
+    uint64_t width_fixed = ((uint64_t)t->width * sar_num << 16) / sar_den;
+    write_tkhd(b, t->track_id, 0, (uint32_t)width_fixed, t->height << 16);
 }
 
 /* ISO/IEC 14496-12 8.4.2. The language (ISO 639-2/T, "und" for video) is packed as three
@@ -241,7 +249,7 @@ static void write_stbl(CmeBuf *b, const CmeVideoTrack *t, uint32_t sar_num, uint
 static void write_trak(CmeBuf *b, const CmeVideoTrack *t, uint32_t sar_num, uint32_t sar_den)
 {
     size_t trak = cme__box_begin(b, "trak");
-    write_tkhd(b, t, sar_num, sar_den);
+    write_tkhd_video(b, t, sar_num, sar_den);
     size_t mdia = cme__box_begin(b, "mdia");
     write_mdhd(b, t->timescale, "und");
     write_hdlr(b, "vide", "VideoHandler");
@@ -406,27 +414,6 @@ static void write_mp4a(CmeBuf *b, const CmeAudioTrack *t)
     cme__box_end(b, box);
 }
 
-/* ISO/IEC 14496-12 8.3.2 for an audio track: flags 3 (enabled, in movie), volume 1.0,
- * width and height 0. */
-static void write_tkhd_audio(CmeBuf *b, const CmeAudioTrack *t)
-{
-    size_t box = cme__fullbox_begin(b, "tkhd", 0, 3);
-    cme__buf_be32(b, 0); /* creation_time */
-    cme__buf_be32(b, 0); /* modification_time */
-    cme__buf_be32(b, t->track_id);
-    cme__buf_be32(b, 0);      /* reserved */
-    cme__buf_be32(b, 0);      /* duration */
-    cme__buf_zeros(b, 2 * 4); /* reserved */
-    cme__buf_be16(b, 0);      /* layer */
-    cme__buf_be16(b, 0);      /* alternate_group: the only audio track */
-    cme__buf_be16(b, 0x0100); /* volume 1.0 */
-    cme__buf_be16(b, 0);      /* reserved */
-    write_unity_matrix(b);
-    cme__buf_be32(b, 0); /* width */
-    cme__buf_be32(b, 0); /* height */
-    cme__box_end(b, box);
-}
-
 /* ISO/IEC 14496-12 12.2.2: balance 0 (centre), reserved 0. */
 static void write_smhd(CmeBuf *b)
 {
@@ -440,7 +427,7 @@ static void write_trak_audio(CmeBuf *b, const CmeAudioTrack *t, uint32_t timesca
                              const char *lang)
 {
     size_t trak = cme__box_begin(b, "trak");
-    write_tkhd_audio(b, t);
+    write_tkhd(b, t->track_id, 0x0100, 0, 0); /* volume 1.0 */
     size_t mdia = cme__box_begin(b, "mdia");
     write_mdhd(b, timescale, lang);
     write_hdlr(b, "soun", "SoundHandler");
