@@ -522,6 +522,36 @@ static int write_buf(const char *dir, const char *sub, const char *name, CmeBuf 
     return cme__file_write_atomic(path, b->data, b->size, err, errlen);
 }
 
+/* Peak (max over segments, RFC 8216 4.3.4.2) and average bit rates of a rendition. */
+static void bandwidth(CmeRendition *rep)
+{
+    uint64_t bytes = 0, dur = 0, peak = 0;
+    for (size_t k = 0; k < rep->nb_segments; k++) {
+        const CmeSegmentEntry *s = &rep->segments[k];
+        bytes += s->bytes;
+        dur += s->duration;
+        if (s->duration) {
+            uint64_t bw = (uint64_t)((double)s->bytes * 8 * rep->timescale / s->duration);
+            if (bw > peak)
+                peak = bw;
+        }
+    }
+    rep->peak_bandwidth = peak;
+    rep->avg_bandwidth = dur ? (uint64_t)((double)bytes * 8 * rep->timescale / dur) : 0;
+}
+
+/* Fills in the bit rates and writes the rendition's media playlist. */
+static int write_media_playlist(CmeJob *job, CmeRendition *rep, char *err, size_t errlen)
+{
+    bandwidth(rep);
+    CmeBuf b = { 0 };
+    int r = cme_hls_write_media(&b, rep);
+    if (r == 0)
+        r = write_buf(job->output, rep->name, "index.m3u8", &b, err, errlen);
+    cme__buf_free(&b);
+    return r;
+}
+
 static int write_manifests(CmeJob *job, char *err, size_t errlen)
 {
     CmeRendition reps[CME_MAX_RUNGS + 1]; /* the ladder, then the audio rendition */
@@ -529,18 +559,6 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
     int r = 0;
     for (int i = 0; i < job->nb_rungs && r == 0; i++) {
         CmeRung *rung = &job->rungs[i];
-        int n = atomic_load(&rung->total_chunks);
-        uint64_t bytes = 0, dur = 0, peak = 0;
-        for (int k = 0; k < n; k++) {
-            const CmeSegmentEntry *s = &rung->segs[k];
-            bytes += s->bytes;
-            dur += s->duration;
-            if (s->duration) {
-                uint64_t bw = (uint64_t)((double)s->bytes * 8 * CME_TIMESCALE / s->duration);
-                if (bw > peak)
-                    peak = bw;
-            }
-        }
         reps[i] = (CmeRendition){
             .name = rung->set.name,
             .codecs = rung->codecs,
@@ -549,50 +567,27 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
             .fps_num = (uint32_t)job->info.fps_num,
             .fps_den = (uint32_t)job->info.fps_den,
             .timescale = CME_TIMESCALE,
-            .peak_bandwidth = peak,
-            .avg_bandwidth = dur ? (uint64_t)((double)bytes * 8 * CME_TIMESCALE / dur) : 0,
             .segments = rung->segs,
-            .nb_segments = (size_t)n,
+            .nb_segments = (size_t)atomic_load(&rung->total_chunks),
             .start_number = 1,
         };
-        CmeBuf b = { 0 };
-        r = cme_hls_write_media(&b, &reps[i]);
-        if (r == 0)
-            r = write_buf(job->output, rung->set.name, "index.m3u8", &b, err, errlen);
-        cme__buf_free(&b);
+        r = write_media_playlist(job, &reps[i], err, errlen);
     }
     size_t nb = (size_t)job->nb_rungs;
     const CmeAudioRung *au = &job->audio;
     if (r == 0 && au->enc && au->nb_segs > 0) {
-        uint64_t bytes = 0, dur = 0, peak = 0;
-        uint32_t sr = (uint32_t)job->set.audio_sample_rate;
-        for (size_t k = 0; k < au->nb_segs; k++) {
-            bytes += au->segs[k].bytes;
-            dur += au->segs[k].duration;
-            if (au->segs[k].duration) {
-                uint64_t bw = (uint64_t)((double)au->segs[k].bytes * 8 * sr / au->segs[k].duration);
-                if (bw > peak)
-                    peak = bw;
-            }
-        }
         reps[nb] = (CmeRendition){
             .name = "audio",
             .codecs = au->codecs,
-            .timescale = sr,
-            .peak_bandwidth = peak,
-            .avg_bandwidth = dur ? (uint64_t)((double)bytes * 8 * sr / dur) : 0,
+            .timescale = (uint32_t)job->set.audio_sample_rate,
             .segments = au->segs,
             .nb_segments = au->nb_segs,
             .start_number = 1,
             .is_audio = 1,
             .channels = (uint32_t)job->set.audio_channels,
-            .sample_rate = sr,
+            .sample_rate = (uint32_t)job->set.audio_sample_rate,
         };
-        CmeBuf b = { 0 };
-        r = cme_hls_write_media(&b, &reps[nb]);
-        if (r == 0)
-            r = write_buf(job->output, "audio", "index.m3u8", &b, err, errlen);
-        cme__buf_free(&b);
+        r = write_media_playlist(job, &reps[nb], err, errlen);
         nb++;
     }
     if (r == 0) {
