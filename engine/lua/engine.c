@@ -263,6 +263,8 @@ static int l_stats(lua_State *L)
     lua_setfield(L, -2, "elapsed");
     lua_pushnumber(L, (lua_Number)st.frames_decoded);
     lua_setfield(L, -2, "frames_decoded");
+    lua_pushnumber(L, (lua_Number)st.decode_errors);
+    lua_setfield(L, -2, "decode_errors");
     lua_pushnumber(L, (lua_Number)st.total_frames);
     lua_setfield(L, -2, "total_frames");
     lua_pushboolean(L, st.decode_done);

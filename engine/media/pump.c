@@ -327,6 +327,7 @@ void *cme__pump_main(void *arg)
             break;
         }
         atomic_fetch_add(&job->frames_decoded, 1);
+        atomic_store(&job->decode_errors, cme__source_errors(job->src));
         if (pump_audio(job, &aseg, apkt, 0) < 0)
             break;
         if (cur && cur->ready == k) {

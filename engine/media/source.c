@@ -22,6 +22,7 @@ struct CmeSource {
     AVPacket **apkts; /* demuxed audio packets waiting for the pump (FIFO) */
     size_t nb_apkts, apkts_cap, apkts_head;
     int draining;      /* the demuxer hit EOF; flushing the decoder */
+    uint64_t errors;   /* packets the decoder rejected + frames it flagged as damaged */
     int64_t first_pts; /* source time base; AV_NOPTS_VALUE until the first frame */
     int64_t last_pts;  /* output timescale */
     char path[1024];
@@ -186,6 +187,11 @@ static int queue_audio(CmeSource *s, AVPacket *pkt)
     return 0;
 }
 
+uint64_t cme__source_errors(const CmeSource *s)
+{
+    return s->errors;
+}
+
 const AVStream *cme__source_audio(const CmeSource *s)
 {
     return s->audio >= 0 ? s->fmt->streams[s->audio] : NULL;
@@ -223,6 +229,8 @@ int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *
         av_frame_unref(frame);
         int r = avcodec_receive_frame(s->dec, frame);
         if (r == 0) {
+            if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT))
+                s->errors++;
             int64_t t = frame->best_effort_timestamp;
             if (t == AV_NOPTS_VALUE)
                 t = frame->pts;
@@ -279,6 +287,10 @@ int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *
             }
             r = avcodec_send_packet(s->dec, s->pkt);
             av_packet_unref(s->pkt);
+            /* A damaged packet is skipped and counted: the job goes on with what decodes
+             * and reports the damage (cmafeng prints a warning, report.json counts it). */
+            if (r == AVERROR_INVALIDDATA)
+                s->errors++;
             if (r < 0 && r != AVERROR(EAGAIN) && r != AVERROR_INVALIDDATA) {
                 av_err(err, errlen, s->path, "decoding failed", r);
                 return CME_EMEDIA;

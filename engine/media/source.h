@@ -27,6 +27,8 @@ int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *
                      size_t errlen);
 void cme__source_close(CmeSource **ps);
 
+/* Damaged input so far: packets the decoder rejected and frames it flagged. */
+uint64_t cme__source_errors(const CmeSource *s);
 /* The audio stream whose packets cme__source_read() keeps aside, or NULL. */
 const AVStream *cme__source_audio(const CmeSource *s);
 /* Stops keeping audio packets (the job has no audio rendition). */

@@ -489,6 +489,7 @@ void cme_engine_stats(CmeEngine *e, CmeEngineStats *st)
     memset(st, 0, sizeof(*st));
     st->elapsed = job->started ? cme__now() - job->t_start : 0;
     st->frames_decoded = atomic_load(&job->frames_decoded);
+    st->decode_errors = atomic_load(&job->decode_errors);
     st->total_frames = job->info.nb_frames;
     st->decode_done = atomic_load(&job->decode_done);
     st->nb_rungs = job->nb_rungs;

@@ -139,6 +139,7 @@ typedef struct CmeJob {
     int threads_done; /* every engine thread has exited; guarded by events_lock */
 
     atomic_uint_fast64_t frames_decoded;
+    atomic_uint_fast64_t decode_errors;
     atomic_int decode_done;
     double t_start;
 } CmeJob;

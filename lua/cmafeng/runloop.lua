@@ -177,6 +177,20 @@ function M.run(job, opts)
 
   report.elapsed = stats.elapsed
   report.frames = stats.frames_decoded
+  -- Damaged or short sources still encode what decodes, but never silently.
+  report.warnings = {}
+  if stats.decode_errors > 0 then
+    report.warnings[#report.warnings + 1] = string.format(
+      "%s: %d damaged packets or frames were skipped or concealed by the decoder",
+      job.source, stats.decode_errors)
+  end
+  if info.frames and info.frames > 0 and stats.frames_decoded < 0.95 * info.frames then
+    report.warnings[#report.warnings + 1] = string.format(
+      "%s: decoded %d frames where the container announces %d (%.1f s of %.1f s): the file " ..
+      "may be truncated", job.source, stats.frames_decoded, info.frames,
+      stats.frames_decoded * info.fps_den / info.fps_num, info.duration)
+  end
+  for _, w in ipairs(report.warnings) do stderr:write("cmafeng: warning: ", w, "\n") end
   report.ok = fok and true or false
   report.error = hook_error or (not fok and (ferr or failure)) or nil
   table.sort(report.segments, function(a, b)

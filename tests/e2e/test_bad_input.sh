@@ -51,6 +51,23 @@ for backend in nvenc qsv vaapi; do
     "$WORK/hw_$backend" run "$WORK/hw_$backend.lua" -- "$WORK/ok.mkv"
 done
 
+# Damaged sources encode what decodes, exit 0, and say so on stderr and in report.json.
+ffmpeg -v error -y -f lavfi -i testsrc2=s=128x72:r=25:d=4 -c:v libx264 -pix_fmt yuv420p \
+  "$WORK/long.mkv"
+head -c "$(( $(stat -c %s "$WORK/long.mkv") / 3 ))" "$WORK/long.mkv" >"$WORK/truncated.mkv"
+printf 'return { source = arg[1], output = arg[2], segment_seconds = 1,\n  video = { ladder = { { width = 128, height = 72, preset = 12 } } } }\n' \
+  >"$WORK/tiny.lua"
+set +e
+"$CMAFENG" run "$WORK/tiny.lua" -- "$WORK/truncated.mkv" "$WORK/trunc_out" 2>"$WORK/stderr"
+rc=$?
+set -e
+check "truncated source: exit 0 (got $rc)" test "$rc" -eq 0
+check "truncated source: stderr warns that the file may be truncated" \
+  grep -q "^cmafeng: warning: $WORK/truncated.mkv: decoded [0-9]* frames where the container announces 100 .*may be truncated" \
+  "$WORK/stderr"
+check "truncated source: report.json lists the warning" \
+  grep -q '"warnings": \[' "$WORK/trunc_out/report.json"
+
 expect_bad "unknown option" "unknown option --bogus" "$WORK/o7" run "$RECIPE" --bogus
 
 finish

@@ -85,7 +85,8 @@ typedef struct CmeRungStats {
 typedef struct CmeEngineStats {
     double elapsed; /* seconds since start */
     uint64_t frames_decoded;
-    int64_t total_frames; /* estimate from the container, -1 when unknown */
+    uint64_t decode_errors; /* damaged source packets/frames skipped or concealed */
+    int64_t total_frames;   /* estimate from the container, -1 when unknown */
     int decode_done;
     int nb_rungs;
     CmeRungStats rungs[CME_MAX_RUNGS];
