@@ -16,7 +16,7 @@
 typedef struct CmeEncoderSettings {
     int width, height;
     int fps_num, fps_den;
-    int bit_depth; /* 8 */
+    int bit_depth; /* 8 or 10 */
     int crf, preset;
     int threads; /* 0 = backend default */
     int level;   /* AV1 level x10 (51 = 5.1), 0 = the encoder's choice */
@@ -25,7 +25,9 @@ typedef struct CmeEncoderSettings {
     int color_primaries, transfer_characteristics, matrix_coefficients, full_range;
 } CmeEncoderSettings;
 
-/* An 8-bit 4:2:0 picture; planes are borrowed for the duration of send_frame(). */
+/* A 4:2:0 picture at the encoder's bit depth: 8-bit samples, or 10-bit samples in 16-bit
+ * little-endian words (AV_PIX_FMT_YUV420P10LE). Strides are in bytes; planes are borrowed
+ * for the duration of send_frame(). */
 typedef struct CmeEncFrame {
     const uint8_t *planes[3];
     int strides[3];

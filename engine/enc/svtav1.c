@@ -27,6 +27,7 @@ typedef struct SvtPriv {
     int grey_pending;        /* the grey picture's packet is still to be discarded */
     EbBufferHeaderType *out; /* the packet last handed out, released on the next call */
     int width, height;
+    int bytes_per_sample; /* 1 for 8-bit input, 2 for 10-bit in 16-bit words */
 } SvtPriv;
 
 /* Encoder inits never overlap: each re-runs the library's process-wide CPU-dispatch
@@ -113,6 +114,7 @@ static int svt_open_locked(SvtPriv *p, const CmeEncoderSettings *s, char *err, s
     p->initialized = 1;
     p->width = s->width;
     p->height = s->height;
+    p->bytes_per_sample = s->bit_depth > 8 ? 2 : 1;
     return 0;
 }
 
@@ -141,10 +143,10 @@ static int svt_send_frame(void *priv, const CmeEncFrame *f)
     io.luma = (uint8_t *)f->planes[0];
     io.cb = (uint8_t *)f->planes[1];
     io.cr = (uint8_t *)f->planes[2];
-    /* SVT strides are in pixels; 8-bit input makes them equal to bytes. */
-    io.y_stride = (uint32_t)f->strides[0];
-    io.cb_stride = (uint32_t)f->strides[1];
-    io.cr_stride = (uint32_t)f->strides[2];
+    /* SVT strides are in samples, ours in bytes. */
+    io.y_stride = (uint32_t)(f->strides[0] / p->bytes_per_sample);
+    io.cb_stride = (uint32_t)(f->strides[1] / p->bytes_per_sample);
+    io.cr_stride = (uint32_t)(f->strides[2] / p->bytes_per_sample);
     io.width = (uint32_t)p->width;
     io.height = (uint32_t)p->height;
     hdr.p_buffer = (uint8_t *)&io;
@@ -200,13 +202,23 @@ static int svt_receive_packet(void *priv, CmeEncPacket *pkt)
 /* Sends one mid-grey picture so that EOS can drain (see the top of the file). */
 static void send_grey(SvtPriv *p)
 {
-    size_t luma = (size_t)p->width * (size_t)p->height;
-    uint8_t *buf = malloc(luma + luma / 2);
+    const size_t bps = (size_t)p->bytes_per_sample;
+    const size_t luma = (size_t)p->width * (size_t)p->height;
+    const size_t samples = luma + luma / 2;
+    uint8_t *buf = malloc(samples * bps);
     if (!buf)
         return;
-    memset(buf, 128, luma + luma / 2);
-    CmeEncFrame f = { .planes = { buf, buf + luma, buf + luma + luma / 4 },
-                      .strides = { p->width, p->width / 2, p->width / 2 },
+    if (bps == 1) {
+        memset(buf, 128, samples);
+    } else {
+        for (size_t i = 0; i < samples; i++) {
+            buf[2 * i] = 0x00; /* 512, mid-grey at 10 bits, little-endian */
+            buf[2 * i + 1] = 0x02;
+        }
+    }
+    int cw = p->width / 2 * (int)bps;
+    CmeEncFrame f = { .planes = { buf, buf + luma * bps, buf + (luma + luma / 4) * bps },
+                      .strides = { p->width * (int)bps, cw, cw },
                       .pts = 0,
                       .force_key = 1 };
     if (svt_send_frame(p, &f) == 0)

@@ -101,6 +101,7 @@ static int l_new(lua_State *L)
         r->height = (int)num_field(L, rt, path, "height", 0);
         r->crf = (int)num_field(L, rt, path, "crf", 35);
         r->preset = (int)num_field(L, rt, path, "preset", 10);
+        r->bit_depth = (int)num_field(L, rt, path, "bit_depth", 8);
         char def[32];
         snprintf(def, sizeof(def), "%dp", r->height);
         str_field(L, rt, path, "name", r->name, sizeof(r->name), def);

@@ -157,6 +157,11 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
                      i + 1, r->width, r->height);
             return CME_EINVAL;
         }
+        if (r->bit_depth != 0 && r->bit_depth != 8 && r->bit_depth != 10) {
+            snprintf(err, errlen, "video.ladder[%d].bit_depth: expected 8 or 10, got %d", i + 1,
+                     r->bit_depth);
+            return CME_EINVAL;
+        }
         if (r->crf < 1 || r->crf > 63 || r->preset < -1 || r->preset > 13) {
             snprintf(err, errlen, "video.ladder[%d]: crf must be 1..63 and preset -1..13", i + 1);
             return CME_EINVAL;

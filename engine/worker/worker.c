@@ -577,7 +577,7 @@ int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err, 
         .height = rung->set.height,
         .fps_num = job->info.fps_num,
         .fps_den = job->info.fps_den,
-        .bit_depth = 8,
+        .bit_depth = rung->set.bit_depth == 10 ? 10 : 8,
         .crf = rung->set.crf,
         .preset = rung->set.preset,
         .threads = dev.threads,
@@ -605,16 +605,19 @@ static int send_frame(Worker *w, CmeEncSlot *slot, const AVFrame *f, int force_k
 {
     CmeRung *rung = &w->job->rungs[slot->rung];
     const int W = rung->set.width, H = rung->set.height;
+    /* 10-bit rungs get 16-bit samples; an 8-bit source is shifted up by swscale. */
+    const enum AVPixelFormat fmt =
+        rung->set.bit_depth == 10 ? AV_PIX_FMT_YUV420P10LE : AV_PIX_FMT_YUV420P;
     CmeEncFrame ef = { .pts = slot->next_pts, .force_key = force_key };
-    if (f->format == AV_PIX_FMT_YUV420P && f->width == W && f->height == H) {
+    if (f->format == fmt && f->width == W && f->height == H) {
         for (int i = 0; i < 3; i++) {
             ef.planes[i] = f->data[i];
             ef.strides[i] = f->linesize[i];
         }
     } else {
         int r = slot->rung;
-        w->sws[r] = sws_getCachedContext(w->sws[r], f->width, f->height, f->format, W, H,
-                                         AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, NULL);
+        w->sws[r] = sws_getCachedContext(w->sws[r], f->width, f->height, f->format, W, H, fmt,
+                                         SWS_BICUBIC, NULL, NULL, NULL);
         if (!w->sws[r]) {
             cme__job_fail(w->job, CME_EUNSUPPORTED, "%s: cannot scale %dx%d %s to %dx%d",
                           rung->set.name, f->width, f->height, av_get_pix_fmt_name(f->format), W,
@@ -625,7 +628,7 @@ static int send_frame(Worker *w, CmeEncSlot *slot, const AVFrame *f, int force_k
             w->scaled[r] = av_frame_alloc();
             if (!w->scaled[r])
                 return CME_ENOMEM;
-            w->scaled[r]->format = AV_PIX_FMT_YUV420P;
+            w->scaled[r]->format = fmt;
             w->scaled[r]->width = W;
             w->scaled[r]->height = H;
             if (av_frame_get_buffer(w->scaled[r], 0) < 0) {

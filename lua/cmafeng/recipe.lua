@@ -27,6 +27,9 @@ local rung = S.record {
   height = dimension(),
   crf = S.integer { min = 1, max = 63, default = 35 },
   preset = S.integer { min = -1, max = 13, default = 10 },
+  -- 10-bit for HDR (PQ/HLG sources) or less banding; the colour description comes from the
+  -- source either way.
+  bit_depth = S.enum({ 8, 10 }, { default = 8 }),
   -- No keyint: key frames at segment starts are the engine's job, never the recipe's.
 }
 

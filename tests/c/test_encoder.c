@@ -46,6 +46,20 @@ static void test_close_without_frames_returns(void **state)
     assert_null(e);
 }
 
+static void test_ten_bit_eos_without_frames_drains(void **state)
+{
+    (void)state;
+    CmeEncoderSettings s = settings();
+    s.bit_depth = 10; /* the grey picture is 16-bit words then */
+    CmeEncoder *e = NULL;
+    char err[256];
+    assert_int_equal(cme__encoder_open(&e, CME_BACKEND_SVT, &s, err, sizeof(err)), 0);
+    assert_int_equal(cme__encoder_send(e, NULL), 0);
+    CmeEncPacket pkt;
+    assert_int_equal(cme__encoder_receive(e, &pkt), CME_EOF);
+    cme__encoder_close(&e);
+}
+
 static void test_eos_without_frames_drains(void **state)
 {
     (void)state;
@@ -129,6 +143,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_close_without_frames_returns),
         cmocka_unit_test(test_eos_without_frames_drains),
+        cmocka_unit_test(test_ten_bit_eos_without_frames_drains),
         cmocka_unit_test(test_one_packet_per_frame_in_order),
         cmocka_unit_test(test_bad_configuration_is_reported),
     };

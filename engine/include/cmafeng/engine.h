@@ -19,6 +19,7 @@ typedef struct CmeRungSettings {
     int width, height; /* even */
     int crf;           /* 1..63 */
     int preset;        /* SVT-AV1 enc_mode, -1..13 */
+    int bit_depth;     /* 8 or 10 (0 = 8) */
 } CmeRungSettings;
 
 typedef struct CmeDeviceSettings {
