@@ -23,9 +23,9 @@ describe("recipe.load", function()
     assert.are.equal("cmaf", job.invariant)
     assert.are.equal(2, job.queue_depth)
     assert.is_nil(job.devices)
-    assert.are.same({ name = "720p", width = 1280, height = 720, crf = 35, preset = 10 },
+    assert.are.same({ name = "720p", width = 1280, height = 720, crf = 35, preset = 10, bit_depth = 8 },
                     job.video.ladder[1])
-    assert.are.same({ name = "low", width = 640, height = 360, crf = 40, preset = 12 },
+    assert.are.same({ name = "low", width = 640, height = 360, crf = 40, preset = 12, bit_depth = 8 },
                     job.video.ladder[2])
     assert.are.equal("ok", job.on_segment({}))
   end)
@@ -42,9 +42,9 @@ describe("recipe.load", function()
 
   it("lets recipes use cmafeng.ladder", function()
     local job = assert(recipe.load(F .. "uses_ladder.lua", {}))
-    assert.are.same({ name = "720p", width = 1280, height = 720, crf = 33, preset = 10 },
+    assert.are.same({ name = "720p", width = 1280, height = 720, crf = 33, preset = 10, bit_depth = 8 },
                     job.video.ladder[1])
-    assert.are.same({ name = "360p", width = 640, height = 360, crf = 33, preset = 10 },
+    assert.are.same({ name = "360p", width = 640, height = 360, crf = 33, preset = 10, bit_depth = 8 },
                     job.video.ladder[2])
   end)
 
@@ -286,7 +286,7 @@ describe("shipped recipes", function()
     local job = assert(recipe.load("recipes/small_test.lua", { "clip.mkv", "o" }))
     assert.are.equal("o", job.output)
     assert.are.equal(1, job.segment_seconds)
-    assert.are.same({ name = "90p", width = 160, height = 90, crf = 40, preset = 12 },
+    assert.are.same({ name = "90p", width = 160, height = 90, crf = 40, preset = 12, bit_depth = 8 },
                     job.video.ladder[2])
     assert.are.equal("out", assert(recipe.load("recipes/small_test.lua", { "clip.mkv" })).output)
   end)
