@@ -111,6 +111,11 @@ void cme__audio_set_origin(CmeAudio *a, int64_t origin, AVRational origin_tb)
     a->origin_tb = origin_tb;
 }
 
+int cme__audio_priming(const CmeAudio *a)
+{
+    return a->enc->initial_padding;
+}
+
 const uint8_t *cme__audio_asc(const CmeAudio *a, size_t *size)
 {
     *size = (size_t)a->enc->extradata_size;

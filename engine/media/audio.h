@@ -26,6 +26,8 @@ typedef struct CmeAudio CmeAudio;
 int cme__audio_open(CmeAudio **out, const AVStream *st, const CmeAudioSettings *s, char *err,
                     size_t errlen);
 void cme__audio_set_origin(CmeAudio *a, int64_t origin, AVRational origin_tb);
+/* The encoder delay in samples (AAC priming) at the start of the output. */
+int cme__audio_priming(const CmeAudio *a);
 /* The AudioSpecificConfig for esds (valid after open). */
 const uint8_t *cme__audio_asc(const CmeAudio *a, size_t *size);
 /* pkt == NULL flushes. 0 or CME_EMEDIA with err set. */

@@ -153,6 +153,9 @@ static int write_audio_init(CmeJob *job)
         .asc = asc,
         .asc_size = asc_size,
         .avg_bitrate = (uint32_t)job->set.audio_bitrate,
+        /* The muxed timeline counts the encoder delay as samples from 0; the edit list
+         * starts presentation after it, so audio lines up with the video. */
+        .priming = (uint32_t)cme__audio_priming(au->enc),
     };
     CmeBuf b = { 0 };
     char path[2100], err[512] = { 0 };

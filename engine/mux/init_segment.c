@@ -423,11 +423,30 @@ static void write_smhd(CmeBuf *b)
     cme__box_end(b, box);
 }
 
+/* ISO/IEC 14496-12 8.6.5/8.6.6: one edit that starts the presentation `priming` samples
+ * into the media, which removes the AAC encoder delay (the one-entry list ISO/IEC 14496-24
+ * describes for priming). segment_duration 0: a fragmented track's duration is not known
+ * in the init segment. */
+static void write_edts_priming(CmeBuf *b, uint32_t priming)
+{
+    size_t edts = cme__box_begin(b, "edts");
+    size_t elst = cme__fullbox_begin(b, "elst", 0, 0);
+    cme__buf_be32(b, 1);       /* entry_count */
+    cme__buf_be32(b, 0);       /* segment_duration */
+    cme__buf_be32(b, priming); /* media_time */
+    cme__buf_be16(b, 1);       /* media_rate_integer */
+    cme__buf_be16(b, 0);       /* media_rate_fraction */
+    cme__box_end(b, elst);
+    cme__box_end(b, edts);
+}
+
 static void write_trak_audio(CmeBuf *b, const CmeAudioTrack *t, uint32_t timescale,
                              const char *lang)
 {
     size_t trak = cme__box_begin(b, "trak");
     write_tkhd(b, t->track_id, 0x0100, 0, 0); /* volume 1.0 */
+    if (t->priming)
+        write_edts_priming(b, t->priming);
     size_t mdia = cme__box_begin(b, "mdia");
     write_mdhd(b, timescale, lang);
     write_hdlr(b, "soun", "SoundHandler");

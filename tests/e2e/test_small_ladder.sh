@@ -105,6 +105,12 @@ out_adur=$(ffprobe -v error -select_streams a:0 -show_entries packet=duration_ti
   "$WORK/audio.mp4" | awk '{ s += $1 } END { printf "%.6f", s }')
 check "audio: $out_adur s muxed for $src_adur s of source audio (within 2 AAC frames)" \
   awk -v a="$out_adur" -v b="$src_adur" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 2048 / 48000) }'
+# The AAC encoder delay (1024 samples) is trimmed by an edit list, so the first audible
+# sample presents at 0 with the first video frame: ffprobe shows the priming before 0.
+astart=$(ffprobe -v error -select_streams a:0 -show_entries stream=start_time -of csv=p=0 \
+  "$WORK/audio.mp4")
+check "audio: the edit list trims the AAC priming (start_time $astart = -1024/48000)" \
+  test "$astart" = "-0.021333"
 check "master.m3u8 has the audio group and each variant uses it" \
   grep -q '^#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio".*URI="audio/index.m3u8"' "$OUT/master.m3u8"
 check "every variant lists AV1 and AAC codecs" \

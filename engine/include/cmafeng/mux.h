@@ -38,6 +38,7 @@ typedef struct CmeAudioTrack {
     size_t asc_size;
     uint32_t max_bitrate, avg_bitrate; /* btrt and DecoderConfigDescriptor; 0 when unknown */
     const char *language;              /* ISO 639-2/T, three lowercase letters; NULL means "und" */
+    uint32_t priming; /* encoder delay in samples (AAC: 1024), trimmed by an edit list; 0 = none */
 } CmeAudioTrack;
 
 /* ftyp (major cmfc; compatible cmfc, iso6, and caac when the ASC is an AAC-LC/HE-AAC/
