@@ -38,7 +38,7 @@ static const uint8_t *find_box(const uint8_t *p, size_t size, const char *type);
 static size_t children_offset(const uint8_t *box)
 {
     static const char *const plain[] = { "moov", "trak", "mdia", "minf", "dinf", "stbl",
-                                         "mvex", "moof", "traf" };
+                                         "mvex", "moof", "traf", "edts" };
     for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
         if (!memcmp(box + 4, plain[i], 4))
             return 8;
@@ -511,6 +511,28 @@ static void test_audio_init_structure(void **state)
     CmeAudioTrack t = test_audio();
     assert_int_equal(cme_mux_write_init_audio(&b, &t), 0);
     check_tree(&b, exp, sizeof(exp) / sizeof(exp[0]));
+    cme_buf_free(&b);
+}
+
+/* ISO/IEC 14496-12 8.6.6: elst v0, one entry: segment_duration 0, media_time 1024 (the AAC
+ * priming), media_rate 1.0. */
+static const uint8_t exp_elst[] = { BE32(28), CC("elst"), 0, 0, 0, 0, BE32(1),
+                                    BE32(0), BE32(1024), 0x00, 0x01, 0x00, 0x00 };
+
+static void test_audio_init_priming(void **state)
+{
+    (void)state;
+    static const char *const exp[] = {
+        "ftyp", "moov", "mvhd", "trak", "tkhd", "edts", "elst", "mdia", "mdhd", "hdlr",
+        "minf", "smhd", "dinf", "dref", "url ", "stbl", "stsd", "mp4a", "esds", "btrt",
+        "stts", "stsc", "stsz", "stco", "mvex", "trex",
+    };
+    CmeBuf b = { 0 };
+    CmeAudioTrack t = test_audio();
+    t.priming = 1024;
+    assert_int_equal(cme_mux_write_init_audio(&b, &t), 0);
+    check_tree(&b, exp, sizeof(exp) / sizeof(exp[0]));
+    assert_box(&b, "elst", exp_elst, sizeof(exp_elst));
     cme_buf_free(&b);
 }
 
@@ -1004,6 +1026,7 @@ int main(void)
         cmocka_unit_test(test_ffprobe_reads_segments),
         cmocka_unit_test(test_audio_init_boxes),
         cmocka_unit_test(test_audio_init_structure),
+        cmocka_unit_test(test_audio_init_priming),
         cmocka_unit_test(test_audio_init_variants),
         cmocka_unit_test(test_audio_init_invalid),
         cmocka_unit_test(test_ffprobe_reads_audio),
