@@ -9,6 +9,7 @@ local USAGE = [[
 usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [-- ARGS...]
        cmafeng probe FILE [--json]
        cmafeng inspect FILE [--json]
+       cmafeng validate DIR [--json]
        cmafeng version
        cmafeng repl
 
@@ -19,6 +20,7 @@ usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [-- ARGS...]
   probe    describe a media file
   inspect  an AV1 file (.obu, .ivf, init.mp4, .m4s, .mp4): sequence header, av1C, codec
            string, and per sample the time, size, frame type and sync flag
+  validate check an output directory: manifests against the files on disk (exit 1 on problems)
   version  print the version and the encoder backends built in
   repl     interactive Lua with `cme` = require "cmafeng"
 ]]
@@ -81,6 +83,27 @@ local function cmd_inspect(args)
   if not info then return fail(err) end
   io.stdout:write(as_json and inspect.json(info) .. "\n" or inspect.text(info))
   return 0
+end
+
+local function cmd_validate(args)
+  local dir, as_json
+  for _, a in ipairs(args) do
+    if a == "--json" then
+      as_json = true
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      return fail("validate: unknown option " .. a .. "\n" .. USAGE)
+    elseif dir then
+      return fail("validate: expected one DIR, got " .. dir .. " and " .. a)
+    else
+      dir = a
+    end
+  end
+  if not dir then return fail("validate: expected a DIR\n" .. USAGE) end
+  local validate = require "cmafeng.validate"
+  local res, err = validate.run(dir)
+  if not res then return fail(err) end
+  io.stdout:write(as_json and validate.json(res) .. "\n" or validate.text(res))
+  return res.ok and 0 or 1
 end
 
 local function isatty_stderr()
@@ -170,6 +193,7 @@ function M.main(argv)
   if cmd == "run" then return cmd_run(args)
   elseif cmd == "probe" then return cmd_probe(args)
   elseif cmd == "inspect" then return cmd_inspect(args)
+  elseif cmd == "validate" then return cmd_validate(args)
   elseif cmd == "version" or cmd == "--version" then return cmd_version()
   elseif cmd == "repl" then return cmd_repl()
   elseif cmd == "help" or cmd == "--help" or cmd == "-h" then

@@ -1,0 +1,1079 @@
+-- cmafeng.validate: `cmafeng validate DIR [--json]`, an independent check of an output
+-- directory (DESIGN.md section 5): the manifests are parsed from their text and every claim
+-- they make is compared with the files on disk, read back with cmafeng.core.inspect (AV1)
+-- or a small fMP4 box reader (other tracks, e.g. AAC).
+--
+--   validate.run(dir) -> result | nil, message        nil only when DIR cannot be read
+--     result = { ok = bool, dir = dir, problems = { {check=, file=, message=}, ... },
+--                checked = { counts }, groups = { {name=, problems=n}, ... } }
+--   validate.text(result) -> string                   one line per check group, then problems
+--   validate.json(result) -> string                   {ok, problems=[{file, message, check}], checked}
+--
+-- Helpers, exported for the specs:
+--   parse_attributes(s) -> {NAME = value}             RFC 8216 4.2 attribute lists
+--   parse_m3u8(text) -> playlist | nil, message       multivariant or media playlist
+--   parse_xml(text) -> root element | nil, message    the subset of XML an MPD uses
+--   parse_mpd(text) -> {representations} | nil, msg   SegmentTemplate + SegmentTimeline
+--   expand_template(tmpl, vars) -> string | nil, msg  ISO/IEC 23009-1 5.3.9.4.4 identifiers
+--   expand_timeline(S list) -> {{t=, d=}, ...}        SegmentTimeline with t defaults and r
+--   peak_bitrate(sizes, durations, target) -> bit/s   RFC 8216 4.3.4.2 peak segment bit rate
+--   read_boxes(data) -> fMP4 summary | nil, message   init/segment: timescale, tfdt, durations
+local json = require "cmafeng.json"
+
+local M = {}
+
+local format, concat, floor = string.format, table.concat, math.floor
+
+local CHECKS = {
+  { key = "master", name = "master.m3u8" },
+  { key = "media", name = "media playlists" },
+  { key = "segments", name = "segments" },
+  { key = "mpd", name = "manifest.mpd" },
+  { key = "report", name = "report.json" },
+}
+
+---------------------------------------------------------------------------------------------
+-- Small file helpers
+
+local function read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local data, rerr = f:read("*a")
+  f:close()
+  if not data then return nil, path .. ": " .. tostring(rerr) end
+  return data
+end
+
+local function file_size(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local size = f:seek("end")
+  f:close()
+  return size
+end
+
+local function dirname(p)
+  return p:match("^(.*)/[^/]*$") or ""
+end
+
+-- Joins a relative URI to the directory of the file that names it; "" is DIR itself.
+-- Returns nil for URIs that are not local relative paths.
+local function join(base, uri)
+  if uri:match("^%a[%w+.-]*:") or uri:sub(1, 1) == "/" then return nil end
+  uri = uri:gsub("[?#].*$", "")
+  local parts = {}
+  for part in ((base ~= "" and base .. "/" or "") .. uri):gmatch("[^/]+") do
+    if part == ".." then
+      if #parts == 0 then return nil end
+      parts[#parts] = nil
+    elseif part ~= "." then
+      parts[#parts + 1] = part
+    end
+  end
+  return concat(parts, "/")
+end
+M.join = join
+
+local function round(x) return floor(x + 0.5) end
+
+---------------------------------------------------------------------------------------------
+-- HLS (RFC 8216)
+
+-- 4.2: AttributeName=AttributeValue, comma separated; quoted strings may hold commas.
+function M.parse_attributes(s)
+  local attrs, pos = {}, 1
+  while pos <= #s do
+    local name, npos = s:match("^%s*([A-Z0-9%-]+)=()", pos)
+    if not name then return nil, "malformed attribute list at " .. s:sub(pos) end
+    local value
+    if s:sub(npos, npos) == '"' then
+      local close = s:find('"', npos + 1, true)
+      if not close then return nil, "unterminated quoted string in " .. name end
+      value = s:sub(npos + 1, close - 1)
+      pos = close + 1
+    else
+      local stop = s:find(",", npos, true) or (#s + 1)
+      value = s:sub(npos, stop - 1)
+      pos = stop
+    end
+    attrs[name] = value
+    local comma = s:match("^%s*(,?)", pos)
+    if comma == "," then
+      pos = s:find(",", pos, true) + 1
+    elseif s:match("^%s*$", pos) then
+      break
+    else
+      return nil, "expected ',' after " .. name
+    end
+  end
+  return attrs
+end
+
+-- Parses a playlist. Returns { kind = "master"|"media", variants = {{attrs, uri, line}},
+-- media = {{attrs, line}}, segments = {{uri, duration, line}}, map = {uri}, target_duration,
+-- endlist, media_sequence, errors = {messages} } or nil, message when it is not a playlist.
+function M.parse_m3u8(text)
+  local lines = {}
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = (line:gsub("\r$", "")) end
+  if lines[1] ~= "#EXTM3U" then
+    return nil, "the first line is not #EXTM3U (RFC 8216 4.3.1.1)"
+  end
+  local p = { variants = {}, media = {}, segments = {}, errors = {} }
+  local function err(n, msg) p.errors[#p.errors + 1] = format("line %d: %s", n, msg) end
+  local pending_inf, pending_extinf
+  for n = 2, #lines do
+    local line = lines[n]
+    if line:match("^%s*$") then
+      -- blank lines are ignored (4.1)
+    elseif line:sub(1, 1) == "#" then
+      local tag, value = line:match("^#(EXT[%w%-]+):?(.*)$")
+      if tag == "EXT-X-STREAM-INF" then
+        if pending_inf then err(pending_inf.line, "EXT-X-STREAM-INF is not followed by a URI") end
+        local attrs, aerr = M.parse_attributes(value)
+        if not attrs then err(n, "EXT-X-STREAM-INF: " .. aerr); attrs = {} end
+        pending_inf = { attrs = attrs, line = n }
+      elseif tag == "EXT-X-MEDIA" then
+        local attrs, aerr = M.parse_attributes(value)
+        if not attrs then err(n, "EXT-X-MEDIA: " .. aerr) else
+          p.media[#p.media + 1] = { attrs = attrs, line = n }
+        end
+      elseif tag == "EXTINF" then
+        local d = tonumber(value:match("^([^,]*)"))
+        if not d or not value:find(",", 1, true) then
+          err(n, "malformed EXTINF (expected #EXTINF:<duration>,[<title>])")
+        end
+        if pending_extinf then err(pending_extinf.line, "EXTINF is not followed by a URI") end
+        pending_extinf = { duration = d, line = n }
+      elseif tag == "EXT-X-TARGETDURATION" then
+        p.target_duration = tonumber(value:match("^%d+$"))
+        if not p.target_duration then err(n, "malformed EXT-X-TARGETDURATION " .. value) end
+      elseif tag == "EXT-X-MEDIA-SEQUENCE" then
+        p.media_sequence = tonumber(value)
+      elseif tag == "EXT-X-MAP" then
+        local attrs, aerr = M.parse_attributes(value)
+        if not attrs or not attrs.URI then
+          err(n, "EXT-X-MAP without a URI" .. (aerr and ": " .. aerr or ""))
+        else
+          p.map = { uri = attrs.URI, line = n }
+        end
+      elseif tag == "EXT-X-ENDLIST" then
+        p.endlist = true
+      elseif tag == "EXT-X-VERSION" then
+        p.version = tonumber(value)
+      end
+    else
+      if pending_inf then
+        p.variants[#p.variants + 1] = { attrs = pending_inf.attrs, uri = line, line = n }
+        pending_inf = nil
+      elseif pending_extinf then
+        p.segments[#p.segments + 1] = { uri = line, duration = pending_extinf.duration, line = n,
+                                        extinf_line = pending_extinf.line }
+        pending_extinf = nil
+      else
+        err(n, "URI " .. line .. " follows neither EXT-X-STREAM-INF nor EXTINF")
+      end
+    end
+  end
+  if pending_inf then err(pending_inf.line, "EXT-X-STREAM-INF is not followed by a URI") end
+  if pending_extinf then err(pending_extinf.line, "EXTINF is not followed by a URI") end
+  local is_master = #p.variants > 0 or #p.media > 0
+  if is_master and (#p.segments > 0 or p.target_duration) then
+    err(1, "the playlist mixes multivariant and media playlist tags (RFC 8216 4.1)")
+  end
+  p.kind = is_master and "master" or "media"
+  return p
+end
+
+-- RFC 8216 4.3.4.2: the peak segment bit rate is the largest bit rate of any contiguous set of
+-- segments whose total duration is between 0.5 and 1.5 times the target duration. When no set
+-- qualifies (a very short playlist), the largest single-segment rate is used.
+function M.peak_bitrate(sizes, durations, target)
+  local peak, any = 0, false
+  local n = #sizes
+  if target and target > 0 then
+    for i = 1, n do
+      local bytes, dur = 0, 0
+      for j = i, n do
+        bytes, dur = bytes + sizes[j], dur + durations[j]
+        if dur > 1.5 * target then break end
+        if dur >= 0.5 * target and dur > 0 then
+          any = true
+          peak = math.max(peak, bytes * 8 / dur)
+        end
+      end
+    end
+  end
+  if not any then
+    for i = 1, n do
+      if durations[i] > 0 then peak = math.max(peak, sizes[i] * 8 / durations[i]) end
+    end
+  end
+  return peak
+end
+
+---------------------------------------------------------------------------------------------
+-- XML (the subset an MPD uses: elements, attributes, comments, declarations) and DASH
+
+local ENTITIES = { amp = "&", lt = "<", gt = ">", quot = '"', apos = "'" }
+local function unescape(s)
+  return (s:gsub("&(#?x?)(%w+);", function(kind, v)
+    if kind == "" then return ENTITIES[v] end
+    local code = tonumber(v, kind == "#x" and 16 or 10)
+    return code and code < 128 and string.char(code) or nil
+  end))
+end
+
+function M.parse_xml(text)
+  local root = { name = "#document", attrs = {}, children = {} }
+  local stack = { root }
+  local pos = 1
+  while true do
+    local s = text:find("<", pos, true)
+    if not s then break end
+    if text:sub(s, s + 3) == "<!--" then
+      local e = text:find("-->", s + 4, true)
+      if not e then return nil, "unterminated comment" end
+      pos = e + 3
+    elseif text:sub(s, s + 1) == "<?" or text:sub(s, s + 1) == "<!" then
+      local e = text:find(">", s, true)
+      if not e then return nil, "unterminated declaration" end
+      pos = e + 1
+    else
+      local e = s + 1
+      -- find the closing '>' outside quoted attribute values
+      local quote
+      while e <= #text do
+        local c = text:sub(e, e)
+        if quote then
+          if c == quote then quote = nil end
+        elseif c == '"' or c == "'" then
+          quote = c
+        elseif c == ">" then
+          break
+        end
+        e = e + 1
+      end
+      if e > #text then return nil, "unterminated tag at byte " .. s end
+      local body = text:sub(s + 1, e - 1)
+      pos = e + 1
+      if body:sub(1, 1) == "/" then
+        local name = body:match("^/%s*([%w:_%.%-]+)")
+        local top = stack[#stack]
+        if #stack == 1 or top.name ~= name then
+          return nil, format("</%s> does not close <%s>", tostring(name), top.name)
+        end
+        stack[#stack] = nil
+      else
+        local name, rest = body:match("^([%w:_%.%-]+)(.*)$")
+        if not name then return nil, "malformed tag <" .. body .. ">" end
+        local selfclose = rest:match("/%s*$") ~= nil
+        if selfclose then rest = rest:gsub("/%s*$", "") end
+        local el = { name = name, attrs = {}, children = {} }
+        for k, _, v in rest:gmatch("([%w:_%.%-]+)%s*=%s*(['\"])(.-)%2") do
+          el.attrs[k] = unescape(v)
+        end
+        local parent = stack[#stack]
+        parent.children[#parent.children + 1] = el
+        el.parent = parent
+        if not selfclose then stack[#stack + 1] = el end
+      end
+    end
+  end
+  if #stack > 1 then return nil, "<" .. stack[#stack].name .. "> is not closed" end
+  return root
+end
+
+local function local_name(n) return n:match("([^:]+)$") end
+local function child(el, name)
+  for _, c in ipairs(el.children) do
+    if local_name(c.name) == name then return c end
+  end
+end
+local function children(el, name)
+  local out = {}
+  for _, c in ipairs(el.children) do
+    if local_name(c.name) == name then out[#out + 1] = c end
+  end
+  return out
+end
+
+-- ISO/IEC 23009-1 5.3.9.4.4: $RepresentationID$, $Number$, $Time$, $Bandwidth$ with an
+-- optional %0<width>d format tag, and $$ for a literal dollar sign.
+function M.expand_template(tmpl, vars)
+  local bad
+  local out = tmpl:gsub("%$([^%$]*)%$", function(inner)
+    if inner == "" then return "$" end
+    local name, fmt = inner:match("^(%a+)(.*)$")
+    local v = name and vars[name]
+    if v == nil then bad = bad or "unknown or unset identifier $" .. inner .. "$"; return "" end
+    if fmt == "" then return tostring(v) end
+    if name == "RepresentationID" or not fmt:match("^%%0?%d*d$") then
+      bad = bad or "bad format tag in $" .. inner .. "$"
+      return ""
+    end
+    return format(fmt, v)
+  end)
+  if bad then return nil, bad end
+  if tmpl:gsub("%$[^%$]*%$", ""):find("$", 1, true) then return nil, "unbalanced $ in " .. tmpl end
+  return out
+end
+
+-- SegmentTimeline S elements ({t=, d=, r=} numbers, t and r optional) to one {t, d} per
+-- segment. r < 0 (repeat until the next S or the end) is resolved only up to the next t.
+function M.expand_timeline(S)
+  local out, t = {}, 0
+  for i, s in ipairs(S) do
+    if s.t then t = s.t end
+    local r = s.r or 0
+    if r < 0 then
+      local nxt = S[i + 1] and S[i + 1].t
+      if not nxt then return nil, "S@r=-1 on the last S element is not supported" end
+      r = math.ceil((nxt - t) / s.d) - 1
+    end
+    for _ = 0, r do
+      out[#out + 1] = { t = t, d = s.d }
+      t = t + s.d
+    end
+  end
+  return out
+end
+
+-- Returns { {id, codecs, bandwidth, width, height, content, timescale, initialization,
+-- media, start_number, timeline = {{t, d}}, line}, ... }, or nil, message.
+function M.parse_mpd(text)
+  local doc, err = M.parse_xml(text)
+  if not doc then return nil, err end
+  local mpd = child(doc, "MPD")
+  if not mpd then return nil, "no MPD element" end
+  local reps = {}
+  for _, period in ipairs(children(mpd, "Period")) do
+    for _, as in ipairs(children(period, "AdaptationSet")) do
+      for _, rep in ipairs(children(as, "Representation")) do
+        local function attr(k) return rep.attrs[k] or as.attrs[k] end
+        local st = child(rep, "SegmentTemplate") or child(as, "SegmentTemplate")
+        local r = {
+          id = rep.attrs.id, codecs = attr("codecs"), bandwidth = tonumber(rep.attrs.bandwidth),
+          width = tonumber(attr("width")), height = tonumber(attr("height")),
+          content = as.attrs.contentType or (attr("mimeType") or ""):match("^(%a+)/"),
+        }
+        if st then
+          local ast = child(as, "SegmentTemplate")
+          local function tattr(k) return st.attrs[k] or (ast and ast.attrs[k]) end
+          r.timescale = tonumber(tattr("timescale")) or 1
+          r.initialization = tattr("initialization")
+          r.media = tattr("media")
+          r.start_number = tonumber(tattr("startNumber")) or 1
+          local tl = child(st, "SegmentTimeline") or (ast and child(ast, "SegmentTimeline"))
+          if tl then
+            local S = {}
+            for _, s in ipairs(children(tl, "S")) do
+              S[#S + 1] = { t = tonumber(s.attrs.t), d = tonumber(s.attrs.d),
+                            r = tonumber(s.attrs.r) }
+              if not S[#S].d then return nil, "S element without d in " .. tostring(r.id) end
+            end
+            local expanded, terr = M.expand_timeline(S)
+            if not expanded then return nil, terr end
+            r.timeline = expanded
+          end
+        end
+        reps[#reps + 1] = r
+      end
+    end
+  end
+  return reps
+end
+
+---------------------------------------------------------------------------------------------
+-- A small ISO BMFF reader for tracks core.inspect does not parse (audio): enough of the init
+-- segment (handler, timescale, track id, trex defaults, codec string for mp4a) and of media
+-- segments (tfdt, sample count and durations).
+
+local function u8(d, o) return d:byte(o) end
+local function u16(d, o) local a, b = d:byte(o, o + 1); return a * 256 + b end
+local function u32(d, o)
+  local a, b, c, e = d:byte(o, o + 3)
+  return ((a * 256 + b) * 256 + c) * 256 + e
+end
+local function u64(d, o) return u32(d, o) * 4294967296 + u32(d, o + 4) end
+
+-- Iterates the boxes in d[first, last]; calls fn(type, payload_start, payload_end).
+local function each_box(d, first, last, fn)
+  local o = first
+  while o <= last do
+    if last - o + 1 < 8 then return nil, format("%d trailing bytes at offset %d", last - o + 1, o - 1) end
+    local size, typ, hdr = u32(d, o), d:sub(o + 4, o + 7), 8
+    if size == 1 then
+      if last - o + 1 < 16 then return nil, typ .. ": truncated largesize" end
+      size, hdr = u64(d, o + 8), 16
+    elseif size == 0 then
+      size = last - o + 1
+    end
+    if size < hdr then return nil, format("%s: box size %d is too small", typ, size) end
+    if o + size - 1 > last then
+      return nil, format("%s: box size %d exceeds its parent (%d bytes left at offset %d)",
+        typ, size, last - o + 1, o - 1)
+    end
+    local ok, err = fn(typ, o + hdr, o + size - 1)
+    if ok == false then return nil, err end
+    o = o + size
+  end
+  return true
+end
+
+-- ISO/IEC 14496-1 descriptor length: up to four bytes, 7 bits each.
+local function desc_len(d, o)
+  local len = 0
+  for _ = 1, 4 do
+    local b = u8(d, o)
+    if not b then return nil end
+    o = o + 1
+    len = len * 128 + b % 128
+    if b < 128 then break end
+  end
+  return len, o
+end
+
+local function mp4a_codec(d, s, e)
+  -- esds: FullBox, then ES_Descriptor (tag 3) > DecoderConfigDescriptor (tag 4) > DSI (tag 5)
+  local o = s + 4
+  if u8(d, o) ~= 3 then return nil end
+  local _, o2 = desc_len(d, o + 1)
+  if not o2 then return nil end
+  local flags = u8(d, o2 + 2)
+  o = o2 + 3
+  if flags and flags >= 128 then o = o + 2 end -- streamDependenceFlag
+  if flags and flags % 128 >= 64 then o = o + 1 + (u8(d, o) or 0) end -- URL_Flag
+  if flags and flags % 64 >= 32 then o = o + 2 end -- OCRstreamFlag
+  if u8(d, o) ~= 4 then return nil end
+  local _, o3 = desc_len(d, o + 1)
+  if not o3 or o3 > e then return nil end
+  local oti = u8(d, o3)
+  local codec = format("mp4a.%02x", oti)
+  o = o3 + 13
+  if oti == 0x40 and u8(d, o) == 5 then
+    local _, o4 = desc_len(d, o + 1)
+    local b1, b2 = d:byte(o4, o4 + 1)
+    if b1 then
+      local aot = floor(b1 / 8)
+      if aot == 31 and b2 then aot = 32 + (b1 % 8) * 8 + floor(b2 / 32) end
+      codec = codec .. "." .. aot
+    end
+  end
+  return codec
+end
+
+-- Returns { handler, timescale, track_id, codec, default_duration, tfdt, samples, duration,
+-- fragments } for whatever parts the data holds, or nil, message.
+function M.read_boxes(d)
+  local r = { samples = 0, duration = 0, fragments = 0 }
+  local trex_default
+  local function walk(first, last, path)
+    return each_box(d, first, last, function(typ, s, e)
+      local p = path .. "/" .. typ
+      if typ == "moov" or typ == "trak" or typ == "mdia" or typ == "minf" or typ == "stbl"
+          or typ == "mvex" or typ == "traf" then
+        return walk(s, e, p)
+      elseif typ == "moof" then
+        r.fragments = r.fragments + 1
+        return walk(s, e, p)
+      elseif typ == "tkhd" and e - s >= 20 then
+        r.track_id = r.track_id or u32(d, s + (u8(d, s) == 1 and 20 or 12))
+      elseif typ == "mdhd" and e - s >= 20 then
+        r.timescale = r.timescale or u32(d, s + (u8(d, s) == 1 and 20 or 12))
+      elseif typ == "hdlr" and e - s >= 12 then
+        r.handler = r.handler or d:sub(s + 8, s + 11)
+      elseif typ == "stsd" and e - s >= 16 then
+        local etype = d:sub(s + 12, s + 15)
+        r.sample_entry = r.sample_entry or etype
+        if etype == "mp4a" then
+          local es, ee = s + 8, s + 8 + u32(d, s + 8) - 1
+          if ee > e then return false, "stsd: sample entry exceeds its box" end
+          r.channels = u16(d, es + 24)
+          r.sample_rate = floor(u32(d, es + 32) / 65536)
+          each_box(d, es + 36, ee, function(t2, s2, e2)
+            if t2 == "esds" then r.codec = mp4a_codec(d, s2, e2) end
+          end)
+        end
+      elseif typ == "trex" and e - s >= 23 then
+        trex_default = u32(d, s + 12)
+        r.default_duration = trex_default
+      elseif typ == "tfhd" and e - s >= 7 then
+        local flags = u32(d, s) % 16777216
+        r.track_id = r.track_id or u32(d, s + 4)
+        local o = s + 8
+        if flags % 2 == 1 then o = o + 8 end
+        if floor(flags / 2) % 2 == 1 then o = o + 4 end
+        r.tfhd_duration = floor(flags / 8) % 2 == 1 and u32(d, o) or nil
+      elseif typ == "tfdt" and e - s >= 7 then
+        local v = u8(d, s) == 1 and u64(d, s + 4) or u32(d, s + 4)
+        if r.tfdt == nil then r.tfdt = v end
+      elseif typ == "trun" and e - s >= 7 then
+        local flags = u32(d, s) % 16777216
+        local count = u32(d, s + 4)
+        local o = s + 8
+        if flags % 2 == 1 then o = o + 4 end
+        if floor(flags / 4) % 2 == 1 then o = o + 4 end
+        local has = {}
+        local per = 0
+        for i, bit in ipairs { 0x100, 0x200, 0x400, 0x800 } do
+          has[i] = floor(flags / bit) % 2 == 1
+          if has[i] then per = per + 4 end
+        end
+        if o + count * per - 1 > e then
+          return false, format("trun: %d samples do not fit in the box", count)
+        end
+        local default = r.tfhd_duration or trex_default
+        for _ = 1, count do
+          local dur = has[1] and u32(d, o) or default
+          if not dur then return false, "trun: sample without a duration" end
+          r.duration = r.duration + dur
+          o = o + per
+        end
+        r.samples = r.samples + count
+      end
+    end)
+  end
+  local ok, err = walk(1, #d, "")
+  if not ok then return nil, err end
+  return r
+end
+
+---------------------------------------------------------------------------------------------
+-- Reading the tracks, cached: each file is parsed once however many manifests name it.
+
+local function new_ctx(dir)
+  local core = require "cmafeng.core"
+  local ctx = { dir = dir, core = core, inits = {}, segs = {}, problems = {},
+                checked = { variants = 0, media_playlists = 0, segments = 0,
+                            representations = 0, renditions = 0, files = 0 } }
+  function ctx.path(rel) return dir .. "/" .. rel end
+  function ctx.problem(check, rel, msg)
+    ctx.problems[#ctx.problems + 1] = { check = check, file = rel, message = msg }
+  end
+  return ctx
+end
+
+-- {ok, err, kind = "av1"|"other", codec, width, height, timescale, track_id, seq}
+local function load_init(ctx, rel)
+  local c = ctx.inits[rel]
+  if c then return c end
+  local path = ctx.path(rel)
+  c = { size = file_size(path) }
+  ctx.inits[rel] = c
+  if not c.size then c.err = "missing"; return c end
+  ctx.checked.files = ctx.checked.files + 1
+  local info, ierr = ctx.core.inspect(path)
+  if info and info.format == "init" then
+    c.kind, c.codec, c.width, c.height = "av1", info.codec_string, info.width, info.height
+    c.timescale, c.track_id, c.seq = info.timescale, info.track_id, info.sequence_header
+    return c
+  end
+  local data = read_file(path)
+  local b, berr = M.read_boxes(data or "")
+  if b and b.handler and b.handler ~= "vide" and b.timescale then
+    c.kind, c.codec, c.timescale, c.track_id = "other", b.codec, b.timescale, b.track_id
+    c.handler, c.default_duration = b.handler, b.default_duration
+    return c
+  end
+  c.err = ierr or berr or "not an init segment"
+  return c
+end
+
+-- {size, err, tfdt, duration (ticks), samples = n, info (inspect, AV1 only)}
+local function load_seg(ctx, rel, init)
+  local c = ctx.segs[rel]
+  if c then return c end
+  local path = ctx.path(rel)
+  c = { size = file_size(path) }
+  ctx.segs[rel] = c
+  if not c.size then c.err = "missing"; return c end
+  ctx.checked.files = ctx.checked.files + 1
+  if init and init.kind == "av1" then
+    local info, ierr = ctx.core.inspect(path)
+    if not info then c.parse_err = ierr; return c end
+    if info.format ~= "segment" then c.parse_err = "not a media segment (" .. info.format .. ")"; return c end
+    c.info = info
+    c.samples = #info.samples
+    local first = info.samples[1]
+    c.tfdt = first and first.dts
+    local dur = 0
+    for _, s in ipairs(info.samples) do dur = dur + (s.duration or 0) end
+    c.duration = dur
+  else
+    local b, berr = M.read_boxes(read_file(path) or "")
+    if not b then c.parse_err = berr; return c end
+    if b.fragments == 0 then c.parse_err = "no moof box"; return c end
+    if b.tfdt == nil then c.parse_err = "no tfdt box"; return c end
+    c.tfdt, c.duration, c.samples = b.tfdt, b.duration, b.samples
+    if b.duration == 0 and init and init.default_duration then
+      c.duration = b.samples * init.default_duration
+    end
+  end
+  return c
+end
+
+---------------------------------------------------------------------------------------------
+-- The checks
+
+local function seconds(c, init)
+  if c.duration and init and init.timescale then return c.duration / init.timescale end
+end
+
+-- Media playlist of a rendition: { rel, init_rel, segs = {rel...}, durations, parsed }
+local function check_media_playlist(ctx, rel, renditions)
+  local P = "media"
+  local text = read_file(ctx.path(rel))
+  if not text then ctx.problem(P, rel, "missing"); return nil end
+  local pl, perr = M.parse_m3u8(text)
+  if not pl then ctx.problem(P, rel, perr); return nil end
+  ctx.checked.media_playlists = ctx.checked.media_playlists + 1
+  for _, e in ipairs(pl.errors) do ctx.problem(P, rel, e) end
+  if pl.kind ~= "media" then ctx.problem(P, rel, "expected a media playlist, got a multivariant playlist") end
+  local base = dirname(rel)
+  local r = { rel = rel, segs = {}, extinf = {}, dir = base }
+  if not pl.map then
+    ctx.problem(P, rel, "no EXT-X-MAP (fMP4 segments need the init section, RFC 8216 4.3.2.5)")
+  else
+    r.init_rel = join(base, pl.map.uri)
+    if not r.init_rel then
+      ctx.problem(P, rel, "EXT-X-MAP URI " .. pl.map.uri .. " is not a local relative path")
+    else
+      local init = load_init(ctx, r.init_rel)
+      if init.err == "missing" then
+        ctx.problem(P, rel, format("EXT-X-MAP names %s, which does not exist", pl.map.uri))
+      end
+    end
+  end
+  if not pl.target_duration then ctx.problem(P, rel, "no EXT-X-TARGETDURATION (required, RFC 8216 4.3.3.1)") end
+  if not pl.endlist then ctx.problem(P, rel, "no EXT-X-ENDLIST (a finished VOD playlist must end with it)") end
+  if #pl.segments == 0 then ctx.problem(P, rel, "lists no segments") end
+  local init = r.init_rel and load_init(ctx, r.init_rel)
+  for _, s in ipairs(pl.segments) do
+    local srel = join(base, s.uri)
+    if not srel then
+      ctx.problem(P, rel, format("line %d: segment URI %s is not a local relative path", s.line, s.uri))
+    else
+      r.segs[#r.segs + 1] = srel
+      r.extinf[#r.extinf + 1] = s.duration or 0
+      ctx.checked.segments = ctx.checked.segments + 1
+      local seg = load_seg(ctx, srel, init)
+      if seg.err == "missing" then
+        ctx.problem(P, rel, format("line %d: segment %s does not exist", s.line, s.uri))
+      elseif s.duration then
+        local actual = seconds(seg, init)
+        if actual and math.abs(actual - s.duration) > 0.001 + 1e-9 then
+          ctx.problem(P, rel, format("line %d: EXTINF of %s does not match the segment's " ..
+            "duration (expected %.6f, got %.6f)", s.extinf_line, s.uri, actual, s.duration))
+        end
+      end
+      if s.duration and pl.target_duration and round(s.duration) > pl.target_duration then
+        ctx.problem(P, rel, format("line %d: EXTINF %.6f rounds above EXT-X-TARGETDURATION " ..
+          "(expected <= %d, got %d)", s.extinf_line, s.duration, pl.target_duration, round(s.duration)))
+      end
+    end
+  end
+  r.target = pl.target_duration
+  renditions[base] = renditions[base] or { dir = base }
+  renditions[base].playlist = r
+  return r
+end
+
+local function check_master(ctx, renditions)
+  local P = "master"
+  local rel = "master.m3u8"
+  local text = read_file(ctx.path(rel))
+  if not text then ctx.problem(P, rel, "missing (no HLS multivariant playlist)"); return end
+  local pl, perr = M.parse_m3u8(text)
+  if not pl then ctx.problem(P, rel, perr); return end
+  for _, e in ipairs(pl.errors) do ctx.problem(P, rel, e) end
+  if pl.kind ~= "master" then ctx.problem(P, rel, "is not a multivariant playlist (no EXT-X-STREAM-INF)") end
+  local media_pl = {}
+  local function playlist(uri, line)
+    local prel = join("", uri)
+    if not prel then
+      ctx.problem(P, rel, format("line %d: URI %s is not a local relative path", line, uri))
+      return nil
+    end
+    if media_pl[prel] == nil then
+      if not file_size(ctx.path(prel)) then
+        ctx.problem(P, rel, format("line %d: media playlist %s does not exist", line, uri))
+        media_pl[prel] = false
+      else
+        media_pl[prel] = check_media_playlist(ctx, prel, renditions) or false
+      end
+    end
+    return media_pl[prel] or nil
+  end
+  -- EXT-X-MEDIA renditions: the audio groups
+  local groups = {}
+  for _, m in ipairs(pl.media) do
+    local a = m.attrs
+    for _, k in ipairs { "TYPE", "GROUP-ID", "NAME" } do
+      if not a[k] then ctx.problem(P, rel, format("line %d: EXT-X-MEDIA without %s", m.line, k)) end
+    end
+    if a.TYPE == "AUDIO" and a["GROUP-ID"] then
+      local g = groups[a["GROUP-ID"]] or {}
+      groups[a["GROUP-ID"]] = g
+      if a.URI then
+        local mp = playlist(a.URI, m.line)
+        if mp then g[#g + 1] = mp end
+      end
+    end
+  end
+  local function peak_of(mp)
+    local init = mp.init_rel and load_init(ctx, mp.init_rel)
+    local sizes, durs = {}, {}
+    for i, srel in ipairs(mp.segs) do
+      local seg = load_seg(ctx, srel, init)
+      if not seg.size then return nil end
+      sizes[i], durs[i] = seg.size, mp.extinf[i]
+    end
+    return M.peak_bitrate(sizes, durs, mp.target)
+  end
+  for _, v in ipairs(pl.variants) do
+    ctx.checked.variants = ctx.checked.variants + 1
+    local a = v.attrs
+    local where = format("line %d (%s)", v.line - 1, v.uri)
+    local bw = tonumber(a.BANDWIDTH)
+    if not bw then ctx.problem(P, rel, where .. ": EXT-X-STREAM-INF without a numeric BANDWIDTH") end
+    local mp = playlist(v.uri, v.line)
+    local init = mp and mp.init_rel and load_init(ctx, mp.init_rel)
+    local codecs = {}
+    for c in (a.CODECS or ""):gmatch("[^,%s]+") do codecs[#codecs + 1] = c end
+    if not a.CODECS then ctx.problem(P, rel, where .. ": no CODECS attribute") end
+    local av1
+    for _, c in ipairs(codecs) do if c:match("^av01%.") then av1 = c end end
+    if init and init.kind == "av1" then
+      if a.CODECS and av1 ~= init.codec then
+        ctx.problem(P, rel, format("%s: CODECS' AV1 entry does not match %s (expected %s, got %s)",
+          where, mp.init_rel, tostring(init.codec), tostring(av1 or a.CODECS)))
+      end
+      local res = init.width and format("%dx%d", init.width, init.height)
+      if a.RESOLUTION ~= res then
+        ctx.problem(P, rel, format("%s: RESOLUTION does not match %s (expected %s, got %s)",
+          where, mp.init_rel, tostring(res), tostring(a.RESOLUTION)))
+      end
+    end
+    -- audio group
+    local audio_peak = 0
+    if a.AUDIO then
+      local g = groups[a.AUDIO]
+      if not g then
+        ctx.problem(P, rel, format("%s: AUDIO=\"%s\" names no EXT-X-MEDIA TYPE=AUDIO group", where, a.AUDIO))
+      else
+        for _, amp in ipairs(g) do
+          local ainit = amp.init_rel and load_init(ctx, amp.init_rel)
+          if ainit and ainit.codec and a.CODECS then
+            local found = false
+            for _, c in ipairs(codecs) do if c == ainit.codec then found = true end end
+            if not found then
+              ctx.problem(P, rel, format("%s: CODECS lacks the audio codec of %s (expected %s, got %s)",
+                where, amp.init_rel, ainit.codec, a.CODECS))
+            end
+          end
+          audio_peak = math.max(audio_peak, peak_of(amp) or 0)
+        end
+      end
+    end
+    if bw and mp then
+      local vpeak = peak_of(mp)
+      if vpeak then
+        local peak = vpeak + audio_peak
+        if peak > bw * (1 + 1e-6) + 1 then
+          ctx.problem(P, rel, format("%s: BANDWIDTH is below the peak segment bit rate " ..
+            "(RFC 8216 4.3.4.2; expected >= %d, got %d)", where, math.ceil(peak), bw))
+        end
+      end
+    end
+  end
+end
+
+-- Segment checks per rendition: parse, continuity, sync/key, sequence header vs av1C.
+local SEQ_SKIP = {}
+local function first_diff(a, b, prefix)
+  if type(a) ~= type(b) then return prefix end
+  if type(a) ~= "table" then return a ~= b and prefix or nil end
+  for k, v in pairs(a) do
+    if not SEQ_SKIP[k] then
+      local d = first_diff(v, b[k], prefix == "" and tostring(k) or prefix .. "." .. tostring(k))
+      if d then return d end
+    end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return prefix == "" and tostring(k) or prefix .. "." .. tostring(k) end
+  end
+end
+M.first_diff = first_diff
+
+local function check_segments(ctx, renditions, order)
+  local P = "segments"
+  for _, key in ipairs(order) do
+    local rd = renditions[key]
+    local list = rd.playlist and rd.playlist.segs or rd.dash_segs
+    local init_rel = rd.playlist and rd.playlist.init_rel or rd.dash_init
+    if list and init_rel then
+      ctx.checked.renditions = ctx.checked.renditions + 1
+      local init = load_init(ctx, init_rel)
+      if init.err then
+        ctx.problem(P, init_rel, init.err == "missing" and "missing" or "cannot read the init segment: " .. init.err)
+      end
+      local prev, prev_rel
+      for _, srel in ipairs(list) do
+        local seg = load_seg(ctx, srel, not init.err and init or nil)
+        if seg.parse_err then
+          ctx.problem(P, srel, "cannot parse the segment: " .. seg.parse_err)
+          prev = nil
+        elseif seg.size and not init.err then
+          if seg.samples == 0 then ctx.problem(P, srel, "holds no samples") end
+          if prev and prev.tfdt and seg.tfdt and seg.tfdt ~= prev.tfdt + prev.duration then
+            ctx.problem(P, srel, format("tfdt does not continue %s (expected %d = %d + %d, got %d)",
+              prev_rel:match("[^/]+$"), prev.tfdt + prev.duration, prev.tfdt, prev.duration, seg.tfdt))
+          end
+          local info = seg.info
+          if info then
+            if init.track_id and info.track_id and info.track_id ~= init.track_id then
+              ctx.problem(P, srel, format("track_ID differs from %s (expected %d, got %d)",
+                init_rel, init.track_id, info.track_id))
+            end
+            for i, s in ipairs(info.samples) do
+              if i == 1 and not s.sync then
+                ctx.problem(P, srel, "the first sample is not a sync sample")
+              end
+              if i == 1 and s.frame_type ~= "KEY" then
+                ctx.problem(P, srel, format("the first sample is not a key frame (expected KEY, got %s)", s.frame_type))
+              end
+              if s.frame_type == "-" and not s.show_existing_frame then
+                ctx.problem(P, srel, format("sample %d has no frame header", i))
+              end
+              if s.sync and not s.av1_sync then
+                ctx.problem(P, srel, format("sample %d is flagged sync but is not an AV1 sync sample " ..
+                  "(key frame shown, with a sequence header)", i))
+              end
+            end
+            if info.samples[1] and not info.samples[1].has_seq_hdr then
+              ctx.problem(P, srel, "the first sample carries no sequence header OBU")
+            end
+            if info.codec_string ~= init.codec then
+              ctx.problem(P, srel, format("in-band sequence header gives another codec string than %s's av1C " ..
+                "(expected %s, got %s)", init_rel, tostring(init.codec), tostring(info.codec_string)))
+            elseif init.seq and info.sequence_header then
+              local d = first_diff(init.seq, info.sequence_header, "")
+              if d then
+                ctx.problem(P, srel, format("in-band sequence header differs from %s's av1C " ..
+                  "configOBUs in %s", init_rel, d))
+              end
+            end
+          end
+          prev, prev_rel = seg, srel
+        else
+          prev = nil
+        end
+      end
+    end
+  end
+end
+
+local function check_mpd(ctx, renditions)
+  local P = "mpd"
+  local rel = "manifest.mpd"
+  local text = read_file(ctx.path(rel))
+  if not text then ctx.problem(P, rel, "missing (no DASH manifest)"); return end
+  local reps, err = M.parse_mpd(text)
+  if not reps then ctx.problem(P, rel, "cannot parse: " .. err); return end
+  if #reps == 0 then ctx.problem(P, rel, "has no Representation") end
+  for _, r in ipairs(reps) do
+    ctx.checked.representations = ctx.checked.representations + 1
+    local who = format("Representation %s", tostring(r.id))
+    local vars = { RepresentationID = r.id, Bandwidth = r.bandwidth }
+    if not r.codecs then ctx.problem(P, rel, who .. ": no codecs attribute") end
+    if not r.initialization or not r.media then
+      ctx.problem(P, rel, who .. ": no SegmentTemplate with initialization and media")
+    elseif not r.timeline then
+      ctx.problem(P, rel, who .. ": SegmentTemplate without a SegmentTimeline (validate needs one)")
+    else
+      local irel, ierr = M.expand_template(r.initialization, vars)
+      irel = irel and join("", irel)
+      local init
+      if not irel then
+        ctx.problem(P, rel, who .. ": initialization " .. r.initialization .. ": " .. (ierr or "not a relative path"))
+      else
+        init = load_init(ctx, irel)
+        if init.err == "missing" then
+          ctx.problem(P, rel, format("%s: initialization %s does not exist", who, irel))
+        elseif init.err then
+          init = nil
+        else
+          if r.codecs and init.codec and r.codecs ~= init.codec then
+            ctx.problem(P, rel, format("%s: codecs does not match %s (expected %s, got %s)",
+              who, irel, init.codec, r.codecs))
+          end
+          if init.width and r.width and (r.width ~= init.width or r.height ~= init.height) then
+            ctx.problem(P, rel, format("%s: width x height does not match %s (expected %dx%d, got %sx%s)",
+              who, irel, init.width, init.height, tostring(r.width), tostring(r.height)))
+          end
+        end
+      end
+      local segs = {}
+      for i, e in ipairs(r.timeline) do
+        vars.Number, vars.Time = r.start_number + i - 1, e.t
+        local srel, serr = M.expand_template(r.media, vars)
+        srel = srel and join("", srel)
+        if not srel then
+          ctx.problem(P, rel, who .. ": media " .. r.media .. ": " .. (serr or "not a relative path"))
+          break
+        end
+        segs[#segs + 1] = srel
+        local seg = load_seg(ctx, srel, init)
+        if seg.err == "missing" then
+          ctx.problem(P, rel, format("%s: segment %d (%s) does not exist", who, vars.Number, srel))
+        elseif init and init.timescale and seg.tfdt then
+          local ts = r.timescale
+          local t = seg.tfdt * ts / init.timescale
+          local d = seg.duration * ts / init.timescale
+          if t ~= e.t then
+            ctx.problem(P, rel, format("%s: SegmentTimeline t of %s does not match its tfdt " ..
+              "(expected %s, got %d)", who, srel, tostring(t), e.t))
+          end
+          if d ~= e.d then
+            ctx.problem(P, rel, format("%s: SegmentTimeline d of %s does not match its duration " ..
+              "(expected %s, got %d)", who, srel, tostring(d), e.d))
+          end
+        end
+      end
+      if irel then
+        local key = dirname(irel)
+        renditions[key] = renditions[key] or { dir = key }
+        renditions[key].dash_segs = renditions[key].dash_segs or segs
+        renditions[key].dash_init = renditions[key].dash_init or irel
+      end
+    end
+  end
+end
+
+-- Counts seg_%05d.m4s files in a rendition directory: every index up to the highest one any
+-- manifest names, then onwards while the next one exists (Lua cannot list a directory).
+local function count_on_disk(ctx, dir, highest)
+  local n, i = 0, 1
+  while true do
+    local exists = file_size(ctx.path(join(dir, format("seg_%05d.m4s", i)))) ~= nil
+    if exists then n = n + 1 elseif i > highest then break end
+    i = i + 1
+  end
+  return n
+end
+
+local function check_report(ctx)
+  local P = "report"
+  local rel = "report.json"
+  local text = read_file(ctx.path(rel))
+  if not text then ctx.problem(P, rel, "missing"); return end
+  local rep, err = json.decode(text)
+  if not rep then ctx.problem(P, rel, "does not parse as JSON: " .. tostring(err)); return end
+  if type(rep) ~= "table" then ctx.problem(P, rel, "is not a JSON object"); return end
+  local list = {}
+  for _, r in ipairs(type(rep.renditions) == "table" and rep.renditions or {}) do list[#list + 1] = r end
+  if type(rep.audio) == "table" then list[#list + 1] = rep.audio end
+  if #list == 0 then ctx.problem(P, rel, "lists no renditions") end
+  for _, r in ipairs(list) do
+    if type(r.name) ~= "string" or type(r.segments) ~= "number" then
+      ctx.problem(P, rel, "a rendition without a name or a segment count")
+    elseif join("", r.name) then
+      local n = count_on_disk(ctx, r.name, r.segments)
+      if n ~= r.segments then
+        ctx.problem(P, rel, format("rendition %s: segment count does not match the seg_*.m4s " ..
+          "files in %s/ (expected %d on disk, got %d in the report)", r.name, r.name, n, r.segments))
+      end
+    end
+  end
+  for _, s in ipairs(type(rep.segments) == "table" and rep.segments or {}) do
+    if type(s) == "table" and type(s.rendition) == "string" and type(s.index) == "number"
+        and type(s.bytes) == "number" and join("", s.rendition) then
+      local srel = join(s.rendition, format("seg_%05d.m4s", s.index))
+      local size = file_size(ctx.path(srel))
+      if size and size ~= s.bytes then
+        ctx.problem(P, rel, format("%s: size does not match the report (expected %d, got %d on disk)",
+          srel, s.bytes, size))
+      end
+    end
+  end
+end
+
+function M.run(dir)
+  dir = dir:gsub("(.)/+$", "%1")
+  local present = false
+  for _, f in ipairs { "master.m3u8", "manifest.mpd", "report.json" } do
+    if file_size(dir .. "/" .. f) then present = true end
+  end
+  if not present then
+    local f, err = io.open(dir, "rb")
+    if not f then return nil, tostring(err) end
+    local data, rerr = f:read(1)
+    f:close()
+    if data or not tostring(rerr):find("directory", 1, true) then
+      return nil, dir .. ": not a directory"
+    end
+    return nil, dir .. ": not a cmafeng output directory (no master.m3u8, manifest.mpd or report.json)"
+  end
+  local ctx = new_ctx(dir)
+  local renditions = {}
+  check_master(ctx, renditions)
+  check_mpd(ctx, renditions)
+  local order = {}
+  for k in pairs(renditions) do order[#order + 1] = k end
+  table.sort(order)
+  -- Renditions only the MPD named (master.m3u8 missing or incomplete): their index.m3u8.
+  for _, k in ipairs(order) do
+    local prel = join(k, "index.m3u8")
+    if not renditions[k].playlist and prel and file_size(ctx.path(prel)) then
+      check_media_playlist(ctx, prel, renditions)
+    end
+  end
+  check_segments(ctx, renditions, order)
+  check_report(ctx)
+  local counts = {}
+  for _, p in ipairs(ctx.problems) do counts[p.check] = (counts[p.check] or 0) + 1 end
+  local groups, sorted = {}, {}
+  for gi, c in ipairs(CHECKS) do
+    groups[#groups + 1] = { name = c.name, key = c.key, problems = counts[c.key] or 0 }
+    for i, p in ipairs(ctx.problems) do
+      if p.check == c.key then sorted[#sorted + 1] = { gi, i, p } end
+    end
+  end
+  local problems = {}
+  for i, e in ipairs(sorted) do problems[i] = e[3] end
+  return { ok = #problems == 0, dir = dir, problems = problems, checked = ctx.checked,
+           groups = groups }
+end
+
+function M.text(res)
+  local out = {}
+  local c = res.checked
+  local what = {
+    master = format("%d variants", c.variants),
+    media = format("%d playlists, %d segment references", c.media_playlists, c.segments),
+    segments = format("%d renditions", c.renditions),
+    mpd = format("%d representations", c.representations),
+    report = "segment counts",
+  }
+  for _, g in ipairs(res.groups) do
+    out[#out + 1] = format("%-16s %s (%s)", g.name, g.problems == 0 and "ok"
+      or format("%d problem%s", g.problems, g.problems == 1 and "" or "s"), what[g.key])
+  end
+  for _, p in ipairs(res.problems) do
+    out[#out + 1] = format("%s/%s: %s", res.dir, p.file, p.message)
+  end
+  out[#out + 1] = res.ok and format("%s: ok", res.dir)
+    or format("%s: %d problem%s", res.dir, #res.problems, #res.problems == 1 and "" or "s")
+  return concat(out, "\n") .. "\n"
+end
+
+function M.json(res)
+  local problems = {}
+  for i, p in ipairs(res.problems) do
+    problems[i] = { file = res.dir .. "/" .. p.file, message = p.message, check = p.check }
+  end
+  return json.encode({ ok = res.ok, dir = res.dir, problems = json.array(problems),
+                       checked = json.object(res.checked) })
+end
+
+return M
