@@ -537,7 +537,8 @@ static void bandwidth(CmeRendition *rep)
         bytes += s->bytes;
         dur += s->duration;
         if (s->duration) {
-            uint64_t bw = (uint64_t)((double)s->bytes * 8 * rep->timescale / s->duration);
+            /* Rounded up: BANDWIDTH is an upper bound (RFC 8216 4.3.4.2). */
+            uint64_t bw = (uint64_t)ceil((double)s->bytes * 8 * rep->timescale / s->duration);
             if (bw > peak)
                 peak = bw;
         }
