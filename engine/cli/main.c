@@ -4,6 +4,7 @@
  * package.preload, and hands argv to cmafeng.cli, which returns the exit code.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -11,6 +12,26 @@
 #include <lualib.h>
 
 #include "lua/bindings.h"
+
+/* The first SIGINT/SIGTERM asks the job to stop: the runloop sees the flag, cancels the
+ * engine, which drains its encoders, and exits 130 with every finished segment in place.
+ * A second one kills at once (the default action, restored here). */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = sig;
+    signal(sig, SIG_DFL);
+}
+
+static int l_interrupted(lua_State *L)
+{
+    if (interrupted)
+        lua_pushinteger(L, interrupted);
+    else
+        lua_pushnil(L);
+    return 1;
+}
 
 static int l_isatty(lua_State *L)
 {
@@ -39,6 +60,14 @@ int main(int argc, char **argv)
     }
     lua_pushcfunction(L, l_isatty);
     lua_setfield(L, -2, "isatty");
+    lua_pushcfunction(L, l_interrupted);
+    lua_setfield(L, -2, "interrupted");
+    struct sigaction sa;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     lua_pop(L, 1);
 
     lua_getglobal(L, "require");

@@ -105,11 +105,17 @@ function M.run(job, opts)
                              duration = 0 }
   end
 
-  local failure, hook_error
+  local failure, hook_error, interrupted
   local last_progress = 0
   while true do
     local evs = eng:events(250)
     if not evs then break end
+    -- Ctrl-C (cmafeng's main installs the flag): stop cleanly, keep what is written.
+    local sig = core.interrupted and core.interrupted()
+    if sig and not interrupted then
+      interrupted = sig
+      eng:cancel("interrupted by signal " .. sig)
+    end
     for _, ev in ipairs(evs) do
       if ev.rung then ev.rendition = job.video.ladder[ev.rung].name end
       if ev.audio then ev.rendition = "audio" end
@@ -184,7 +190,8 @@ function M.run(job, opts)
       "%s: %d damaged packets or frames were skipped or concealed by the decoder",
       job.source, stats.decode_errors)
   end
-  if info.frames and info.frames > 0 and stats.frames_decoded < 0.95 * info.frames then
+  -- Only a job that decoded to the end can tell a short file from a stopped one.
+  if fok and info.frames and info.frames > 0 and stats.frames_decoded < 0.95 * info.frames then
     report.warnings[#report.warnings + 1] = string.format(
       "%s: decoded %d frames where the container announces %d (%.1f s of %.1f s): the file " ..
       "may be truncated", job.source, stats.frames_decoded, info.frames,
@@ -199,6 +206,9 @@ function M.run(job, opts)
   end)
   local wok, werr = write_atomic(job.output .. "/report.json",
                                  json.encode(report, { indent = "  " }) .. "\n")
+  if interrupted then
+    return nil, "interrupted: finished segments are kept; the manifests were not written", 130
+  end
   if not fok then return nil, hook_error or ferr or failure or "job failed", 1 end
   if not wok then return nil, job.output .. "/report.json: " .. tostring(werr), 1 end
   local hok, herr = call_hook(job.on_finish, report)
