@@ -64,20 +64,28 @@ local function cmd_probe(args)
   return 0
 end
 
-local function cmd_inspect(args)
-  local path, as_json
+-- The arguments of the one-operand commands: `CMD OPERAND [--json]`. Returns the operand
+-- and the json flag, or nil and the exit code after printing the usage error.
+local function operand_and_json(cmd, what, args)
+  local operand, as_json
   for _, a in ipairs(args) do
     if a == "--json" then
       as_json = true
     elseif a:sub(1, 1) == "-" and a ~= "-" then
-      return fail("inspect: unknown option " .. a .. "\n" .. USAGE)
-    elseif path then
-      return fail("inspect: expected one FILE, got " .. path .. " and " .. a)
+      return nil, fail(cmd .. ": unknown option " .. a .. "\n" .. USAGE)
+    elseif operand then
+      return nil, fail(cmd .. ": expected one " .. what .. ", got " .. operand .. " and " .. a)
     else
-      path = a
+      operand = a
     end
   end
-  if not path then return fail("inspect: expected a FILE\n" .. USAGE) end
+  if not operand then return nil, fail(cmd .. ": expected a " .. what .. "\n" .. USAGE) end
+  return operand, as_json
+end
+
+local function cmd_inspect(args)
+  local path, as_json = operand_and_json("inspect", "FILE", args)
+  if not path then return as_json end
   local inspect = require "cmafeng.inspect"
   local info, err = inspect.read(path)
   if not info then return fail(err) end
@@ -86,19 +94,8 @@ local function cmd_inspect(args)
 end
 
 local function cmd_validate(args)
-  local dir, as_json
-  for _, a in ipairs(args) do
-    if a == "--json" then
-      as_json = true
-    elseif a:sub(1, 1) == "-" and a ~= "-" then
-      return fail("validate: unknown option " .. a .. "\n" .. USAGE)
-    elseif dir then
-      return fail("validate: expected one DIR, got " .. dir .. " and " .. a)
-    else
-      dir = a
-    end
-  end
-  if not dir then return fail("validate: expected a DIR\n" .. USAGE) end
+  local dir, as_json = operand_and_json("validate", "DIR", args)
+  if not dir then return as_json end
   local validate = require "cmafeng.validate"
   local res, err = validate.run(dir)
   if not res then return fail(err) end
