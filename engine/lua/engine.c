@@ -109,6 +109,10 @@ static int l_new(lua_State *L)
     }
     lua_pop(L, 2);
 
+    lua_getfield(L, 1, "resume");
+    s.resume = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+
     lua_getfield(L, 1, "audio");
     if (lua_istable(L, -1)) {
         int at = lua_gettop(L);
@@ -192,6 +196,10 @@ static void push_event(lua_State *L, const CmeEvent *ev, const CmeJobSettings *u
     if (ev->is_audio) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "audio");
+    }
+    if (ev->resumed) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "resumed");
     }
     if (ev->type == CME_EVENT_SEGMENT_DONE || ev->type == CME_EVENT_REQUEUE) {
         lua_pushinteger(L, ev->index);

@@ -105,6 +105,12 @@ static int publish(CmeJob *job, CmeSrcChunk *sc)
         if (cme__chunkq_wait_room(&job->rungs[r].queue) < 0)
             return CME_ECLOSED;
     for (int r = 0; r < job->nb_rungs; r++) {
+        CmeRung *rung = &job->rungs[r];
+        pthread_mutex_lock(&rung->lock);
+        int done = sc->index < rung->segs_cap && rung->seg_done[sc->index];
+        pthread_mutex_unlock(&rung->lock);
+        if (done)
+            continue; /* kept from an earlier run (--resume) */
         CmeChunk *ch = calloc(1, sizeof(*ch));
         if (!ch) {
             cme__job_fail(job, CME_ENOMEM, "out of memory queueing chunk %u", sc->index);

@@ -15,6 +15,7 @@
 #include "core/file.h"
 #include "media/audio.h"
 #include "sched/job.h"
+#include "sched/journal.h"
 #include "worker/worker.h"
 
 struct CmeEngine {
@@ -410,6 +411,9 @@ int cme_engine_start(CmeEngine *e, char *err, size_t errlen)
         snprintf(path, sizeof(path), "%s/audio", job->output);
         r = cme__mkdir_p(path, err, errlen);
     }
+    if (r == 0)
+        r = job->set.resume ? cme__journal_resume(job, err, errlen)
+                            : cme__journal_begin(job, err, errlen);
     if (r < 0)
         return r;
     /* Every encoder the job needs is opened here, one per rung and device, before any
@@ -634,7 +638,10 @@ int cme_engine_finish(CmeEngine *e, char *err, size_t errlen)
         snprintf(err, errlen, "%s", job->fail_msg);
         return job->fail_code;
     }
-    return write_manifests(job, err, errlen);
+    int r = write_manifests(job, err, errlen);
+    if (r == 0)
+        cme__journal_remove(job);
+    return r;
 }
 
 void cme_engine_free(CmeEngine **pe)

@@ -18,6 +18,7 @@
 #include "cmafeng/common.h"
 #include "core/buf.h"
 #include "core/file.h"
+#include "sched/journal.h"
 #include "worker/worker.h"
 
 #define MAX_ATTEMPTS 3
@@ -359,8 +360,10 @@ static int finalize_segment(Worker *w, CmeEncSlot *slot, CmeInflight *inf)
     rung->segs[idx] =
         (CmeSegmentEntry){ .start = seg.base_decode_time, .duration = duration, .bytes = bytes };
     rung->seg_done[idx] = 1;
+    CmeSegmentEntry done = rung->segs[idx];
     pthread_mutex_unlock(&rung->lock);
     atomic_fetch_add(&rung->segments_done, 1);
+    cme__journal_append(job, rung, inf->chunk->index, &done);
 
     CmeEvent ev = {
         .type = CME_EVENT_SEGMENT_DONE,

@@ -6,7 +6,7 @@ local json = require "cmafeng.json"
 local M = {}
 
 local USAGE = [[
-usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [-- ARGS...]
+usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume] [-- ARGS...]
        cmafeng probe FILE [--json]
        cmafeng inspect FILE [--json]
        cmafeng validate DIR [--json]
@@ -16,6 +16,7 @@ usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [-- ARGS...]
   run      run a recipe: encode the source to an AV1 CMAF ladder (HLS + DASH)
            -o DIR           output directory (overrides the recipe's `output`)
            --events FILE|-  write one JSON object per event (- = stdout)
+           --resume         keep the segments an interrupted run of the same job wrote
            ARGS             the words after -- reach the recipe as `arg`
   probe    describe a media file
   inspect  an AV1 file (.obu, .ivf, init.mp4, .m4s, .mp4): sequence header, av1C, codec
@@ -108,7 +109,7 @@ local function isatty_stderr()
 end
 
 local function cmd_run(args)
-  local recipe_path, out_dir, events_path
+  local recipe_path, out_dir, events_path, resume
   local rest = {}
   local i = 1
   while i <= #args do
@@ -120,6 +121,8 @@ local function cmd_run(args)
       out_dir = args[i + 1]
       if not out_dir then return fail("run: -o needs a directory") end
       i = i + 1
+    elseif a == "--resume" then
+      resume = true
     elseif a == "--events" then
       events_path = args[i + 1]
       if not events_path then return fail("run: --events needs a FILE or -") end
@@ -139,6 +142,7 @@ local function cmd_run(args)
   local job, err = recipe.load(recipe_path, rest)
   if not job then return fail(err) end
   if out_dir then job.output = out_dir end
+  job.resume = resume
 
   local events
   if events_path == "-" then

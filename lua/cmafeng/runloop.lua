@@ -142,6 +142,7 @@ function M.run(job, opts)
           rendition = ev.rendition, index = ev.index, device = ev.device,
           attempts = ev.attempts, bytes = ev.bytes, start = ev.start,
           duration = ev.duration, frames = ev.frames, encode_seconds = ev.encode_seconds,
+          resumed = ev.resumed,
         }
         hook_ok, decision = call_hook(job.on_segment, ev)
         if not hook_ok then hook_msg = decision end

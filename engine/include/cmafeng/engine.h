@@ -48,6 +48,7 @@ typedef struct CmeJobSettings {
     int audio_bitrate;     /* bits/s */
     int audio_channels;    /* 1 or 2 */
     int audio_sample_rate; /* 44100 or 48000 */
+    int resume;            /* keep the segments an interrupted run of this job journaled */
 } CmeJobSettings;
 
 CME_API void cme_job_default_settings(CmeJobSettings *s);
@@ -64,6 +65,7 @@ typedef struct CmeEvent {
     CmeEventType type;
     int rung;       /* -1 for job events and audio */
     int is_audio;   /* INIT_WRITTEN / SEGMENT_DONE of the audio rendition */
+    int resumed;    /* SEGMENT_DONE: kept from an earlier run (--resume) */
     uint32_t index; /* segment number (1-based, as in seg_%05d.m4s) */
     uint64_t bytes;
     uint64_t start, duration; /* in timescale units */

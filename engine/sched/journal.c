@@ -1,0 +1,218 @@
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmafeng/inspect.h"
+#include "core/buf.h"
+#include "core/file.h"
+#include "sched/journal.h"
+
+#define JOURNAL_NAME ".cmafeng-journal"
+#define JOURNAL_MAGIC "cmafeng-journal 1"
+
+static void journal_path(const CmeJob *job, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", job->output, JOURNAL_NAME);
+}
+
+/* Everything that decides which frames land in which segment file, and how they are
+ * encoded: a journal written for anything else must not be resumed. */
+static int fingerprint(const CmeJob *job, CmeBuf *b)
+{
+    struct stat st;
+    if (stat(job->source, &st) < 0)
+        return CME_EIO;
+    cme__buf_printf(b, "%s source=%s size=%lld mtime=%lld k=%d fps=%d/%d", JOURNAL_MAGIC,
+                    job->source, (long long)st.st_size, (long long)st.st_mtime, job->chunk_frames,
+                    job->info.fps_num, job->info.fps_den);
+    for (int i = 0; i < job->nb_rungs; i++) {
+        const CmeRungSettings *r = &job->rungs[i].set;
+        cme__buf_printf(b, " rung=%s:%dx%d:crf%d:p%d:%dbit", r->name, r->width, r->height, r->crf,
+                        r->preset, r->bit_depth == 10 ? 10 : 8);
+    }
+    cme__buf_printf(b, " invariant=%d\n", (int)job->set.invariant);
+    return cme__buf_status(b);
+}
+
+int cme__journal_begin(CmeJob *job, char *err, size_t errlen)
+{
+    CmeBuf b = { 0 };
+    char path[2100];
+    journal_path(job, path, sizeof(path));
+    int r = fingerprint(job, &b);
+    if (r == 0)
+        r = cme__file_write_atomic(path, b.data, b.size, err, errlen);
+    else
+        snprintf(err, errlen, "%s: cannot fingerprint the source", job->source);
+    cme__buf_free(&b);
+    return r;
+}
+
+void cme__journal_append(CmeJob *job, const CmeRung *rung, uint32_t index,
+                         const CmeSegmentEntry *seg)
+{
+    char path[2100], line[256];
+    journal_path(job, path, sizeof(path));
+    int n = snprintf(line, sizeof(line), "seg %s %" PRIu32 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+                     rung->set.name, index, seg->start, seg->duration, seg->bytes);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0)
+        return; /* the journal only speeds up a later --resume; the job goes on */
+    ssize_t w = write(fd, line, (size_t)n);
+    (void)w;
+    close(fd);
+}
+
+void cme__journal_remove(CmeJob *job)
+{
+    char path[2100];
+    journal_path(job, path, sizeof(path));
+    unlink(path);
+}
+
+/* The rung's invariant from its init.mp4 (av1C configOBUs). 0, or an error: the rung is
+ * then encoded from scratch. */
+static int load_invariant(CmeJob *job, CmeRung *rung)
+{
+    char path[2100], err[256];
+    snprintf(path, sizeof(path), "%s/%s/init.mp4", job->output, rung->set.name);
+    CmeInspect *in = NULL;
+    int r = cme_inspect_file(path, &in, err, sizeof(err));
+    if (r < 0)
+        return r;
+    CmeAv1Obu obu;
+    CmeAv1SeqHdr seq;
+    r = in->has_av1c ? cme_av1_find_seq_hdr(in->av1c.config_obus, in->av1c.config_obus_size, &obu,
+                                            &seq, err, sizeof(err))
+                     : CME_EBITSTREAM;
+    if (r == 0) {
+        rung->seq_obu = malloc(obu.size);
+        if (!rung->seq_obu)
+            r = CME_ENOMEM;
+    }
+    if (r == 0) {
+        memcpy(rung->seq_obu, obu.data, obu.size);
+        rung->seq_obu_size = obu.size;
+        rung->seq = seq;
+        cme_av1_codec_string(&seq, rung->codecs, sizeof(rung->codecs));
+        rung->inv_set = 1;
+        CmeEvent ev = { .type = CME_EVENT_INIT_WRITTEN,
+                        .rung = rung->index,
+                        .device = -1,
+                        .timescale = CME_TIMESCALE,
+                        .resumed = 1 };
+        snprintf(ev.device_id, sizeof(ev.device_id), "journal");
+        snprintf(ev.codecs, sizeof(ev.codecs), "%s", rung->codecs);
+        cme__job_post(job, &ev);
+    }
+    cme_inspect_free(&in);
+    return r;
+}
+
+/* Marks one journaled segment done if its file is still there, whole. */
+static int resume_segment(CmeJob *job, CmeRung *rung, uint32_t index, const CmeSegmentEntry *seg)
+{
+    char path[2200];
+    snprintf(path, sizeof(path), "%s/%s/seg_%05" PRIu32 ".m4s", job->output, rung->set.name,
+             index + 1);
+    struct stat st;
+    if (stat(path, &st) < 0 || (uint64_t)st.st_size != seg->bytes)
+        return 0;
+    if (index >= rung->segs_cap) {
+        size_t cap = rung->segs_cap ? rung->segs_cap : 64;
+        while (cap <= index)
+            cap *= 2;
+        CmeSegmentEntry *s = realloc(rung->segs, cap * sizeof(*s));
+        if (!s)
+            return CME_ENOMEM;
+        rung->segs = s;
+        uint8_t *d = realloc(rung->seg_done, cap);
+        if (!d)
+            return CME_ENOMEM;
+        memset(d + rung->segs_cap, 0, cap - rung->segs_cap);
+        rung->seg_done = d;
+        rung->segs_cap = cap;
+    }
+    if (rung->seg_done[index])
+        return 0;
+    rung->segs[index] = *seg;
+    rung->seg_done[index] = 1;
+    atomic_fetch_add(&rung->segments_done, 1);
+    CmeEvent ev = { .type = CME_EVENT_SEGMENT_DONE,
+                    .rung = rung->index,
+                    .index = index + 1,
+                    .bytes = seg->bytes,
+                    .start = seg->start,
+                    .duration = seg->duration,
+                    .timescale = CME_TIMESCALE,
+                    .device = -1,
+                    .attempts = 0,
+                    .resumed = 1 };
+    snprintf(ev.device_id, sizeof(ev.device_id), "journal");
+    cme__job_post(job, &ev);
+    return 0;
+}
+
+int cme__journal_resume(CmeJob *job, char *err, size_t errlen)
+{
+    char path[2100];
+    journal_path(job, path, sizeof(path));
+    unsigned char *data = NULL;
+    size_t size = 0;
+    if (cme__file_read_all(path, &data, &size, err, errlen) < 0) {
+        snprintf(err, errlen, "--resume: %s: no journal of an earlier run to resume", path);
+        return CME_EINVAL;
+    }
+    CmeBuf want = { 0 };
+    int r = fingerprint(job, &want);
+    char *text = (char *)data;
+    char *nl = memchr(text, '\n', size);
+    if (r == 0 &&
+        (!nl || (size_t)(nl - text + 1) != want.size || memcmp(text, want.data, want.size) != 0)) {
+        snprintf(err, errlen,
+                 "--resume: %s was written for another job (source file, segment length or "
+                 "ladder differ); run without --resume to start over",
+                 path);
+        r = CME_EINVAL;
+    }
+    cme__buf_free(&want);
+    if (r < 0) {
+        free(data);
+        return r;
+    }
+    int tried[CME_MAX_RUNGS] = { 0 };
+    size_t pos = (size_t)(nl - text) + 1;
+    while (r == 0 && pos < size) {
+        char *end = memchr(text + pos, '\n', size - pos);
+        if (!end)
+            break; /* a line cut short by a kill: ignore it */
+        *end = '\0';
+        char name[64];
+        uint32_t index;
+        CmeSegmentEntry seg;
+        if (sscanf(text + pos, "seg %63s %" SCNu32 " %" SCNu64 " %" SCNu64 " %" SCNu64, name,
+                   &index, &seg.start, &seg.duration, &seg.bytes) == 5) {
+            for (int i = 0; i < job->nb_rungs; i++) {
+                CmeRung *rung = &job->rungs[i];
+                if (strcmp(rung->set.name, name) != 0)
+                    continue;
+                if (!tried[i]) {
+                    tried[i] = load_invariant(job, rung) == 0 ? 1 : -1;
+                }
+                if (tried[i] > 0)
+                    r = resume_segment(job, rung, index, &seg);
+            }
+        }
+        pos = (size_t)(end - text) + 1;
+    }
+    free(data);
+    if (r < 0)
+        snprintf(err, errlen, "--resume: %s: %s", path, cme_strerror(r));
+    return r;
+}
