@@ -19,6 +19,31 @@ check() { # check DESCRIPTION COMMAND...
   local d=$1; shift
   if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
+# dav1d_frames X.mp4: extracts the AV1 track to X.ivf (the dav1d CLI reads no MP4),
+# decodes it to X.y4m with the dav1d CLI, and prints how many frames it decoded.
+dav1d_frames() {
+  local base=${1%.mp4}
+  ffmpeg -v error -y -i "$1" -c copy -f ivf "$base.ivf"
+  dav1d -i "$base.ivf" -o "$base.y4m" 2>&1 | tr '\r' '\n' |
+    awk '/Decoded/ { split($2, a, "/"); n = a[1] } END { print n + 0 }'
+}
+
+# interrupt_when FILE PID: waits (up to 30 s) for FILE to appear, sends SIGINT to PID (a
+# background job of this shell) and sets rc to the exit status it then ends with. Not in a
+# $(...) subshell: only this shell can wait for its child.
+interrupt_when() {
+  local file=$1 pid=$2
+  for _ in $(seq 1 300); do
+    [ -e "$file" ] && break
+    sleep 0.1
+  done
+  kill -INT "$pid"
+  set +e
+  wait "$pid"
+  rc=$?
+  set -e
+}
+
 finish() {
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]

@@ -13,16 +13,7 @@ return { source = arg[1], output = arg[2], segment_seconds = 1, workers = 2,
 LUA
 OUT=$WORK/out
 "$CMAFENG" run "$WORK/slow.lua" -- "$SRC" "$OUT" 2>"$WORK/stderr" &
-pid=$!
-for _ in $(seq 1 300); do # wait (up to 30 s) for the first segment
-  [ -e "$OUT/360p/seg_00001.m4s" ] && break
-  sleep 0.1
-done
-kill -INT "$pid"
-set +e
-wait "$pid"
-rc=$?
-set -e
+interrupt_when "$OUT/360p/seg_00001.m4s" $!
 check "exit code 130 after SIGINT (got $rc)" test "$rc" -eq 130
 check "stderr says it was interrupted" grep -q "^cmafeng: interrupted" "$WORK/stderr"
 check "no temporary file is left" test -z "$(find "$OUT" -name '*.tmp*')"

@@ -14,16 +14,7 @@ return { source = arg[1], output = arg[2], segment_seconds = 1, workers = 2,
 LUA
 OUT=$WORK/out
 "$CMAFENG" run "$WORK/job.lua" -- "$SRC" "$OUT" 2>"$WORK/stderr1" &
-pid=$!
-for _ in $(seq 1 300); do
-  [ -e "$OUT/360p/seg_00003.m4s" ] && break
-  sleep 0.1
-done
-kill -INT "$pid"
-set +e
-wait "$pid"
-rc=$?
-set -e
+interrupt_when "$OUT/360p/seg_00003.m4s" $!
 check "the first run is interrupted (exit $rc)" test "$rc" -eq 130
 kept=$(grep -c '^seg ' "$OUT/.cmafeng-journal" || true)
 check "the journal lists the segments written so far ($kept)" test "$kept" -ge 3 -a "$kept" -lt 10
@@ -50,9 +41,7 @@ cat "$OUT/360p/init.mp4" "$OUT"/360p/seg_*.m4s >"$WORK/r.mp4"
 frames=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
   -of csv=p=0 "$WORK/r.mp4")
 check "ffprobe decodes all 250 frames (got $frames)" test "$frames" -eq 250
-ffmpeg -v error -y -i "$WORK/r.mp4" -c copy -f ivf "$WORK/r.ivf"
-decoded=$(dav1d -i "$WORK/r.ivf" -o "$WORK/r.y4m" 2>&1 | tr '\r' '\n' |
-  awk '/Decoded/ { split($2, a, "/"); n = a[1] } END { print n + 0 }')
+decoded=$(dav1d_frames "$WORK/r.mp4")
 check "dav1d decodes all 250 frames (got $decoded)" test "$decoded" -eq 250
 
 finish

@@ -43,9 +43,7 @@ for spec in 180p:320:180 90p:160:90; do
   check "$name: ffprobe reads av1 ${w}x${h} with $FRAMES frames (got $probe)" \
     test "$probe" = "av1,$w,$h,$FRAMES"
 
-  ffmpeg -v error -y -i "$WORK/$name.mp4" -c copy -f ivf "$WORK/$name.ivf"
-  decoded=$(dav1d -i "$WORK/$name.ivf" -o "$WORK/$name.y4m" 2>&1 | tr '\r' '\n' |
-    awk '/Decoded/ { split($2, a, "/"); n = a[1] } END { print n + 0 }')
+  decoded=$(dav1d_frames "$WORK/$name.mp4")
   check "$name: dav1d decodes $FRAMES frames (got $decoded)" test "$decoded" -eq "$FRAMES"
 
   # tfdt continuity: in the stitched rendition every frame follows the previous one by

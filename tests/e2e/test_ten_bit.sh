@@ -30,9 +30,7 @@ for spec in 180p:yuv420p10le:10 90p:yuv420p:08; do
     test "$got" = "av1,$pixfmt,bt2020nc,smpte2084,bt2020"
   check "$name: CODECS is the full form with BT.2020 PQ, $depth bit" \
     grep -q "CODECS=\"av01\\.0\\.[0-9][0-9]M\\.$depth\\.0\\.110\\.09\\.16\\.09\\.0[,\"]" "$OUT/master.m3u8"
-  ffmpeg -v error -y -i "$WORK/$name.mp4" -c copy -f ivf "$WORK/$name.ivf"
-  decoded=$(dav1d -i "$WORK/$name.ivf" -o "$WORK/$name.y4m" 2>&1 | tr '\r' '\n' |
-    awk '/Decoded/ { split($2, a, "/"); n = a[1] } END { print n + 0 }')
+  decoded=$(dav1d_frames "$WORK/$name.mp4")
   check "$name: dav1d decodes 50 frames (got $decoded)" test "$decoded" -eq 50
 done
 check "10-bit y4m from dav1d is 10-bit" grep -q "C420p10" <(head -c 100 "$WORK/180p.y4m")
