@@ -24,26 +24,10 @@
 
 #include "cmafeng/common.h"
 #include "core/signal.h"
+#include "thread_wait.h"
 #include "sched/chunk_queue.h"
 
 /* ---- helpers ---------------------------------------------------------------------- */
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts))
-        ;
-}
-
-/* Polls *flag until it is non-zero or 5 s pass; returns the last value read. */
-static int wait_flag(atomic_int *flag)
-{
-    double end = cme__now() + 5.0;
-    int v;
-    while (!(v = atomic_load(flag)) && cme__now() < end)
-        sleep_ms(1);
-    return v;
-}
 
 static void init_chunks(CmeChunk *c, int n)
 {

@@ -22,16 +22,10 @@
 
 #include "cmafeng/common.h"
 #include "core/signal.h"
+#include "thread_wait.h"
 #include "sched/lease_pool.h"
 
 /* ---- helpers ---------------------------------------------------------------------- */
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts))
-        ;
-}
 
 static int count_waiters(CmeLeasePool *p)
 {
@@ -59,15 +53,6 @@ static int in_use(CmeLeasePool *p, int d)
     int n = p->devices[d].in_use;
     pthread_mutex_unlock(&p->lock);
     return n;
-}
-
-static int wait_flag(atomic_int *flag)
-{
-    double end = cme__now() + 5.0;
-    int v;
-    while (!(v = atomic_load(flag)) && cme__now() < end)
-        sleep_ms(1);
-    return v;
 }
 
 /* A claimer thread: acquires (with timeout_ms), records its rank among the claimers that
