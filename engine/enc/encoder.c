@@ -16,6 +16,9 @@ extern const CmeEncoderImpl cme__encoder_onevpl;
 #if CME_HAVE_VAAPI
 extern const CmeEncoderImpl cme__encoder_vaapi;
 #endif
+#if CME_HAVE_FAULT
+extern const CmeEncoderImpl cme__encoder_fault;
+#endif
 
 const CmeEncoderImpl *const cme__encoders[] = {
     &cme__encoder_svtav1,
@@ -27,6 +30,9 @@ const CmeEncoderImpl *const cme__encoders[] = {
 #endif
 #if CME_HAVE_VAAPI
     &cme__encoder_vaapi,
+#endif
+#if CME_HAVE_FAULT
+    &cme__encoder_fault,
 #endif
     NULL,
 };

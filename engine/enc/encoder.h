@@ -23,6 +23,9 @@ typedef struct CmeEncoderSettings {
     int keyint;  /* frames between periodic key frames (segment length) */
     /* Colour description from the source (ISO/IEC 23091-4 code points; 2 = unspecified). */
     int color_primaries, transfer_characteristics, matrix_coefficients, full_range;
+    /* Backend-specific options from the recipe's device table (`options`); the fault
+     * backend reads its fault list here. Empty for most backends. */
+    char options[128];
 } CmeEncoderSettings;
 
 /* A 4:2:0 picture at the encoder's bit depth: 8-bit samples, or 10-bit samples in 16-bit
@@ -33,6 +36,7 @@ typedef struct CmeEncFrame {
     int strides[3];
     int64_t pts;
     int force_key;
+    uint32_t chunk; /* the chunk (segment index, 0-based) this frame belongs to */
 } CmeEncFrame;
 
 typedef struct CmeEncPacket {

@@ -144,6 +144,7 @@ static int l_new(lua_State *L)
             ds->sessions = (int)num_field(L, d, path, "sessions", 1);
             ds->threads = (int)num_field(L, d, path, "threads", 0);
             ds->level = (int)num_field(L, d, path, "level", 0);
+            str_field(L, d, path, "options", ds->options, sizeof(ds->options), "");
             lua_pop(L, 1);
         }
     }

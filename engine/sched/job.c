@@ -206,10 +206,8 @@ static int parse_backend(const char *name, CmeBackend *out)
         const char *name;
         CmeBackend b;
     } map[] = {
-        { "svt", CME_BACKEND_SVT },
-        { "nvenc", CME_BACKEND_NVENC },
-        { "qsv", CME_BACKEND_QSV },
-        { "vaapi", CME_BACKEND_VAAPI },
+        { "svt", CME_BACKEND_SVT },     { "nvenc", CME_BACKEND_NVENC }, { "qsv", CME_BACKEND_QSV },
+        { "vaapi", CME_BACKEND_VAAPI }, { "fault", CME_BACKEND_FAULT },
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         if (!strcmp(name, map[i].name)) {
@@ -264,6 +262,8 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
         if (r < 0)
             return r;
         job->pool.devices[r].level = d->level; /* no thread runs yet: no lock needed */
+        snprintf(job->pool.devices[r].options, sizeof(job->pool.devices[r].options), "%s",
+                 d->options);
         job->nb_workers += sessions;
     }
     return 0;

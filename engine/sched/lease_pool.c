@@ -137,6 +137,7 @@ const char *cme__backend_name(CmeBackend b)
     case CME_BACKEND_NVENC: return "nvenc";
     case CME_BACKEND_QSV: return "qsv";
     case CME_BACKEND_VAAPI: return "vaapi";
+    case CME_BACKEND_FAULT: return "fault";
     }
     return "unknown";
 }

@@ -17,15 +17,17 @@ typedef enum CmeBackend {
     CME_BACKEND_NVENC,
     CME_BACKEND_QSV,
     CME_BACKEND_VAAPI,
+    CME_BACKEND_FAULT, /* test builds: SVT-AV1 with injected faults (enc/fault.c) */
 } CmeBackend;
 
 typedef struct CmeDevice {
     char id[32]; /* "svt:0" */
     CmeBackend backend;
-    int sessions; /* max concurrent encoders */
-    int threads;  /* encoder threads per session (software devices), 0 = library default */
-    int level;    /* forced AV1 level x10 (51 = 5.1), 0 = the encoder's choice */
-    int in_use;   /* sessions leased now; guarded by the pool lock */
+    int sessions;      /* max concurrent encoders */
+    int threads;       /* encoder threads per session (software devices), 0 = library default */
+    int level;         /* forced AV1 level x10 (51 = 5.1), 0 = the encoder's choice */
+    char options[128]; /* backend-specific options (CmeDeviceSettings.options) */
+    int in_use;        /* sessions leased now; guarded by the pool lock */
 } CmeDevice;
 
 typedef struct CmeLease {

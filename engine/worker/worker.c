@@ -591,6 +591,7 @@ int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err, 
         .matrix_coefficients = job->matrix,
         .full_range = job->full_range,
     };
+    snprintf(s.options, sizeof(s.options), "%s", dev.options);
     char why[384] = { 0 };
     int ret = cme__encoder_open(&slot->enc, dev.backend, &s, why, sizeof(why));
     if (ret < 0) {
@@ -604,14 +605,14 @@ int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err, 
 }
 
 /* Scales source frame f to the rung (or passes it through) and sends it. */
-static int send_frame(Worker *w, CmeEncSlot *slot, const AVFrame *f, int force_key)
+static int send_frame(Worker *w, CmeEncSlot *slot, const AVFrame *f, uint32_t chunk, int force_key)
 {
     CmeRung *rung = &w->job->rungs[slot->rung];
     const int W = rung->set.width, H = rung->set.height;
     /* 10-bit rungs get 16-bit samples; an 8-bit source is shifted up by swscale. */
     const enum AVPixelFormat fmt =
         rung->set.bit_depth == 10 ? AV_PIX_FMT_YUV420P10LE : AV_PIX_FMT_YUV420P;
-    CmeEncFrame ef = { .pts = slot->next_pts, .force_key = force_key };
+    CmeEncFrame ef = { .pts = slot->next_pts, .force_key = force_key, .chunk = chunk };
     if (f->format == fmt && f->width == W && f->height == H) {
         for (int i = 0; i < 3; i++) {
             ef.planes[i] = f->data[i];
@@ -684,7 +685,7 @@ static int encode_chunk(Worker *w, CmeEncSlot *slot, CmeChunk *c)
     for (int i = 0; (f = cme__src_chunk_frame(src, i)) != NULL; i++) {
         if (atomic_load(&w->job->failed))
             return CME_ECANCELED;
-        int r = send_frame(w, slot, f, i == 0);
+        int r = send_frame(w, slot, f, c->index, i == 0);
         if (r == 0)
             r = drain(w, slot, 0);
         if (r < 0)

@@ -34,7 +34,7 @@ local rung = S.record {
 }
 
 local device = S.record {
-  backend = S.enum { "svt", "nvenc", "qsv", "vaapi" },
+  backend = S.enum { "svt", "nvenc", "qsv", "vaapi", "fault" },
   id = S.string { optional = true, non_empty = true },
   sessions = S.integer { min = 1, max = 64, default = 1,
                          desc = "concurrent encoders on this device" },
@@ -45,6 +45,9 @@ local device = S.record {
   -- and requeues the other device's chunks (DESIGN.md section 3, codec invariant).
   level = S.integer { min = 0, max = 73, optional = true,
                       desc = "AV1 level x10, 0 = the encoder's choice" },
+  -- Backend-specific options; the fault backend (test builds) reads its fault list here.
+  options = S.string { optional = true, pattern = "^[%w_@:%.,=%-]+$",
+                       pattern_desc = "an option list such as \"fail@3,stall@5:2\"" },
 }
 
 local hook = S.func { optional = true }

@@ -23,12 +23,13 @@ typedef struct CmeRungSettings {
 } CmeRungSettings;
 
 typedef struct CmeDeviceSettings {
-    char backend[8]; /* "svt", "nvenc", "qsv", "vaapi" */
-    char id[32];     /* "" = "<backend>:<n>" */
-    int sessions;    /* concurrent encoders on this device */
-    int threads;     /* software devices: encoder threads per session, 0 = default */
-    int level;       /* forced AV1 level x10 (51 = 5.1), 0 = the encoder's choice; a
-                      * device whose sequence header differs is excluded from a rung */
+    char backend[8];   /* "svt", "nvenc", "qsv", "vaapi", "fault" (test builds) */
+    char id[32];       /* "" = "<backend>:<n>" */
+    int sessions;      /* concurrent encoders on this device */
+    int threads;       /* software devices: encoder threads per session, 0 = default */
+    int level;         /* forced AV1 level x10 (51 = 5.1), 0 = the encoder's choice; a
+                        * device whose sequence header differs is excluded from a rung */
+    char options[128]; /* backend-specific options (the fault backend's fault list) */
 } CmeDeviceSettings;
 
 typedef struct CmeJobSettings {
