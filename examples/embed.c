@@ -59,8 +59,22 @@ int main(int argc, char **argv)
             printf("%s: segment %u, %llu bytes, %.3f s, on %s\n", s.rungs[ev.rung].name, ev.index,
                    (unsigned long long)ev.bytes, (double)ev.duration / ev.timescale, ev.device_id);
             break;
-        case CME_EVENT_REQUEUE:
+        case CME_EVENT_CHUNK_FAILED: {
+            /* The policy is the embedder's: here, retry each chunk up to three times on
+             * any device, then give up on the job. */
+            CmeDecision d = { .action = ev.attempts < 3 ? CME_DECIDE_RETRY : CME_DECIDE_ABORT,
+                              .device = -1,
+                              .avoid = -1,
+                              .crf = -1,
+                              .preset = -1 };
+            printf("%s\n", ev.message);
+            if (cme_engine_decide(e, ev.rung, ev.index - 1, &d, err, sizeof(err)) < 0)
+                fprintf(stderr, "embed: %s\n", err);
+            break;
+        }
+        case CME_EVENT_DEVICE_EXCLUDED:
         case CME_EVENT_FAILED: printf("%s\n", ev.message); break;
+        case CME_EVENT_WORKER_MOVED:
         case CME_EVENT_JOB_DONE: break;
         }
     }

@@ -111,3 +111,10 @@ int cme__enc_unsupported_receive(void *priv, CmeEncPacket *pkt)
 void cme__enc_unsupported_close(void *priv)
 {
 }
+
+int cme__encoder_sequence_header(CmeEncoder *e, uint8_t *out, size_t cap, size_t *size)
+{
+    if (!e->impl->sequence_header)
+        return CME_EUNSUPPORTED;
+    return e->impl->sequence_header(e->priv, out, cap, size);
+}

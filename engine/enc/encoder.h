@@ -59,6 +59,9 @@ typedef struct CmeEncoderImpl {
     int (*receive_packet)(void *priv, CmeEncPacket *pkt);
     /* Must be safe after a failed open; must not hang (drains EOS itself if needed). */
     void (*close)(void *priv);
+    /* Optional (NULL: known only from the first packet): the sequence header OBU the open
+     * encoder will emit, into out (cap bytes); CME_ENOSPC when it does not fit. */
+    int (*sequence_header)(void *priv, uint8_t *out, size_t cap, size_t *size);
 } CmeEncoderImpl;
 
 /* The encode half of backends that can probe their hardware but cannot encode yet
@@ -82,5 +85,8 @@ int cme__encoder_open(CmeEncoder **out, CmeBackend backend, const CmeEncoderSett
 int cme__encoder_send(CmeEncoder *e, const CmeEncFrame *f);
 int cme__encoder_receive(CmeEncoder *e, CmeEncPacket *pkt);
 void cme__encoder_close(CmeEncoder **pe);
+/* The open encoder's sequence header OBU, when its backend can tell before encoding:
+ * 0, CME_EUNSUPPORTED when it cannot, or another error. */
+int cme__encoder_sequence_header(CmeEncoder *e, uint8_t *out, size_t cap, size_t *size);
 
 #endif

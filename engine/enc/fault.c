@@ -44,6 +44,12 @@ static void fault_close(void *priv)
     cme__encoder_close(&p->inner);
 }
 
+static int fault_sequence_header(void *priv, uint8_t *out, size_t cap, size_t *size)
+{
+    FaultPriv *p = priv;
+    return cme__encoder_sequence_header(p->inner, out, cap, size);
+}
+
 const CmeEncoderImpl cme__encoder_fault = {
     .name = "fault",
     .backend = CME_BACKEND_FAULT,
@@ -53,5 +59,6 @@ const CmeEncoderImpl cme__encoder_fault = {
     .send_frame = fault_send,
     .receive_packet = fault_receive,
     .close = fault_close,
+    .sequence_header = fault_sequence_header,
 };
 #endif

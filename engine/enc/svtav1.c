@@ -248,6 +248,26 @@ static void svt_close(void *priv)
     p->handle = NULL;
 }
 
+/* The sequence header OBU the encoder will emit (svt_av1_enc_stream_header): known right
+ * after init, so a device whose header cannot join a rung is found before any encode. */
+static int svt_sequence_header(void *priv, uint8_t *out, size_t cap, size_t *size)
+{
+    SvtPriv *p = priv;
+    if (!p->initialized)
+        return CME_EINVAL;
+    EbBufferHeaderType *hdr = NULL;
+    if (svt_av1_enc_stream_header(p->handle, &hdr) != EB_ErrorNone || !hdr)
+        return CME_EENCODER;
+    int r = 0;
+    if (hdr->n_filled_len > cap)
+        r = CME_ENOSPC;
+    else
+        memcpy(out, hdr->p_buffer, hdr->n_filled_len);
+    *size = hdr->n_filled_len;
+    svt_av1_enc_stream_header_release(hdr);
+    return r;
+}
+
 const CmeEncoderImpl cme__encoder_svtav1 = {
     .name = "svt",
     .backend = CME_BACKEND_SVT,
@@ -257,4 +277,5 @@ const CmeEncoderImpl cme__encoder_svtav1 = {
     .send_frame = svt_send_frame,
     .receive_packet = svt_receive_packet,
     .close = svt_close,
+    .sequence_header = svt_sequence_header,
 };

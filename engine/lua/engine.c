@@ -79,6 +79,8 @@ static int l_new(lua_State *L)
     s.workers = (int)num_field(L, 1, "", "workers", s.workers);
     s.threads_per_worker = (int)num_field(L, 1, "", "threads_per_worker", s.threads_per_worker);
     s.queue_depth = (int)num_field(L, 1, "", "queue_depth", s.queue_depth);
+    s.stall_seconds = num_field(L, 1, "", "stall_seconds", s.stall_seconds);
+    s.max_attempts = (int)num_field(L, 1, "", "max_attempts", s.max_attempts);
 
     lua_getfield(L, 1, "video");
     if (!lua_istable(L, -1))
@@ -102,6 +104,7 @@ static int l_new(lua_State *L)
         r->crf = (int)num_field(L, rt, path, "crf", 35);
         r->preset = (int)num_field(L, rt, path, "preset", 10);
         r->bit_depth = (int)num_field(L, rt, path, "bit_depth", 8);
+        r->instances = (int)num_field(L, rt, path, "instances", 0);
         char def[32];
         snprintf(def, sizeof(def), "%dp", r->height);
         str_field(L, rt, path, "name", r->name, sizeof(r->name), def);
@@ -145,6 +148,10 @@ static int l_new(lua_State *L)
             ds->threads = (int)num_field(L, d, path, "threads", 0);
             ds->level = (int)num_field(L, d, path, "level", 0);
             str_field(L, d, path, "options", ds->options, sizeof(ds->options), "");
+            ds->instances = (int)num_field(L, d, path, "instances", 0);
+            lua_getfield(L, d, "optional");
+            ds->optional = lua_toboolean(L, -1);
+            lua_pop(L, 1);
             lua_pop(L, 1);
         }
     }
@@ -178,7 +185,9 @@ static const char *event_name(CmeEventType t)
     switch (t) {
     case CME_EVENT_INIT_WRITTEN: return "init";
     case CME_EVENT_SEGMENT_DONE: return "segment";
-    case CME_EVENT_REQUEUE: return "requeue";
+    case CME_EVENT_CHUNK_FAILED: return "chunk_failed";
+    case CME_EVENT_DEVICE_EXCLUDED: return "device_excluded";
+    case CME_EVENT_WORKER_MOVED: return "worker";
     case CME_EVENT_FAILED: return "failed";
     case CME_EVENT_JOB_DONE: return "done";
     }
@@ -202,11 +211,40 @@ static void push_event(lua_State *L, const CmeEvent *ev, const CmeJobSettings *u
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "resumed");
     }
-    if (ev->type == CME_EVENT_SEGMENT_DONE || ev->type == CME_EVENT_REQUEUE) {
-        lua_pushinteger(L, ev->index);
-        lua_setfield(L, -2, "index");
-        lua_pushinteger(L, ev->attempts);
-        lua_setfield(L, -2, "attempts");
+    lua_pushnumber(L, ev->wall_time);
+    lua_setfield(L, -2, "time");
+    if (ev->type == CME_EVENT_SEGMENT_DONE || ev->type == CME_EVENT_CHUNK_FAILED ||
+        ev->type == CME_EVENT_DEVICE_EXCLUDED || ev->type == CME_EVENT_WORKER_MOVED) {
+        if (ev->index > 0) {
+            lua_pushinteger(L, ev->index);
+            lua_setfield(L, -2, "index");
+        }
+        if (ev->attempts > 0) {
+            lua_pushinteger(L, ev->attempts);
+            lua_setfield(L, -2, "attempts");
+            lua_pushinteger(L, ev->attempts);
+            lua_setfield(L, -2, "attempt");
+        }
+    }
+    if (!ev->is_audio &&
+        (ev->type == CME_EVENT_SEGMENT_DONE || ev->type == CME_EVENT_CHUNK_FAILED ||
+         ev->type == CME_EVENT_WORKER_MOVED)) {
+        if (ev->worker >= 0) {
+            lua_pushinteger(L, ev->worker + 1);
+            lua_setfield(L, -2, "worker");
+        }
+        if (ev->instance >= 0) {
+            lua_pushinteger(L, ev->instance + 1);
+            lua_setfield(L, -2, "instance");
+        }
+    }
+    if (ev->type == CME_EVENT_WORKER_MOVED && ev->from_rung >= 0) {
+        lua_pushinteger(L, ev->from_rung + 1);
+        lua_setfield(L, -2, "from_rung");
+    }
+    if (ev->type == CME_EVENT_CHUNK_FAILED || ev->type == CME_EVENT_DEVICE_EXCLUDED) {
+        lua_pushstring(L, cme_fail_reason_name(ev->reason));
+        lua_setfield(L, -2, "reason");
     }
     if (ev->type == CME_EVENT_SEGMENT_DONE) {
         lua_pushnumber(L, (lua_Number)ev->bytes);
@@ -288,10 +326,194 @@ static int l_stats(lua_State *L)
         lua_setfield(L, -2, "frames_encoded");
         lua_pushinteger(L, st.rungs[i].segments_done);
         lua_setfield(L, -2, "segments_done");
+        lua_pushnumber(L, st.rungs[i].seconds_done);
+        lua_setfield(L, -2, "seconds_done");
+        lua_pushinteger(L, st.rungs[i].instances);
+        lua_setfield(L, -2, "instances");
+        lua_pushinteger(L, st.rungs[i].busy);
+        lua_setfield(L, -2, "busy");
+        lua_createtable(L, 0, CME_CHUNK_NB_STATES);
+        for (int k = 0; k < CME_CHUNK_NB_STATES; k++) {
+            lua_pushinteger(L, st.rungs[i].chunks[k]);
+            lua_setfield(L, -2, cme_chunk_state_name((CmeChunkState)k));
+        }
+        lua_setfield(L, -2, "chunks");
         lua_rawseti(L, -2, i + 1);
     }
     lua_setfield(L, -2, "rungs");
     return 1;
+}
+
+/* Reads a device id field of a decision into a pool index (-1 when absent). */
+static int decision_device(lua_State *L, LEngine *le, int t, const char *k)
+{
+    lua_getfield(L, t, k);
+    int d = -1;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "decision.%s: expected a device id (a string), got %s", k,
+                       luaL_typename(L, -1));
+        d = cme_engine_device_index(le->e, lua_tostring(L, -1));
+        if (d < 0)
+            luaL_error(L, "decision.%s: \"%s\" is not a device of this job", k,
+                       lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+    return d;
+}
+
+/* decide(rung, index, {action = "retry"|"skip"|"abort", device=, avoid=, crf=, preset=,
+ * why=}) -> true | nil, message, code. rung and index are 1-based, as in events. The
+ * table has been validated by cmafeng.policy; a malformed one raises. */
+static int l_decide(lua_State *L)
+{
+    LEngine *le = check_engine(L);
+    int rung = (int)luaL_checkinteger(L, 2) - 1;
+    lua_Integer index = luaL_checkinteger(L, 3);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    if (index < 1)
+        return luaL_argerror(L, 3, "expected a segment number >= 1");
+    CmeDecision d = { .device = -1, .avoid = -1, .crf = -1, .preset = -1 };
+    char action[16];
+    str_field(L, 4, "decision.", "action", action, sizeof(action), NULL);
+    if (!strcmp(action, "retry"))
+        d.action = CME_DECIDE_RETRY;
+    else if (!strcmp(action, "skip"))
+        d.action = CME_DECIDE_SKIP;
+    else if (!strcmp(action, "abort"))
+        d.action = CME_DECIDE_ABORT;
+    else
+        return luaL_error(L, "decision.action: expected retry, skip or abort, got \"%s\"", action);
+    d.device = decision_device(L, le, 4, "device");
+    d.avoid = decision_device(L, le, 4, "avoid");
+    d.crf = (int)num_field(L, 4, "decision.", "crf", -1);
+    d.preset = (int)num_field(L, 4, "decision.", "preset", -1);
+    str_field(L, 4, "decision.", "why", d.why, sizeof(d.why), "");
+    char err[512] = { 0 };
+    int r = cme_engine_decide(le->e, rung, (uint32_t)(index - 1), &d, err, sizeof(err));
+    if (r < 0)
+        return push_fail(L, err, r);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* chunks(rung [, first [, max]]) -> array of chunk tables (1-based indices). */
+static int l_chunks(lua_State *L)
+{
+    LEngine *le = check_engine(L);
+    int rung = (int)luaL_checkinteger(L, 2) - 1;
+    lua_Integer first = luaL_optinteger(L, 3, 1);
+    int max = (int)luaL_optinteger(L, 4, 100000);
+    if (first < 1 || max < 0)
+        return luaL_argerror(L, 3, "expected a segment number >= 1");
+    lua_newtable(L);
+    CmeChunkInfo buf[64];
+    char id[32];
+    int n = 0;
+    for (uint32_t at = (uint32_t)(first - 1); n < max;) {
+        int want = max - n < 64 ? max - n : 64;
+        int got = cme_engine_chunks(le->e, rung, at, buf, want);
+        for (int i = 0; i < got; i++) {
+            const CmeChunkInfo *c = &buf[i];
+            lua_createtable(L, 0, 12);
+            lua_pushinteger(L, c->rung + 1);
+            lua_setfield(L, -2, "rung");
+            lua_pushinteger(L, c->index + 1);
+            lua_setfield(L, -2, "index");
+            lua_pushstring(L, cme_chunk_state_name(c->state));
+            lua_setfield(L, -2, "state");
+            lua_pushinteger(L, c->attempt);
+            lua_setfield(L, -2, "attempts");
+            if (c->worker >= 0) {
+                lua_pushinteger(L, c->worker + 1);
+                lua_setfield(L, -2, "worker");
+            }
+            if (c->device >= 0) {
+                lua_pushstring(L, cme_engine_device_id(le->e, c->device, id, sizeof(id)));
+                lua_setfield(L, -2, "device");
+            }
+            if (c->instance >= 0) {
+                lua_pushinteger(L, c->instance + 1);
+                lua_setfield(L, -2, "instance");
+            }
+            if (c->reason != CME_FAIL_NONE) {
+                lua_pushstring(L, cme_fail_reason_name(c->reason));
+                lua_setfield(L, -2, "reason");
+                lua_pushstring(L, c->message);
+                lua_setfield(L, -2, "message");
+            }
+            lua_pushnumber(L, c->encode_seconds);
+            lua_setfield(L, -2, "encode_seconds");
+            lua_pushinteger(L, c->crf);
+            lua_setfield(L, -2, "crf");
+            lua_pushinteger(L, c->preset);
+            lua_setfield(L, -2, "preset");
+            lua_pushinteger(L, c->decisions);
+            lua_setfield(L, -2, "decisions");
+            if (c->resumed) {
+                lua_pushboolean(L, 1);
+                lua_setfield(L, -2, "resumed");
+            }
+            if (c->state == CME_CHUNK_DONE) {
+                lua_pushnumber(L, (lua_Number)c->bytes);
+                lua_setfield(L, -2, "bytes");
+            }
+            lua_rawseti(L, -2, ++n);
+        }
+        if (got < want)
+            break;
+        at += (uint32_t)got;
+    }
+    return 1;
+}
+
+/* devices() -> array of the job's devices as the process-wide pool has them. */
+static int l_devices(lua_State *L)
+{
+    LEngine *le = check_engine(L);
+    CmeDeviceInfo devs[CME_MAX_JOB_DEVICES + 1];
+    int n = cme_engine_devices(le->e, devs, CME_MAX_JOB_DEVICES + 1);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, 0, 9);
+        lua_pushstring(L, devs[i].id);
+        lua_setfield(L, -2, "id");
+        lua_pushstring(L, devs[i].backend);
+        lua_setfield(L, -2, "backend");
+        lua_pushinteger(L, devs[i].sessions);
+        lua_setfield(L, -2, "sessions");
+        lua_pushinteger(L, devs[i].in_use);
+        lua_setfield(L, -2, "in_use");
+        lua_pushinteger(L, devs[i].waiters);
+        lua_setfield(L, -2, "waiters");
+        lua_pushinteger(L, devs[i].max_width);
+        lua_setfield(L, -2, "max_width");
+        lua_pushinteger(L, devs[i].max_height);
+        lua_setfield(L, -2, "max_height");
+        lua_pushboolean(L, devs[i].ten_bit);
+        lua_setfield(L, -2, "ten_bit");
+        lua_pushboolean(L, devs[i].midjob_open);
+        lua_setfield(L, -2, "midjob_open");
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+/* prefer_rung(rung | nil): the rung idle workers help first (nil: furthest behind). */
+static int l_prefer_rung(lua_State *L)
+{
+    LEngine *le = check_engine(L);
+    int rung = lua_isnoneornil(L, 2) ? -1 : (int)luaL_checkinteger(L, 2) - 1;
+    cme_engine_prefer_rung(le->e, rung);
+    return 0;
+}
+
+/* pause(true|false): workers claim no new chunk while paused. */
+static int l_pause(lua_State *L)
+{
+    LEngine *le = check_engine(L);
+    cme_engine_pause(le->e, lua_isnone(L, 2) ? 1 : lua_toboolean(L, 2));
+    return 0;
 }
 
 static int l_info(lua_State *L)
@@ -345,8 +567,11 @@ static int l_close(lua_State *L)
 void cme__lua_open_engine(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "start", l_start },   { "events", l_events }, { "stats", l_stats }, { "info", l_info },
-        { "cancel", l_cancel }, { "finish", l_finish }, { "close", l_close }, { NULL, NULL },
+        { "start", l_start },     { "events", l_events },           { "stats", l_stats },
+        { "info", l_info },       { "cancel", l_cancel },           { "finish", l_finish },
+        { "close", l_close },     { "decide", l_decide },           { "chunks", l_chunks },
+        { "devices", l_devices }, { "prefer_rung", l_prefer_rung }, { "pause", l_pause },
+        { NULL, NULL },
     };
     if (luaL_newmetatable(L, ENGINE_MT)) {
         lua_newtable(L);

@@ -108,16 +108,25 @@ static int publish(CmeJob *job, CmeSrcChunk *sc)
         CmeRung *rung = &job->rungs[r];
         pthread_mutex_lock(&rung->lock);
         int done = sc->index < rung->segs_cap && rung->seg_done[sc->index];
+        CmeSegmentEntry kept = done ? rung->segs[sc->index] : (CmeSegmentEntry){ 0 };
         pthread_mutex_unlock(&rung->lock);
-        if (done)
-            continue; /* kept from an earlier run (--resume) */
+        if (done) {
+            /* Kept from an earlier run (--resume): done from the start. */
+            if (cme__ct_add_done(&job->ct, r, sc->index, &kept) < 0) {
+                cme__job_fail(job, CME_ESTATE, "chunk table: cannot add segment %u", sc->index + 1);
+                return CME_ESTATE;
+            }
+            continue;
+        }
         CmeChunk *ch = calloc(1, sizeof(*ch));
-        if (!ch) {
+        if (!ch || cme__ct_add(&job->ct, r, sc->index, sc) < 0) {
+            free(ch);
             cme__job_fail(job, CME_ENOMEM, "out of memory queueing chunk %u", sc->index);
             return CME_ENOMEM;
         }
         ch->rung = r;
         ch->index = sc->index;
+        ch->crf = ch->preset = -1;
         atomic_fetch_add(&sc->refs, 1);
         ch->payload = sc;
         if (cme__chunkq_push_now(&job->rungs[r].queue, ch) < 0) {
@@ -375,6 +384,8 @@ void *cme__pump_main(void *arg)
     cme__src_chunk_unref(&cur);
     for (int r = 0; r < job->nb_rungs; r++) {
         atomic_store(&job->rungs[r].total_chunks, (int)next_index);
+        if (!atomic_load(&job->failed))
+            cme__ct_set_total(&job->ct, r, (int)next_index);
         cme__chunkq_close(&job->rungs[r].queue);
     }
 out:

@@ -176,6 +176,36 @@ int cme__chunkq_pop(CmeChunkQueue *q, int device, CmeChunk **out, int timeout_ms
     }
 }
 
+int cme__chunkq_pop_unservable(CmeChunkQueue *q, uint64_t servable, CmeChunk **out)
+{
+    CmeChunk *found = NULL;
+    pthread_mutex_lock(&q->lock);
+    CmeChunk *prev = NULL;
+    for (CmeChunk *c = q->head; c; prev = c, c = c->next) {
+        if (~c->excluded & servable)
+            continue;
+        if (prev)
+            prev->next = c->next;
+        else
+            q->head = c->next;
+        if (q->tail == c)
+            q->tail = prev;
+        c->next = NULL;
+        q->count--;
+        pthread_cond_broadcast(&q->not_full);
+        if (q->closed && q->count == 0)
+            pthread_cond_broadcast(&q->not_empty);
+        found = c;
+        break;
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (!found)
+        return CME_EAGAIN;
+    *out = found;
+    notify(q);
+    return 0;
+}
+
 int64_t cme__chunkq_peek_index(CmeChunkQueue *q, int device)
 {
     int64_t idx = -1;

@@ -22,6 +22,7 @@ typedef struct CmeChunk {
     uint32_t index;        /* segment index within the rung, 0-based */
     int attempts;          /* encode attempts so far */
     uint64_t excluded;     /* bit d set: device d may not encode this chunk */
+    int crf, preset;       /* overrides from a retry decision, -1: the rung's */
     void *payload;         /* owned by the job (source frames, timestamps) */
     struct CmeChunk *next; /* queue link; owned by the queue while queued */
 } CmeChunk;
@@ -55,6 +56,10 @@ void cme__chunkq_requeue(CmeChunkQueue *q, CmeChunk *c);
 int cme__chunkq_try_pop(CmeChunkQueue *q, int device, CmeChunk **out);
 /* Blocking pop (timeout_ms < 0: forever): 0, CME_ECLOSED or CME_ETIMEDOUT. */
 int cme__chunkq_pop(CmeChunkQueue *q, int device, CmeChunk **out, int timeout_ms);
+/* Unlinks the first chunk that no device in `servable` may take (bit d: device d has an
+ * encoder instance for the rung): 0 with *out, or CME_EAGAIN. Such a chunk would wait
+ * forever; the caller fails it. */
+int cme__chunkq_pop_unservable(CmeChunkQueue *q, uint64_t servable, CmeChunk **out);
 /* Index of the chunk at the head that device may take, or -1. */
 int64_t cme__chunkq_peek_index(CmeChunkQueue *q, int device);
 void cme__chunkq_close(CmeChunkQueue *q);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmafeng/engine.h"
 #include "cmafeng/mux.h"
@@ -35,6 +36,8 @@ void cme_job_default_settings(CmeJobSettings *s)
     s->audio_bitrate = 128000;
     s->audio_channels = 2;
     s->audio_sample_rate = 48000;
+    s->stall_seconds = 120;
+    s->max_attempts = 6;
 }
 
 /* --- failure and events -------------------------------------------------------------- */
@@ -57,8 +60,42 @@ void cme__job_fail(CmeJob *job, int code, const char *fmt, ...)
     cme__signal_notify(&job->work);
 }
 
-void cme__job_post(CmeJob *job, const CmeEvent *ev)
+int cme__job_chunk_fail(CmeJob *job, int rung, uint32_t index, int attempt, int worker, int device,
+                        int instance, CmeFailReason reason, const char *fmt, ...)
 {
+    CmeEvent ev = { .type = CME_EVENT_CHUNK_FAILED,
+                    .rung = rung,
+                    .index = index + 1,
+                    .device = device,
+                    .worker = worker,
+                    .instance = instance,
+                    .attempts = attempt,
+                    .from_rung = -1,
+                    .reason = reason };
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ev.message, sizeof(ev.message), fmt, ap);
+    va_end(ap);
+    int r = cme__ct_fail(&job->ct, rung, index, attempt, reason, ev.message, cme__now());
+    if (r < 0)
+        return r; /* declared stalled or failed already: reported once */
+    if (device >= 0) {
+        pthread_mutex_lock(&job->pool->lock);
+        snprintf(ev.device_id, sizeof(ev.device_id), "%s", job->pool->devices[device].id);
+        pthread_mutex_unlock(&job->pool->lock);
+    }
+    cme__job_post(job, &ev);
+    cme__signal_notify(&job->work);
+    return 0;
+}
+
+void cme__job_post(CmeJob *job, const CmeEvent *in)
+{
+    CmeEvent stamped = *in;
+    CmeEvent *ev = &stamped;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    ev->wall_time = (double)now.tv_sec + now.tv_nsec / 1e9;
     pthread_mutex_lock(&job->events_lock);
     if (job->nb_events == job->events_cap) {
         /* Compact consumed events before growing. */
@@ -90,14 +127,25 @@ void cme__job_thread_exit(CmeJob *job)
     if (atomic_fetch_sub(&job->live_threads, 1) != 1)
         return;
     if (!job->fail_code) {
-        /* Every thread is gone: any chunk not written now was lost, which must never
-         * pass silently. */
-        for (int r = 0; r < job->nb_rungs; r++) {
-            CmeRung *rung = &job->rungs[r];
-            int total = atomic_load(&rung->total_chunks);
-            if ((int)atomic_load(&rung->segments_done) != total)
-                cme__job_fail(job, CME_EENCODER, "%s: %u of %d segments written", rung->set.name,
-                              atomic_load(&rung->segments_done), total);
+        /* Every thread is gone. The job ends only when every chunk is done or failed by a
+         * decision; anything else would be a lost chunk, which must never pass silently. */
+        if (!cme__ct_settled(&job->ct))
+            cme__job_fail(job, CME_ESTATE,
+                          "internal error: the threads ended with chunks "
+                          "neither done nor failed");
+        for (int r = 0; r < job->nb_rungs && !job->fail_code; r++) {
+            CmeChunkRecord rec;
+            for (uint32_t i = 0; cme__ct_get(&job->ct, r, i, &rec) == 0; i++) {
+                if (rec.state == CME_CHUNK_FAILED) {
+                    cme__job_fail(job, CME_EENCODER,
+                                  "%s: segment %u failed (skipped by the policy after %d "
+                                  "attempt%s; last: %s: %s)",
+                                  job->rungs[r].set.name, i + 1, rec.attempt,
+                                  rec.attempt == 1 ? "" : "s", cme_fail_reason_name(rec.reason),
+                                  rec.message);
+                    break;
+                }
+            }
         }
     }
     if (job->fail_code) {
@@ -193,6 +241,37 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
                  s->audio_channels, s->audio_sample_rate, s->audio_bitrate);
         return CME_EINVAL;
     }
+    if (!(s->stall_seconds > 0 && s->stall_seconds <= 86400)) {
+        snprintf(err, errlen, "stall_seconds: expected a number in (0, 86400], got %g",
+                 s->stall_seconds);
+        return CME_EINVAL;
+    }
+    if (s->max_attempts < 1 || s->max_attempts > 100) {
+        snprintf(err, errlen, "max_attempts: expected 1..100, got %d", s->max_attempts);
+        return CME_EINVAL;
+    }
+    for (int i = 0; i < s->nb_rungs; i++) {
+        if (s->rungs[i].instances < 0 || s->rungs[i].instances > CME_MAX_INSTANCES) {
+            snprintf(err, errlen, "video.ladder[%d].instances: expected 1..%d, got %d", i + 1,
+                     CME_MAX_INSTANCES, s->rungs[i].instances);
+            return CME_EINVAL;
+        }
+    }
+    if (s->nb_devices < 0 || s->nb_devices > CME_MAX_JOB_DEVICES) {
+        snprintf(err, errlen, "devices: expected at most %d devices, got %d", CME_MAX_JOB_DEVICES,
+                 s->nb_devices);
+        return CME_EINVAL;
+    }
+    for (int i = 0; i < s->nb_devices; i++) {
+        const CmeDeviceSettings *d = &s->devices[i];
+        if (d->instances < 0 || d->instances > CME_MAX_INSTANCES || d->sessions < 0 ||
+            d->sessions > 64) {
+            snprintf(err, errlen,
+                     "devices[%d]: expected sessions 1..64 and instances 1..%d, got %d and %d",
+                     i + 1, CME_MAX_INSTANCES, d->sessions, d->instances);
+            return CME_EINVAL;
+        }
+    }
     if (s->queue_depth < 1 || s->queue_depth > 64) {
         snprintf(err, errlen, "queue_depth: expected 1..64, got %d", s->queue_depth);
         return CME_EINVAL;
@@ -218,55 +297,154 @@ static int parse_backend(const char *name, CmeBackend *out)
     return CME_EINVAL;
 }
 
-/* Adds the job's devices to the pool; hardware devices must probe. */
+/* What the backend can do. Until every backend declares its capabilities in its vtable,
+ * the limits known here: SVT-AV1 (and the fault backend wrapping it) encodes up to
+ * 16384x8704, 8 and 10 bit, and cannot open an instance while others encode. */
+static void device_caps(CmeDevice *dev)
+{
+    dev->max_width = 16384;
+    dev->max_height = 8704;
+    dev->ten_bit = 1;
+    dev->midjob_open = 0;
+}
+
+/* Registers the job's devices in the process's pool (hardware devices must probe; an
+ * optional one that cannot is skipped with a warning) and decides which device serves which
+ * rung with how many encoder instances. */
 static int setup_devices(CmeJob *job, char *err, size_t errlen)
 {
     const CmeJobSettings *s = &job->set;
-    if (s->nb_devices == 0) {
-        int r = cme__lease_pool_add(&job->pool, "cpu", CME_BACKEND_SVT, s->workers,
-                                    s->threads_per_worker);
-        job->nb_workers = s->workers;
-        return r < 0 ? r : 0;
-    }
+    job->pool = cme__device_pool();
     job->nb_workers = 0;
+    int instances[CME_MAX_DEVICES] = { 0 }; /* per pool device, 0 = default */
+    int sessions[CME_MAX_DEVICES] = { 0 };
+    if (s->nb_devices == 0) {
+        CmeDevice dev = { .backend = CME_BACKEND_SVT,
+                          .sessions = s->workers,
+                          .threads = s->threads_per_worker };
+        snprintf(dev.id, sizeof(dev.id), "cpu");
+        device_caps(&dev);
+        int r = cme__lease_pool_register(job->pool, &dev);
+        if (r < 0) {
+            snprintf(err, errlen, "device \"cpu\": %s", cme_strerror(r));
+            return r;
+        }
+        job->dev_mask |= UINT64_C(1) << r;
+        job->dev_order[job->nb_devs++] = r;
+        sessions[r] = s->workers;
+        job->nb_workers = s->workers;
+    }
     for (int i = 0; i < s->nb_devices; i++) {
         const CmeDeviceSettings *d = &s->devices[i];
         CmeBackend b;
         if (parse_backend(d->backend, &b) < 0) {
             snprintf(err, errlen,
-                     "devices[%d].backend: expected svt, nvenc, qsv or vaapi, "
+                     "devices[%d].backend: expected svt, nvenc, qsv, vaapi or fault, "
                      "got \"%s\"",
                      i + 1, d->backend);
             return CME_EINVAL;
         }
+        CmeDevice dev = { .backend = b,
+                          .sessions = d->sessions > 0 ? d->sessions : 1,
+                          .threads = d->threads > 0 ? d->threads : s->threads_per_worker,
+                          .level = d->level };
+        if (d->id[0])
+            snprintf(dev.id, sizeof(dev.id), "%s", d->id);
+        else
+            snprintf(dev.id, sizeof(dev.id), "%s:%d", d->backend, i);
+        snprintf(dev.options, sizeof(dev.options), "%s", d->options);
+        for (int j = 0; j < i; j++) {
+            const CmeDeviceSettings *o = &s->devices[j];
+            char oid[32];
+            if (o->id[0])
+                snprintf(oid, sizeof(oid), "%s", o->id);
+            else
+                snprintf(oid, sizeof(oid), "%s:%d", o->backend, j);
+            if (!strcmp(oid, dev.id)) {
+                snprintf(err, errlen, "devices[%d].id: \"%s\" is already devices[%d]'s id", i + 1,
+                         dev.id, j + 1);
+                return CME_EINVAL;
+            }
+        }
         const CmeEncoderImpl *impl = cme__encoder_find(b);
         char msg[256] = { 0 };
-        if (!impl) {
-            snprintf(err, errlen, "devices[%d]: the %s backend was not built into this binary",
-                     i + 1, d->backend);
-            return CME_ENODEV;
-        }
-        int pr = impl->probe(msg, sizeof(msg));
+        int pr = CME_ENODEV;
+        if (!impl)
+            snprintf(msg, sizeof(msg), "the %s backend was not built into this binary", d->backend);
+        else
+            pr = impl->probe(msg, sizeof(msg));
         if (pr < 0) {
-            snprintf(err, errlen, "devices[%d]: %s", i + 1, msg);
+            if (d->optional) {
+                fprintf(stderr, "cmafeng: warning: devices[%d] (%s): skipped: %s\n", i + 1, dev.id,
+                        msg);
+                continue;
+            }
+            snprintf(err, errlen, "devices[%d] (%s): %s", i + 1, dev.id, msg);
             return pr;
         }
-        char id[32];
-        if (d->id[0])
-            snprintf(id, sizeof(id), "%s", d->id);
-        else
-            snprintf(id, sizeof(id), "%s:%d", d->backend, i);
-        int sessions = d->sessions > 0 ? d->sessions : 1;
-        int r = cme__lease_pool_add(&job->pool, id, b, sessions,
-                                    d->threads > 0 ? d->threads : s->threads_per_worker);
-        if (r < 0)
+        device_caps(&dev);
+        int r = cme__lease_pool_register(job->pool, &dev);
+        if (r < 0) {
+            snprintf(err, errlen, "devices[%d] (%s): %s", i + 1, dev.id,
+                     r == CME_EINVAL ? "an earlier job of this process registered this id "
+                                       "with another backend"
+                                     : "the device pool is full");
             return r;
-        job->pool.devices[r].level = d->level; /* no thread runs yet: no lock needed */
-        snprintf(job->pool.devices[r].options, sizeof(job->pool.devices[r].options), "%s",
-                 d->options);
-        job->nb_workers += sessions;
+        }
+        job->dev_mask |= UINT64_C(1) << r;
+        job->dev_order[job->nb_devs++] = r;
+        sessions[r] = dev.sessions;
+        instances[r] = d->instances;
+        job->nb_workers += dev.sessions;
+    }
+    if (!job->dev_mask) {
+        snprintf(err, errlen, "devices: none of the declared devices can be used here");
+        return CME_ENODEV;
+    }
+    /* Instances per (rung, device): the rung's `instances`, else the device's, else enough
+     * for every session of the device when the job has one rung, spread over the rungs
+     * otherwise (each instance is a whole encoder's memory). */
+    for (int r = 0; r < job->nb_rungs; r++) {
+        CmeRung *rung = &job->rungs[r];
+        for (int d = 0; d < CME_MAX_DEVICES; d++) {
+            if (!(job->dev_mask & (UINT64_C(1) << d)))
+                continue;
+            CmeDevice dev;
+            pthread_mutex_lock(&job->pool->lock);
+            dev = job->pool->devices[d];
+            pthread_mutex_unlock(&job->pool->lock);
+            if (rung->set.width > dev.max_width || rung->set.height > dev.max_height ||
+                (rung->set.bit_depth == 10 && !dev.ten_bit))
+                continue; /* this device cannot encode the rung */
+            int n = rung->set.instances > 0 ? rung->set.instances : instances[d];
+            if (n <= 0)
+                n = (sessions[d] + job->nb_rungs - 1) / job->nb_rungs;
+            rung->cap[d] = n < 1 ? 1 : n;
+        }
+        int any = 0;
+        for (int d = 0; d < CME_MAX_DEVICES; d++)
+            any |= rung->cap[d] > 0;
+        if (!any) {
+            snprintf(err, errlen,
+                     "video.ladder[%d] (%dx%d, %d-bit): no device of the job can encode it "
+                     "(size or bit depth beyond every device's capabilities)",
+                     r + 1, rung->set.width, rung->set.height, rung->set.bit_depth == 10 ? 10 : 8);
+            return CME_EUNSUPPORTED;
+        }
     }
     return 0;
+}
+
+/* The chunk table's references to the shared source frames. */
+static void src_chunk_ref(void *p)
+{
+    atomic_fetch_add(&((CmeSrcChunk *)p)->refs, 1);
+}
+
+static void src_chunk_unref(void *p)
+{
+    CmeSrcChunk *c = p;
+    cme__src_chunk_unref(&c);
 }
 
 static void engine_close_internal(CmeEngine *e)
@@ -280,21 +458,23 @@ static void engine_close_internal(CmeEngine *e)
             cme__slot_discard(job, &s);
         }
         CmeChunk *c;
-        while (cme__chunkq_try_pop(&rung->queue, -1, &c) == 0) {
-            CmeSrcChunk *src = c->payload;
-            cme__src_chunk_unref(&src);
-            free(c);
-        }
+        while (cme__chunkq_try_pop(&rung->queue, -1, &c) == 0)
+            cme__chunk_ticket_free(&c);
         cme__chunkq_destroy(&rung->queue);
         pthread_mutex_destroy(&rung->lock);
         free(rung->seq_obu);
         free(rung->segs);
         free(rung->seg_done);
     }
+    while (job->retired) {
+        CmeEncSlot *s = job->retired;
+        job->retired = s->next;
+        cme__slot_discard(job, &s);
+    }
+    cme__ct_destroy(&job->ct);
     cme__audio_close(&job->audio.enc);
     free(job->audio.segs);
     cme__source_close(&job->src);
-    cme__lease_pool_destroy(&job->pool);
     cme__signal_destroy(&job->work);
     pthread_mutex_destroy(&job->sched_lock);
     pthread_mutex_destroy(&job->fail_lock);
@@ -334,7 +514,13 @@ int cme_engine_new(CmeEngine **out, const CmeJobSettings *s, char *err, size_t e
     pthread_mutex_init(&job->events_lock, NULL);
     pthread_cond_init(&job->events_cond, NULL);
     cme__signal_init(&job->work);
-    cme__lease_pool_init(&job->pool);
+    atomic_init(&job->prefer_rung, -1);
+    job->stall_seconds = s->stall_seconds;
+    r = cme__ct_init(&job->ct, s->nb_rungs, src_chunk_ref, src_chunk_unref);
+    if (r < 0) {
+        cme__ct_init(&job->ct, 0, NULL, NULL);
+        goto error;
+    }
     for (int i = 0; i < s->nb_rungs; i++) {
         CmeRung *rung = &job->rungs[i];
         rung->set = s->rungs[i];
@@ -393,6 +579,76 @@ const CmeSourceInfo *cme_engine_source_info(const CmeEngine *e)
     return &e->job.info;
 }
 
+/*
+ * The codec invariant before the first frame: where backends tell their sequence header
+ * once open, every device's header is compared with the one of the first device (in the
+ * recipe's order) that serves the rung, and a device that differs is excluded from the
+ * rung now, with an event naming the fields, instead of after it has encoded a chunk for
+ * nothing. Which device wins a rung is then the recipe's order, not a race. Devices whose
+ * backend cannot tell are checked on their first packet as before.
+ */
+static void precheck_headers(CmeJob *job)
+{
+    for (int i = 0; i < job->nb_rungs; i++) {
+        CmeRung *rung = &job->rungs[i];
+        CmeAv1SeqHdr ref;
+        uint8_t ref_obu[512];
+        size_t ref_size = 0;
+        int have_ref = 0;
+        for (int k = 0; k < job->nb_devs; k++) {
+            const int d = job->dev_order[k];
+            CmeEncSlot *slot = NULL;
+            for (CmeEncSlot *s = rung->parked; s && !slot; s = s->next)
+                if (s->device == d)
+                    slot = s;
+            if (!slot)
+                continue;
+            uint8_t obu_buf[512];
+            size_t size = 0;
+            CmeAv1Obu obu;
+            CmeAv1SeqHdr seq;
+            char perr[128];
+            if (cme__encoder_sequence_header(slot->enc, obu_buf, sizeof(obu_buf), &size) < 0 ||
+                cme_av1_find_seq_hdr(obu_buf, size, &obu, &seq, perr, sizeof(perr)) < 0)
+                continue;
+            if (!have_ref) {
+                ref = seq;
+                memcpy(ref_obu, obu.data, obu.size);
+                ref_size = obu.size;
+                have_ref = 1;
+                continue;
+            }
+            CmeAv1FieldDiff diffs[8];
+            int n = cme_av1_invariant_compare(&ref, ref_obu, ref_size, &seq, obu.data, obu.size,
+                                              job->set.invariant, diffs, 8);
+            if (n == 0)
+                continue;
+            rung->excluded |= UINT64_C(1) << d;
+            CmeEvent ev = { .type = CME_EVENT_DEVICE_EXCLUDED,
+                            .rung = i,
+                            .device = d,
+                            .worker = -1,
+                            .instance = -1,
+                            .from_rung = -1,
+                            .reason = CME_FAIL_INVARIANT };
+            pthread_mutex_lock(&job->pool->lock);
+            snprintf(ev.device_id, sizeof(ev.device_id), "%s", job->pool->devices[d].id);
+            pthread_mutex_unlock(&job->pool->lock);
+            size_t len = (size_t)snprintf(ev.message, sizeof(ev.message),
+                                          "%s: %s's sequence header differs from the rung's (",
+                                          rung->set.name, ev.device_id);
+            for (int f = 0; f < n && f < 8 && len < sizeof(ev.message); f++)
+                len += (size_t)snprintf(ev.message + len, sizeof(ev.message) - len,
+                                        "%s%s %lld != %lld", f ? ", " : "", diffs[f].field,
+                                        diffs[f].a, diffs[f].b);
+            if (len < sizeof(ev.message))
+                snprintf(ev.message + len, sizeof(ev.message) - len,
+                         "): excluded from the rung before encoding");
+            cme__job_post(job, &ev);
+        }
+    }
+}
+
 int cme_engine_start(CmeEngine *e, char *err, size_t errlen)
 {
     CmeJob *job = &e->job;
@@ -416,22 +672,29 @@ int cme_engine_start(CmeEngine *e, char *err, size_t errlen)
                             : cme__journal_begin(job, err, errlen);
     if (r < 0)
         return r;
-    /* Every encoder the job needs is opened here, one per rung and device, before any
-     * thread encodes: SVT-AV1 1.4.1 re-runs its CPU-dispatch setup in every encoder init,
-     * resetting shared function pointers to their C versions and back while other
-     * encoders run (Source/Lib/Common/Codec/common_dsp_rtcd.c, SET_FUNCTIONS). Opening
-     * encoders mid-job crashed other encoders' threads (bench, threads_per_worker = 0). */
-    for (int d = 0; r == 0 && d < job->pool.nb_devices; d++) {
-        for (int i = 0; r == 0 && i < job->nb_rungs; i++) {
-            CmeEncSlot *slot = NULL;
-            r = cme__slot_open(job, i, d, &slot, err, errlen);
-            if (r == 0) {
-                slot->next = job->rungs[i].parked;
-                job->rungs[i].parked = slot;
-                job->rungs[i].slots[d] = 1;
+    /* Every encoder instance the job needs is opened here, before any thread encodes:
+     * SVT-AV1 1.4.1 re-runs its CPU-dispatch setup in every encoder init, resetting shared
+     * function pointers to their C versions and back while other encoders run
+     * (Source/Lib/Common/Codec/common_dsp_rtcd.c, SET_FUNCTIONS). Opening encoders mid-job
+     * crashed other encoders' threads (bench, threads_per_worker = 0). No code path opens
+     * one later. */
+    for (int i = 0; r == 0 && i < job->nb_rungs; i++) {
+        CmeRung *rung = &job->rungs[i];
+        for (int d = 0; r == 0 && d < CME_MAX_DEVICES; d++) {
+            for (int k = 0; r == 0 && k < rung->cap[d]; k++) {
+                CmeEncSlot *slot = NULL;
+                r = cme__slot_open(job, i, d, &slot, err, errlen);
+                if (r == 0) {
+                    slot->instance = k;
+                    slot->next = rung->parked;
+                    rung->parked = slot;
+                    rung->open[d]++;
+                }
             }
         }
     }
+    if (r == 0)
+        precheck_headers(job);
     if (r < 0)
         return r;
     job->worker_threads = calloc((size_t)job->nb_workers, sizeof(pthread_t));
@@ -460,9 +723,8 @@ int cme_engine_start(CmeEngine *e, char *err, size_t errlen)
 int cme_engine_next_event(CmeEngine *e, CmeEvent *ev, int timeout_ms)
 {
     CmeJob *job = &e->job;
-    struct timespec ts;
-    if (timeout_ms >= 0)
-        cme__deadline(&ts, timeout_ms);
+    const double deadline = timeout_ms >= 0 ? cme__now() + timeout_ms / 1000.0 : 0;
+    cme_engine_check_stalls(e);
     pthread_mutex_lock(&job->events_lock);
     while (job->events_head == job->nb_events) {
         if (job->done_delivered || !job->started) {
@@ -476,13 +738,23 @@ int cme_engine_next_event(CmeEngine *e, CmeEvent *ev, int timeout_ms)
             pthread_mutex_unlock(&job->events_lock);
             return 0;
         }
-        if (timeout_ms < 0) {
-            pthread_cond_wait(&job->events_cond, &job->events_lock);
-        } else if (pthread_cond_timedwait(&job->events_cond, &job->events_lock, &ts)) {
-            if (job->events_head == job->nb_events) {
+        /* Waits in slices, so that stalls are noticed while nothing else happens. */
+        int slice = 500;
+        if (timeout_ms >= 0) {
+            double left = deadline - cme__now();
+            if (left <= 0) {
                 pthread_mutex_unlock(&job->events_lock);
                 return CME_EAGAIN;
             }
+            if (left * 1000 < slice)
+                slice = (int)(left * 1000) + 1;
+        }
+        struct timespec ts;
+        cme__deadline(&ts, slice);
+        if (pthread_cond_timedwait(&job->events_cond, &job->events_lock, &ts)) {
+            pthread_mutex_unlock(&job->events_lock);
+            cme_engine_check_stalls(e);
+            pthread_mutex_lock(&job->events_lock);
         }
     }
     *ev = job->events[job->events_head++];
@@ -490,6 +762,239 @@ int cme_engine_next_event(CmeEngine *e, CmeEvent *ev, int timeout_ms)
         job->done_delivered = 1;
     pthread_mutex_unlock(&job->events_lock);
     return 0;
+}
+
+void cme_engine_check_stalls(CmeEngine *e)
+{
+    CmeJob *job = &e->job;
+    if (!job->started || atomic_load(&job->failed))
+        return;
+    CmeChunkRef stalled[16];
+    int n = cme__ct_check_stalls(&job->ct, cme__now(), job->stall_seconds, stalled, 16);
+    for (int i = 0; i < n; i++) {
+        CmeChunkRecord rec;
+        if (cme__ct_get(&job->ct, stalled[i].rung, stalled[i].index, &rec) < 0)
+            continue;
+        CmeEvent ev = { .type = CME_EVENT_CHUNK_FAILED,
+                        .rung = stalled[i].rung,
+                        .index = stalled[i].index + 1,
+                        .device = rec.device,
+                        .worker = rec.worker,
+                        .instance = rec.instance,
+                        .attempts = rec.attempt,
+                        .from_rung = -1,
+                        .reason = CME_FAIL_STALL };
+        snprintf(ev.message, sizeof(ev.message), "%s segment %u: %s",
+                 job->rungs[stalled[i].rung].set.name, stalled[i].index + 1, rec.message);
+        if (rec.device >= 0) {
+            pthread_mutex_lock(&job->pool->lock);
+            snprintf(ev.device_id, sizeof(ev.device_id), "%s", job->pool->devices[rec.device].id);
+            pthread_mutex_unlock(&job->pool->lock);
+        }
+        cme__job_post(job, &ev);
+    }
+    if (n > 0)
+        cme__signal_notify(&job->work);
+}
+
+int cme_engine_decide(CmeEngine *e, int rung, uint32_t index, const CmeDecision *d, char *err,
+                      size_t errlen)
+{
+    CmeJob *job = &e->job;
+    err[0] = '\0';
+    if (!d || rung < 0 || rung >= job->nb_rungs) {
+        snprintf(err, errlen, "rung %d: no such rung (1..%d)", rung + 1, job->nb_rungs);
+        return CME_EINVAL;
+    }
+    CmeRung *rg = &job->rungs[rung];
+    CmeChunkRecord rec;
+    if (cme__ct_get(&job->ct, rung, index, &rec) < 0) {
+        snprintf(err, errlen, "%s: segment %u: no such chunk", rg->set.name, index + 1);
+        return CME_EINVAL;
+    }
+    if (rec.state != CME_CHUNK_AWAITING_POLICY) {
+        snprintf(err, errlen, "%s: segment %u is %s, not awaiting a decision", rg->set.name,
+                 index + 1, cme_chunk_state_name(rec.state));
+        return CME_EINVAL;
+    }
+    if (d->action == CME_DECIDE_ABORT) {
+        cme__job_fail(job, CME_ECANCELED, "aborted by the policy at %s segment %u (%s: %s)%s%s",
+                      rg->set.name, index + 1, cme_fail_reason_name(rec.reason), rec.message,
+                      d->why[0] ? ": " : "", d->why);
+        return 0;
+    }
+    if (d->action == CME_DECIDE_SKIP) {
+        int r = cme__ct_give_up(&job->ct, rung, index);
+        cme__signal_notify(&job->work);
+        return r;
+    }
+    if (d->action != CME_DECIDE_RETRY) {
+        snprintf(err, errlen, "unknown decision %d", (int)d->action);
+        return CME_EINVAL;
+    }
+    if (rec.attempt >= job->set.max_attempts) {
+        snprintf(err, errlen,
+                 "%s: segment %u: %d attempts made, max_attempts = %d: answer skip or abort",
+                 rg->set.name, index + 1, rec.attempt, job->set.max_attempts);
+        return CME_ERANGE;
+    }
+    uint64_t excluded = 0;
+    int device_ok = 1, midjob = 0;
+    pthread_mutex_lock(&job->sched_lock);
+    uint64_t serving = 0;
+    for (int dv = 0; dv < CME_MAX_DEVICES; dv++)
+        if (rg->cap[dv] > 0)
+            serving |= UINT64_C(1) << dv;
+    serving &= ~rg->excluded;
+    pthread_mutex_unlock(&job->sched_lock);
+    if (d->device >= 0) {
+        device_ok = d->device < CME_MAX_DEVICES && (serving & (UINT64_C(1) << d->device));
+        excluded |= ~(UINT64_C(1) << (d->device & 63));
+    }
+    if (d->avoid >= 0 && d->avoid < CME_MAX_DEVICES)
+        excluded |= UINT64_C(1) << d->avoid;
+    if (!device_ok) {
+        snprintf(err, errlen,
+                 "%s: segment %u: retry{device}: that device does not serve the "
+                 "rung (not the job's, beyond its capabilities, or excluded by a mismatch)",
+                 rg->set.name, index + 1);
+        return CME_EINVAL;
+    }
+    if (d->crf >= 0 || d->preset >= 0) {
+        /* Another crf or preset is another encoder configuration: an instance opened for
+         * the chunk, which only backends that can open mid-job allow. */
+        pthread_mutex_lock(&job->pool->lock);
+        for (int dv = 0; dv < job->pool->nb_devices; dv++)
+            if ((serving & ~excluded & (UINT64_C(1) << dv)) && job->pool->devices[dv].midjob_open)
+                midjob = 1;
+        pthread_mutex_unlock(&job->pool->lock);
+        if (!midjob) {
+            snprintf(err, errlen,
+                     "%s: segment %u: retry{crf, preset}: no device serving the rung can open an "
+                     "encoder mid-job (SVT-AV1 1.4.1 cannot); retry without them",
+                     rg->set.name, index + 1);
+            return CME_EUNSUPPORTED;
+        }
+    }
+    if (!(serving & ~excluded & ~rec.excluded)) {
+        snprintf(err, errlen, "%s: segment %u: retry: no device is left that may take it",
+                 rg->set.name, index + 1);
+        return CME_EINVAL;
+    }
+    void *payload = NULL;
+    CmeChunk *c = calloc(1, sizeof(*c));
+    if (!c)
+        return CME_ENOMEM;
+    int r = cme__ct_retry(&job->ct, rung, index, d->device, excluded, d->crf, d->preset, &payload);
+    if (r < 0) {
+        free(c);
+        snprintf(err, errlen, "%s: segment %u: %s", rg->set.name, index + 1, cme_strerror(r));
+        return r;
+    }
+    c->rung = rung;
+    c->index = index;
+    c->attempts = rec.attempt;
+    c->excluded = excluded | rec.excluded;
+    c->crf = d->crf;
+    c->preset = d->preset;
+    c->payload = payload;
+    cme__chunkq_requeue(&rg->queue, c);
+    return 0;
+}
+
+int cme_engine_chunks(CmeEngine *e, int rung, uint32_t first, CmeChunkInfo *out, int max)
+{
+    CmeJob *job = &e->job;
+    int n = 0;
+    CmeChunkRecord rec;
+    for (uint32_t i = first; n < max && cme__ct_get(&job->ct, rung, i, &rec) == 0; i++) {
+        CmeChunkInfo *o = &out[n++];
+        memset(o, 0, sizeof(*o));
+        o->rung = rung;
+        o->index = i;
+        o->state = rec.state;
+        o->attempt = rec.attempt;
+        o->worker = rec.worker;
+        o->device = rec.device;
+        o->instance = rec.instance;
+        o->reason = rec.reason;
+        snprintf(o->message, sizeof(o->message), "%s", rec.message);
+        o->encode_seconds = rec.encode_seconds;
+        o->crf = rec.crf >= 0 ? rec.crf : job->rungs[rung].set.crf;
+        o->preset = rec.preset >= 0 ? rec.preset : job->rungs[rung].set.preset;
+        o->decisions = rec.decisions;
+        o->resumed = rec.resumed;
+        o->bytes = rec.seg.bytes;
+        o->start = rec.seg.start;
+        o->duration = rec.seg.duration;
+    }
+    return n;
+}
+
+void cme_engine_prefer_rung(CmeEngine *e, int rung)
+{
+    atomic_store(&e->job.prefer_rung, rung >= 0 && rung < e->job.nb_rungs ? rung : -1);
+    cme__signal_notify(&e->job.work);
+}
+
+void cme_engine_pause(CmeEngine *e, int paused)
+{
+    atomic_store(&e->job.paused, paused ? 1 : 0);
+    cme__signal_notify(&e->job.work);
+}
+
+int cme_engine_device_index(CmeEngine *e, const char *id)
+{
+    CmeJob *job = &e->job;
+    if (!job->pool || !id)
+        return -1;
+    int d = cme__lease_pool_find(job->pool, id);
+    return d >= 0 && (job->dev_mask & (UINT64_C(1) << d)) ? d : -1;
+}
+
+const char *cme_engine_device_id(CmeEngine *e, int device, char *out, size_t n)
+{
+    CmeJob *job = &e->job;
+    out[0] = '\0';
+    if (job->pool && device >= 0 && device < CME_MAX_DEVICES) {
+        pthread_mutex_lock(&job->pool->lock);
+        if (device < job->pool->nb_devices)
+            snprintf(out, n, "%s", job->pool->devices[device].id);
+        pthread_mutex_unlock(&job->pool->lock);
+    }
+    return out;
+}
+
+int cme_engine_devices(CmeEngine *e, CmeDeviceInfo *out, int max)
+{
+    CmeJob *job = &e->job;
+    int n = 0;
+    int waiters[CME_MAX_DEVICES];
+    for (int d = 0; d < CME_MAX_DEVICES; d++)
+        waiters[d] = job->pool && (job->dev_mask & (UINT64_C(1) << d))
+                         ? cme__lease_pool_waiters(job->pool, d)
+                         : 0;
+    if (!job->pool)
+        return 0;
+    pthread_mutex_lock(&job->pool->lock);
+    for (int d = 0; d < job->pool->nb_devices && n < max; d++) {
+        if (!(job->dev_mask & (UINT64_C(1) << d)))
+            continue;
+        const CmeDevice *dev = &job->pool->devices[d];
+        CmeDeviceInfo *o = &out[n++];
+        memset(o, 0, sizeof(*o));
+        snprintf(o->id, sizeof(o->id), "%s", dev->id);
+        snprintf(o->backend, sizeof(o->backend), "%s", cme__backend_name(dev->backend));
+        o->sessions = dev->sessions;
+        o->in_use = dev->in_use;
+        o->waiters = waiters[d];
+        o->max_width = dev->max_width;
+        o->max_height = dev->max_height;
+        o->ten_bit = dev->ten_bit;
+        o->midjob_open = dev->midjob_open;
+    }
+    pthread_mutex_unlock(&job->pool->lock);
+    return n;
 }
 
 void cme_engine_stats(CmeEngine *e, CmeEngineStats *st)
@@ -506,6 +1011,13 @@ void cme_engine_stats(CmeEngine *e, CmeEngineStats *st)
         st->rungs[r].frames_in = atomic_load(&job->rungs[r].frames_in);
         st->rungs[r].frames_encoded = atomic_load(&job->rungs[r].frames_encoded);
         st->rungs[r].segments_done = atomic_load(&job->rungs[r].segments_done);
+        st->rungs[r].seconds_done = (double)atomic_load(&job->rungs[r].ticks_done) / CME_TIMESCALE;
+        cme__ct_counts(&job->ct, r, st->rungs[r].chunks);
+        pthread_mutex_lock(&job->sched_lock);
+        for (int d = 0; d < CME_MAX_DEVICES; d++)
+            st->rungs[r].instances += job->rungs[r].open[d];
+        st->rungs[r].busy = job->rungs[r].busy_encoders;
+        pthread_mutex_unlock(&job->sched_lock);
     }
 }
 
@@ -566,10 +1078,21 @@ static int write_media_playlist(CmeJob *job, CmeRendition *rep, char *err, size_
 static int write_manifests(CmeJob *job, char *err, size_t errlen)
 {
     CmeRendition reps[CME_MAX_RUNGS + 1]; /* the ladder, then the audio rendition */
+    CmeSegmentEntry *segs[CME_MAX_RUNGS] = { 0 };
     memset(reps, 0, sizeof(reps));
     int r = 0;
     for (int i = 0; i < job->nb_rungs && r == 0; i++) {
         CmeRung *rung = &job->rungs[i];
+        /* The rung's segment table is the chunk table's done records, in order. */
+        size_t nb = cme__ct_count(&job->ct, i);
+        segs[i] = calloc(nb ? nb : 1, sizeof(*segs[i]));
+        int n = segs[i] ? cme__ct_segments(&job->ct, i, segs[i], nb) : CME_ENOMEM;
+        if (n < 0) {
+            snprintf(err, errlen, "%s: the segment table is incomplete: %s", rung->set.name,
+                     cme_strerror(n));
+            r = n;
+            break;
+        }
         reps[i] = (CmeRendition){
             .name = rung->set.name,
             .codecs = rung->codecs,
@@ -578,8 +1101,8 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
             .fps_num = (uint32_t)job->info.fps_num,
             .fps_den = (uint32_t)job->info.fps_den,
             .timescale = CME_TIMESCALE,
-            .segments = rung->segs,
-            .nb_segments = (size_t)atomic_load(&rung->total_chunks),
+            .segments = segs[i],
+            .nb_segments = (size_t)n,
             .start_number = 1,
         };
         r = write_media_playlist(job, &reps[i], err, errlen);
@@ -615,6 +1138,8 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
             r = write_buf(job->output, NULL, "manifest.mpd", &b, err, errlen);
         cme__buf_free(&b);
     }
+    for (int i = 0; i < job->nb_rungs; i++)
+        free(segs[i]);
     if (r < 0 && !err[0])
         snprintf(err, errlen, "writing manifests failed: %s", cme_strerror(r));
     return r;

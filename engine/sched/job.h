@@ -22,6 +22,7 @@
 #include "core/signal.h"
 #include "media/source.h"
 #include "sched/chunk_queue.h"
+#include "sched/chunk_table.h"
 #include "sched/lease_pool.h"
 
 /* The media timescale of every track: 90 kHz represents the usual frame rates exactly
@@ -70,10 +71,13 @@ typedef struct CmeRung {
     CmeChunkQueue queue;
 
     /* Guarded by job->sched_lock. */
-    struct CmeEncSlot *parked;  /* idle encoders of this rung, possibly holding output */
-    int busy_encoders;          /* encoders held by workers now */
-    int slots[CME_MAX_DEVICES]; /* open encoders (parked or busy) per device: 0 or 1 */
-    uint64_t excluded;          /* bit d: device d produced a mismatching sequence header */
+    struct CmeEncSlot *parked;       /* idle instances of this rung, possibly holding output */
+    int busy_encoders;               /* instances held by workers now */
+    int open[CME_MAX_DEVICES];       /* instances open (parked or busy) per pool device */
+    int cap[CME_MAX_DEVICES];        /* instances per pool device; 0: the device does not
+                                      * serve the rung */
+    uint64_t excluded;               /* bit d: device d produced a mismatching sequence header */
+    atomic_uint_fast64_t ticks_done; /* media time of the written segments (CME_TIMESCALE) */
 
     /* Guarded by lock. */
     pthread_mutex_t lock;
@@ -117,9 +121,20 @@ typedef struct CmeJob {
     CmeRung rungs[CME_MAX_RUNGS];
     int nb_rungs;
     CmeAudioRung audio;
-    CmeLeasePool pool;
-    CmeSignal work; /* any queue changed, an encoder was parked, or the job failed */
+    CmeLeasePool *pool; /* the process's (cme__device_pool), shared with other jobs */
+    uint64_t dev_mask;  /* bit d: pool device d serves this job */
+    int dev_order[CME_MAX_JOB_DEVICES]; /* the job's pool devices in the recipe's order */
+    int nb_devs;
+    CmeChunkTable ct; /* the state of every chunk */
+    CmeSignal work;   /* any queue changed, an encoder was parked, or the job failed */
     pthread_mutex_t sched_lock;
+    atomic_int prefer_rung;     /* the policy's pick_rung for helpers, -1: furthest behind */
+    atomic_int paused;          /* workers claim nothing new (encoding chunks finish) */
+    double stall_seconds;       /* from the recipe */
+    struct CmeEncSlot *retired; /* drained or broken instances, closed at teardown (SVT-AV1
+                                 * 1.4.1 instances are not closed while others encode);
+                                 * guarded by sched_lock */
+    atomic_int next_worker;     /* worker numbers */
 
     pthread_t pump_thread;
     pthread_t *worker_threads;
@@ -147,6 +162,15 @@ typedef struct CmeJob {
 
 /* Records the first failure, closes every queue and wakes every thread. Any thread. */
 void cme__job_fail(CmeJob *job, int code, const char *fmt, ...) CME_PRINTF(3, 4);
+/*
+ * The one path of every failed attempt (DESIGN.md section 3): chunk (rung, index) in its
+ * attempt `attempt` goes to awaiting_policy with the reason, and a CHUNK_FAILED event
+ * naming rung, index, device, worker, instance and attempt goes to the policy thread.
+ * Returns CME_ESTATE when the attempt is no longer the chunk's current one (nothing is
+ * recorded twice). Any thread.
+ */
+int cme__job_chunk_fail(CmeJob *job, int rung, uint32_t index, int attempt, int worker, int device,
+                        int instance, CmeFailReason reason, const char *fmt, ...) CME_PRINTF(9, 10);
 /* Appends an event for the policy thread. Any thread. */
 void cme__job_post(CmeJob *job, const CmeEvent *ev);
 /* Called by every engine thread as it exits; the last one posts JOB_DONE. */

@@ -27,7 +27,11 @@ typedef struct CmeDevice {
     int threads;       /* encoder threads per session (software devices), 0 = library default */
     int level;         /* forced AV1 level x10 (51 = 5.1), 0 = the encoder's choice */
     char options[128]; /* backend-specific options (CmeDeviceSettings.options) */
-    int in_use;        /* sessions leased now; guarded by the pool lock */
+    /* Capabilities, from the backend (checked before the device gets a rung). */
+    int max_width, max_height;
+    int ten_bit;
+    int midjob_open; /* an instance may be opened while others encode */
+    int in_use;      /* sessions leased now; guarded by the pool lock */
 } CmeDevice;
 
 typedef struct CmeLease {
@@ -37,6 +41,7 @@ typedef struct CmeLease {
 /* A blocked claimer, linked in arrival order; lives on the claimer's stack. */
 typedef struct CmeLeaseWaiter {
     struct CmeLeaseWaiter *next;
+    uint64_t mask; /* bit d: the claimer can use device d */
 } CmeLeaseWaiter;
 
 typedef struct CmeLeasePool {
@@ -54,8 +59,24 @@ int cme__lease_pool_add(CmeLeasePool *p, const char *id, CmeBackend backend, int
                         int threads);
 /* Blocks FIFO until a slot is free (timeout_ms < 0: forever). 0 or CME_ETIMEDOUT. */
 int cme__lease_acquire(CmeLeasePool *p, CmeLease *out, int timeout_ms);
-/* 0, or CME_EAGAIN when no slot is free or a claimer is already waiting. */
+/* 0, or CME_EAGAIN when no slot is free or every free slot is owed to a waiter. */
 int cme__lease_try_acquire(CmeLeasePool *p, CmeLease *out);
+/* The same, limited to the devices in mask (bit d: device d): a job leases only its own
+ * devices of the process-wide pool. A free slot goes to the earliest waiter that can use
+ * it, so a waiter for a busy device does not hold up a waiter for a free one. */
+int cme__lease_acquire_in(CmeLeasePool *p, uint64_t mask, CmeLease *out, int timeout_ms);
+int cme__lease_try_acquire_in(CmeLeasePool *p, uint64_t mask, CmeLease *out);
+/* Adds dev (by value) unless a device with its id is there already: returns the index of
+ * the device with that id, CME_EINVAL when that device has another backend, CME_ERANGE
+ * when the pool is full. */
+int cme__lease_pool_register(CmeLeasePool *p, const CmeDevice *dev);
+/* Index of the device with this id, or -1. */
+int cme__lease_pool_find(CmeLeasePool *p, const char *id);
+/* Claimers waiting that could use device (any device when < 0). */
+int cme__lease_pool_waiters(CmeLeasePool *p, int device);
+/* The pool of the process: every job started in it shares its devices and their session
+ * caps (two jobs in one REPL lease from the same pool). Never destroyed. */
+CmeLeasePool *cme__device_pool(void);
 void cme__lease_release(CmeLeasePool *p, CmeLease *l);
 const char *cme__backend_name(CmeBackend b);
 

@@ -1,9 +1,14 @@
 /*
- * The worker: one thread per leased device slot. It claims chunks (sched lock), scales
- * the chunk's shared source frames to its rung, feeds an encoder slot, checks the codec
- * invariant on the first packet of each chunk, and writes each finished chunk as one
- * media segment with a fresh muxer configured with the segment's index and base decode
- * time, so the file is the same whichever worker produced it. No Lua here.
+ * The worker: one thread per leased device slot. It claims a chunk and a parked encoder
+ * instance of its device on the chunk's rung (sched lock), records the attempt in the
+ * chunk table, scales the chunk's shared source frames to the rung, feeds the instance,
+ * checks the codec invariant on the first packet of each chunk, and writes each finished
+ * chunk as one media segment with a fresh muxer configured with the segment's index and
+ * base decode time, so the file is the same whichever worker produced it.
+ *
+ * A worker decides nothing about failures: every failed attempt goes through
+ * cme__job_chunk_fail (the chunk waits for the policy) and the worker goes on with the
+ * next chunk. No Lua here.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
@@ -21,10 +26,10 @@
 #include "sched/journal.h"
 #include "worker/worker.h"
 
-#define MAX_ATTEMPTS 3
-
 typedef struct Worker {
     CmeJob *job;
+    int id; /* worker number, for events and the chunk table */
+    int last_rung;
     CmeLease lease;
     int device;
     CmeDevice dev;
@@ -33,7 +38,7 @@ typedef struct Worker {
     char err[512];
 } Worker;
 
-typedef enum Claim { CLAIM_WAIT, CLAIM_CHUNK, CLAIM_FLUSH, CLAIM_DONE } Claim;
+typedef enum Claim { CLAIM_WAIT, CLAIM_CHUNK, CLAIM_FLUSH, CLAIM_UNSERVABLE, CLAIM_DONE } Claim;
 
 static void inflight_free(CmeInflight **pi)
 {
@@ -46,7 +51,7 @@ static void inflight_free(CmeInflight **pi)
     *pi = NULL;
 }
 
-static void chunk_free(CmeChunk **pc)
+void cme__chunk_ticket_free(CmeChunk **pc)
 {
     CmeChunk *c = *pc;
     if (!c)
@@ -66,7 +71,7 @@ void cme__slot_discard(CmeJob *job, CmeEncSlot **ps)
     while (slot->head) {
         CmeInflight *inf = slot->head;
         slot->head = inf->next;
-        chunk_free(&inf->chunk);
+        cme__chunk_ticket_free(&inf->chunk);
         inflight_free(&inf);
     }
     free(slot);
@@ -75,7 +80,7 @@ void cme__slot_discard(CmeJob *job, CmeEncSlot **ps)
 
 /* --- claiming work ------------------------------------------------------------------ */
 
-/* Unlinks and returns the first parked slot of a device on a rung. Sched lock held. */
+/* Unlinks and returns the first parked instance of a device on a rung. Sched lock held. */
 static CmeEncSlot *unpark(CmeRung *rung, int device)
 {
     for (CmeEncSlot **pp = &rung->parked; *pp; pp = &(*pp)->next) {
@@ -89,38 +94,70 @@ static CmeEncSlot *unpark(CmeRung *rung, int device)
     return NULL;
 }
 
+/* Devices with an instance open on the rung and not excluded from it. Sched lock held. */
+static uint64_t servable_devices(const CmeJob *job, const CmeRung *rung)
+{
+    uint64_t m = 0;
+    for (int d = 0; d < CME_MAX_DEVICES; d++)
+        if ((job->dev_mask & (UINT64_C(1) << d)) && rung->open[d] > 0)
+            m |= UINT64_C(1) << d;
+    return m & ~rung->excluded;
+}
+
+/* 1 when the rung will never again give this device work: its queue is closed and empty and
+ * the chunk table has nothing queued or awaiting a decision for it. */
+static int rung_finished(CmeJob *job, CmeRung *rung)
+{
+    return cme__chunkq_drained(&rung->queue) && !cme__ct_rung_pending(&job->ct, rung->index);
+}
+
 /*
- * Chooses the next piece of work under the sched lock. A device keeps at most one
- * encoder per rung (opened before the job starts, see cme_engine_start), so a chunk is
- * taken only by a worker that can continue the rung's parked encoder, or that must open
- * the first one for its device (after a mismatch closed it). Among those rungs the one
- * furthest behind in frames fed goes first. With nothing to take, the worker flushes a
- * parked encoder of a finished rung, or waits.
+ * Chooses the next piece of work under the sched lock. A chunk is taken only together with
+ * a parked instance of the worker's device on the chunk's rung: instances are opened before
+ * the job starts (SVT-AV1 1.4.1 cannot open one while others encode), so a rung's
+ * parallelism is its number of instances. Among the rungs this worker can serve, the
+ * policy's preferred rung (pick_rung) goes first, then the one furthest behind in frames
+ * fed. A chunk no instance of any device may take is handed out to be failed (it would
+ * wait forever). With nothing to take, the worker drains a parked instance of a finished
+ * rung, or waits.
  */
 static Claim claim(Worker *w, CmeChunk **out_chunk, CmeEncSlot **out_slot)
 {
     CmeJob *job = w->job;
     const int d = w->device;
+    const uint64_t bit = UINT64_C(1) << d;
     Claim result = CLAIM_WAIT;
     *out_chunk = NULL;
     *out_slot = NULL;
     pthread_mutex_lock(&job->sched_lock);
-    int best = -1;
-    uint64_t best_fed = 0;
     for (int r = 0; r < job->nb_rungs; r++) {
         CmeRung *rung = &job->rungs[r];
-        if (d < 64 && (rung->excluded & (UINT64_C(1) << d)))
+        if (cme__chunkq_pop_unservable(&rung->queue, servable_devices(job, rung), out_chunk) == 0) {
+            result = CLAIM_UNSERVABLE;
+            goto out;
+        }
+    }
+    if (atomic_load(&job->paused))
+        goto out;
+    int best = -1;
+    uint64_t best_fed = 0;
+    const int prefer = atomic_load(&job->prefer_rung);
+    for (int r = 0; r < job->nb_rungs; r++) {
+        CmeRung *rung = &job->rungs[r];
+        if (rung->excluded & bit)
             continue; /* this device's bitstream does not fit the rendition */
         if (cme__chunkq_peek_index(&rung->queue, d) < 0)
             continue;
         int mine = 0;
-        for (CmeEncSlot *s = rung->parked; s; s = s->next)
-            mine |= s->device == d;
-        /* This device's encoder for the rung is busy on another worker: it will come
-         * back for the next chunk itself. */
-        if (!mine && rung->slots[d] > 0)
-            continue;
+        for (CmeEncSlot *s = rung->parked; s && !mine; s = s->next)
+            mine = s->device == d;
+        if (!mine)
+            continue; /* every instance of this device on the rung is busy */
         uint64_t fed = atomic_load(&rung->frames_fed);
+        if (r == prefer) {
+            best = r;
+            break;
+        }
         if (best < 0 || fed < best_fed) {
             best = r;
             best_fed = fed;
@@ -131,24 +168,22 @@ static Claim claim(Worker *w, CmeChunk **out_chunk, CmeEncSlot **out_slot)
         CmeChunk *c = NULL;
         if (cme__chunkq_try_pop(&rung->queue, d, &c) == 0) {
             *out_slot = unpark(rung, d);
-            if (!*out_slot)
-                rung->slots[d]++; /* reserved: the worker opens it */
             rung->busy_encoders++;
             *out_chunk = c;
             result = CLAIM_CHUNK;
         }
         goto out;
     }
-    int all_done = 1;
+    int all_done = cme__ct_settled(&job->ct);
     for (int r = 0; r < job->nb_rungs; r++) {
         CmeRung *rung = &job->rungs[r];
-        int drained = cme__chunkq_drained(&rung->queue);
-        if (drained && (*out_slot = unpark(rung, d)) != NULL) {
+        int finished = rung_finished(job, rung);
+        if (finished && (*out_slot = unpark(rung, d)) != NULL) {
             rung->busy_encoders++;
             result = CLAIM_FLUSH;
             goto out;
         }
-        if (!drained || rung->parked || rung->busy_encoders)
+        if (!finished || rung->parked || rung->busy_encoders)
             all_done = 0;
     }
     if (all_done)
@@ -170,15 +205,43 @@ static void park(Worker *w, CmeEncSlot *slot)
     cme__signal_notify(&job->work);
 }
 
-/* The worker no longer holds an encoder of rung r; closed: the encoder is gone too. */
-static void unbusy(Worker *w, int r, int closed)
+/* The worker is done with an instance that will encode nothing more (drained at the end of
+ * its rung, or broken): it leaves the rung and waits for the teardown, which closes it.
+ * Closing an SVT-AV1 1.4.1 instance while others encode is not safe either. */
+static void retire(Worker *w, CmeEncSlot *slot)
 {
-    pthread_mutex_lock(&w->job->sched_lock);
-    w->job->rungs[r].busy_encoders--;
-    if (closed)
-        w->job->rungs[r].slots[w->device]--;
-    pthread_mutex_unlock(&w->job->sched_lock);
-    cme__signal_notify(&w->job->work);
+    CmeJob *job = w->job;
+    CmeRung *rung = &job->rungs[slot->rung];
+    pthread_mutex_lock(&job->sched_lock);
+    rung->busy_encoders--;
+    rung->open[slot->device]--;
+    slot->next = job->retired;
+    job->retired = slot;
+    pthread_mutex_unlock(&job->sched_lock);
+    cme__signal_notify(&job->work);
+}
+
+/* --- failures ----------------------------------------------------------------------- */
+
+/* Fails the attempt of one chunk in flight (once) and drops its packets from now on. */
+static void fail_inflight(Worker *w, CmeEncSlot *slot, CmeInflight *inf, CmeFailReason reason,
+                          const char *msg)
+{
+    inf->drop = 1;
+    if (inf->failed)
+        return;
+    inf->failed = 1;
+    cme__job_chunk_fail(w->job, slot->rung, inf->chunk->index, inf->attempt, w->id, w->device,
+                        slot->instance, reason, "%s", msg);
+}
+
+/* The instance itself failed (a packet out of order, a receive or flush error): every chunk
+ * it holds fails, and it takes no more. */
+static void break_slot(Worker *w, CmeEncSlot *slot, CmeFailReason reason, const char *msg)
+{
+    slot->broken = 1;
+    for (CmeInflight *inf = slot->head; inf; inf = inf->next)
+        fail_inflight(w, slot, inf, reason, msg);
 }
 
 /* --- output ------------------------------------------------------------------------- */
@@ -305,65 +368,61 @@ static Check check_invariant(Worker *w, CmeEncSlot *slot, const uint8_t *data, s
     return out;
 }
 
-static int finalize_segment(Worker *w, CmeEncSlot *slot, CmeInflight *inf)
+/* Writes the segment of a chunk whose packets are all back: 0, or the attempt failed
+ * (chunk_fail done here). A chunk declared stalled meanwhile is dropped silently: its
+ * retry owns the segment now. */
+static void finalize_segment(Worker *w, CmeEncSlot *slot, CmeInflight *inf)
 {
     CmeJob *job = w->job;
     CmeRung *rung = &job->rungs[slot->rung];
     CmeSrcChunk *src = inf->src;
-    int r = cme__buf_status(&inf->data);
-    if (r < 0)
-        return r;
+    const uint32_t index = inf->chunk->index;
+    if (cme__ct_write_begin(&job->ct, slot->rung, index, inf->attempt) < 0)
+        return;
     for (int i = 0; i < src->nb_frames; i++)
         inf->samples[i].duration = (uint32_t)src->duration[i];
     CmeSegmentInfo seg = {
         .track_id = 1,
-        .sequence_number = inf->chunk->index + 1,
+        .sequence_number = index + 1,
         .base_decode_time = (uint64_t)src->pts[0],
     };
     CmeBuf b = { 0 };
-    r = cme_mux_write_segment(&b, &seg, inf->samples, (size_t)src->nb_frames, inf->data.data,
-                              inf->data.size);
+    int r = cme__buf_status(&inf->data);
+    if (r == 0)
+        r = cme_mux_write_segment(&b, &seg, inf->samples, (size_t)src->nb_frames, inf->data.data,
+                                  inf->data.size);
     char name[32], path[2048];
     snprintf(name, sizeof(name), "seg_%05u.m4s", seg.sequence_number);
-    if (r == 0)
-        r = rung_path(job, rung, name, path, sizeof(path));
+    if (r < 0) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s/%s: muxing failed: %s", rung->set.name, name,
+                 cme_strerror(r));
+        cme__buf_free(&b);
+        fail_inflight(w, slot, inf, CME_FAIL_MUX, msg);
+        return;
+    }
+    r = rung_path(job, rung, name, path, sizeof(path));
     if (r == 0)
         r = cme__file_write_atomic(path, b.data, b.size, w->err, sizeof(w->err));
     else
-        snprintf(w->err, sizeof(w->err), "%s/%s: muxing failed: %s", rung->set.name, name,
-                 cme_strerror(r));
+        snprintf(w->err, sizeof(w->err), "%s/%s: path too long", rung->set.name, name);
     uint64_t bytes = b.size;
     cme__buf_free(&b);
-    if (r < 0)
-        return r;
+    if (r < 0) {
+        fail_inflight(w, slot, inf, CME_FAIL_WRITE, w->err);
+        return;
+    }
     uint64_t duration = 0;
     for (int i = 0; i < src->nb_frames; i++)
         duration += (uint64_t)src->duration[i];
-    pthread_mutex_lock(&rung->lock);
-    size_t idx = inf->chunk->index;
-    if (idx >= rung->segs_cap) {
-        size_t cap = rung->segs_cap ? rung->segs_cap : 64;
-        while (cap <= idx)
-            cap *= 2;
-        CmeSegmentEntry *s = realloc(rung->segs, cap * sizeof(*s));
-        uint8_t *d = s ? realloc(rung->seg_done, cap) : NULL;
-        if (s)
-            rung->segs = s;
-        if (!s || !d) {
-            pthread_mutex_unlock(&rung->lock);
-            return CME_ENOMEM;
-        }
-        memset(d + rung->segs_cap, 0, cap - rung->segs_cap);
-        rung->seg_done = d;
-        rung->segs_cap = cap;
-    }
-    rung->segs[idx] =
-        (CmeSegmentEntry){ .start = seg.base_decode_time, .duration = duration, .bytes = bytes };
-    rung->seg_done[idx] = 1;
-    CmeSegmentEntry done = rung->segs[idx];
-    pthread_mutex_unlock(&rung->lock);
+    CmeSegmentEntry done = { .start = seg.base_decode_time, .duration = duration, .bytes = bytes };
+    const double now = cme__now();
+    double t_begin = inf->t_start;
+    if (cme__ct_done(&job->ct, slot->rung, index, inf->attempt, &done, now) < 0)
+        return; /* cannot happen: the write began in this attempt */
     atomic_fetch_add(&rung->segments_done, 1);
-    cme__journal_append(job, rung, inf->chunk->index, &done);
+    atomic_fetch_add(&rung->ticks_done, duration);
+    cme__journal_append(job, rung, index, &done);
 
     CmeEvent ev = {
         .type = CME_EVENT_SEGMENT_DONE,
@@ -375,52 +434,16 @@ static int finalize_segment(Worker *w, CmeEncSlot *slot, CmeInflight *inf)
         .timescale = CME_TIMESCALE,
         .frames = (uint32_t)src->nb_frames,
         .device = w->device,
-        .attempts = inf->chunk->attempts + 1,
-        .encode_seconds = cme__now() - inf->t_start,
+        .worker = w->id,
+        .instance = slot->instance,
+        .attempts = inf->attempt,
+        .from_rung = -1,
+        .encode_seconds = now - t_begin,
     };
     snprintf(ev.device_id, sizeof(ev.device_id), "%s", w->dev.id);
     cme__job_post(job, &ev);
-    return 0;
 }
 
-/* Gives a chunk whose output was discarded back to its rung, excluding this device. */
-static void requeue(Worker *w, CmeEncSlot *slot, CmeChunk *c)
-{
-    CmeJob *job = w->job;
-    CmeRung *rung = &job->rungs[c->rung];
-    c->attempts++;
-    if (w->device < 64)
-        c->excluded |= UINT64_C(1) << w->device;
-    pthread_mutex_lock(&job->sched_lock);
-    uint64_t excluded = c->excluded | rung->excluded;
-    pthread_mutex_unlock(&job->sched_lock);
-    int eligible = 0;
-    for (int d = 0; d < job->pool.nb_devices; d++)
-        eligible |= d >= 64 || !(excluded & (UINT64_C(1) << d));
-    if (!eligible || c->attempts >= MAX_ATTEMPTS) {
-        cme__job_fail(job, CME_EMISMATCH,
-                      "%s: segment %u: no device produced a sequence header compatible with "
-                      "the rendition (%s differs: %s)",
-                      rung->set.name, c->index + 1, w->dev.id, slot->mismatch);
-        chunk_free(&c);
-        return;
-    }
-    CmeEvent ev = { .type = CME_EVENT_REQUEUE,
-                    .rung = c->rung,
-                    .index = c->index + 1,
-                    .device = w->device,
-                    .attempts = c->attempts };
-    snprintf(ev.device_id, sizeof(ev.device_id), "%s", w->dev.id);
-    snprintf(ev.message, sizeof(ev.message),
-             "%.31s segment %u: %.31s produced an incompatible sequence header (%.300s); "
-             "requeued without that device",
-             rung->set.name, c->index + 1, w->dev.id, slot->mismatch);
-    cme__chunkq_requeue(&rung->queue, c);
-    cme__job_post(job, &ev);
-}
-
-/* Copies the OBUs of a temporal unit except temporal delimiters (AV1-ISOBMFF 2.4: a
- * sample holds no temporal delimiter). */
 static int append_sample(CmeBuf *dst, const uint8_t *p, size_t n, char *err, size_t errlen)
 {
     size_t before = dst->size;
@@ -435,130 +458,146 @@ static int append_sample(CmeBuf *dst, const uint8_t *p, size_t n, char *err, siz
     return cme__buf_status(dst) < 0 ? CME_ENOMEM : (int)(dst->size - before);
 }
 
-static int finish_head(Worker *w, CmeEncSlot *slot);
+static void finish_heads(Worker *w, CmeEncSlot *slot);
 
-static int handle_packet(Worker *w, CmeEncSlot *slot, const CmeEncPacket *pkt)
+/* The codec invariant on the first packet of a chunk; a mismatch fails the attempt and
+ * excludes the device from the rung (its instances all share the configuration that made
+ * the different sequence header). */
+static void first_packet(Worker *w, CmeEncSlot *slot, CmeInflight *inf, const CmeEncPacket *pkt)
 {
     CmeJob *job = w->job;
     CmeRung *rung = &job->rungs[slot->rung];
+    switch (check_invariant(w, slot, pkt->data, pkt->size)) {
+    case CHECK_SET:
+    case CHECK_MATCH: break;
+    case CHECK_MISMATCH: {
+        char msg[512];
+        snprintf(msg, sizeof(msg),
+                 "%.31s segment %u: %.31s produced an incompatible sequence header (%.380s)",
+                 rung->set.name, inf->chunk->index + 1, w->dev.id, slot->mismatch);
+        /* This instance's stream cannot continue the rendition: drain it and retire it. */
+        slot->bad = 1;
+        int newly = 0;
+        pthread_mutex_lock(&job->sched_lock);
+        if (!(rung->excluded & (UINT64_C(1) << w->device))) {
+            rung->excluded |= UINT64_C(1) << w->device;
+            newly = 1;
+        }
+        pthread_mutex_unlock(&job->sched_lock);
+        if (newly) {
+            CmeEvent ev = { .type = CME_EVENT_DEVICE_EXCLUDED,
+                            .rung = rung->index,
+                            .index = inf->chunk->index + 1,
+                            .device = w->device,
+                            .worker = w->id,
+                            .instance = slot->instance,
+                            .attempts = inf->attempt,
+                            .from_rung = -1,
+                            .reason = CME_FAIL_INVARIANT };
+            snprintf(ev.device_id, sizeof(ev.device_id), "%s", w->dev.id);
+            snprintf(ev.message, sizeof(ev.message), "%s", msg);
+            cme__job_post(job, &ev);
+        }
+        fail_inflight(w, slot, inf, CME_FAIL_INVARIANT, msg);
+        break;
+    }
+    case CHECK_MALFORMED: fail_inflight(w, slot, inf, CME_FAIL_BITSTREAM, w->err); break;
+    case CHECK_ERROR: fail_inflight(w, slot, inf, CME_FAIL_WRITE, w->err); break;
+    }
+}
+
+static void handle_packet(Worker *w, CmeEncSlot *slot, const CmeEncPacket *pkt)
+{
+    CmeJob *job = w->job;
+    CmeRung *rung = &job->rungs[slot->rung];
+    /* The packet belongs to the oldest chunk still waiting for packets. */
     CmeInflight *inf = slot->head;
+    while (inf && inf->sealed && inf->received == inf->sent)
+        inf = inf->next;
+    char msg[256];
     if (!inf) {
-        cme__job_fail(job, CME_EENCODER, "%s: encoder on %s returned more packets than frames",
-                      rung->set.name, w->dev.id);
-        return CME_EENCODER;
+        snprintf(msg, sizeof(msg), "%s: the encoder on %s returned more packets than frames",
+                 rung->set.name, w->dev.id);
+        break_slot(w, slot, CME_FAIL_RECEIVE, msg);
+        return;
     }
     if (pkt->pts != slot->next_out_pts) {
-        cme__job_fail(job, CME_EENCODER,
-                      "%s: encoder on %s returned pts %lld where %lld was due: output is not "
-                      "one packet per frame in order",
-                      rung->set.name, w->dev.id, (long long)pkt->pts,
-                      (long long)slot->next_out_pts);
-        return CME_EENCODER;
+        snprintf(msg, sizeof(msg),
+                 "%s: the encoder on %s returned pts %lld where %lld was due: output is not "
+                 "one packet per frame in order",
+                 rung->set.name, w->dev.id, (long long)pkt->pts, (long long)slot->next_out_pts);
+        break_slot(w, slot, CME_FAIL_RECEIVE, msg);
+        return;
     }
     slot->next_out_pts++;
-    if (inf->received == 0) {
-        if (slot->bad) {
-            inf->drop = 1;
-        } else {
-            switch (check_invariant(w, slot, pkt->data, pkt->size)) {
-            case CHECK_SET:
-            case CHECK_MATCH: break;
-            case CHECK_MISMATCH:
-                /* Soft: this device is done with the rung; its chunks go back. */
-                slot->bad = 1;
-                inf->drop = 1;
-                if (w->device < 64) {
-                    pthread_mutex_lock(&job->sched_lock);
-                    rung->excluded |= UINT64_C(1) << w->device;
-                    pthread_mutex_unlock(&job->sched_lock);
-                }
-                break;
-            case CHECK_MALFORMED:
-                cme__job_fail(job, CME_EBITSTREAM, "%s", w->err);
-                return CME_EBITSTREAM;
-            case CHECK_ERROR: cme__job_fail(job, CME_EIO, "%s", w->err); return CME_EIO;
-            }
-        }
-    }
+    cme__ct_progress(&job->ct, slot->rung, inf->chunk->index, inf->attempt, cme__now());
+    if (inf->received == 0 && !inf->drop && !slot->bad)
+        first_packet(w, slot, inf, pkt);
+    if (slot->bad)
+        inf->drop = 1;
     if (!inf->drop) {
-        char perr[256] = { 0 };
+        char perr[200] = { 0 };
         int n = append_sample(&inf->data, pkt->data, pkt->size, perr, sizeof(perr));
         CmeAv1TuInfo tu;
         int tr =
             n >= 0 ? cme_av1_tu_info(pkt->data, pkt->size, &rung->seq, &tu, perr, sizeof(perr)) : n;
         if (tr < 0) {
-            cme__job_fail(job, CME_EBITSTREAM,
-                          "%s: segment %u frame %d: malformed packet from "
-                          "%s: %s",
-                          rung->set.name, inf->chunk->index + 1, inf->received, w->dev.id, perr);
-            return CME_EBITSTREAM;
+            snprintf(msg, sizeof(msg), "%s: segment %u frame %d: malformed packet from %s: %s",
+                     rung->set.name, inf->chunk->index + 1, inf->received, w->dev.id, perr);
+            fail_inflight(w, slot, inf, CME_FAIL_BITSTREAM, msg);
+        } else if (inf->received == 0 && !tu.is_sync) {
+            snprintf(msg, sizeof(msg), "%s: segment %u from %s does not start with a key frame",
+                     rung->set.name, inf->chunk->index + 1, w->dev.id);
+            fail_inflight(w, slot, inf, CME_FAIL_BITSTREAM, msg);
+        } else {
+            CmeSample *s = &inf->samples[inf->received];
+            s->size = (uint32_t)n;
+            s->sync = tu.is_sync; /* the duration is final only once the chunk is complete */
+            atomic_fetch_add(&rung->frames_encoded, 1);
         }
-        CmeSample *s = &inf->samples[inf->received];
-        s->size = (uint32_t)n;
-        s->sync = tu.is_sync; /* the duration is final only once the chunk is complete */
-        if (inf->received == 0 && !s->sync) {
-            cme__job_fail(job, CME_EBITSTREAM,
-                          "%s: segment %u from %s does not start with a "
-                          "key frame",
-                          rung->set.name, inf->chunk->index + 1, w->dev.id);
-            return CME_EBITSTREAM;
-        }
-        atomic_fetch_add(&rung->frames_encoded, 1);
     }
     inf->received++;
-    return finish_head(w, slot);
 }
 
-/* Writes (or requeues) the oldest chunk in flight once all its packets are back and the
- * pump has sealed it. Called after every packet and after the last frame is sent. */
-static int finish_head(Worker *w, CmeEncSlot *slot)
+/* Writes (or lets go of) the chunks at the head of the instance whose packets are all back.
+ * Called after every packet and after a chunk's last frame is sent. */
+static void finish_heads(Worker *w, CmeEncSlot *slot)
 {
-    CmeInflight *inf = slot->head;
-    if (!inf)
-        return 0;
-    CmeSrcChunk *src = inf->src;
-    pthread_mutex_lock(&src->lock);
-    int done = src->complete && inf->received == src->nb_frames;
-    pthread_mutex_unlock(&src->lock);
-    if (!done)
-        return 0;
-    slot->head = inf->next;
-    if (!slot->head)
-        slot->tail = NULL;
-    int r = 0;
-    if (inf->drop) {
-        requeue(w, slot, inf->chunk);
-    } else {
-        r = finalize_segment(w, slot, inf);
-        if (r < 0)
-            cme__job_fail(w->job, r, "%s", w->err);
-        chunk_free(&inf->chunk);
+    CmeInflight *inf;
+    while ((inf = slot->head) != NULL && inf->sealed && inf->received == inf->sent) {
+        slot->head = inf->next;
+        if (!slot->head)
+            slot->tail = NULL;
+        if (!inf->drop)
+            finalize_segment(w, slot, inf);
+        cme__chunk_ticket_free(&inf->chunk);
+        inflight_free(&inf);
     }
-    inflight_free(&inf);
-    return r;
 }
 
-/* Receives every packet available now (block: until EOS has drained). */
-static int drain(Worker *w, CmeEncSlot *slot, int until_eof)
+/* Receives every packet available now (until_eof: until the EOS has drained). An error of
+ * the encoder breaks the instance: its chunks fail, it encodes nothing more. */
+static void drain(Worker *w, CmeEncSlot *slot, int until_eof)
 {
-    for (;;) {
+    while (!slot->broken) {
         CmeEncPacket pkt;
         int r = cme__encoder_receive(slot->enc, &pkt);
         if (r == CME_EAGAIN && !until_eof)
-            return 0;
+            break;
         if (r == CME_EAGAIN)
             continue;
         if (r == CME_EOF)
-            return 0;
+            break;
         if (r < 0) {
-            cme__job_fail(w->job, r, "%s: encoder on %s failed: %s",
-                          w->job->rungs[slot->rung].set.name, w->dev.id, cme_strerror(r));
-            return r;
+            char msg[256];
+            snprintf(msg, sizeof(msg), "%s: the encoder on %s failed returning a packet: %s",
+                     w->job->rungs[slot->rung].set.name, w->dev.id, cme_strerror(r));
+            break_slot(w, slot, until_eof ? CME_FAIL_FLUSH : CME_FAIL_RECEIVE, msg);
+            break;
         }
-        r = handle_packet(w, slot, &pkt);
-        if (r < 0)
-            return r;
+        handle_packet(w, slot, &pkt);
     }
+    finish_heads(w, slot);
 }
 
 /* --- encoding ----------------------------------------------------------------------- */
@@ -567,9 +606,9 @@ int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err, 
 {
     CmeRung *rung = &job->rungs[r];
     CmeDevice dev;
-    pthread_mutex_lock(&job->pool.lock);
-    dev = job->pool.devices[device];
-    pthread_mutex_unlock(&job->pool.lock);
+    pthread_mutex_lock(&job->pool->lock);
+    dev = job->pool->devices[device];
+    pthread_mutex_unlock(&job->pool->lock);
     CmeEncSlot *slot = calloc(1, sizeof(*slot));
     if (!slot)
         return CME_ENOMEM;
@@ -604,7 +643,6 @@ int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err, 
     return 0;
 }
 
-/* Scales source frame f to the rung (or passes it through) and sends it. */
 static int send_frame(Worker *w, CmeEncSlot *slot, const AVFrame *f, uint32_t chunk, int force_key)
 {
     CmeRung *rung = &w->job->rungs[slot->rung];
@@ -623,20 +661,22 @@ static int send_frame(Worker *w, CmeEncSlot *slot, const AVFrame *f, uint32_t ch
         w->sws[r] = sws_getCachedContext(w->sws[r], f->width, f->height, f->format, W, H, fmt,
                                          SWS_BICUBIC, NULL, NULL, NULL);
         if (!w->sws[r]) {
-            cme__job_fail(w->job, CME_EUNSUPPORTED, "%s: cannot scale %dx%d %s to %dx%d",
-                          rung->set.name, f->width, f->height, av_get_pix_fmt_name(f->format), W,
-                          H);
+            snprintf(w->err, sizeof(w->err), "%s: cannot scale %dx%d %s to %dx%d", rung->set.name,
+                     f->width, f->height, av_get_pix_fmt_name(f->format), W, H);
             return CME_EUNSUPPORTED;
         }
         if (!w->scaled[r]) {
             w->scaled[r] = av_frame_alloc();
-            if (!w->scaled[r])
+            if (!w->scaled[r]) {
+                snprintf(w->err, sizeof(w->err), "out of memory");
                 return CME_ENOMEM;
+            }
             w->scaled[r]->format = fmt;
             w->scaled[r]->width = W;
             w->scaled[r]->height = H;
             if (av_frame_get_buffer(w->scaled[r], 0) < 0) {
                 av_frame_free(&w->scaled[r]);
+                snprintf(w->err, sizeof(w->err), "out of memory");
                 return CME_ENOMEM;
             }
         }
@@ -650,8 +690,8 @@ static int send_frame(Worker *w, CmeEncSlot *slot, const AVFrame *f, uint32_t ch
     }
     int ret = cme__encoder_send(slot->enc, &ef);
     if (ret < 0) {
-        cme__job_fail(w->job, ret, "%s: sending a frame to the encoder on %s failed",
-                      rung->set.name, w->dev.id);
+        snprintf(w->err, sizeof(w->err), "%s: the encoder on %s refused a frame: %s",
+                 rung->set.name, w->dev.id, cme_strerror(ret));
         return ret;
     }
     slot->next_pts++;
@@ -659,74 +699,113 @@ static int send_frame(Worker *w, CmeEncSlot *slot, const AVFrame *f, uint32_t ch
     return 0;
 }
 
-static int encode_chunk(Worker *w, CmeEncSlot *slot, CmeChunk *c)
+/* Encodes one chunk on an instance: frames are sent as the pump decodes them (the chunk
+ * may still be filling), packets are taken as they come. */
+static void encode_chunk(Worker *w, CmeEncSlot *slot, CmeChunk *c, int attempt)
 {
+    CmeJob *job = w->job;
     CmeInflight *inf = calloc(1, sizeof(*inf));
     CmeSrcChunk *src = c->payload;
     if (inf)
         inf->samples = calloc((size_t)src->capacity, sizeof(*inf->samples));
     if (!inf || !inf->samples) {
-        if (inf)
-            free(inf);
-        chunk_free(&c);
-        cme__job_fail(w->job, CME_ENOMEM, "out of memory");
-        return CME_ENOMEM;
+        free(inf);
+        cme__job_chunk_fail(job, c->rung, c->index, attempt, w->id, w->device, slot->instance,
+                            CME_FAIL_SEND, "out of memory");
+        cme__chunk_ticket_free(&c);
+        return;
     }
     inf->chunk = c;
     inf->src = src;
+    inf->attempt = attempt;
     inf->t_start = cme__now();
     if (slot->tail)
         slot->tail->next = inf;
     else
         slot->head = inf;
     slot->tail = inf;
-    /* Frames are sent as the pump decodes them (the chunk may still be filling). */
     const AVFrame *f;
-    for (int i = 0; (f = cme__src_chunk_frame(src, i)) != NULL; i++) {
-        if (atomic_load(&w->job->failed))
-            return CME_ECANCELED;
+    for (int i = 0; !slot->broken && (f = cme__src_chunk_frame(src, i)) != NULL; i++) {
+        if (atomic_load(&job->failed))
+            break;
+        if (inf->drop)
+            break; /* failed already (stall, invariant): the rest would be dropped */
         int r = send_frame(w, slot, f, c->index, i == 0);
-        if (r == 0)
-            r = drain(w, slot, 0);
-        if (r < 0)
-            return r;
+        if (r < 0) {
+            fail_inflight(w, slot, inf, CME_FAIL_SEND, w->err);
+            break;
+        }
+        inf->sent++;
+        cme__ct_progress(&job->ct, c->rung, c->index, attempt, cme__now());
+        drain(w, slot, 0);
     }
-    /* The chunk is sealed: its last packets may already be back. */
-    return finish_head(w, slot);
+    /* Sealed: its last packets may already be back. A chunk cut short by a failure still
+     * waits for the packets of the frames it sent, so the instance stays in step. */
+    inf->sealed = 1;
+    if (!slot->broken)
+        finish_heads(w, slot);
 }
 
-/* Sends EOS, drains every packet, closes the encoder. Chunks left without their
- * packets mean the encoder lost frames. */
-static int flush_slot(Worker *w, CmeEncSlot **ps)
+/* Sends EOS and drains every packet; the instance then encodes nothing more. Chunks left
+ * without their packets mean the encoder lost frames. */
+static void flush_slot(Worker *w, CmeEncSlot *slot)
 {
-    CmeEncSlot *slot = *ps;
     int r = cme__encoder_send(slot->enc, NULL);
-    if (r == 0)
-        r = drain(w, slot, 1);
-    if (r == 0 && slot->head)
-        cme__job_fail(w->job, CME_EENCODER,
-                      "%s: the encoder on %s returned fewer packets "
-                      "than frames",
-                      w->job->rungs[slot->rung].set.name, w->dev.id);
-    int rung = slot->rung;
-    cme__slot_discard(w->job, ps);
-    unbusy(w, rung, 1);
-    return r;
+    if (r < 0) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s: the end-of-stream flush of the encoder on %s failed: %s",
+                 w->job->rungs[slot->rung].set.name, w->dev.id, cme_strerror(r));
+        break_slot(w, slot, CME_FAIL_FLUSH, msg);
+    } else {
+        drain(w, slot, 1);
+    }
+    if (slot->head && !slot->broken) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s: the encoder on %s returned fewer packets than frames",
+                 w->job->rungs[slot->rung].set.name, w->dev.id);
+        break_slot(w, slot, CME_FAIL_FLUSH, msg);
+    }
+}
+
+/* Lets go of the chunks of a broken instance: they are failed already. */
+static void drop_inflight(CmeEncSlot *slot)
+{
+    while (slot->head) {
+        CmeInflight *inf = slot->head;
+        slot->head = inf->next;
+        cme__chunk_ticket_free(&inf->chunk);
+        inflight_free(&inf);
+    }
+    slot->tail = NULL;
+}
+
+/* A chunk that no instance may take: its attempt fails at once (reason open). */
+static void fail_unservable(Worker *w, CmeChunk *c)
+{
+    CmeJob *job = w->job;
+    int attempt;
+    if (cme__ct_begin(&job->ct, c->rung, c->index, w->id, -1, -1, cme__now(), &attempt) == 0)
+        cme__job_chunk_fail(job, c->rung, c->index, attempt, w->id, -1, -1, CME_FAIL_OPEN,
+                            "%s: no encoder instance of an allowed device is left for the rung "
+                            "(instances are opened before the job starts)",
+                            job->rungs[c->rung].set.name);
+    cme__chunk_ticket_free(&c);
 }
 
 void *cme__worker_main(void *arg)
 {
-    Worker w = { .job = arg, .lease = { -1 } };
+    Worker w = { .job = arg, .lease = { -1 }, .last_rung = -1 };
     CmeJob *job = w.job;
+    w.id = atomic_fetch_add(&job->next_worker, 1);
     while (!atomic_load(&job->failed)) {
-        if (cme__lease_acquire(&job->pool, &w.lease, 200) == 0)
+        if (cme__lease_acquire_in(job->pool, job->dev_mask, &w.lease, 200) == 0)
             break;
     }
     if (w.lease.device >= 0) {
         w.device = w.lease.device;
-        pthread_mutex_lock(&job->pool.lock);
-        w.dev = job->pool.devices[w.device];
-        pthread_mutex_unlock(&job->pool.lock);
+        pthread_mutex_lock(&job->pool->lock);
+        w.dev = job->pool->devices[w.device];
+        pthread_mutex_unlock(&job->pool->lock);
     }
     while (w.lease.device >= 0 && !atomic_load(&job->failed)) {
         uint64_t seen = cme__signal_seq(&job->work);
@@ -739,37 +818,58 @@ void *cme__worker_main(void *arg)
             cme__signal_wait(&job->work, seen, 500);
             continue;
         }
-        if (cl == CLAIM_FLUSH) {
-            flush_slot(&w, &slot);
+        if (cl == CLAIM_UNSERVABLE) {
+            fail_unservable(&w, c);
             continue;
         }
-        int rung = c->rung;
-        if (!slot) {
-            int r = cme__slot_open(job, rung, w.device, &slot, w.err, sizeof(w.err));
-            if (r < 0) {
-                cme__job_fail(job, r, "%s", w.err);
-                chunk_free(&c);
-                unbusy(&w, rung, 1);
-                break;
-            }
+        if (cl == CLAIM_FLUSH) {
+            flush_slot(&w, slot);
+            drop_inflight(slot);
+            retire(&w, slot);
+            continue;
         }
-        int r = encode_chunk(&w, slot, c);
-        if (r == 0 && slot->bad) {
-            /* A mismatching encoder is of no use to this rung: drain it (the dropped
-             * chunks go back to the queue) and close it. */
-            r = flush_slot(&w, &slot);
-        } else if (r == 0) {
+        int attempt;
+        if (cme__ct_begin(&job->ct, c->rung, c->index, w.id, w.device, slot->instance, cme__now(),
+                          &attempt) < 0) {
+            /* A ticket for a chunk that is not queued: a second ticket of one chunk would be
+             * a duplicate segment. Never expected; drop it loudly. */
+            cme__job_fail(job, CME_ESTATE, "%s: segment %u was handed out twice",
+                          job->rungs[c->rung].set.name, c->index + 1);
+            cme__chunk_ticket_free(&c);
             park(&w, slot);
+            break;
+        }
+        if (w.last_rung != c->rung) {
+            CmeEvent ev = { .type = CME_EVENT_WORKER_MOVED,
+                            .rung = c->rung,
+                            .index = c->index + 1,
+                            .device = w.device,
+                            .worker = w.id,
+                            .instance = slot->instance,
+                            .from_rung = w.last_rung };
+            snprintf(ev.device_id, sizeof(ev.device_id), "%s", w.dev.id);
+            cme__job_post(job, &ev);
+            w.last_rung = c->rung;
+        }
+        encode_chunk(&w, slot, c, attempt);
+        if (slot->broken) {
+            drop_inflight(slot);
+            retire(&w, slot);
+        } else if (slot->bad) {
+            /* A mismatching instance is of no use to this rung: drain it (its chunks fail
+             * and wait for the policy) and retire it. */
+            flush_slot(&w, slot);
+            drop_inflight(slot);
+            retire(&w, slot);
         } else {
-            cme__slot_discard(job, &slot);
-            unbusy(&w, rung, 1);
+            park(&w, slot);
         }
     }
     for (int r = 0; r < CME_MAX_RUNGS; r++) {
         sws_freeContext(w.sws[r]);
         av_frame_free(&w.scaled[r]);
     }
-    cme__lease_release(&job->pool, &w.lease);
+    cme__lease_release(job->pool, &w.lease);
     cme__job_thread_exit(job);
     return NULL;
 }

@@ -15,10 +15,14 @@
 #include "sched/job.h"
 
 typedef struct CmeInflight {
-    CmeChunk *chunk;
+    CmeChunk *chunk;  /* the ticket; the chunk table holds the chunk's state */
     CmeSrcChunk *src; /* == chunk->payload */
+    int attempt;      /* this attempt's number in the chunk table */
+    int sent;         /* frames sent to the encoder */
+    int sealed;       /* no more frames will be sent for this chunk */
     int received;     /* packets back so far */
-    int drop;         /* invariant mismatch: discard packets, requeue the chunk */
+    int drop;         /* the attempt failed (chunk_fail): discard its packets */
+    int failed;       /* chunk_fail was called for this attempt */
     CmeBuf data;      /* sample bytes, temporal delimiters stripped */
     CmeSample *samples;
     double t_start;
@@ -28,7 +32,9 @@ typedef struct CmeInflight {
 typedef struct CmeEncSlot {
     CmeEncoder *enc;
     int rung;
-    int device;
+    int device;           /* pool index */
+    int instance;         /* number among the (rung, device) instances */
+    int broken;           /* failed beyond one chunk: no more chunks; closed at teardown */
     int64_t next_pts;     /* encoder-local pts of the next frame sent */
     int64_t next_out_pts; /* pts the next packet must carry */
     CmeInflight *head, *tail;
@@ -41,5 +47,7 @@ typedef struct CmeEncSlot {
 int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err, size_t errlen);
 /* Closes a parked slot after the threads are gone (job teardown); drops its chunks. */
 void cme__slot_discard(CmeJob *job, CmeEncSlot **ps);
+/* A chunk's ticket is done with (the chunk table keeps the chunk's state). */
+void cme__chunk_ticket_free(CmeChunk **pc);
 
 #endif

@@ -155,7 +155,7 @@ local function cmd_run(args)
   local progress = not events or events ~= io.stdout
   progress = progress and isatty_stderr()
   local report, rerr, code = require("cmafeng.runloop").run(job, {
-    events = events, progress = progress,
+    events = events, progress = progress, recipe = recipe_path,
   })
   if events and events ~= io.stdout then events:close() end
   if not report then return fail(rerr, code) end

@@ -30,6 +30,10 @@ local rung = S.record {
   -- 10-bit for HDR (PQ/HLG sources) or less banding; the colour description comes from the
   -- source either way.
   bit_depth = S.enum({ 8, 10 }, { default = 8 }),
+  -- Encoder instances per device for this rung (each one a whole encoder, opened before
+  -- the job starts); by default enough for every worker on a one-rung job.
+  instances = S.integer { min = 1, max = 16, optional = true,
+                          desc = "encoder instances per device" },
   -- No keyint: key frames at segment starts are the engine's job, never the recipe's.
 }
 
@@ -46,6 +50,11 @@ local device = S.record {
   level = S.integer { min = 0, max = 73, optional = true,
                       desc = "AV1 level x10, 0 = the encoder's choice" },
   -- Backend-specific options; the fault backend (test builds) reads its fault list here.
+  instances = S.integer { min = 1, max = 16, optional = true,
+                          desc = "encoder instances per rung on this device" },
+  -- A device that cannot be used here (no such GPU) is skipped with a warning instead of
+  -- failing the job.
+  optional = S.boolean { default = false },
   options = S.string { optional = true, pattern = "^[%w_@:%.,=%-]+$",
                        pattern_desc = "an option list such as \"fail@3,stall@5:2\"" },
 }
@@ -101,7 +110,28 @@ M.job_schema = S.record {
     }),
   }, { desc = "video = { ladder = { ... } }" }),
   audio = audio,
-  devices = S.array(device, { optional = true, min = 1, max = 64, of_desc = "device tables" }),
+  devices = S.array(device, {
+    optional = true, min = 1, max = 16, of_desc = "device tables",
+    check = function(devices, path)
+      local seen = {}
+      for i, d in ipairs(devices) do
+        local id = d.id or (d.backend .. ":" .. (i - 1))
+        if seen[id] then
+          return string.format('duplicate device id "%s" (also devices[%d])', id, seen[id]),
+                 schema.join(schema.join(path, i), "id")
+        end
+        seen[id] = i
+      end
+    end,
+  }),
+  -- Limits the policy works within: an attempt that returns no packet for stall_seconds
+  -- fails (reason "stall"); a chunk is never attempted more than max_attempts times.
+  stall_seconds = S.number { gt = 0, max = 86400, default = 120 },
+  max_attempts = S.integer { min = 1, max = 100, default = 6 },
+  -- on_chunk_failed(ev, ctx) -> decision: see cmafeng.policy (default: policy.default).
+  on_chunk_failed = hook,
+  -- pick_rung(state) -> rung number or nil: the rung idle workers help first.
+  pick_rung = hook,
   on_segment = hook,
   on_requeue = hook,
   on_failure = hook,

@@ -8,6 +8,7 @@
 local core = require "cmafeng.core"
 local json = require "cmafeng.json"
 local sandbox = require "cmafeng.sandbox"
+local policy = require "cmafeng.policy"
 
 local M = {}
 
@@ -55,6 +56,18 @@ local function progress_line(job, stats, total_segments)
   end
   return string.format("\r%s | %.1fs elapsed, ETA %s ", table.concat(parts, " | "),
     stats.elapsed, fmt_eta(eta))
+end
+
+-- The state a recipe's pick_rung hook sees: per rung its name, media seconds written and
+-- chunks in each state.
+local function rung_state(job, stats)
+  local rungs = {}
+  for i, r in ipairs(stats.rungs) do
+    rungs[i] = { name = job.video.ladder[i].name, seconds_done = r.seconds_done,
+                 segments_done = r.segments_done, chunks = r.chunks,
+                 instances = r.instances, busy = r.busy }
+  end
+  return { rungs = rungs, elapsed = stats.elapsed }
 end
 
 -- Calls a recipe hook; returns its decision, or nil, message when the hook failed.
@@ -105,8 +118,93 @@ function M.run(job, opts)
                              duration = 0 }
   end
 
-  local failure, hook_error, interrupted
-  local last_progress = 0
+  report.chunks = {}
+  report.decisions = {}
+  local devices = eng:devices()
+  local device_ids, midjob = {}, {}
+  for i, d in ipairs(devices) do
+    device_ids[i] = d.id
+    if d.midjob_open then midjob[#midjob + 1] = d.id end
+  end
+  local excluded = {} -- [rung][device id] = true after a device_excluded event
+  local tried = {}    -- ["rung:index"] = decisions taken for the chunk
+  local decide_rule = job.on_chunk_failed or policy.default
+  local hook_name = job.on_chunk_failed and "on_chunk_failed" or "policy.default"
+
+  local function emit(ev)
+    if opts.events then
+      local ok, werr = opts.events:write(json.encode(ev), "\n")
+      if ok then ok, werr = opts.events:flush() end
+      if not ok then return nil, werr end
+    end
+    return true
+  end
+
+  do
+    local plan = { type = "plan", time = os.time(), source = job.source,
+                   rungs = {}, devices = devices, segments = total_segments,
+                   segment_seconds = job.segment_seconds, max_attempts = job.max_attempts,
+                   stall_seconds = job.stall_seconds }
+    local st = eng:stats()
+    for i, r in ipairs(job.video.ladder) do
+      plan.rungs[i] = { name = r.name, width = r.width, height = r.height, crf = r.crf,
+                        preset = r.preset, instances = st.rungs[i].instances }
+    end
+    emit(plan)
+  end
+
+  -- Asks the policy about a failed chunk and applies its answer. Returns nil, message, code
+  -- when the job must stop (a hook that failed or answered something that is not a
+  -- decision: exit 2; a decision the engine refused: exit 1).
+  local function on_chunk_failed(ev)
+    local key = ev.rung .. ":" .. ev.index
+    tried[key] = tried[key] or {}
+    local serving = {}
+    for _, id in ipairs(device_ids) do
+      if not (excluded[ev.rung] and excluded[ev.rung][id]) then serving[#serving + 1] = id end
+    end
+    local ctx = { job = job, rung = job.video.ladder[ev.rung], devices = serving,
+                  midjob = midjob, tried = tried[key] }
+    local ok, answer
+    if job.on_chunk_failed then
+      ok, answer = call_hook(decide_rule, ev, ctx)
+    else
+      ok, answer = pcall(decide_rule, ev, ctx)
+    end
+    if not ok then return nil, hook_name .. " failed: " .. tostring(answer), 2 end
+    local d, verr = policy.validate(answer)
+    if not d then
+      return nil, (opts.recipe and (opts.recipe .. ": ") or "") .. hook_name .. ": " .. verr, 2
+    end
+    local applied, derr, code = eng:decide(ev.rung, ev.index, d)
+    local record = { rendition = ev.rendition, index = ev.index, attempt = ev.attempt,
+                     reason = ev.reason, device = ev.device, decision = d.action,
+                     retry_device = d.device, avoid = d.avoid, crf = d.crf,
+                     preset = d.preset, why = d.why, by = hook_name }
+    if not applied then
+      record.refused = derr
+      report.decisions[#report.decisions + 1] = record
+      emit { type = "decision", time = os.time(), rung = ev.rung, rendition = ev.rendition,
+             index = ev.index, decision = d.action, refused = derr }
+      -- The engine refuses what it cannot do (the attempt limit, a device that does not
+      -- serve the rung): the chunk cannot go on, so neither can the job.
+      eng:cancel(derr)
+      return nil, derr, 1
+    end
+    tried[key][#tried[key] + 1] = d
+    report.decisions[#report.decisions + 1] = record
+    emit { type = "decision", time = os.time(), rung = ev.rung, rendition = ev.rendition,
+           index = ev.index, attempt = ev.attempt, decision = d.action, device = d.device,
+           avoid = d.avoid, crf = d.crf, preset = d.preset, why = d.why }
+    if d.action == "retry" and job.on_requeue then
+      local hok, herr = call_hook(job.on_requeue, ev, d)
+      if not hok then return nil, "recipe hook on_requeue failed: " .. tostring(herr), 2 end
+    end
+    return true
+  end
+
+  local failure, hook_error, interrupted, exit_code
+  local last_progress, last_tick = 0, 0
   while true do
     local evs = eng:events(250)
     if not evs then break end
@@ -119,9 +217,12 @@ function M.run(job, opts)
     for _, ev in ipairs(evs) do
       if ev.rung then ev.rendition = job.video.ladder[ev.rung].name end
       if ev.audio then ev.rendition = "audio" end
-      if opts.events then
-        opts.events:write(json.encode(ev), "\n")
-        opts.events:flush()
+      if ev.type == "done" then ev.ok = failure == nil and hook_error == nil end
+      local eok, eerr = emit(ev)
+      if not eok and not hook_error then
+        hook_error = "events: " .. tostring(eerr)
+        exit_code = 1
+        eng:cancel(hook_error)
       end
       local hook_ok, decision, hook_msg = true, nil, nil
       if ev.type == "segment" and ev.audio then
@@ -150,10 +251,18 @@ function M.run(job, opts)
         report.audio.codecs = ev.codecs
       elseif ev.type == "init" then
         report.renditions[ev.rung].codecs = ev.codecs
-      elseif ev.type == "requeue" then
+      elseif ev.type == "chunk_failed" then
         report.requeues[#report.requeues + 1] = ev
-        hook_ok, decision = call_hook(job.on_requeue, ev)
-        if not hook_ok then hook_msg = decision end
+        if not hook_error and not interrupted then
+          local ok, msg, code = on_chunk_failed(ev)
+          if not ok then
+            hook_error, exit_code = msg, code
+            eng:cancel(msg)
+          end
+        end
+      elseif ev.type == "device_excluded" then
+        excluded[ev.rung] = excluded[ev.rung] or {}
+        excluded[ev.rung][ev.device] = true
       elseif ev.type == "failed" then
         failure = ev.message
         hook_ok, decision = call_hook(job.on_failure, ev)
@@ -161,10 +270,40 @@ function M.run(job, opts)
       end
       if not hook_ok and not hook_error then
         hook_error = "recipe hook failed: " .. tostring(hook_msg)
+        exit_code = 2
         eng:cancel(hook_error)
       elseif decision == "abort" and not hook_error then
         hook_error = "aborted by the recipe's " .. ev.type .. " hook"
         eng:cancel(hook_error)
+      end
+    end
+    local now_wall = os.time()
+    if now_wall - last_tick >= 1 then
+      last_tick = now_wall
+      local stats = eng:stats()
+      local prog = { type = "progress", time = os.time(), elapsed = stats.elapsed,
+                     frames_decoded = stats.frames_decoded, rungs = {} }
+      for i, r in ipairs(stats.rungs) do
+        prog.rungs[i] = { name = job.video.ladder[i].name,
+                          fps = stats.elapsed > 0 and r.frames_encoded / stats.elapsed or 0,
+                          seconds_done = r.seconds_done, segments_done = r.segments_done,
+                          chunks = r.chunks, busy = r.busy, instances = r.instances }
+      end
+      emit(prog)
+      if job.pick_rung and not hook_error then
+        local ok, pick = call_hook(job.pick_rung, rung_state(job, stats))
+        if not ok then
+          hook_error, exit_code = "recipe hook pick_rung failed: " .. tostring(pick), 2
+          eng:cancel(hook_error)
+        elseif pick ~= nil and (type(pick) ~= "number" or pick % 1 ~= 0 or pick < 1
+                                or pick > #job.video.ladder) then
+          hook_error = string.format("pick_rung: expected a rung number 1..%d or nil, got %s",
+                                     #job.video.ladder, tostring(pick))
+          exit_code = 2
+          eng:cancel(hook_error)
+        else
+          eng:prefer_rung(pick)
+        end
       end
     end
     if opts.progress then
@@ -180,6 +319,14 @@ function M.run(job, opts)
   local stats = eng:stats()
   if opts.progress then stderr:write(progress_line(job, stats, segments_of(stats)), "\n") end
   local fok, ferr = eng:finish()
+  -- One record per chunk: where and how it was encoded, and what was decided about it.
+  for i, r in ipairs(job.video.ladder) do
+    for _, c in ipairs(eng:chunks(i)) do
+      c.rendition = r.name
+      c.decisions_taken = tried[i .. ":" .. c.index]
+      report.chunks[#report.chunks + 1] = c
+    end
+  end
   eng:close()
 
   report.elapsed = stats.elapsed
@@ -210,7 +357,8 @@ function M.run(job, opts)
   if interrupted then
     return nil, "interrupted: finished segments are kept; the manifests were not written", 130
   end
-  if not fok then return nil, hook_error or ferr or failure or "job failed", 1 end
+  if hook_error then return nil, hook_error, exit_code or 1 end
+  if not fok then return nil, ferr or failure or "job failed", 1 end
   if not wok then return nil, job.output .. "/report.json: " .. tostring(werr), 1 end
   local hok, herr = call_hook(job.on_finish, report)
   if not hok then return nil, "recipe hook on_finish failed: " .. tostring(herr), 1 end

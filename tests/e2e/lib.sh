@@ -44,6 +44,41 @@ interrupt_when() {
   set -e
 }
 
+# The job ended with every chunk done or failed by a decision (DESIGN.md section 3, chunk
+# table): report.json's per-chunk records say so, one per segment of every rung, and the
+# count of done chunks is the count of segment files. assert_chunks_settled REPORT LABEL
+assert_chunks_settled() {
+  cat >"$WORK/settled.lua" <<'LUA'
+local json = require "cmafeng.json"
+local f = assert(io.open(arg[1], "rb"))
+local r = json.decode(f:read("*a"))
+f:close()
+local dir = arg[1]:match("^(.*)/[^/]*$") or "."
+local bad, done, per = {}, 0, {}
+for _, c in ipairs(r.chunks or {}) do
+  if c.state == "done" then
+    done = done + 1
+  elseif c.state ~= "failed" then
+    bad[#bad + 1] = c.rendition .. "#" .. c.index .. "=" .. c.state
+  end
+  per[c.rendition] = (per[c.rendition] or 0) + 1
+end
+local files = 0
+for _, rep in ipairs(r.renditions or {}) do
+  local p = io.popen('ls "' .. dir .. "/" .. rep.name .. '" 2>/dev/null')
+  for l in p:lines() do if l:match("^seg_%d+%.m4s$") then files = files + 1 end end
+  p:close()
+  if (per[rep.name] or 0) == 0 then bad[#bad + 1] = rep.name .. ": no chunk records" end
+end
+if done ~= files then bad[#bad + 1] = done .. " done chunks but " .. files .. " segment files" end
+print(#bad == 0 and "ok" or table.concat(bad, ", "))
+LUA
+  local out
+  out=$(LUA_PATH="$SRC_DIR/lua/?.lua;;" luajit "$WORK/settled.lua" "$1" 2>&1) || true
+  if [ "$out" = ok ]; then ok "$2: every chunk is done or failed by decision"
+  else not_ok "$2: chunks not settled: $out"; fi
+}
+
 finish() {
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]

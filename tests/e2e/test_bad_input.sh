@@ -47,7 +47,7 @@ ffmpeg -v error -y -f lavfi -i testsrc2=s=128x72:r=10:d=1 -c:v libx264 -pix_fmt 
 for backend in nvenc qsv vaapi; do
   printf 'return { source = arg[1], output = "%s", devices = { { backend = "%s" } },\n  video = { ladder = { { width = 128, height = 72 } } } }\n' \
     "$WORK/hw_$backend" "$backend" >"$WORK/hw_$backend.lua"
-  expect_bad "$backend device" "^cmafeng: devices\[1\]: .*\(no .* device\|not implemented\|needs NVENC API 12\)" \
+  expect_bad "$backend device" "^cmafeng: devices\[1\] ($backend:0): .*\(no .* device\|not implemented\|needs NVENC API 12\)" \
     "$WORK/hw_$backend" run "$WORK/hw_$backend.lua" -- "$WORK/ok.mkv"
 done
 

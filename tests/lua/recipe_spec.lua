@@ -34,8 +34,9 @@ describe("recipe.load", function()
     local job = assert(recipe.load(F .. "stdlib.lua", {}))
     assert.are.equal("3.mkv", job.source)
     assert.are.same({ "r720", "r360" }, { job.video.ladder[1].name, job.video.ladder[2].name })
-    assert.are.same({ backend = "svt", sessions = 2 }, job.devices[1])
-    assert.are.same({ backend = "nvenc", id = "0", sessions = 1, threads = 0 }, job.devices[2])
+    assert.are.same({ backend = "svt", sessions = 2, optional = false }, job.devices[1])
+    assert.are.same({ backend = "nvenc", id = "0", sessions = 1, threads = 0, optional = false },
+                    job.devices[2])
     -- The recipe cleared its own math.floor, not ours.
     assert.is_function(math.floor)
   end)
@@ -155,7 +156,7 @@ describe("recipe.validate", function()
       { { video = { ladder = { [1] = { width = 320, height = 180 }, [3] = { width = 320, height = 180 } } } },
         "video.ladder[2]: expected a table, got nil" },
       { { devices = { { backend = "cuda" } } },
-        'devices[1].backend: expected one of "svt", "nvenc", "qsv", "vaapi", got "cuda"' },
+        'devices[1].backend: expected one of "svt", "nvenc", "qsv", "vaapi", "fault", got "cuda"' },
       { { devices = { { backend = "svt", sessions = 0 } } },
         "devices[1].sessions: expected an integer >= 1 (concurrent encoders on this device), got 0" },
       { { on_segment = "retry" }, 'on_segment: expected a function, got "retry"' },

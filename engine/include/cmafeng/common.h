@@ -40,7 +40,8 @@
     X(ECANCELED, -13, "canceled")                                   \
     X(EMISMATCH, -14, "codec invariant mismatch")                   \
     X(ERANGE, -15, "value out of range")                            \
-    X(ENOSPC, -16, "buffer too small")
+    X(ENOSPC, -16, "buffer too small")                              \
+    X(ESTATE, -20, "illegal chunk state transition")
 
 typedef enum CmeError {
     CME_OK = 0,

@@ -14,12 +14,16 @@
 
 #define CME_MAX_RUNGS 16
 
+#define CME_MAX_JOB_DEVICES 16
+#define CME_MAX_INSTANCES 16 /* encoder instances per (rung, device) */
+
 typedef struct CmeRungSettings {
     char name[32];     /* output subdirectory, e.g. "720p" */
     int width, height; /* even */
     int crf;           /* 1..63 */
     int preset;        /* SVT-AV1 enc_mode, -1..13 */
     int bit_depth;     /* 8 or 10 (0 = 8) */
+    int instances;     /* encoder instances per device for this rung, 0 = the default */
 } CmeRungSettings;
 
 typedef struct CmeDeviceSettings {
@@ -30,6 +34,8 @@ typedef struct CmeDeviceSettings {
     int level;         /* forced AV1 level x10 (51 = 5.1), 0 = the encoder's choice; a
                         * device whose sequence header differs is excluded from a rung */
     char options[128]; /* backend-specific options (the fault backend's fault list) */
+    int instances;     /* encoder instances per rung on this device, 0 = the default */
+    int optional;      /* a device that cannot be used is skipped with a warning */
 } CmeDeviceSettings;
 
 typedef struct CmeJobSettings {
@@ -42,8 +48,13 @@ typedef struct CmeJobSettings {
     CmeInvariantMode invariant;
     CmeRungSettings rungs[CME_MAX_RUNGS];
     int nb_rungs;
-    CmeDeviceSettings devices[16];
+    CmeDeviceSettings devices[CME_MAX_JOB_DEVICES];
     int nb_devices; /* 0: `workers` software (svt) slots */
+    /* Limits the policy relies on (DESIGN.md section 3, decisions): an attempt that returns
+     * no packet for stall_seconds fails with reason "stall"; a chunk is never begun more
+     * than max_attempts times, whatever the policy answers. */
+    double stall_seconds; /* > 0 */
+    int max_attempts;     /* >= 1 */
     /* The audio rendition (AAC-LC, directory "audio"), made when the source has audio. */
     int audio;             /* 1 = encode the source's audio, 0 = leave it out */
     int audio_bitrate;     /* bits/s */
@@ -54,10 +65,47 @@ typedef struct CmeJobSettings {
 
 CME_API void cme_job_default_settings(CmeJobSettings *s);
 
+/* The states of a chunk (DESIGN.md section 3, chunk table). */
+typedef enum CmeChunkState {
+    CME_CHUNK_QUEUED = 0,
+    CME_CHUNK_ENCODING,
+    CME_CHUNK_AWAITING_POLICY,
+    CME_CHUNK_DONE,
+    CME_CHUNK_FAILED,
+    CME_CHUNK_NB_STATES
+} CmeChunkState;
+/* "queued", "encoding", "awaiting_policy", "done", "failed". */
+CME_API const char *cme_chunk_state_name(CmeChunkState s);
+
+/* Why an attempt failed. X(name, lua_name) */
+#define CME_FAIL_REASON_MAP(X)                                                    \
+    X(NONE, "none")                                                               \
+    X(OPEN, "open")           /* no encoder instance could take the chunk */      \
+    X(SEND, "send")           /* the encoder refused a frame */                   \
+    X(RECEIVE, "receive")     /* the encoder failed returning a packet */         \
+    X(FLUSH, "flush")         /* the end-of-stream flush failed or lost frames */ \
+    X(MUX, "mux")             /* the segment could not be built */                \
+    X(WRITE, "write")         /* the segment file could not be written */         \
+    X(INVARIANT, "invariant") /* the sequence header differs from the rung's */   \
+    X(BITSTREAM, "bitstream") /* a packet is not a valid AV1 temporal unit */     \
+    X(STALL, "stall")         /* no packet for stall_seconds */                   \
+    X(CANCELED, "canceled")
+
+typedef enum CmeFailReason {
+#define CME_FAIL_ENUM_(name, str) CME_FAIL_##name,
+    CME_FAIL_REASON_MAP(CME_FAIL_ENUM_)
+#undef CME_FAIL_ENUM_
+        CME_FAIL_NB_REASONS
+} CmeFailReason;
+CME_API const char *cme_fail_reason_name(CmeFailReason r);
+
 typedef enum CmeEventType {
     CME_EVENT_INIT_WRITTEN = 1, /* a rung's init segment is written (codec string known) */
     CME_EVENT_SEGMENT_DONE,     /* a media segment is written */
-    CME_EVENT_REQUEUE,          /* a chunk went back to the queue (see message) */
+    CME_EVENT_CHUNK_FAILED,     /* an attempt failed: the chunk awaits a decision
+                                 * (cme_engine_decide); reason, message, attempt */
+    CME_EVENT_DEVICE_EXCLUDED,  /* a device's sequence header differs from the rung's */
+    CME_EVENT_WORKER_MOVED,     /* a worker took a chunk of another rung than before */
     CME_EVENT_FAILED,           /* the job failed (see message); JOB_DONE follows */
     CME_EVENT_JOB_DONE,         /* the last event of a job */
 } CmeEventType;
@@ -74,6 +122,11 @@ typedef struct CmeEvent {
     uint32_t frames;
     int device; /* device index in the pool, -1 if none */
     int attempts;
+    int worker;            /* worker number (0-based), -1 if none */
+    int instance;          /* encoder instance of (rung, device), -1 if none */
+    int from_rung;         /* WORKER_MOVED: the rung the worker served before, -1 none */
+    CmeFailReason reason;  /* CHUNK_FAILED */
+    double wall_time;      /* seconds since the Unix epoch when the event was posted */
     double encode_seconds; /* wall time the worker spent on this segment */
     char device_id[32];
     char codecs[64];   /* INIT_WRITTEN */
@@ -84,6 +137,10 @@ typedef struct CmeRungStats {
     uint64_t frames_in;      /* frames queued for the rung */
     uint64_t frames_encoded; /* packets received from encoders */
     uint32_t segments_done;
+    double seconds_done;             /* media seconds of the segments written */
+    int chunks[CME_CHUNK_NB_STATES]; /* chunks in each state */
+    int instances;                   /* encoder instances open */
+    int busy;                        /* instances held by workers now */
 } CmeRungStats;
 
 typedef struct CmeEngineStats {
@@ -122,6 +179,78 @@ CME_API int cme_engine_next_event(CmeEngine *e, CmeEvent *ev, int timeout_ms);
 CME_API void cme_engine_stats(CmeEngine *e, CmeEngineStats *st);
 /* Asks every thread to stop; the job ends with FAILED("canceled") + JOB_DONE. */
 CME_API void cme_engine_cancel(CmeEngine *e, const char *why);
+
+/* A decision of the policy on a chunk that awaits one (CHUNK_FAILED). */
+typedef enum CmeDecisionAction {
+    CME_DECIDE_RETRY = 1, /* queue it again, with the overrides below */
+    CME_DECIDE_SKIP,      /* the chunk fails; the rung (and so the job) fails, naming it */
+    CME_DECIDE_ABORT,     /* the job fails now */
+} CmeDecisionAction;
+
+typedef struct CmeDecision {
+    CmeDecisionAction action;
+    int device; /* retry: only this device (pool index), -1 any allowed device */
+    int avoid;  /* retry: never this device again for the chunk, -1 none */
+    int crf;    /* retry: -1 the rung's */
+    int preset; /* retry: -1 the rung's */
+    char why[256];
+} CmeDecision;
+
+/*
+ * Applies a decision to chunk `index` (0-based) of rung `rung`. Policy thread. CME_EINVAL
+ * with a message naming what is wrong (no such chunk, not awaiting a decision, a device
+ * that does not serve the rung, an override the device's backend cannot honour, the
+ * attempt limit reached).
+ */
+CME_API int cme_engine_decide(CmeEngine *e, int rung, uint32_t index, const CmeDecision *d,
+                              char *err, size_t errlen);
+
+/* One chunk as the chunk table has it (run:chunks() in the REPL, report.json). */
+typedef struct CmeChunkInfo {
+    int rung;
+    uint32_t index;
+    CmeChunkState state;
+    int attempt, worker, device, instance;
+    CmeFailReason reason;
+    char message[256];
+    double encode_seconds;
+    int crf, preset; /* used by the last attempt */
+    int decisions;
+    int resumed;
+    uint64_t bytes, start, duration; /* done */
+} CmeChunkInfo;
+/* Fills out[] with the rung's chunks from index `first`; returns how many (<= max). */
+CME_API int cme_engine_chunks(CmeEngine *e, int rung, uint32_t first, CmeChunkInfo *out, int max);
+
+/* Fails encoding chunks whose attempt made no progress for stall_seconds (reason stall).
+ * Policy thread; cme_engine_next_event calls it on every wake-up too. */
+CME_API void cme_engine_check_stalls(CmeEngine *e);
+
+/* The rung workers with nothing queued on their own rung help first (the recipe's
+ * pick_rung hook); -1 returns to the default, the rung furthest behind in encoded
+ * seconds. */
+CME_API void cme_engine_prefer_rung(CmeEngine *e, int rung);
+
+/* Workers claim no new chunk while paused; chunks being encoded finish. */
+CME_API void cme_engine_pause(CmeEngine *e, int paused);
+
+/* A device as the process-wide pool has it (cmafeng devices, run:devices()). */
+typedef struct CmeDeviceInfo {
+    char id[32];
+    char backend[16];
+    int sessions; /* session cap */
+    int in_use;   /* leased now, by every job of the process */
+    int waiters;  /* workers waiting for a lease */
+    int max_width, max_height;
+    int ten_bit;
+    int midjob_open; /* instances may be opened while others encode */
+} CmeDeviceInfo;
+/* The pool index of the job's device with this id, or -1. */
+CME_API int cme_engine_device_index(CmeEngine *e, const char *id);
+/* The id of pool device `device` into out ("" when there is none); returns out. */
+CME_API const char *cme_engine_device_id(CmeEngine *e, int device, char *out, size_t n);
+/* The devices this job uses, in the pool's order; returns how many (<= max). */
+CME_API int cme_engine_devices(CmeEngine *e, CmeDeviceInfo *out, int max);
 /*
  * Joins the threads and, when every segment of every rung is done, writes the manifests
  * (OUT/<rung>/index.m3u8, OUT/master.m3u8, OUT/manifest.mpd) atomically. Returns 0, or
