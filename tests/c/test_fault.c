@@ -43,10 +43,14 @@ static void test_parse_accepts(void **state)
         uint32_t segment;
         double seconds;
     } want[] = {
-        { CME_FAULT_FAIL_ONCE, CME_FAULT_ALL, 0 }, { CME_FAULT_RECEIVE_FAIL, 2, 0 },
-        { CME_FAULT_EOS_FAIL, 0, 0 },              { CME_FAULT_STALL, 5, 2.5 },
-        { CME_FAULT_GARBAGE, 1, 0 },               { CME_FAULT_SEQHDR, 7, 0 },
-        { CME_FAULT_DELAY, 0, 0.25 },              { CME_FAULT_GONE, 4, 0 },
+        { CME_FAULT_FAIL_ONCE, CME_FAULT_ALL, 0 },
+        { CME_FAULT_RECEIVE_FAIL, 2, 0 },
+        { CME_FAULT_EOS_FAIL, 0, 0 },
+        { CME_FAULT_STALL, 5, 2.5 },
+        { CME_FAULT_GARBAGE, 1, 0 },
+        { CME_FAULT_SEQHDR, 7, 0 },
+        { CME_FAULT_DELAY, 0, 0.25 },
+        { CME_FAULT_GONE, 4, 0 },
         { CME_FAULT_FAIL, CME_FAULT_ALL, 0 },
     };
     for (int i = 0; i < 9; i++) {
@@ -153,7 +157,7 @@ static CmeEncoderSettings settings(const char *options)
 }
 
 typedef struct Call {
-    char what;       /* 's' send of a segment's first frame, 'f' another frame, 'r' receive, 'e' EOS */
+    char what; /* 's' send of a segment's first frame, 'f' another frame, 'r' receive, 'e' EOS */
     uint32_t chunk;  /* 's', 'f' */
     int rc;          /* 's', 'f', 'e': the result; 'r': only failed receives are recorded */
     int frames_sent; /* frames accepted so far */
@@ -553,19 +557,26 @@ static void test_seqhdr_changes_only_the_level(void **state)
     const CmeInvariantMode modes[] = { CME_INVARIANT_CMAF, CME_INVARIANT_STRICT };
     for (int m = 0; m < 2; m++) {
         CmeAv1FieldDiff d[8];
-        assert_int_equal(cme_av1_invariant_compare(&s0, o0.data, o0.size, &s1, o1.data, o1.size,
-                                                   modes[m], d, 8),
-                         1);
+        assert_int_equal(
+            cme_av1_invariant_compare(&s0, o0.data, o0.size, &s1, o1.data, o1.size, modes[m], d, 8),
+            1);
         assert_string_equal(d[0].field, "seq_level_idx[0]");
         assert_int_equal(d[0].a, s0.op[0].seq_level_idx);
         assert_int_equal(d[0].b, s0.op[0].seq_level_idx ^ 1);
         /* Once: segment 3 is the encoder's own header again. */
-        assert_int_equal(cme_av1_invariant_compare(&s0, o0.data, o0.size, &s2, o2.data, o2.size,
-                                                   modes[m], d, 8),
-                         0);
+        assert_int_equal(
+            cme_av1_invariant_compare(&s0, o0.data, o0.size, &s2, o2.data, o2.size, modes[m], d, 8),
+            0);
     }
     for (int i = 0; i < run.nb_pkts; i++)
         assert_true(packet_parses(&run.pkts[i]));
+    run_free(&run);
+    /* Once per device: segment 2 again, on another instance, keeps the encoder's level. */
+    run_backend("seqhdr@2", ONLY_1, 1, &run);
+    CmeAv1SeqHdr again;
+    CmeAv1Obu oa;
+    seq_of(&run, 1, &again, &oa);
+    assert_int_equal(again.op[0].seq_level_idx, s0.op[0].seq_level_idx);
     run_free(&run);
 }
 
