@@ -130,8 +130,8 @@ void cme__ct_set_total(CmeChunkTable *t, int rung, int total)
     pthread_mutex_unlock(&t->lock);
 }
 
-int cme__ct_begin(CmeChunkTable *t, int rung, uint32_t index, int worker, int device,
-                  int instance, double now, int *attempt)
+int cme__ct_begin(CmeChunkTable *t, int rung, uint32_t index, int worker, int device, int instance,
+                  double now, int *attempt)
 {
     pthread_mutex_lock(&t->lock);
     CmeChunkRecord *c = find(t, rung, index);
@@ -324,9 +324,9 @@ int cme__ct_settled(CmeChunkTable *t)
 int cme__ct_rung_pending(CmeChunkTable *t, int rung)
 {
     pthread_mutex_lock(&t->lock);
-    int n = rung >= 0 && rung < t->nb_rungs ? t->counts[rung][CME_CHUNK_QUEUED] +
-                                                   t->counts[rung][CME_CHUNK_AWAITING_POLICY]
-                                             : 0;
+    int n = rung >= 0 && rung < t->nb_rungs
+                ? t->counts[rung][CME_CHUNK_QUEUED] + t->counts[rung][CME_CHUNK_AWAITING_POLICY]
+                : 0;
     pthread_mutex_unlock(&t->lock);
     return n > 0;
 }

@@ -33,11 +33,11 @@
 
 typedef struct CmeChunkRecord {
     CmeChunkState state;
-    int attempt;       /* encode attempts begun so far (1 = first) */
-    int worker;        /* encoding: who holds it; afterwards: who last held it; -1 none */
-    int device;        /* device pool index of the last attempt, -1 none */
-    int instance;      /* encoder instance of the last attempt, -1 none */
-    int writing;       /* encoding: its segment is being written; a stall cannot take it */
+    int attempt;  /* encode attempts begun so far (1 = first) */
+    int worker;   /* encoding: who holds it; afterwards: who last held it; -1 none */
+    int device;   /* device pool index of the last attempt, -1 none */
+    int instance; /* encoder instance of the last attempt, -1 none */
+    int writing;  /* encoding: its segment is being written; a stall cannot take it */
     CmeFailReason reason;
     char message[256]; /* of the last failure */
     double t_begin, t_progress;
@@ -80,8 +80,8 @@ void cme__ct_set_total(CmeChunkTable *t, int rung, int total);
 
 /* queued -> encoding. *attempt gets the attempt number, the caller's token for the
  * transitions that follow. */
-int cme__ct_begin(CmeChunkTable *t, int rung, uint32_t index, int worker, int device,
-                  int instance, double now, int *attempt);
+int cme__ct_begin(CmeChunkTable *t, int rung, uint32_t index, int worker, int device, int instance,
+                  double now, int *attempt);
 /* The attempt made progress (a frame sent, a packet back): the stall clock restarts. */
 void cme__ct_progress(CmeChunkTable *t, int rung, uint32_t index, int attempt, double now);
 /* The attempt is about to write its segment: 0, or CME_ESTATE when the attempt is no longer

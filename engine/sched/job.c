@@ -616,6 +616,11 @@ static void precheck_headers(CmeJob *job)
                 memcpy(ref_obu, obu.data, obu.size);
                 ref_size = obu.size;
                 have_ref = 1;
+                /* No thread runs yet: no lock needed. */
+                rung->exp_seq = seq;
+                memcpy(rung->exp_obu, obu.data, obu.size);
+                rung->exp_obu_size = obu.size;
+                rung->exp_set = 1;
                 continue;
             }
             CmeAv1FieldDiff diffs[8];

@@ -82,6 +82,13 @@ typedef struct CmeRung {
     /* Guarded by lock. */
     pthread_mutex_t lock;
     int inv_set; /* the codec invariant: set by the first valid packet */
+    /* The header the rung expects before its first packet: the first serving device's,
+     * read at start where the backend tells it (cme__encoder_sequence_header). A first
+     * packet that differs from it is a mismatch rather than the rung's invariant. */
+    int exp_set;
+    CmeAv1SeqHdr exp_seq;
+    uint8_t exp_obu[512];
+    size_t exp_obu_size;
     CmeAv1SeqHdr seq;
     uint8_t *seq_obu;
     size_t seq_obu_size;

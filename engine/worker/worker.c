@@ -295,7 +295,30 @@ static int write_init(Worker *w, CmeRung *rung)
 
 typedef enum Check { CHECK_SET, CHECK_MATCH, CHECK_MISMATCH, CHECK_MALFORMED, CHECK_ERROR } Check;
 
-/* The codec invariant (DESIGN.md section 3) on the first packet of a chunk. */
+/* Describes the fields that differ ("seq_level_idx[0] 0 != 19, ...") into slot->mismatch. */
+static void describe_mismatch(CmeEncSlot *slot, const CmeAv1FieldDiff *diffs, int n)
+{
+    size_t len = 0;
+    slot->mismatch[0] = '\0';
+    if (n < 0) {
+        snprintf(slot->mismatch, sizeof(slot->mismatch), "comparison failed: %s", cme_strerror(n));
+        return;
+    }
+    for (int i = 0; i < n && i < 8; i++) {
+        int k = snprintf(slot->mismatch + len, sizeof(slot->mismatch) - len, "%s%s %lld != %lld",
+                         i ? ", " : "", diffs[i].field, diffs[i].a, diffs[i].b);
+        if (k < 0 || (size_t)k >= sizeof(slot->mismatch) - len)
+            break;
+        len += (size_t)k;
+    }
+}
+
+/*
+ * The codec invariant (DESIGN.md section 3) on the first packet of a chunk. The first valid
+ * packet sets the rung's invariant (and writes init.mp4), unless the rung expects a header
+ * read at start from its first device: then a first packet that differs from it is a
+ * mismatch, so a device whose stream changed cannot become the reference by being fast.
+ */
 static Check check_invariant(Worker *w, CmeEncSlot *slot, const uint8_t *data, size_t size)
 {
     CmeJob *job = w->job;
@@ -311,61 +334,53 @@ static Check check_invariant(Worker *w, CmeEncSlot *slot, const uint8_t *data, s
                  rung->set.name, w->dev.id, r == CME_EOF ? "none found" : perr);
         return CHECK_MALFORMED;
     }
-    Check out;
     pthread_mutex_lock(&rung->lock);
-    if (!rung->inv_set) {
-        rung->seq = seq;
-        rung->seq_obu = malloc(obu.size);
-        if (!rung->seq_obu) {
-            pthread_mutex_unlock(&rung->lock);
-            snprintf(w->err, sizeof(w->err), "out of memory");
-            return CHECK_ERROR;
-        }
-        memcpy(rung->seq_obu, obu.data, obu.size);
-        rung->seq_obu_size = obu.size;
-        cme_av1_codec_string(&seq, rung->codecs, sizeof(rung->codecs));
-        if (write_init(w, rung) < 0) {
-            free(rung->seq_obu);
-            rung->seq_obu = NULL;
-            pthread_mutex_unlock(&rung->lock);
-            return CHECK_ERROR;
-        }
-        rung->inv_set = 1;
-        out = CHECK_SET;
-    } else {
+    if (rung->inv_set || rung->exp_set) {
+        const int set = rung->inv_set;
         CmeAv1FieldDiff diffs[8];
-        int n = cme_av1_invariant_compare(&rung->seq, rung->seq_obu, rung->seq_obu_size, &seq,
+        int n = cme_av1_invariant_compare(set ? &rung->seq : &rung->exp_seq,
+                                          set ? rung->seq_obu : rung->exp_obu,
+                                          set ? rung->seq_obu_size : rung->exp_obu_size, &seq,
                                           obu.data, obu.size, job->set.invariant, diffs, 8);
-        if (n == 0) {
-            out = CHECK_MATCH;
-        } else {
-            size_t len = 0;
-            slot->mismatch[0] = '\0';
-            for (int i = 0; i < n && i < 8; i++) {
-                int k = snprintf(slot->mismatch + len, sizeof(slot->mismatch) - len,
-                                 "%s%s %lld != %lld", i ? ", " : "", diffs[i].field, diffs[i].a,
-                                 diffs[i].b);
-                if (k < 0 || (size_t)k >= sizeof(slot->mismatch) - len)
-                    break;
-                len += (size_t)k;
-            }
-            if (n < 0)
-                snprintf(slot->mismatch, sizeof(slot->mismatch), "comparison failed: %s",
-                         cme_strerror(n));
-            out = CHECK_MISMATCH;
+        if (n != 0) {
+            describe_mismatch(slot, diffs, n);
+            pthread_mutex_unlock(&rung->lock);
+            return CHECK_MISMATCH;
+        }
+        if (set) {
+            pthread_mutex_unlock(&rung->lock);
+            return CHECK_MATCH;
         }
     }
-    pthread_mutex_unlock(&rung->lock);
-    if (out == CHECK_SET) {
-        CmeEvent ev = { .type = CME_EVENT_INIT_WRITTEN,
-                        .rung = rung->index,
-                        .device = w->device,
-                        .timescale = CME_TIMESCALE };
-        snprintf(ev.device_id, sizeof(ev.device_id), "%s", w->dev.id);
-        snprintf(ev.codecs, sizeof(ev.codecs), "%s", rung->codecs);
-        cme__job_post(job, &ev);
+    rung->seq = seq;
+    rung->seq_obu = malloc(obu.size);
+    if (!rung->seq_obu) {
+        pthread_mutex_unlock(&rung->lock);
+        snprintf(w->err, sizeof(w->err), "out of memory");
+        return CHECK_ERROR;
     }
-    return out;
+    memcpy(rung->seq_obu, obu.data, obu.size);
+    rung->seq_obu_size = obu.size;
+    cme_av1_codec_string(&seq, rung->codecs, sizeof(rung->codecs));
+    if (write_init(w, rung) < 0) {
+        free(rung->seq_obu);
+        rung->seq_obu = NULL;
+        pthread_mutex_unlock(&rung->lock);
+        return CHECK_ERROR;
+    }
+    rung->inv_set = 1;
+    pthread_mutex_unlock(&rung->lock);
+    CmeEvent ev = { .type = CME_EVENT_INIT_WRITTEN,
+                    .rung = rung->index,
+                    .device = w->device,
+                    .worker = -1,
+                    .instance = -1,
+                    .from_rung = -1,
+                    .timescale = CME_TIMESCALE };
+    snprintf(ev.device_id, sizeof(ev.device_id), "%s", w->dev.id);
+    snprintf(ev.codecs, sizeof(ev.codecs), "%s", rung->codecs);
+    cme__job_post(job, &ev);
+    return CHECK_SET;
 }
 
 /* Writes the segment of a chunk whose packets are all back: 0, or the attempt failed
@@ -498,7 +513,10 @@ static void first_packet(Worker *w, CmeEncSlot *slot, CmeInflight *inf, const Cm
             snprintf(ev.message, sizeof(ev.message), "%s", msg);
             cme__job_post(job, &ev);
         }
-        fail_inflight(w, slot, inf, CME_FAIL_INVARIANT, msg);
+        /* Every chunk this instance holds fails with it: the later ones were encoded by the
+         * same stream and are dropped too. */
+        for (CmeInflight *i = slot->head; i; i = i->next)
+            fail_inflight(w, slot, i, CME_FAIL_INVARIANT, msg);
         break;
     }
     case CHECK_MALFORMED: fail_inflight(w, slot, inf, CME_FAIL_BITSTREAM, w->err); break;
@@ -570,6 +588,8 @@ static void finish_heads(Worker *w, CmeEncSlot *slot)
             slot->tail = NULL;
         if (!inf->drop)
             finalize_segment(w, slot, inf);
+        else if (!inf->failed) /* never expected: a dropped chunk is always failed */
+            fail_inflight(w, slot, inf, CME_FAIL_RECEIVE, "the chunk's packets were dropped");
         cme__chunk_ticket_free(&inf->chunk);
         inflight_free(&inf);
     }
