@@ -249,7 +249,7 @@ int cme__ct_check_stalls(CmeChunkTable *t, double now, double limit, CmeChunkRef
     return n;
 }
 
-int cme__ct_retry(CmeChunkTable *t, int rung, uint32_t index, int only_device, uint64_t excluded,
+int cme__ct_retry(CmeChunkTable *t, int rung, uint32_t index, int only_device, uint64_t avoid,
                   int crf, int preset, void **payload)
 {
     *payload = NULL;
@@ -259,7 +259,7 @@ int cme__ct_retry(CmeChunkTable *t, int rung, uint32_t index, int only_device, u
     if (c && c->state == CME_CHUNK_AWAITING_POLICY) {
         set_state(t, rung, c, CME_CHUNK_QUEUED);
         c->only_device = only_device;
-        c->excluded |= excluded;
+        c->excluded |= avoid;
         c->crf = crf;
         c->preset = preset;
         c->decisions++;

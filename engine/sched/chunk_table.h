@@ -100,9 +100,10 @@ typedef struct CmeChunkRef {
     uint32_t index;
 } CmeChunkRef;
 int cme__ct_check_stalls(CmeChunkTable *t, double now, double limit, CmeChunkRef *out, int max);
-/* awaiting_policy -> queued with the decision's overrides. *payload gets a new reference
- * to the chunk's payload for the ticket the caller queues. */
-int cme__ct_retry(CmeChunkTable *t, int rung, uint32_t index, int only_device, uint64_t excluded,
+/* awaiting_policy -> queued with the decision's overrides: only_device for the next attempt
+ * (-1 any), avoid added to the devices the chunk never goes to again. *payload gets a new
+ * reference to the chunk's payload for the ticket the caller queues. */
+int cme__ct_retry(CmeChunkTable *t, int rung, uint32_t index, int only_device, uint64_t avoid,
                   int crf, int preset, void **payload);
 /* awaiting_policy -> failed. */
 int cme__ct_give_up(CmeChunkTable *t, int rung, uint32_t index);

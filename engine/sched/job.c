@@ -13,7 +13,9 @@
 #include "cmafeng/engine.h"
 #include "cmafeng/mux.h"
 #include "core/buf.h"
+#include "cmafeng_config.h"
 #include "core/file.h"
+#include "enc/fault.h"
 #include "media/audio.h"
 #include "sched/job.h"
 #include "sched/journal.h"
@@ -698,6 +700,10 @@ int cme_engine_start(CmeEngine *e, char *err, size_t errlen)
             }
         }
     }
+#if CME_HAVE_FAULT
+    /* The fault backend's "fired once" state is per job, not per process (the REPL). */
+    cme__fault_reset();
+#endif
     if (r == 0)
         precheck_headers(job);
     if (r < 0)
@@ -843,7 +849,7 @@ int cme_engine_decide(CmeEngine *e, int rung, uint32_t index, const CmeDecision 
                  rg->set.name, index + 1, rec.attempt, job->set.max_attempts);
         return CME_ERANGE;
     }
-    uint64_t excluded = 0;
+    uint64_t avoid = 0, only = ~UINT64_C(0); /* avoid: for good; only: this attempt */
     int device_ok = 1, midjob = 0;
     pthread_mutex_lock(&job->sched_lock);
     uint64_t serving = 0;
@@ -854,10 +860,15 @@ int cme_engine_decide(CmeEngine *e, int rung, uint32_t index, const CmeDecision 
     pthread_mutex_unlock(&job->sched_lock);
     if (d->device >= 0) {
         device_ok = d->device < CME_MAX_DEVICES && (serving & (UINT64_C(1) << d->device));
-        excluded |= ~(UINT64_C(1) << (d->device & 63));
+        only = UINT64_C(1) << (d->device & 63);
     }
     if (d->avoid >= 0 && d->avoid < CME_MAX_DEVICES)
-        excluded |= UINT64_C(1) << d->avoid;
+        avoid |= UINT64_C(1) << d->avoid;
+    if (d->device >= 0 && d->device == d->avoid) {
+        snprintf(err, errlen, "%s: segment %u: retry{device, avoid}: the same device", rg->set.name,
+                 index + 1);
+        return CME_EINVAL;
+    }
     if (!device_ok) {
         snprintf(err, errlen,
                  "%s: segment %u: retry{device}: that device does not serve the "
@@ -870,7 +881,8 @@ int cme_engine_decide(CmeEngine *e, int rung, uint32_t index, const CmeDecision 
          * the chunk, which only backends that can open mid-job allow. */
         pthread_mutex_lock(&job->pool->lock);
         for (int dv = 0; dv < job->pool->nb_devices; dv++)
-            if ((serving & ~excluded & (UINT64_C(1) << dv)) && job->pool->devices[dv].midjob_open)
+            if ((serving & only & ~avoid & ~rec.excluded & (UINT64_C(1) << dv)) &&
+                job->pool->devices[dv].midjob_open)
                 midjob = 1;
         pthread_mutex_unlock(&job->pool->lock);
         if (!midjob) {
@@ -881,7 +893,7 @@ int cme_engine_decide(CmeEngine *e, int rung, uint32_t index, const CmeDecision 
             return CME_EUNSUPPORTED;
         }
     }
-    if (!(serving & ~excluded & ~rec.excluded)) {
+    if (!(serving & only & ~avoid & ~rec.excluded)) {
         snprintf(err, errlen, "%s: segment %u: retry: no device is left that may take it",
                  rg->set.name, index + 1);
         return CME_EINVAL;
@@ -890,7 +902,7 @@ int cme_engine_decide(CmeEngine *e, int rung, uint32_t index, const CmeDecision 
     CmeChunk *c = calloc(1, sizeof(*c));
     if (!c)
         return CME_ENOMEM;
-    int r = cme__ct_retry(&job->ct, rung, index, d->device, excluded, d->crf, d->preset, &payload);
+    int r = cme__ct_retry(&job->ct, rung, index, d->device, avoid, d->crf, d->preset, &payload);
     if (r < 0) {
         free(c);
         snprintf(err, errlen, "%s: segment %u: %s", rg->set.name, index + 1, cme_strerror(r));
@@ -899,7 +911,7 @@ int cme_engine_decide(CmeEngine *e, int rung, uint32_t index, const CmeDecision 
     c->rung = rung;
     c->index = index;
     c->attempts = rec.attempt;
-    c->excluded = excluded | rec.excluded;
+    c->excluded = ~only | avoid | rec.excluded;
     c->crf = d->crf;
     c->preset = d->preset;
     c->payload = payload;

@@ -176,7 +176,13 @@ function M.run(job, opts)
     if not d then
       return nil, (opts.recipe and (opts.recipe .. ": ") or "") .. hook_name .. ": " .. verr, 2
     end
-    local applied, derr, code = eng:decide(ev.rung, ev.index, d)
+    -- A decision naming a device the job does not have raises in the binding: that is an
+    -- answer that is not a decision of this job (exit 2), like a malformed one.
+    local dok, applied, derr = pcall(eng.decide, eng, ev.rung, ev.index, d)
+    if not dok then
+      return nil, (opts.recipe and (opts.recipe .. ": ") or "") .. hook_name .. ": "
+        .. tostring(applied):gsub("^[^:]*:%d+: ", ""), 2
+    end
     local record = { rendition = ev.rendition, index = ev.index, attempt = ev.attempt,
                      reason = ev.reason, device = ev.device, decision = d.action,
                      retry_device = d.device, avoid = d.avoid, crf = d.crf,
