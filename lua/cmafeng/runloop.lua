@@ -11,22 +11,10 @@ local sandbox = require "cmafeng.sandbox"
 
 local M = {}
 
+-- Temp file, write, fsync, close, rename, fsync of the directory, every step checked
+-- (engine/core/file.c): report.json is never cut short under its final name.
 local function write_atomic(path, text)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, err end
-  local ok, werr = f:write(text)
-  f:close()
-  if not ok then
-    os.remove(tmp)
-    return nil, werr
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    return nil, rerr
-  end
-  return true
+  return core.fs.write_atomic(path, text)
 end
 M.write_atomic = write_atomic
 
@@ -211,7 +199,7 @@ function M.run(job, opts)
     return nil, "interrupted: finished segments are kept; the manifests were not written", 130
   end
   if not fok then return nil, hook_error or ferr or failure or "job failed", 1 end
-  if not wok then return nil, job.output .. "/report.json: " .. tostring(werr), 1 end
+  if not wok then return nil, tostring(werr), 1 end
   local hok, herr = call_hook(job.on_finish, report)
   if not hok then return nil, "recipe hook on_finish failed: " .. tostring(herr), 1 end
   return report
