@@ -214,9 +214,10 @@ describe("the sandbox", function()
   end)
 
   it("stops an endless loop with the instruction budget", function()
-    assert.are.equal(
-      F .. "endless.lua:2: instruction budget exceeded (1000000 instructions; is there an endless loop?)",
-      load_error("endless.lua", {}, { budget = 1000000 }))
+    -- The count runs out on one of the loop's lines.
+    local err = load_error("endless.lua", {}, { budget = 1000000 })
+    assert.matches("^" .. F .. "endless.lua:[23]: instruction budget exceeded %(1000000 " ..
+                   "instructions; is there an endless loop%?%)$", err)
   end)
 
   it("does not let pcall swallow the budget error", function()
@@ -279,7 +280,8 @@ describe("shipped recipes", function()
   it("abr_ladder explains its usage without a source", function()
     local job, err = recipe.load("recipes/abr_ladder.lua", {})
     assert.is_nil(job)
-    assert.are.equal("usage: cmafeng run recipes/abr_ladder.lua -- SOURCE", err)
+    assert.are.equal("recipes/abr_ladder.lua: usage: cmafeng run recipes/abr_ladder.lua -- SOURCE",
+                     err)
   end)
 
   it("small_test takes source and output", function()
