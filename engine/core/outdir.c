@@ -21,8 +21,7 @@ static long read_pid(int fd)
     return n > 0 ? strtol(buf, NULL, 10) : 0;
 }
 
-int cme__outdir_lock(CmeOutdirLock *lock, const char *dir, long *holder, char *err,
-                     size_t errlen)
+int cme__outdir_lock(CmeOutdirLock *lock, const char *dir, long *holder, char *err, size_t errlen)
 {
     *holder = 0;
     struct stat st;
@@ -53,11 +52,10 @@ int cme__outdir_lock(CmeOutdirLock *lock, const char *dir, long *holder, char *e
                 *holder = pid;
                 if (pid > 0)
                     snprintf(err, errlen,
-                             "%s: another cmafeng job (pid %ld) is writing this directory",
-                             dir, pid);
+                             "%s: another cmafeng job (pid %ld) is writing this directory", dir,
+                             pid);
                 else
-                    snprintf(err, errlen, "%s: another cmafeng job is writing this directory",
-                             dir);
+                    snprintf(err, errlen, "%s: another cmafeng job is writing this directory", dir);
                 return CME_ETIMEDOUT;
             }
             snprintf(err, errlen, "%s: cannot lock: %s", path, strerror(e));

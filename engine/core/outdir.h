@@ -24,8 +24,7 @@ typedef struct CmeOutdirLock {
 /* Creates dir (mkdir -p) and takes its lock. Returns 0; CME_ETIMEDOUT ("busy") when another
  * process holds it, with its pid in *holder (0 when it could not be read) and err saying so;
  * CME_EIO/CME_EINVAL otherwise. lock is filled on success only. */
-int cme__outdir_lock(CmeOutdirLock *lock, const char *dir, long *holder, char *err,
-                     size_t errlen);
+int cme__outdir_lock(CmeOutdirLock *lock, const char *dir, long *holder, char *err, size_t errlen);
 /* Unlinks the lock file and releases the lock; removes the directory too when the lock
  * created it and nothing else was written there. Safe on a released lock. */
 void cme__outdir_unlock(CmeOutdirLock *lock);
