@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <libavutil/log.h>
@@ -20,10 +21,50 @@
  * the same flag. A second one kills at once (the default action, restored here). */
 static volatile sig_atomic_t interrupted;
 
+/* Recipe code may sit in one long C call per VM instruction (a big string.upper, a sort), so
+ * the sandbox's count hook alone could take minutes to notice the flag. While the sandbox
+ * says recipe code runs, the handler also sets a hook that fires at the very next
+ * instruction, call or return (as luajit.c's own handler does; lua_sethook is safe in a
+ * signal handler), and that hook raises "interrupted" in the recipe's code. */
+static lua_State *main_L;
+static volatile sig_atomic_t in_recipe;
+static char sandbox_source[512];
+
+static void stop_hook(lua_State *L, lua_Debug *ar)
+{
+    if (!in_recipe) {
+        lua_sethook(L, NULL, 0, 0);
+        return;
+    }
+    /* Never raise in the sandbox's own code or while entering a C function: the error must
+     * start in recipe code, inside the sandbox's protected call. The hook stays set and
+     * fires again at the next instruction. */
+    if (!lua_getinfo(L, "S", ar) || strcmp(ar->what, "C") == 0 ||
+        strcmp(ar->source, sandbox_source) == 0)
+        return;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted");
+}
+
 static void on_signal(int sig)
 {
     interrupted = sig;
     signal(sig, SIG_DFL);
+    if (in_recipe && main_L)
+        lua_sethook(main_L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* recipe_running(on, sandbox_source) -> previous state. Called by the sandbox around every
+ * call into recipe code. */
+static int l_recipe_running(lua_State *L)
+{
+    int on = lua_toboolean(L, 1);
+    const char *src = luaL_optstring(L, 2, NULL);
+    if (src)
+        snprintf(sandbox_source, sizeof(sandbox_source), "%s", src);
+    lua_pushboolean(L, in_recipe);
+    in_recipe = on;
+    return 1;
 }
 
 static int l_interrupted(lua_State *L)
@@ -104,6 +145,7 @@ int main(int argc, char **argv)
         return 1;
     }
     lua_atpanic(L, on_panic);
+    main_L = L;
     luaL_openlibs(L);
     cme__lua_preload(L);
     lua_getglobal(L, "require");
@@ -117,6 +159,8 @@ int main(int argc, char **argv)
     lua_setfield(L, -2, "isatty");
     lua_pushcfunction(L, l_interrupted);
     lua_setfield(L, -2, "interrupted");
+    lua_pushcfunction(L, l_recipe_running);
+    lua_setfield(L, -2, "recipe_running");
     lua_pushcfunction(L, l_memory_used);
     lua_setfield(L, -2, "memory_used");
     lua_pushcfunction(L, l_memory_limit);

@@ -88,6 +88,7 @@ end
 -- interrupt error, otherwise `while true do pcall(f) end` would run forever.
 local function rethrow(ok, ...)
   if not ok and current and current.exhausted then error(current.message, 0) end
+  if not ok and interrupted() then error("interrupted", 0) end
   return ok, ...
 end
 local function sandbox_pcall(f, ...) return rethrow(pcall(f, ...)) end
@@ -153,9 +154,11 @@ function M.pcall(budget, fn, ...)
   local old_string_index = smt.__index
   smt.__index = recipe_string_index or old_string_index
   debug_sethook(hook, "", step)
+  local was_running = core.recipe_running and core.recipe_running(true, MY_SOURCE)
   -- The results are packed inside the protected call: at the memory limit, packing them
   -- outside would raise out of this function.
   local ok, r = pcall(call_packed, fn, ...)
+  if core.recipe_running then core.recipe_running(was_running) end
   local hit = false
   if old_limit then hit = select(2, core.memory_limit(old_limit)) end
   if old_hook then debug_sethook(old_hook, old_mask, old_count) else debug_sethook() end
