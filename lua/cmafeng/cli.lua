@@ -175,12 +175,20 @@ local function cmd_run(args)
   local job, err = recipe.load(recipe_path, rest)
   if core.interrupted and core.interrupted() then return interrupted_exit() end
   if not job then return fail(err) end
-  if out_dir then job.output = out_dir end
+  if out_dir then
+    if #out_dir > core.limits.MAX_PATH then
+      return fail(string.format("run: -o: expected at most %d bytes, got %d",
+                                core.limits.MAX_PATH, #out_dir))
+    end
+    job.output = out_dir
+  end
 
   -- A source that cannot be read is a bad command line: refuse it before the output
-  -- directory is touched (nothing written).
+  -- directory is touched (nothing written). The probe decodes the first frame.
   local sinfo, serr = core.probe(job.source)
   if not sinfo then return fail(serr) end
+  local sok, cerr0 = recipe.check_source(job, sinfo, recipe_path)
+  if not sok then return fail(cerr0) end
   if core.interrupted and core.interrupted() then return interrupted_exit() end
 
   local claim, cerr, ccode = require("cmafeng.outdir").claim(job.output, {
@@ -203,9 +211,16 @@ local function cmd_run(args)
   end
   if events_file then events = checked_stream(events_file) end
   local progress = events_file ~= io.stdout and isatty_stderr()
-  local report, rerr, code = require("cmafeng.runloop").run(job, {
+  -- The engine raises on arguments it refuses; the schema is meant to have refused them
+  -- first, so such an error is still the recipe's, never an "internal error".
+  local pok, report, rerr, code = pcall(require("cmafeng.runloop").run, job, {
     events = events, progress = progress,
   })
+  if not pok then
+    local raised = type(report) == "string" and report or "the engine refused the job"
+    report, code = nil, 2
+    rerr = recipe_path .. ": " .. raised:gsub("^[^:\n]*%.lua:%d+: ", ""):gsub("\n.*", "")
+  end
   claim:release()
   if events_file and events_file ~= io.stdout then
     local ok, cerr2 = events_file:close()

@@ -63,7 +63,7 @@ describe("recipe.load", function()
 
   it("rejects an odd height", function()
     assert.are.equal(
-      F .. "odd_height.lua: video.ladder[3].height: expected an even integer >= 16, got 721",
+      F .. "odd_height.lua: video.ladder[3].height: expected an even integer >= 64, got 721",
       load_error("odd_height.lua"))
   end)
 
@@ -150,7 +150,7 @@ describe("recipe.validate", function()
       { { video = { ladder = { { width = 320, height = 180, preset = -2 } } } },
         "video.ladder[1].preset: expected an integer >= -1, got -2" },
       { { video = { ladder = { { width = 320 } } } },
-        "video.ladder[1].height: expected an even integer >= 16 and <= 8192, got nil" },
+        "video.ladder[1].height: expected an even integer >= 64 and <= 8192, got nil" },
       { { video = { ladder = { x = 1 } } }, "video.ladder.x: unknown key" },
       { { video = { ladder = { [1] = { width = 320, height = 180 }, [3] = { width = 320, height = 180 } } } },
         "video.ladder[2]: expected a table, got nil" },
