@@ -86,9 +86,51 @@ local function operand_and_json(cmd, what, args)
   return operand, as_json
 end
 
+-- inspect and validate read only regular files of bounded size: /dev/zero would grow
+-- without bound and a FIFO would block forever. Returns nil or the message.
+local function readable_file(path, st)
+  st = st or core.fs.stat(path)
+  if not st then
+    local _, err = core.fs.stat(path)
+    return err
+  end
+  if st.type ~= "file" then
+    return path .. ": not a regular file (a " .. st.type .. ")"
+  end
+  if st.size > core.limits.MAX_INSPECT_BYTES then
+    return string.format("%s: %.0f bytes, more than the %.0f bytes cmafeng reads from one file",
+                         path, st.size, core.limits.MAX_INSPECT_BYTES)
+  end
+end
+
+-- Every file an output directory holds, two levels deep (the layout cmafeng writes).
+local function readable_tree(dir)
+  local st, err = core.fs.stat(dir)
+  if not st then return err end
+  if st.type ~= "dir" then return dir .. ": not a directory" end
+  local function walk(d, depth)
+    for _, n in ipairs(core.fs.listdir(d) or {}) do
+      local p = d .. "/" .. n
+      local e = core.fs.stat(p)
+      if e and e.type == "dir" then
+        if depth < 2 then
+          local werr = walk(p, depth + 1)
+          if werr then return werr end
+        end
+      elseif e then
+        local ferr = readable_file(p, e)
+        if ferr then return ferr end
+      end
+    end
+  end
+  return walk(dir, 1)
+end
+
 local function cmd_inspect(args)
   local path, as_json = operand_and_json("inspect", "FILE", args)
   if not path then return as_json end
+  local ferr = readable_file(path)
+  if ferr then return fail(ferr) end
   local inspect = require "cmafeng.inspect"
   local info, err = inspect.read(path)
   if not info then return fail(err) end
@@ -99,6 +141,8 @@ end
 local function cmd_validate(args)
   local dir, as_json = operand_and_json("validate", "DIR", args)
   if not dir then return as_json end
+  local derr = readable_tree(dir)
+  if derr then return fail("validate: " .. derr) end
   local validate = require "cmafeng.validate"
   local res, err = validate.run(dir)
   if not res then return fail(err) end
