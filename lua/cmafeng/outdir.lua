@@ -109,6 +109,12 @@ function M.claim(dir, opts)
   if not lock then return nil, err, kind == "busy" and 2 or 1 end
   local claim = setmetatable({ lock = lock, dir = dir, resume = false }, Claim)
   local n = remove_temps(dir)
+  -- An --overwrite killed while it deleted the old presentation leaves it aside, hidden.
+  for _, name in ipairs(fs.listdir(dir) or {}) do
+    if name:match("^%.cmafeng%-old%.%d+$") and fs.remove_tree(dir .. "/" .. name) then
+      n = n + 1
+    end
+  end
   if n > 0 then note(string.format("%s: removed %d temp file%s of a killed run", dir, n,
                                    n == 1 and "" or "s")) end
   if opts.resume then

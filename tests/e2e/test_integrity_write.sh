@@ -136,6 +136,8 @@ check "no old manifest is left beside the new segments" \
 
 # Temp files of a killed run are removed by the next run; --resume without a journal says so.
 touch "$WORK/shared/slow/seg_00007.m4s.tmp.999999" "$WORK/shared/report.json.tmp.999998"
+mkdir -p "$WORK/shared/.cmafeng-old.999997/90p" # an --overwrite killed while it deleted
+touch "$WORK/shared/.cmafeng-old.999997/90p/seg_00001.m4s"
 rm -f "$WORK/shared/.cmafeng-journal"
 set +e
 "$CMAFENG" run "$WORK/job.lua" --resume --overwrite -- "$SRC" "$WORK/shared" 2>"$WORK/err"
@@ -148,7 +150,7 @@ check "--resume without a journal starts a normal run and says so" \
 check "that run's output validates" "$CMAFENG" validate "$WORK/fresh"
 "$CMAFENG" run "$WORK/job.lua" --overwrite -- "$SRC" "$WORK/shared" 2>"$WORK/err"
 check "the next run removes the killed run's temp files" \
-  grep -q "removed 2 temp files of a killed run" "$WORK/err"
-check "no temp file is left" test -z "$(find "$WORK/shared" -name '*.tmp.*')"
+  grep -q "removed 3 temp files of a killed run" "$WORK/err"
+check "no temp file is left" test -z "$(find "$WORK/shared" -name '*.tmp.*' -o -name '.cmafeng-old.*')"
 
 finish
