@@ -49,6 +49,9 @@ ffmpeg -v error -y -i "$WORK/av.mkv" -c copy -bsf:a noise=amount=50 "$WORK/badau
 run_job badaudio "$WORK/badaudio.mkv"
 check "corrupted audio: exit 0 (got $rc)" test "$rc" -eq 0 || cat "$WORK/badaudio.err"
 check "the audio rendition is there" test -s "$WORK/out_badaudio/audio/index.m3u8"
+check "stderr counts the damaged audio" \
+  grep -q "^cmafeng: warning: $WORK/badaudio.mkv: [1-9][0-9]* damaged packets or frames" "$WORK/badaudio.err"
+check "report.json counts it" grep -q "damaged packets or frames" "$WORK/out_badaudio/report.json"
 check "the output validates" "$CMAFENG" validate "$WORK/out_badaudio"
 
 # Damaged beyond the limit: the job fails and names the share.
