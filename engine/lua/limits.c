@@ -8,7 +8,7 @@
 void cme__lua_open_limits(lua_State *L)
 {
     lua_newtable(L);
-#define CME_LIMIT_FIELD_(name, value, what)   \
+#define CME_LIMIT_FIELD_(name, value, what) \
     lua_pushnumber(L, (lua_Number)(value)); \
     lua_setfield(L, -2, #name);
     CME_LIMITS(CME_LIMIT_FIELD_)
