@@ -118,6 +118,17 @@ local recipe_string_index
 -- M.MEMORY_LIMIT. Safe to nest: the outer budget and limit are restored afterwards.
 function M.pcall(budget, fn, ...)
   budget = budget or M.HOOK_BUDGET
+  -- Recipe code gets copies of table arguments (event records, the report) and the engine
+  -- copies of table results: a metatable the recipe sets (an endless __index) stays on its
+  -- side, and the engine never runs recipe code by reading a table.
+  local args = pack(...)
+  for i = 1, args.n do
+    if type(args[i]) == "table" then
+      local c, err = M.plain(args[i])
+      if err then return false, "cannot pass a table to recipe code: " .. err end
+      args[i] = c
+    end
+  end
   local step = math.min(M.BUDGET_STEP, budget)
   local state = { exhausted = false, message = budget_message(budget), left = budget }
   local function hook()
@@ -157,14 +168,23 @@ function M.pcall(budget, fn, ...)
   local was_running = core.recipe_running and core.recipe_running(true, MY_SOURCE)
   -- The results are packed inside the protected call: at the memory limit, packing them
   -- outside would raise out of this function.
-  local ok, r = pcall(call_packed, fn, ...)
+  local ok, r = pcall(call_packed, fn, unpack(args, 1, args.n))
   if core.recipe_running then core.recipe_running(was_running) end
   local hit = false
   if old_limit then hit = select(2, core.memory_limit(old_limit)) end
   if old_hook then debug_sethook(old_hook, old_mask, old_count) else debug_sethook() end
   smt.__index = old_string_index
   current = outer
-  if ok then return true, unpack(r, 1, r.n) end
+  if ok then
+    for i = 1, r.n do
+      if type(r[i]) == "table" then
+        local c, err = M.plain(r[i])
+        if err then return false, "recipe code returned a table the engine cannot read: " .. err end
+        r[i] = c
+      end
+    end
+    return true, unpack(r, 1, r.n)
+  end
   local msg = error_text(r)
   if hit then
     msg = "recipe code exceeded its memory limit (" .. mib(M.MEMORY_LIMIT) ..

@@ -149,3 +149,27 @@ describe("the sandbox's string library", function()
     assert.are.equal(1, (sandbox.pattern_shape("%d+")))
   end)
 end)
+
+describe("the sandbox's hook calls", function()
+  it("pass copies of tables: a hook cannot booby-trap the engine's event records", function()
+    local ev = { type = "segment", index = 3 }
+    local ok = sandbox.pcall(nil, function(e)
+      e.type = nil
+      setmetatable(e, { __index = function() while true do end end })
+    end, ev)
+    assert.is_true(ok)
+    assert.is_nil(getmetatable(ev))
+    assert.are.equal("segment", ev.type)
+  end)
+
+  it("return copies of tables, without metatables", function()
+    local ok, d = sandbox.pcall(nil, function()
+      return setmetatable({ "retry" }, { __eq = function() while true do end end,
+                                         __index = function() while true do end end })
+    end)
+    assert.is_true(ok)
+    assert.is_nil(getmetatable(d))
+    assert.are.equal("retry", d[1])
+    assert.is_nil(d.device)
+  end)
+end)
