@@ -244,7 +244,7 @@ int cme__journal_resume(CmeJob *job, char *err, size_t errlen)
         (!nl || (size_t)(nl - text + 1) != want.size || memcmp(text, want.data, want.size) != 0)) {
         snprintf(err, errlen,
                  "--resume: %s was written for another job (source file, segment length, ladder or "
-                 "devices differ); run without --resume to start over",
+                 "devices differ); run with --overwrite instead of --resume to start over",
                  path);
         r = CME_EINVAL;
     }
