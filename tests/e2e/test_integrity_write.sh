@@ -80,6 +80,12 @@ rc=$?
 set -e
 check "--events /dev/full fails the run (exit $rc)" test "$rc" -eq 1
 check "and says why" grep -q "^cmafeng: /dev/full: cannot write events: No space left on device" "$WORK/err"
+set +e
+"$CMAFENG" run "$WORK/job.lua" --events - -- "$SRC" "$WORK/ev2" >/dev/full 2>"$WORK/err"
+rc=$?
+set -e
+check "--events - into a full stdout fails the run (exit $rc)" test "$rc" -eq 1
+check "and says why" grep -q "^cmafeng: stdout: cannot write events: No space left on device" "$WORK/err"
 
 # One job per directory: a second job while the first runs is refused, naming its pid.
 cat >"$WORK/slow.lua" <<'LUA'
