@@ -59,10 +59,11 @@ function M.run(job, opts)
   local eng, err, code = core.engine.new(job)
   if not eng then return nil, err, 2 end
   local info = eng:info()
-  local ok, serr = eng:start()
+  local ok, serr, scode = eng:start()
   if not ok then
     eng:close()
-    return nil, serr, 2
+    -- A write that fails (a full disk) is a failed job, not a bad recipe.
+    return nil, serr, scode == "CME_EIO" and 1 or 2
   end
 
   -- Segments per rung: estimated from the container until the source is fully decoded,

@@ -37,7 +37,7 @@ trap cleanup_mnt EXIT
 json_ok() { python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$1" 2>/dev/null; }
 
 bad_files=0 failed_report=0 succeeded=0 failed=0
-for p in $((pages / 4)) $((pages / 2)) $((pages * 3 / 4)) $(seq $((pages - 5)) $((pages + 1))); do
+for p in 1 2 $((pages / 4)) $((pages / 2)) $((pages * 3 / 4)) $(seq $((pages - 5)) $((pages + 1))); do
   mount -t tmpfs -o size=$((p * 4))k tmpfs "$MNT"
   set +e
   "$CMAFENG" run "$WORK/job.lua" -- "$SRC" "$MNT/out" 2>"$WORK/err"
