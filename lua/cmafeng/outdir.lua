@@ -26,8 +26,10 @@ M.JOURNAL = ".cmafeng-journal"
 -- points first, so nothing ever points at a half-removed rendition.
 local TOP_FILES = { "master.m3u8", "manifest.mpd", "report.json", M.JOURNAL }
 
+-- NAME.tmp.PID of the atomic writer (engine/core/file.h), and report.json.tmp of earlier
+-- versions' Lua writer.
 local function is_temp(name)
-  return name:match("%.tmp%.%d+$") ~= nil or name:match("%.tmp$") ~= nil
+  return name:match("%.tmp%.%d+$") ~= nil or name == "report.json.tmp"
 end
 
 local function is_rendition_dir(path)
