@@ -53,7 +53,7 @@ demo: build
 			-c:v libx264 -preset veryfast -crf 16 -pix_fmt yuv420p -c:a aac -b:a 128k \
 			-shortest $(DEMO_DIR)/source.mkv.tmp.mkv && mv $(DEMO_DIR)/source.mkv.tmp.mkv $(DEMO_DIR)/source.mkv; \
 	fi
-	$(BUILD)/cmafeng run recipes/abr_ladder.lua -o $(DEMO_DIR)/out -- $(DEMO_DIR)/source.mkv
+	$(BUILD)/cmafeng run recipes/abr_ladder.lua --overwrite -o $(DEMO_DIR)/out -- $(DEMO_DIR)/source.mkv
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j1 $(CTEST_FLAGS)

@@ -96,5 +96,9 @@ int luaopen_cmafeng_core(lua_State *L)
     lua_setfield(L, -2, "av1");
     cme__lua_open_inspect(L);
     lua_setfield(L, -2, "inspect");
+    cme__lua_open_fs(L);
+    lua_setfield(L, -2, "fs");
+    cme__lua_open_limits(L);
+    lua_setfield(L, -2, "limits");
     return 1;
 }

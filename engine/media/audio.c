@@ -24,6 +24,7 @@ struct CmeAudio {
     int started;      /* the first decoded frame fixed the offset */
     int64_t drop;     /* output samples still to drop (audio began before the origin) */
     int64_t next_pts; /* output samples sent to the encoder */
+    uint64_t errors;  /* damaged packets and frames skipped (cme__audio_errors) */
     int flushed;
 };
 
@@ -208,14 +209,24 @@ int cme__audio_send(CmeAudio *a, const AVPacket *pkt, char *err, size_t errlen)
     if (a->flushed)
         return 0;
     int r = avcodec_send_packet(a->dec, pkt);
-    if (r < 0 && r != AVERROR_INVALIDDATA && r != AVERROR_EOF) {
+    /* A damaged packet or frame is skipped and counted, as the video decoder's are: a few
+     * corrupted bytes must not fail the whole job (the gap is a short silence). */
+    /* Decoders report damage with many codes (the AAC decoder returns a bare -1); only
+     * running out of memory is not the input's fault. */
+    if (r == AVERROR(ENOMEM)) {
         av_fail(err, errlen, "decoding failed", r);
         return CME_EMEDIA;
     }
+    if (r < 0 && r != AVERROR_EOF && r != AVERROR(EAGAIN))
+        a->errors++;
     for (;;) {
         r = avcodec_receive_frame(a->dec, a->in);
         if (r == AVERROR(EAGAIN) || r == AVERROR_EOF)
             break;
+        if (r < 0 && r != AVERROR(ENOMEM)) {
+            a->errors++;
+            break; /* that packet is lost; the next one decodes on its own */
+        }
         if (r < 0) {
             av_fail(err, errlen, "decoding failed", r);
             return CME_EMEDIA;
@@ -234,6 +245,11 @@ int cme__audio_send(CmeAudio *a, const AVPacket *pkt, char *err, size_t errlen)
         avcodec_send_frame(a->enc, NULL);
     }
     return 0;
+}
+
+uint64_t cme__audio_errors(const CmeAudio *a)
+{
+    return a->errors;
 }
 
 int cme__audio_receive(CmeAudio *a, AVPacket *pkt)

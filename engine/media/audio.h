@@ -34,6 +34,8 @@ const uint8_t *cme__audio_asc(const CmeAudio *a, size_t *size);
 int cme__audio_send(CmeAudio *a, const AVPacket *pkt, char *err, size_t errlen);
 /* 0 with *pkt (pts/duration in samples), CME_EAGAIN, CME_EOF after the flush drained. */
 int cme__audio_receive(CmeAudio *a, AVPacket *pkt);
+/* Damaged audio packets and frames skipped so far. */
+uint64_t cme__audio_errors(const CmeAudio *a);
 void cme__audio_close(CmeAudio **pa);
 
 #endif

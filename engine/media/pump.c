@@ -311,6 +311,8 @@ static int pump_audio(CmeJob *job, AudioSegment *seg, AVPacket *pkt, int final)
         if (r == 0 && seg->nb > 0)
             r = flush_audio_segment(job, seg);
     }
+    /* Damaged audio counts with the video's (report.json, the stderr warning). */
+    atomic_store(&job->decode_errors, cme__source_errors(job->src) + cme__audio_errors(au->enc));
     if (r < 0 && !atomic_load(&job->failed))
         cme__job_fail(job, r, "%s: %s", job->source, err[0] ? err : cme_strerror(r));
     return r;
@@ -345,7 +347,9 @@ void *cme__pump_main(void *arg)
             break;
         }
         atomic_fetch_add(&job->frames_decoded, 1);
-        atomic_store(&job->decode_errors, cme__source_errors(job->src));
+        atomic_store(&job->decode_errors,
+                     cme__source_errors(job->src) +
+                         (job->audio.enc ? cme__audio_errors(job->audio.enc) : 0));
         if (pump_audio(job, &aseg, apkt, 0) < 0)
             break;
         if (cur && cur->ready == k) {

@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +24,16 @@ struct CmeSource {
     size_t nb_apkts, apkts_cap, apkts_head;
     int draining;      /* the demuxer hit EOF; flushing the decoder */
     uint64_t errors;   /* packets the decoder rejected + frames it flagged as damaged */
+    uint64_t frames;   /* frames decoded */
     int64_t first_pts; /* source time base; AV_NOPTS_VALUE until the first frame */
     int64_t last_pts;  /* output timescale */
+    AVFrame *held;     /* the first frame, decoded at open to prove the stream decodes */
+    int have_held;
+    double max_damage; /* share of damaged packets/frames that fails the job */
     char path[1024];
 };
+
+static int next_frame(CmeSource *s, AVFrame *frame, char *err, size_t errlen);
 
 static void av_err(char *err, size_t errlen, const char *path, const char *what, int averr)
 {
@@ -110,10 +117,25 @@ int cme__source_open(CmeSource **out, const char *path, char *err, size_t errlen
         goto error;
     }
     s->pkt = av_packet_alloc();
-    if (!s->pkt) {
+    s->held = av_frame_alloc();
+    if (!s->pkt || !s->held) {
         ret = CME_ENOMEM;
         goto error;
     }
+    s->max_damage = CME_SOURCE_MAX_DAMAGE;
+    /* Decode up to the first frame now: a source with nothing decodable is a bad input,
+     * refused before the job writes anything (exit 2), not a job that fails half-way. */
+    r = next_frame(s, s->held, err, errlen);
+    if (r == CME_EOF) {
+        snprintf(err, errlen, "%s: the video stream has no decodable frame%s", path,
+                 s->errors ? " (every packet read is damaged)" : "");
+        goto error;
+    }
+    if (r < 0) {
+        ret = r;
+        goto error;
+    }
+    s->have_held = 1;
     *out = s;
     return 0;
 error:
@@ -221,41 +243,67 @@ int64_t cme__source_origin(const CmeSource *s, AVRational *tb)
     return s->first_pts;
 }
 
-int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *pts, char *err,
-                     size_t errlen)
+void cme__source_set_max_damage(CmeSource *s, double share)
 {
-    AVStream *st = s->fmt->streams[s->stream];
+    s->max_damage = share;
+}
+
+/* Counts one damaged packet or frame; CME_EMEDIA when the damaged share passes the limit
+ * (judged once enough of the stream was seen to tell). */
+static int check_damage(CmeSource *s, uint64_t min_sample, char *err, size_t errlen)
+{
+    uint64_t total = s->errors + s->frames;
+    if (s->errors && s->max_damage < 1 && total >= min_sample &&
+        (double)s->errors > s->max_damage * (double)total) {
+        snprintf(err, errlen,
+                 "%s: too much of the video is damaged: %" PRIu64 " of %" PRIu64
+                 " packets and frames (the limit is %.0f%%)",
+                 s->path, s->errors, total, s->max_damage * 100);
+        return CME_EMEDIA;
+    }
+    return 0;
+}
+
+static int damaged(CmeSource *s, char *err, size_t errlen)
+{
+    s->errors++;
+    return check_damage(s, CME_SOURCE_DAMAGE_MIN_SAMPLE, err, errlen);
+}
+
+/* The next decoded frame, as the decoder gives it. Damaged input is skipped and counted:
+ * a packet the decoder rejects, a frame it cannot output, a frame it flags as concealed; a
+ * demuxer error (a truncated or cut file) ends the stream there, as the end of the file
+ * would. 0, CME_EOF, or CME_EMEDIA/CME_ENOMEM with err set. */
+static int next_frame(CmeSource *s, AVFrame *frame, char *err, size_t errlen)
+{
     for (;;) {
         av_frame_unref(frame);
         int r = avcodec_receive_frame(s->dec, frame);
         if (r == 0) {
-            if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT))
-                s->errors++;
-            int64_t t = frame->best_effort_timestamp;
-            if (t == AV_NOPTS_VALUE)
-                t = frame->pts;
-            int64_t out;
-            if (t == AV_NOPTS_VALUE) {
-                out = s->last_pts == INT64_MIN ? 0 : s->last_pts + 1;
+            /* A concealed frame is still shown, but counts as damage, not as a frame. */
+            if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT)) {
+                if ((r = damaged(s, err, errlen)) < 0)
+                    return r;
             } else {
-                /* The timeline starts at the first frame's timestamp. */
-                if (s->first_pts == AV_NOPTS_VALUE)
-                    s->first_pts = t;
-                out = av_rescale_q(t - s->first_pts, st->time_base,
-                                   (AVRational){ 1, (int)timescale });
+                s->frames++;
             }
-            /* Decode-order glitches must not produce non-increasing sample times. */
-            if (s->last_pts != INT64_MIN && out <= s->last_pts)
-                out = s->last_pts + 1;
-            s->last_pts = out;
-            *pts = out;
             return 0;
         }
-        if (r == AVERROR_EOF)
-            return CME_EOF;
-        if (r != AVERROR(EAGAIN)) {
+        if (r == AVERROR_EOF) {
+            /* A short stream is judged as a whole at its end. */
+            r = s->frames ? check_damage(s, 1, err, errlen) : 0;
+            return r < 0 ? r : CME_EOF;
+        }
+        if (r == AVERROR(ENOMEM)) {
             av_err(err, errlen, s->path, "decoding failed", r);
-            return CME_EMEDIA;
+            return CME_ENOMEM;
+        }
+        if (r != AVERROR(EAGAIN)) {
+            /* A frame that could not be reconstructed (threaded decoders report packet
+             * errors here); the decoder goes on with the next one. */
+            if ((r = damaged(s, err, errlen)) < 0)
+                return r;
+            continue;
         }
         if (s->draining) {
             /* EAGAIN after the flush packet should not happen; treat as the end. */
@@ -263,14 +311,16 @@ int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *
         }
         for (;;) {
             r = av_read_frame(s->fmt, s->pkt);
-            if (r == AVERROR_EOF) {
+            if (r == AVERROR(ENOMEM)) {
+                av_err(err, errlen, s->path, "demuxing failed", r);
+                return CME_ENOMEM;
+            }
+            if (r < 0) {
+                if (r != AVERROR_EOF && (r = damaged(s, err, errlen)) < 0)
+                    return r;
                 s->draining = 1;
                 avcodec_send_packet(s->dec, NULL);
                 break;
-            }
-            if (r < 0) {
-                av_err(err, errlen, s->path, "demuxing failed", r);
-                return CME_EMEDIA;
             }
             if (s->pkt->stream_index == s->audio) {
                 /* Audio rides along the video demux: decode once, in file order. */
@@ -287,17 +337,49 @@ int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *
             }
             r = avcodec_send_packet(s->dec, s->pkt);
             av_packet_unref(s->pkt);
+            if (r == AVERROR(ENOMEM)) {
+                av_err(err, errlen, s->path, "decoding failed", r);
+                return CME_ENOMEM;
+            }
             /* A damaged packet is skipped and counted: the job goes on with what decodes
              * and reports the damage (cmafeng prints a warning, report.json counts it). */
-            if (r == AVERROR_INVALIDDATA)
-                s->errors++;
-            if (r < 0 && r != AVERROR(EAGAIN) && r != AVERROR_INVALIDDATA) {
-                av_err(err, errlen, s->path, "decoding failed", r);
-                return CME_EMEDIA;
-            }
+            if (r < 0 && r != AVERROR(EAGAIN) && (r = damaged(s, err, errlen)) < 0)
+                return r;
             break;
         }
     }
+}
+
+int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *pts, char *err,
+                     size_t errlen)
+{
+    AVStream *st = s->fmt->streams[s->stream];
+    int r;
+    if (s->have_held) {
+        av_frame_unref(frame);
+        av_frame_move_ref(frame, s->held);
+        s->have_held = 0;
+    } else if ((r = next_frame(s, frame, err, errlen)) < 0) {
+        return r;
+    }
+    int64_t t = frame->best_effort_timestamp;
+    if (t == AV_NOPTS_VALUE)
+        t = frame->pts;
+    int64_t out;
+    if (t == AV_NOPTS_VALUE) {
+        out = s->last_pts == INT64_MIN ? 0 : s->last_pts + 1;
+    } else {
+        /* The timeline starts at the first frame's timestamp. */
+        if (s->first_pts == AV_NOPTS_VALUE)
+            s->first_pts = t;
+        out = av_rescale_q(t - s->first_pts, st->time_base, (AVRational){ 1, (int)timescale });
+    }
+    /* Decode-order glitches must not produce non-increasing sample times. */
+    if (s->last_pts != INT64_MIN && out <= s->last_pts)
+        out = s->last_pts + 1;
+    s->last_pts = out;
+    *pts = out;
+    return 0;
 }
 
 void cme__source_close(CmeSource **ps)
@@ -306,6 +388,7 @@ void cme__source_close(CmeSource **ps)
     if (!s)
         return;
     av_packet_free(&s->pkt);
+    av_frame_free(&s->held);
     for (size_t i = s->apkts_head; i < s->nb_apkts; i++)
         av_packet_free(&s->apkts[i]);
     free(s->apkts);

@@ -14,8 +14,16 @@
 
 typedef struct CmeSource CmeSource;
 
-/* Opens path and its video decoder. CME_EIO (unreadable) or CME_EMEDIA (not media, no
- * video stream, no decoder) with err naming the file. */
+/* The share of damaged video (packets the decoder rejects, frames it cannot output or
+ * conceals) above which reading fails, judged once CME_SOURCE_DAMAGE_MIN_SAMPLE packets
+ * and frames were seen, and over the whole stream at its end; below it damage is skipped
+ * and counted (cme__source_errors). */
+#define CME_SOURCE_MAX_DAMAGE 0.5
+#define CME_SOURCE_DAMAGE_MIN_SAMPLE 100
+
+/* Opens path and its video decoder and decodes the first frame (kept for the first read).
+ * CME_EIO (unreadable) or CME_EMEDIA (not media, no video stream, no decoder, no decodable
+ * frame) with err naming the file. */
 int cme__source_open(CmeSource **out, const char *path, char *err, size_t errlen);
 void cme__source_info(const CmeSource *s, CmeSourceInfo *info);
 /* Colour description of the video stream (ISO/IEC 23091-4 code points; 2 = unspecified). */
@@ -27,6 +35,8 @@ int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *
                      size_t errlen);
 void cme__source_close(CmeSource **ps);
 
+/* Sets the damaged share that fails the read (default CME_SOURCE_MAX_DAMAGE; >= 1: never). */
+void cme__source_set_max_damage(CmeSource *s, double share);
 /* Damaged input so far: packets the decoder rejected and frames it flagged. */
 uint64_t cme__source_errors(const CmeSource *s);
 /* The audio stream whose packets cme__source_read() keeps aside, or NULL. */

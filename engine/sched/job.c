@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "cmafeng_config.h"
 #include "core/file.h"
+#include "core/limits.h"
 #include "enc/fault.h"
 #include "media/audio.h"
 #include "sched/job.h"
@@ -81,6 +82,8 @@ int cme__job_chunk_fail(CmeJob *job, int rung, uint32_t index, int attempt, int 
     int r = cme__ct_fail(&job->ct, rung, index, attempt, reason, ev.message, cme__now());
     if (r < 0)
         return r; /* declared stalled or failed already: reported once */
+    if (device >= 0 && device < CME_MAX_DEVICES)
+        atomic_fetch_add(&job->dev_failures[device], 1);
     if (device >= 0) {
         pthread_mutex_lock(&job->pool->lock);
         snprintf(ev.device_id, sizeof(ev.device_id), "%s", job->pool->devices[device].id);
@@ -243,13 +246,14 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
                  s->audio_channels, s->audio_sample_rate, s->audio_bitrate);
         return CME_EINVAL;
     }
-    if (!(s->stall_seconds > 0 && s->stall_seconds <= 86400)) {
-        snprintf(err, errlen, "stall_seconds: expected a number in (0, 86400], got %g",
-                 s->stall_seconds);
+    if (!(s->stall_seconds > 0 && s->stall_seconds <= CME_LIMIT_MAX_STALL_SECONDS)) {
+        snprintf(err, errlen, "stall_seconds: expected a number in (0, %d], got %g",
+                 CME_LIMIT_MAX_STALL_SECONDS, s->stall_seconds);
         return CME_EINVAL;
     }
-    if (s->max_attempts < 1 || s->max_attempts > 100) {
-        snprintf(err, errlen, "max_attempts: expected 1..100, got %d", s->max_attempts);
+    if (s->max_attempts < 1 || s->max_attempts > CME_LIMIT_MAX_ATTEMPTS) {
+        snprintf(err, errlen, "max_attempts: expected 1..%d, got %d", CME_LIMIT_MAX_ATTEMPTS,
+                 s->max_attempts);
         return CME_EINVAL;
     }
     for (int i = 0; i < s->nb_rungs; i++) {
@@ -829,9 +833,11 @@ int cme_engine_decide(CmeEngine *e, int rung, uint32_t index, const CmeDecision 
         return CME_EINVAL;
     }
     if (d->action == CME_DECIDE_ABORT) {
-        cme__job_fail(job, CME_ECANCELED, "aborted by the policy at %s segment %u (%s: %s)%s%s",
-                      rg->set.name, index + 1, cme_fail_reason_name(rec.reason), rec.message,
-                      d->why[0] ? ": " : "", d->why);
+        /* The chunk's own failure leads (it names the file or device and the cause). */
+        cme__job_fail(job, CME_ECANCELED,
+                      "%s (%s segment %u, reason %s, attempt %d: the policy aborted the job%s%s)",
+                      rec.message, rg->set.name, index + 1, cme_fail_reason_name(rec.reason),
+                      rec.attempt, d->why[0] ? ": " : "", d->why);
         return 0;
     }
     if (d->action == CME_DECIDE_SKIP) {

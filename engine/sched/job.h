@@ -135,9 +135,10 @@ typedef struct CmeJob {
     CmeChunkTable ct; /* the state of every chunk */
     CmeSignal work;   /* any queue changed, an encoder was parked, or the job failed */
     pthread_mutex_t sched_lock;
-    atomic_int prefer_rung;     /* the policy's pick_rung for helpers, -1: furthest behind */
-    atomic_int paused;          /* workers claim nothing new (encoding chunks finish) */
-    double stall_seconds;       /* from the recipe */
+    atomic_int prefer_rung; /* the policy's pick_rung for helpers, -1: furthest behind */
+    atomic_int paused;      /* workers claim nothing new (encoding chunks finish) */
+    double stall_seconds;   /* from the recipe */
+    atomic_int dev_failures[CME_MAX_DEVICES]; /* failed attempts per pool device */
     struct CmeEncSlot *retired; /* drained or broken instances, closed at teardown (SVT-AV1
                                  * 1.4.1 instances are not closed while others encode);
                                  * guarded by sched_lock */

@@ -1,4 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* realpath */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,7 +15,7 @@
 #include "sched/journal.h"
 
 #define JOURNAL_NAME ".cmafeng-journal"
-#define JOURNAL_MAGIC "cmafeng-journal 1"
+#define JOURNAL_MAGIC "cmafeng-journal 2"
 
 static void journal_path(const CmeJob *job, char *out, size_t n)
 {
@@ -22,22 +23,76 @@ static void journal_path(const CmeJob *job, char *out, size_t n)
 }
 
 /* Everything that decides which frames land in which segment file, and how they are
- * encoded: a journal written for anything else must not be resumed. */
+ * encoded: a journal written for anything else must not be resumed. The source is named by
+ * its resolved path (the same file reached through another path or a symlink is the same
+ * job) and pinned by its size and modification time. */
 static int fingerprint(const CmeJob *job, CmeBuf *b)
 {
     struct stat st;
     if (stat(job->source, &st) < 0)
         return CME_EIO;
-    cme__buf_printf(b, "%s source=%s size=%lld mtime=%lld k=%d fps=%d/%d", JOURNAL_MAGIC,
-                    job->source, (long long)st.st_size, (long long)st.st_mtime, job->chunk_frames,
-                    job->info.fps_num, job->info.fps_den);
+    char *real = realpath(job->source, NULL);
+    if (!real)
+        return CME_EIO;
+    cme__buf_printf(b, "%s source=%s size=%lld mtime=%lld.%09ld k=%d fps=%d/%d", JOURNAL_MAGIC,
+                    real, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                    (long)st.st_mtim.tv_nsec, job->chunk_frames, job->info.fps_num,
+                    job->info.fps_den);
+    free(real);
     for (int i = 0; i < job->nb_rungs; i++) {
         const CmeRungSettings *r = &job->rungs[i].set;
         cme__buf_printf(b, " rung=%s:%dx%d:crf%d:p%d:%dbit", r->name, r->width, r->height, r->crf,
                         r->preset, r->bit_depth == 10 ? 10 : 8);
     }
+    /* The encoder settings that change the bitstream beyond the rung's own: the devices'
+     * backends and forced levels. */
+    for (int d = 0; d < job->set.nb_devices; d++) {
+        const CmeDeviceSettings *dev = &job->set.devices[d];
+        cme__buf_printf(b, " device=%s:level%d", dev->backend, dev->level);
+    }
     cme__buf_printf(b, " invariant=%d\n", (int)job->set.invariant);
     return cme__buf_status(b);
+}
+
+static void segment_path(const CmeJob *job, const CmeRung *rung, uint32_t index, char *out,
+                         size_t n)
+{
+    snprintf(out, n, "%s/%s/seg_%05" PRIu32 ".m4s", job->output, rung->set.name, index + 1);
+}
+
+/* Reads a file back and checksums it; 0, or CME_EIO when it cannot be read or its size is
+ * not the expected one (bytes: UINT64_MAX to accept any). */
+static int checksum_file(const char *path, uint64_t bytes, uint64_t *sum)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return CME_EIO;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        (bytes != UINT64_MAX && (uint64_t)st.st_size != bytes)) {
+        close(fd);
+        return CME_EIO;
+    }
+    uint64_t h = CME_CHECKSUM64_INIT, total = 0;
+    unsigned char buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            close(fd);
+            return CME_EIO;
+        }
+        if (n == 0)
+            break;
+        h = cme__checksum64(h, buf, (size_t)n);
+        total += (uint64_t)n;
+    }
+    close(fd);
+    if (bytes != UINT64_MAX && total != bytes)
+        return CME_EIO;
+    *sum = h;
+    return 0;
 }
 
 int cme__journal_begin(CmeJob *job, char *err, size_t errlen)
@@ -57,15 +112,26 @@ int cme__journal_begin(CmeJob *job, char *err, size_t errlen)
 void cme__journal_append(CmeJob *job, const CmeRung *rung, uint32_t index,
                          const CmeSegmentEntry *seg)
 {
-    char path[2100], line[256];
+    /* The checksum is taken from the file as it lies on disk (already synced and renamed by
+     * the atomic writer), so a resume compares against what was really written. The journal
+     * only lets a later --resume skip work: when any step here fails the segment is simply
+     * not listed and a resume encodes it again. */
+    char path[2200], line[320];
+    segment_path(job, rung, index, path, sizeof(path));
+    uint64_t sum;
+    if (checksum_file(path, seg->bytes, &sum) < 0)
+        return;
+    int n = snprintf(line, sizeof(line),
+                     "seg %s %" PRIu32 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %016" PRIx64 "\n",
+                     rung->set.name, index, seg->start, seg->duration, seg->bytes, sum);
     journal_path(job, path, sizeof(path));
-    int n = snprintf(line, sizeof(line), "seg %s %" PRIu32 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
-                     rung->set.name, index, seg->start, seg->duration, seg->bytes);
     int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0)
-        return; /* the journal only speeds up a later --resume; the job goes on */
-    ssize_t w = write(fd, line, (size_t)n);
-    (void)w;
+        return;
+    /* One short O_APPEND write is atomic against the other workers' lines; the fdatasync
+     * makes the line as durable as the segment it names. */
+    if (write(fd, line, (size_t)n) == n)
+        (void)fdatasync(fd);
     close(fd);
 }
 
@@ -115,14 +181,15 @@ static int load_invariant(CmeJob *job, CmeRung *rung)
     return r;
 }
 
-/* Marks one journaled segment done if its file is still there, whole. */
-static int resume_segment(CmeJob *job, CmeRung *rung, uint32_t index, const CmeSegmentEntry *seg)
+/* Marks one journaled segment done if its file is still there, whole: same size and same
+ * checksum as when it was written. Anything else is encoded again. */
+static int resume_segment(CmeJob *job, CmeRung *rung, uint32_t index, const CmeSegmentEntry *seg,
+                          uint64_t want_sum)
 {
     char path[2200];
-    snprintf(path, sizeof(path), "%s/%s/seg_%05" PRIu32 ".m4s", job->output, rung->set.name,
-             index + 1);
-    struct stat st;
-    if (stat(path, &st) < 0 || (uint64_t)st.st_size != seg->bytes)
+    segment_path(job, rung, index, path, sizeof(path));
+    uint64_t sum;
+    if (checksum_file(path, seg->bytes, &sum) < 0 || sum != want_sum)
         return 0;
     if (index >= rung->segs_cap) {
         size_t cap = rung->segs_cap ? rung->segs_cap : 64;
@@ -176,8 +243,8 @@ int cme__journal_resume(CmeJob *job, char *err, size_t errlen)
     if (r == 0 &&
         (!nl || (size_t)(nl - text + 1) != want.size || memcmp(text, want.data, want.size) != 0)) {
         snprintf(err, errlen,
-                 "--resume: %s was written for another job (source file, segment length or "
-                 "ladder differ); run without --resume to start over",
+                 "--resume: %s was written for another job (source file, segment length, ladder or "
+                 "devices differ); run with --overwrite instead of --resume to start over",
                  path);
         r = CME_EINVAL;
     }
@@ -196,8 +263,9 @@ int cme__journal_resume(CmeJob *job, char *err, size_t errlen)
         char name[64];
         uint32_t index;
         CmeSegmentEntry seg;
-        if (sscanf(text + pos, "seg %63s %" SCNu32 " %" SCNu64 " %" SCNu64 " %" SCNu64, name,
-                   &index, &seg.start, &seg.duration, &seg.bytes) == 5) {
+        uint64_t sum;
+        if (sscanf(text + pos, "seg %63s %" SCNu32 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNx64,
+                   name, &index, &seg.start, &seg.duration, &seg.bytes, &sum) == 6) {
             for (int i = 0; i < job->nb_rungs; i++) {
                 CmeRung *rung = &job->rungs[i];
                 if (strcmp(rung->set.name, name) != 0)
@@ -206,7 +274,7 @@ int cme__journal_resume(CmeJob *job, char *err, size_t errlen)
                     tried[i] = load_invariant(job, rung) == 0 ? 1 : -1;
                 }
                 if (tried[i] > 0)
-                    r = resume_segment(job, rung, index, &seg);
+                    r = resume_segment(job, rung, index, &seg, sum);
             }
         }
         pos = (size_t)(end - text) + 1;

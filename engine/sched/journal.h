@@ -1,8 +1,10 @@
 /*
  * The run journal (OUT/.cmafeng-journal) behind `cmafeng run --resume`. A header line
- * fingerprints the job (source file, chunking, every rung's settings); each written segment
- * appends one line once its file is renamed into place. A resumed job keeps the segments
- * the journal lists and whose files are still there with the same size, takes the rung's
+ * fingerprints the job (the source's resolved path, size and mtime, chunking, every rung's
+ * and device's encoder settings); each written segment appends one line (size and an FNV-1a
+ * 64 checksum of the file read back) once its file is synced and renamed into place. A
+ * resumed job keeps the segments the journal lists whose files are still there with the
+ * same size and checksum, takes the rung's
  * codec invariant from its init.mp4, and encodes only the rest. The journal is removed
  * when the job succeeds.
  */

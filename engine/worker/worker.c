@@ -94,6 +94,39 @@ static CmeEncSlot *unpark(CmeRung *rung, int device)
     return NULL;
 }
 
+/*
+ * The parked instance of device d to drain now that its rung is finished, or NULL. Draining
+ * (EOS) ends an instance: if it fails, the chunks it held go back to the policy and need an
+ * instance that is still open, and none can be opened mid-job (SVT-AV1 1.4.1). So a rung's
+ * instances are drained one at a time (the caller checks that none is busy), in this order:
+ * those holding chunks on a device that has failed before, those holding chunks, then clean
+ * ones on a failing device, then clean ones. The healthy instances are the last ones left,
+ * ready to take the retries of a drain that failed. Only the device's own workers drain its
+ * instances, so a worker waits while another device's instance comes first. Sched lock held.
+ */
+static int flush_rank(const CmeJob *job, const CmeEncSlot *s)
+{
+    int suspect = atomic_load(&((CmeJob *)job)->dev_failures[s->device]) > 0;
+    return (s->head ? 2 : 0) + suspect;
+}
+
+static CmeEncSlot *unpark_to_flush(CmeJob *job, CmeRung *rung, int d)
+{
+    int best = -1;
+    for (CmeEncSlot *s = rung->parked; s; s = s->next)
+        if (flush_rank(job, s) > best)
+            best = flush_rank(job, s);
+    for (CmeEncSlot **pp = &rung->parked; *pp; pp = &(*pp)->next) {
+        CmeEncSlot *s = *pp;
+        if (s->device == d && flush_rank(job, s) == best) {
+            *pp = s->next;
+            s->next = NULL;
+            return s;
+        }
+    }
+    return NULL;
+}
+
 /* Devices with an instance open on the rung and not excluded from it. Sched lock held. */
 static uint64_t servable_devices(const CmeJob *job, const CmeRung *rung)
 {
@@ -178,7 +211,7 @@ static Claim claim(Worker *w, CmeChunk **out_chunk, CmeEncSlot **out_slot)
     for (int r = 0; r < job->nb_rungs; r++) {
         CmeRung *rung = &job->rungs[r];
         int finished = rung_finished(job, rung);
-        if (finished && (*out_slot = unpark(rung, d)) != NULL) {
+        if (finished && rung->busy_encoders == 0 && (*out_slot = unpark_to_flush(job, rung, d))) {
             rung->busy_encoders++;
             result = CLAIM_FLUSH;
             goto out;
@@ -198,8 +231,12 @@ static void park(Worker *w, CmeEncSlot *slot)
     CmeJob *job = w->job;
     CmeRung *rung = &job->rungs[slot->rung];
     pthread_mutex_lock(&job->sched_lock);
-    slot->next = rung->parked;
-    rung->parked = slot;
+    /* At the tail: the instances of a rung take turns, so N workers keep N busy. */
+    CmeEncSlot **pp = &rung->parked;
+    while (*pp)
+        pp = &(*pp)->next;
+    slot->next = NULL;
+    *pp = slot;
     rung->busy_encoders--;
     pthread_mutex_unlock(&job->sched_lock);
     cme__signal_notify(&job->work);
@@ -804,10 +841,15 @@ static void fail_unservable(Worker *w, CmeChunk *c)
 {
     CmeJob *job = w->job;
     int attempt;
+    CmeChunkRecord prev;
+    if (cme__ct_get(&job->ct, c->rung, c->index, &prev) < 0)
+        prev.message[0] = '\0';
+    /* The failure that sent the chunk back leads the message: it is the cause. */
     if (cme__ct_begin(&job->ct, c->rung, c->index, w->id, -1, -1, cme__now(), &attempt) == 0)
         cme__job_chunk_fail(job, c->rung, c->index, attempt, w->id, -1, -1, CME_FAIL_OPEN,
-                            "%s: no encoder instance of an allowed device is left for the rung "
+                            "%.200s%sno encoder instance of an allowed device was left for %s "
                             "(instances are opened before the job starts)",
+                            prev.message, prev.message[0] ? "; then " : "",
                             job->rungs[c->rung].set.name);
     cme__chunk_ticket_free(&c);
 }

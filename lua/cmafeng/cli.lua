@@ -6,7 +6,7 @@ local json = require "cmafeng.json"
 local M = {}
 
 local USAGE = [[
-usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume] [-- ARGS...]
+usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume] [--overwrite] [-- ARGS...]
        cmafeng probe FILE [--json]
        cmafeng inspect FILE [--json]
        cmafeng validate DIR [--json]
@@ -17,6 +17,8 @@ usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume] [-- ARGS...]
            -o DIR           output directory (overrides the recipe's `output`)
            --events FILE|-  write one JSON object per event (- = stdout)
            --resume         keep the segments an interrupted run of the same job wrote
+                            (without a journal in DIR: a normal run, and it says so)
+           --overwrite      replace the output of an earlier job in DIR (refused otherwise)
            ARGS             the words after -- reach the recipe as `arg`
   probe    describe a media file
   inspect  an AV1 file (.obu, .ivf, init.mp4, .m4s, .mp4): sequence header, av1C, codec
@@ -84,9 +86,51 @@ local function operand_and_json(cmd, what, args)
   return operand, as_json
 end
 
+-- inspect and validate read only regular files of bounded size: /dev/zero would grow
+-- without bound and a FIFO would block forever. Returns nil or the message.
+local function readable_file(path, st)
+  st = st or core.fs.stat(path)
+  if not st then
+    local _, err = core.fs.stat(path)
+    return err
+  end
+  if st.type ~= "file" then
+    return path .. ": not a regular file (a " .. st.type .. ")"
+  end
+  if st.size > core.limits.MAX_INSPECT_BYTES then
+    return string.format("%s: %.0f bytes, more than the %.0f bytes cmafeng reads from one file",
+                         path, st.size, core.limits.MAX_INSPECT_BYTES)
+  end
+end
+
+-- Every file an output directory holds, two levels deep (the layout cmafeng writes).
+local function readable_tree(dir)
+  local st, err = core.fs.stat(dir)
+  if not st then return err end
+  if st.type ~= "dir" then return dir .. ": not a directory" end
+  local function walk(d, depth)
+    for _, n in ipairs(core.fs.listdir(d) or {}) do
+      local p = d .. "/" .. n
+      local e = core.fs.stat(p)
+      if e and e.type == "dir" then
+        if depth < 2 then
+          local werr = walk(p, depth + 1)
+          if werr then return werr end
+        end
+      elseif e then
+        local ferr = readable_file(p, e)
+        if ferr then return ferr end
+      end
+    end
+  end
+  return walk(dir, 1)
+end
+
 local function cmd_inspect(args)
   local path, as_json = operand_and_json("inspect", "FILE", args)
   if not path then return as_json end
+  local ferr = readable_file(path)
+  if ferr then return fail(ferr) end
   local inspect = require "cmafeng.inspect"
   local info, err = inspect.read(path)
   if not info then return fail(err) end
@@ -97,6 +141,8 @@ end
 local function cmd_validate(args)
   local dir, as_json = operand_and_json("validate", "DIR", args)
   if not dir then return as_json end
+  local derr = readable_tree(dir)
+  if derr then return fail("validate: " .. derr) end
   local validate = require "cmafeng.validate"
   local res, err = validate.run(dir)
   if not res then return fail(err) end
@@ -108,8 +154,33 @@ local function isatty_stderr()
   return core.isatty and core.isatty(2)
 end
 
+-- A write-checking wrapper for the --events stream: the first failing write or flush is
+-- kept (a full disk, /dev/full, a closed pipe) and the run then fails naming the file.
+local function checked_stream(f)
+  local w = {}
+  function w:write(...)
+    if not self.err then
+      local ok, e = f:write(...)
+      if not ok then self.err = e end
+    end
+    return self
+  end
+  function w:flush()
+    if not self.err then
+      local ok, e = f:flush()
+      if not ok then self.err = e end
+    end
+    return self
+  end
+  return w
+end
+
+local function interrupted_exit()
+  return fail("interrupted while loading the recipe: nothing was written", 130)
+end
+
 local function cmd_run(args)
-  local recipe_path, out_dir, events_path, resume
+  local recipe_path, out_dir, events_path, resume, overwrite
   local rest = {}
   local i = 1
   while i <= #args do
@@ -123,6 +194,8 @@ local function cmd_run(args)
       i = i + 1
     elseif a == "--resume" then
       resume = true
+    elseif a == "--overwrite" then
+      overwrite = true
     elseif a == "--events" then
       events_path = args[i + 1]
       if not events_path then return fail("run: --events needs a FILE or -") end
@@ -137,29 +210,72 @@ local function cmd_run(args)
     i = i + 1
   end
   if not recipe_path then return fail("run: expected a RECIPE\n" .. USAGE) end
+  if resume and overwrite then
+    return fail("run: --resume keeps an earlier job's output, --overwrite replaces it: " ..
+                "choose one")
+  end
 
   local recipe = require "cmafeng.recipe"
   local job, err = recipe.load(recipe_path, rest)
+  if core.interrupted and core.interrupted() then return interrupted_exit() end
   if not job then return fail(err) end
-  if out_dir then job.output = out_dir end
-  job.resume = resume
+  if out_dir then
+    if #out_dir > core.limits.MAX_PATH then
+      return fail(string.format("run: -o: expected at most %d bytes, got %d",
+                                core.limits.MAX_PATH, #out_dir))
+    end
+    job.output = out_dir
+  end
 
-  local events
+  -- A source that cannot be read is a bad command line: refuse it before the output
+  -- directory is touched (nothing written). The probe decodes the first frame.
+  local sinfo, serr = core.probe(job.source)
+  if not sinfo then return fail(serr) end
+  local sok, cerr0 = recipe.check_source(job, sinfo, recipe_path)
+  if not sok then return fail(cerr0) end
+  if core.interrupted and core.interrupted() then return interrupted_exit() end
+
+  local claim, cerr, ccode = require("cmafeng.outdir").claim(job.output, {
+    resume = resume, overwrite = overwrite,
+    note = function(msg) io.stderr:write("cmafeng: ", msg, "\n") end,
+  })
+  if not claim then return fail(cerr, ccode) end
+  job.resume = claim.resume
+
+  local events, events_file
   if events_path == "-" then
-    events = io.stdout
+    events_file = io.stdout
   elseif events_path then
     local f, ferr = io.open(events_path, "w")
-    if not f then return fail(events_path .. ": " .. tostring(ferr)) end
-    events = f
+    if not f then
+      claim:release()
+      return fail(events_path .. ": " .. tostring(ferr))
+    end
+    events_file = f
   end
-  local progress = not events or events ~= io.stdout
-  progress = progress and isatty_stderr()
-  local report, rerr, code = require("cmafeng.runloop").run(job, {
+  if events_file then events = checked_stream(events_file) end
+  local progress = events_file ~= io.stdout and isatty_stderr()
+  -- The engine raises on arguments it refuses; the schema is meant to have refused them
+  -- first, so such an error is still the recipe's, never an "internal error".
+  local pok, report, rerr, code = pcall(require("cmafeng.runloop").run, job, {
     events = events, progress = progress, recipe = recipe_path,
   })
-  if events and events ~= io.stdout then events:close() end
+  if not pok then
+    local raised = type(report) == "string" and report or "the engine refused the job"
+    report, code = nil, 2
+    rerr = recipe_path .. ": " .. raised:gsub("^[^:\n]*%.lua:%d+: ", ""):gsub("\n.*", "")
+  end
+  claim:release()
+  if events_file and events_file ~= io.stdout then
+    local ok, cerr2 = events_file:close()
+    if not ok and not events.err then events.err = cerr2 or "close failed" end
+  end
   if not report then return fail(rerr, code) end
-  if events ~= io.stdout then
+  if events and events.err then
+    return fail(string.format("%s: cannot write events: %s", events_path == "-" and "stdout"
+      or events_path, tostring(events.err)), 1)
+  end
+  if events_file ~= io.stdout then
     local lines = {}
     for _, r in ipairs(report.renditions) do
       lines[#lines + 1] = string.format("  %-8s %4dx%-4d %-22s %3d segments %8.0f kbit/s",

@@ -122,11 +122,13 @@ function M.same_device(n)
   end
 end
 
--- Moves the chunk to another device serving the rung, once per device.
+-- Moves the chunk to another device serving the rung, once per device, never to one an
+-- earlier decision said to avoid.
 function M.other_device()
   return function(ev, ctx)
     for _, id in ipairs(ctx.devices) do
-      if id ~= ev.device and count(ctx.tried, function(d) return d.device == id end) == 0 then
+      if id ~= ev.device
+        and count(ctx.tried, function(d) return d.device == id or d.avoid == id end) == 0 then
         return M.retry { device = id, avoid = ev.device, why = "retry on another device" }
       end
     end

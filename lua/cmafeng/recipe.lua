@@ -14,25 +14,28 @@ local sandbox = require "cmafeng.sandbox"
 local S = schema
 local M = {}
 
+-- The engine's limits (engine/core/limits.h): one table for C and the schema.
+local L = require("cmafeng.core").limits
+
 -- Frame sizes must be even: 4:2:0 chroma is subsampled by two in both directions.
 local function dimension(desc)
-  return S.integer { min = 16, max = 8192, even = true, desc = desc }
+  return S.integer { min = L.MIN_DIMENSION, max = L.MAX_DIMENSION, even = true, desc = desc }
 end
 
 local rung = S.record {
   -- Used for the output directory and playlist names; defaults to "<height>p".
-  name = S.string { optional = true, pattern = "^[%w_%-]+$",
+  name = S.string { optional = true, pattern = "^[%w_%-]+$", max_len = L.MAX_NAME,
                     pattern_desc = "a name of letters, digits, '_' and '-'" },
   width = dimension(),
   height = dimension(),
-  crf = S.integer { min = 1, max = 63, default = 35 },
-  preset = S.integer { min = -1, max = 13, default = 10 },
+  crf = S.integer { min = L.MIN_CRF, max = L.MAX_CRF, default = 35 },
+  preset = S.integer { min = L.MIN_PRESET, max = L.MAX_PRESET, default = 10 },
   -- 10-bit for HDR (PQ/HLG sources) or less banding; the colour description comes from the
   -- source either way.
   bit_depth = S.enum({ 8, 10 }, { default = 8 }),
   -- Encoder instances per device for this rung (each one a whole encoder, opened before
   -- the job starts); by default enough for every worker on a one-rung job.
-  instances = S.integer { min = 1, max = 16, optional = true,
+  instances = S.integer { min = 1, max = L.MAX_INSTANCES, optional = true,
                           desc = "encoder instances per device" },
   -- No keyint: key frames at segment starts are the engine's job, never the recipe's.
 }
@@ -40,9 +43,9 @@ local rung = S.record {
 local device = S.record {
   backend = S.enum { "svt", "nvenc", "qsv", "vaapi", "fault" },
   id = S.string { optional = true, non_empty = true },
-  sessions = S.integer { min = 1, max = 64, default = 1,
+  sessions = S.integer { min = 1, max = L.MAX_SESSIONS, default = 1,
                          desc = "concurrent encoders on this device" },
-  threads = S.integer { min = 0, max = 64, optional = true,
+  threads = S.integer { min = 0, max = L.MAX_THREADS, optional = true,
                         desc = "encoder threads per session; 0 = library default" },
   -- Forces the AV1 level an encoder signals (x10: 51 = level 5.1). Encoders whose
   -- sequence headers disagree cannot share a rendition; the engine keeps the first one
@@ -50,7 +53,7 @@ local device = S.record {
   level = S.integer { min = 0, max = 73, optional = true,
                       desc = "AV1 level x10, 0 = the encoder's choice" },
   -- Backend-specific options; the fault backend (test builds) reads its fault list here.
-  instances = S.integer { min = 1, max = 16, optional = true,
+  instances = S.integer { min = 1, max = L.MAX_INSTANCES, optional = true,
                           desc = "encoder instances per rung on this device" },
   -- A device that cannot be used here (no such GPU) is skipped with a warning instead of
   -- failing the job.
@@ -67,7 +70,8 @@ local hook = S.func { optional = true }
 local AUDIO_DEFAULTS = { enabled = true, bitrate = 128000, channels = 2, sample_rate = 48000 }
 local audio = S.record({
   enabled = S.boolean { default = AUDIO_DEFAULTS.enabled },
-  bitrate = S.integer { min = 16000, max = 512000, default = AUDIO_DEFAULTS.bitrate,
+  bitrate = S.integer { min = L.MIN_AUDIO_BITRATE, max = L.MAX_AUDIO_BITRATE,
+                        default = AUDIO_DEFAULTS.bitrate,
                         desc = "AAC bit rate in bit/s" },
   channels = S.integer { min = 1, max = 2, default = AUDIO_DEFAULTS.channels },
   sample_rate = S.enum({ 44100, 48000 }, { default = AUDIO_DEFAULTS.sample_rate }),
@@ -92,17 +96,21 @@ local function default_names(ladder)
 end
 
 M.job_schema = S.record {
-  source = S.string { non_empty = true, desc = "the input media file" },
-  output = S.string { non_empty = true, default = "out", desc = "the output directory" },
-  segment_seconds = S.number { gt = 0, max = 30, default = 2 },
-  workers = S.integer { min = 1, max = 64, default = 2 },
-  threads_per_worker = S.integer { min = 0, max = 64, default = 0,
+  source = S.string { non_empty = true, max_len = L.MAX_PATH, desc = "the input media file" },
+  output = S.string { non_empty = true, max_len = L.MAX_PATH, default = "out",
+                      desc = "the output directory" },
+  -- At least L.MIN_SEGMENT_FRAMES frames: checked against the source's frame rate once it
+  -- is probed (recipe.check_source).
+  segment_seconds = S.number { gt = 0, max = L.MAX_SEGMENT_SECONDS, default = 2 },
+  workers = S.integer { min = 1, max = L.MAX_WORKERS, default = 2 },
+  threads_per_worker = S.integer { min = 0, max = L.MAX_THREADS, default = 0,
                                    desc = "SVT-AV1 threads per encoder; 0 = library default" },
   invariant = S.enum({ "cmaf", "strict" }, { default = "cmaf" }),
-  queue_depth = S.integer { min = 1, max = 16, default = 2, desc = "chunks buffered per rung" },
+  queue_depth = S.integer { min = 1, max = L.MAX_QUEUE_DEPTH, default = 2,
+                            desc = "chunks buffered per rung" },
   video = S.record({
     ladder = S.array(rung, {
-      min = 1, max = 16, of_desc = "renditions",
+      min = 1, max = L.MAX_RUNGS, of_desc = "renditions",
       check = function(ladder, path)
         default_names(ladder)
         return unique_names(ladder, path)
@@ -111,7 +119,7 @@ M.job_schema = S.record {
   }, { desc = "video = { ladder = { ... } }" }),
   audio = audio,
   devices = S.array(device, {
-    optional = true, min = 1, max = 16, of_desc = "device tables",
+    optional = true, min = 1, max = L.MAX_DEVICES, of_desc = "device tables",
     check = function(devices, path)
       local seen = {}
       for i, d in ipairs(devices) do
@@ -126,8 +134,8 @@ M.job_schema = S.record {
   }),
   -- Limits the policy works within: an attempt that returns no packet for stall_seconds
   -- fails (reason "stall"); a chunk is never attempted more than max_attempts times.
-  stall_seconds = S.number { gt = 0, max = 86400, default = 120 },
-  max_attempts = S.integer { min = 1, max = 100, default = 6 },
+  stall_seconds = S.number { gt = 0, max = L.MAX_STALL_SECONDS, default = 120 },
+  max_attempts = S.integer { min = 1, max = L.MAX_ATTEMPTS, default = 6 },
   -- on_chunk_failed(ev, ctx) -> decision: see cmafeng.policy (default: policy.default).
   on_chunk_failed = hook,
   -- pick_rung(state) -> rung number or nil: the rung idle workers help first.
@@ -148,6 +156,21 @@ function M.validate(tbl, filename)
   local job, err = schema.check(M.job_schema, tbl)
   if not job then return nil, prefix .. err end
   return job
+end
+
+-- recipe.check_source(job, info [, filename]) -> true | nil, message
+-- The checks that need the probed source (cmafeng.probe's info): a segment holds at least
+-- L.MIN_SEGMENT_FRAMES frames.
+function M.check_source(job, info, filename)
+  local prefix = filename and (filename .. ": ") or ""
+  local fps = info.fps_num / info.fps_den
+  local frames = job.segment_seconds * fps
+  if frames + 1e-9 < L.MIN_SEGMENT_FRAMES then
+    return nil, string.format("%ssegment_seconds: %g s is %.3g frames of %s at %.3g fps; a " ..
+      "segment needs at least %d frames (segment_seconds >= %.3g)", prefix, job.segment_seconds,
+      frames, job.source, fps, L.MIN_SEGMENT_FRAMES, L.MIN_SEGMENT_FRAMES / fps)
+  end
+  return true
 end
 
 -- recipe.load(path, args [, opts]) -> job | nil, message

@@ -12,22 +12,10 @@ local policy = require "cmafeng.policy"
 
 local M = {}
 
+-- Temp file, write, fsync, close, rename, fsync of the directory, every step checked
+-- (engine/core/file.c): report.json is never cut short under its final name.
 local function write_atomic(path, text)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, err end
-  local ok, werr = f:write(text)
-  f:close()
-  if not ok then
-    os.remove(tmp)
-    return nil, werr
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    return nil, rerr
-  end
-  return true
+  return core.fs.write_atomic(path, text)
 end
 M.write_atomic = write_atomic
 
@@ -84,10 +72,11 @@ function M.run(job, opts)
   local eng, err, code = core.engine.new(job)
   if not eng then return nil, err, 2 end
   local info = eng:info()
-  local ok, serr = eng:start()
+  local ok, serr, scode = eng:start()
   if not ok then
     eng:close()
-    return nil, serr, 2
+    -- A write that fails (a full disk) is a failed job, not a bad recipe.
+    return nil, serr, scode == "CME_EIO" and 1 or 2
   end
 
   -- Segments per rung: estimated from the container until the source is fully decoded,
@@ -365,7 +354,7 @@ function M.run(job, opts)
   end
   if hook_error then return nil, hook_error, exit_code or 1 end
   if not fok then return nil, ferr or failure or "job failed", 1 end
-  if not wok then return nil, job.output .. "/report.json: " .. tostring(werr), 1 end
+  if not wok then return nil, tostring(werr), 1 end
   local hok, herr = call_hook(job.on_finish, report)
   if not hok then return nil, "recipe hook on_finish failed: " .. tostring(herr), 1 end
   return report

@@ -89,6 +89,9 @@ local checkers = {}
 function checkers.string(spec, v)
   if type(v) ~= "string" then return nil, expected(spec, "a string", v) end
   if spec.non_empty and v == "" then return nil, expected(spec, "a non-empty string", v) end
+  if spec.max_len and #v > spec.max_len then
+    return nil, expected(spec, "at most " .. spec.max_len .. " bytes", #v .. " bytes")
+  end
   if spec.pattern and not v:find(spec.pattern) then
     return nil, expected(spec, spec.pattern_desc or ("a string matching " .. spec.pattern), v)
   end

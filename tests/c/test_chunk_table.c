@@ -134,16 +134,16 @@ static void assert_record_same(const CmeChunkRecord *a, const CmeChunkRecord *b)
 }
 
 /* Runs one transition that must be refused: CME_ESTATE, the record and counts unchanged. */
-#define ASSERT_REFUSED(t, rung, index, call)                                      \
-    do {                                                                          \
-        CmeChunkRecord before_ = get((t), (rung), (index));                       \
+#define ASSERT_REFUSED(t, rung, index, call)                                         \
+    do {                                                                             \
+        CmeChunkRecord before_ = get((t), (rung), (index));                          \
         int counts_before_[CME_CHUNK_NB_STATES], counts_after_[CME_CHUNK_NB_STATES]; \
-        cme__ct_counts((t), (rung), counts_before_);                              \
-        assert_int_equal((call), CME_ESTATE);                                     \
-        CmeChunkRecord after_ = get((t), (rung), (index));                        \
-        assert_record_same(&before_, &after_);                                    \
-        cme__ct_counts((t), (rung), counts_after_);                               \
-        assert_memory_equal(counts_before_, counts_after_, sizeof(counts_before_)); \
+        cme__ct_counts((t), (rung), counts_before_);                                 \
+        assert_int_equal((call), CME_ESTATE);                                        \
+        CmeChunkRecord after_ = get((t), (rung), (index));                           \
+        assert_record_same(&before_, &after_);                                       \
+        cme__ct_counts((t), (rung), counts_after_);                                  \
+        assert_memory_equal(counts_before_, counts_after_, sizeof(counts_before_));  \
     } while (0)
 
 static int begin(CmeChunkTable *t, int rung, uint32_t index, double now)
@@ -846,13 +846,14 @@ static void test_segments(void **state)
 #define MT_WORKERS 4
 
 /* Workers begin with now = 0 and the checker looks at now = 1 with a limit of 1 s: every
- * attempt caught between begin and write_begin stalls. The checker then retries it (as the
- * policy would); the worker whose attempt was taken sees CME_ESTATE at write_begin and
- * begins again once the chunk is queued. */
+ * attempt caught between begin and write_begin stalls (every 8th chunk's first attempt
+ * waits to be caught). The checker then retries it (as the policy would); the worker whose
+ * attempt was taken sees CME_ESTATE at write_begin and begins again once the chunk is
+ * queued. */
 typedef struct Mt {
     CmeChunkTable t;
-    atomic_int dones[MT_CHUNKS]; /* successful done per chunk */
-    atomic_int lost[MT_CHUNKS];  /* attempts a worker lost to a stall */
+    atomic_int dones[MT_CHUNKS];  /* successful done per chunk */
+    atomic_int lost[MT_CHUNKS];   /* attempts a worker lost to a stall */
     atomic_int stalls[MT_CHUNKS]; /* stalls the checker declared */
     atomic_int errors;
     atomic_int stop;
@@ -886,6 +887,12 @@ static void *mt_worker(void *arg)
                 break;
             }
             cme__ct_progress(&mt->t, 0, i, attempt, 0.0);
+            /* Every 8th chunk waits on its first attempt until the checker took it, so
+             * that stalls surely race the workers. */
+            if (i % 8 == 0 && atomic_load(&mt->lost[i]) == 0) {
+                while (!atomic_load(&mt->stalls[i]) && cme__now() < deadline)
+                    sched_yield();
+            }
             if (cme__ct_write_begin(&mt->t, 0, i, attempt) != 0) {
                 atomic_fetch_add(&mt->lost[i], 1);
                 /* The late output is dropped; done must be refused as well. */
@@ -976,8 +983,11 @@ static void test_threaded_workers_and_stalls(void **state)
                      cme_chunk_state_name(r.state), r.attempt, r.decisions, stalls);
         if (r.worker != (int)(i % MT_WORKERS))
             fail_msg("chunk %u done by worker %d", i, r.worker);
+        if (i % 8 == 0 && lost < 1)
+            fail_msg("chunk %u: its first attempt was not taken by a stall", i);
         total_lost += lost;
     }
+    assert_true(total_lost >= MT_CHUNKS / 8);
     check_counts(&mt->t, 0, 0, 0, 0, MT_CHUNKS, 0);
     assert_int_equal(cme__ct_settled(&mt->t), 1);
     static CmeSegmentEntry segs[MT_CHUNKS];
