@@ -96,5 +96,6 @@ int luaopen_cmafeng_core(lua_State *L)
     lua_setfield(L, -2, "av1");
     cme__lua_open_inspect(L);
     lua_setfield(L, -2, "inspect");
+    cme__lua_open_probe(L);
     return 1;
 }
