@@ -33,6 +33,8 @@ M.HOOK_BUDGET = 10000000
 M.allowed_modules = {
   ["cmafeng"] = true,
   ["cmafeng.ladder"] = true,
+  ["cmafeng.chunking"] = true,
+  ["cmafeng.probe"] = true,
   ["cmafeng.json"] = true,
   ["cmafeng.av1"] = true,
 }
