@@ -185,7 +185,9 @@ function M.run(job, opts)
   report.elapsed = stats.elapsed
   report.frames = stats.frames_decoded
   -- Damaged or short sources still encode what decodes, but never silently.
+  -- Warnings recipe.load found (a ladder that upscales or stretches the source, ...) first.
   report.warnings = {}
+  for _, w in ipairs(job.warnings or {}) do report.warnings[#report.warnings + 1] = w end
   if stats.decode_errors > 0 then
     report.warnings[#report.warnings + 1] = string.format(
       "%s: %d damaged packets or frames were skipped or concealed by the decoder",
