@@ -55,7 +55,7 @@ end
 
 -- chunking.scene{min = 1, max = 4, threshold = 0.3, width = 160} -> policy: cut at the
 -- scene changes (score >= threshold) no closer than `min` seconds to the previous cut; when
--- none comes within `max` seconds, cut at `max` anyway.
+-- none comes within `max` seconds, the gap is split into equal segments of at most `max`.
 function M.scene(opts)
   local o = checked(scene_opts, opts, "scene", 2)
   if o.min > o.max then
@@ -78,9 +78,11 @@ end
 -- The scene policy on a score table (pure Lua; see M.scene). From the last cut, the first
 -- frame at or after last + min whose score reaches the threshold starts a window of `min`
 -- seconds; the best-scoring frame of that window is the cut (a flash or a dissolve makes
--- several high scores in a row: the strongest wins). No segment is shorter than `min`,
--- the last one included, and none longer than `max` unless the frames themselves are
--- further apart. decisions[i] = { time =, score =, forced = bool } for each cut.
+-- several high scores in a row: the strongest wins). When no scene change comes within
+-- `max` seconds, the gap up to the next one (or the end) is split into equal segments of
+-- at most `max`. No segment is shorter than `min`, the last one included, and none longer
+-- than `max` unless the frames themselves are further apart.
+-- decisions[i] = { time =, score =, forced = bool } for each cut.
 function M.pick(s, o)
   local times, scores, n = s.times, s.scores, #s.times
   local duration = s.duration
@@ -108,12 +110,22 @@ function M.pick(s, o)
         if scores[j] > scores[cut] then cut = j end
       end
     elseif duration - last > o.max + eps then
-      -- No scene change in reach: cut at max, or earlier so that the rest is >= min.
-      local target = math.min(hi, math.max(lo, limit))
+      -- No scene change within reach: split the gap up to the next scene change (or the
+      -- end) into equal segments no longer than max, and cut at the first of them.
+      local gap_end = duration
+      for j = i, n do
+        local t = times[j]
+        if t > limit + eps then break end
+        if t > hi + eps and scores[j] >= o.threshold then gap_end = t break end
+      end
+      local k = math.ceil((gap_end - last) / o.max - 1e-6)
+      local target = math.max(lo, last + (gap_end - last) / k)
       forced = true
       for j = i, n do
-        if times[j] > target + eps then break end
-        cut = j
+        local t = times[j]
+        if t > hi + eps then break end
+        if not cut or math.abs(t - target) < math.abs(times[cut] - target) then cut = j end
+        if t > target then break end
       end
       if not cut then
         -- Frames further apart than max (a still image, VFR): cut at the next frame.

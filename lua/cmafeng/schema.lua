@@ -108,7 +108,8 @@ end
 M.distance = distance
 
 -- The known key nearest to an unknown one, when it is close enough to be a typo: at most a
--- third of the key's letters wrong (one for short keys), case ignored. nil otherwise.
+-- third of the key's letters wrong (one for short keys, never all of them), case ignored.
+-- nil otherwise.
 function M.suggest(key, known)
   if type(key) ~= "string" then return nil end
   local best, best_d
@@ -117,7 +118,7 @@ function M.suggest(key, known)
     local dd = distance(k, name:lower())
     if not best_d or dd < best_d or (dd == best_d and name < best) then best, best_d = name, dd end
   end
-  if best and best_d <= math.max(1, math.floor(#key / 3)) then return best end
+  if best and best_d <= math.max(1, math.floor(#key / 3)) and best_d < #key then return best end
 end
 
 local function unknown_key(key, known)
