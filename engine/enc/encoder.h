@@ -23,6 +23,10 @@ typedef struct CmeEncoderSettings {
     int keyint;  /* frames between periodic key frames (segment length) */
     /* Colour description from the source (ISO/IEC 23091-4 code points; 2 = unspecified). */
     int color_primaries, transfer_characteristics, matrix_coefficients, full_range;
+    /* Capped CRF: CRF quality, but at most max_bitrate bits/s over a buffer of buffer_size
+     * bits (0 = uncapped / the backend's default buffer). A backend that cannot cap refuses
+     * to open with a non-zero max_bitrate. */
+    int64_t max_bitrate, buffer_size;
 } CmeEncoderSettings;
 
 /* A 4:2:0 picture at the encoder's bit depth: 8-bit samples, or 10-bit samples in 16-bit
