@@ -162,6 +162,11 @@ function M.validate(tbl, filename, lines)
   return job
 end
 
+-- Whether the engine hands a rung's max_bitrate/buffer_size to its encoder (the SVT-AV1
+-- backend caps CRF; the job settings do not carry the fields yet). Until then a capped rung
+-- gets a warning instead of silence.
+M.ENGINE_RATE_CAPS = false
+
 -- recipe.prepare(job, filename [, lines]) -> job | nil, message
 -- What needs the source: probes it once, lists what is wrong with the ladder for it
 -- (job.warnings: upscaling, stretching, 8-bit HDR, rotation; cmafeng.ladder.check) and
@@ -173,6 +178,15 @@ function M.prepare(job, filename, lines)
   if info then
     for _, w in ipairs(require("cmafeng.ladder").check(job.video.ladder, info)) do
       job.warnings[#job.warnings + 1] = w
+    end
+  end
+  if not M.ENGINE_RATE_CAPS then
+    for i, r in ipairs(job.video.ladder) do
+      if r.max_bitrate then
+        job.warnings[#job.warnings + 1] = string.format(
+          "video.ladder[%d].max_bitrate: the engine does not pass rate caps to the encoder yet; "
+          .. "%s is encoded with plain CRF", i, r.name)
+      end
     end
   end
   if job.chunking ~= nil then

@@ -114,3 +114,30 @@ describe("chunking.check_cuts", function()
     assert.are.equal("the segment from 0.000 s to 40.000 s is longer than 30 s", errs[1].message)
   end)
 end)
+
+describe("rate caps in the recipe schema", function()
+  local recipe = require "cmafeng.recipe"
+  local function rung(t)
+    t.width, t.height = 320, 180
+    return { source = "a.mkv", video = { ladder = { t } } }
+  end
+
+  it("accepts max_bitrate with or without buffer_size", function()
+    local job = assert(recipe.validate(rung { max_bitrate = 800000, buffer_size = 1600000 }))
+    assert.are.equal(800000, job.video.ladder[1].max_bitrate)
+    assert(recipe.validate(rung { max_bitrate = 800000 }))
+  end)
+
+  it("refuses buffer_size alone and tiny caps", function()
+    local _, err = recipe.validate(rung { buffer_size = 1600000 })
+    assert.are.equal("video.ladder[1].buffer_size: buffer_size needs max_bitrate (a capped CRF sets both)", err)
+    _, err = recipe.validate(rung { max_bitrate = 100 })
+    assert.are.equal("video.ladder[1].max_bitrate: expected an integer >= 10000 (bit/s, capped CRF), got 100", err)
+  end)
+
+  it("warns while the engine does not pass caps on", function()
+    local job = assert(recipe.validate(rung { max_bitrate = 800000 }))
+    job = assert(recipe.prepare(job, "x.lua"))
+    assert.are.equal(recipe.ENGINE_RATE_CAPS and 0 or 1, #job.warnings)
+  end)
+end)
