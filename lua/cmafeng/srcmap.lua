@@ -137,6 +137,7 @@ local function constructor(toks, i, path, map)
   while toks[i] do
     local tk = toks[i]
     if tk.t == "op" and tk.v == "}" then return i + 1 end
+    local item_start = i
     local key
     if tk.t == "name" and toks[i + 1] and toks[i + 1].t == "op" and toks[i + 1].v == "=" then
       key = tk.v
@@ -160,6 +161,8 @@ local function constructor(toks, i, path, map)
     end
     if toks[i] and toks[i].t == "op" and (toks[i].v == "," or toks[i].v == ";") then
       i = i + 1
+    elseif i == item_start then
+      i = i + 1 -- a stray ')' or ']' (text we do not model): always move on
     end
   end
   return i

@@ -110,5 +110,30 @@ return {
     -- Missing: the job table's own line.
     assert.are.equal(4, srcmap.line(map, "output"))
   end)
+
+  it("never raises on any prefix of a real recipe or on random bytes", function()
+    local files = { "recipes/abr_ladder.lua", "recipes/scene_chunks.lua", "recipes/hdr10.lua",
+                    "tests/lua/fixtures/odd_height.lua" }
+    for _, path in ipairs(files) do
+      local f = assert(io.open(path))
+      local src = f:read("*a")
+      f:close()
+      for n = 0, #src, 7 do
+        local ok, err = pcall(srcmap.build, src:sub(1, n))
+        assert(ok, path .. " prefix " .. n .. ": " .. tostring(err))
+      end
+    end
+    math.randomseed(7)
+    local alphabet = "{}[]()=,;'\"\\-\n abc123.=[[]]--function end if do"
+    for _ = 1, 300 do
+      local t = {}
+      for i = 1, math.random(0, 80) do
+        local k = math.random(1, #alphabet)
+        t[i] = alphabet:sub(k, k)
+      end
+      local ok, err = pcall(srcmap.build, table.concat(t))
+      assert(ok, tostring(err))
+    end
+  end)
 end)
 
