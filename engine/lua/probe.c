@@ -2,12 +2,17 @@
  * cmafeng.core.media_probe(path) -> table | nil, message, code
  * cmafeng.core.scene_scores(path [, width]) -> { times =, scores =, fps =, duration = }
  *                                             | nil, message, code
+ * cmafeng.core.probe_encodes(path, opts) -> per-title measurements (see l_probe_encodes)
  *
  * The tables mirror cmafeng/probe.h; lua/cmafeng/probe.lua documents them for recipes
  * (cmafeng.probe) and prints them (`cmafeng probe`). Absent means unknown: no `mastering`
  * without mastering display metadata, no `language` on an untagged stream, no `video` in
  * an audio-only file.
  */
+#define _POSIX_C_SOURCE 200809L
+#include <string.h>
+#include <time.h>
+
 #include "cmafeng/probe.h"
 #include "lua/bindings.h"
 
@@ -202,6 +207,77 @@ static int l_scene_scores(lua_State *L)
     return 1;
 }
 
+static int opt_int_field(lua_State *L, int t, const char *k, int def)
+{
+    lua_getfield(L, t, k);
+    int v = lua_isnil(L, -1) ? def : (int)luaL_checkinteger(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* probe_encodes(path, { start =, frames =, ref_width =, ref_height =, preset =,
+ *                       probes = { {width =, height =, crf =}, ... } })
+ *   -> { seconds =, probes = { {width, height, crf, bytes, frames, psnr, ssim,
+ *                                encode_seconds}, ... } } | nil, message, code */
+static int l_probe_encodes(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_getfield(L, 2, "start");
+    double start = luaL_optnumber(L, -1, 0);
+    lua_pop(L, 1);
+    int frames = opt_int_field(L, 2, "frames", 24);
+    int ref_w = opt_int_field(L, 2, "ref_width", 0);
+    int ref_h = opt_int_field(L, 2, "ref_height", 0);
+    int preset = opt_int_field(L, 2, "preset", 10);
+    lua_getfield(L, 2, "probes");
+    luaL_argcheck(L, lua_istable(L, -1), 2, "probes: expected a table");
+    int n = (int)lua_objlen(L, -1);
+    luaL_argcheck(L, n > 0 && n <= 1024, 2, "probes: expected 1..1024 entries");
+    // stack: path, opts, probes
+    CmeProbeEncode *pr = lua_newuserdata(L, (size_t)n * sizeof(*pr));
+    memset(pr, 0, (size_t)n * sizeof(*pr));
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, 3, i + 1);
+        luaL_argcheck(L, lua_istable(L, -1), 2, "probes: expected {width =, height =, crf =}");
+        pr[i].width = opt_int_field(L, lua_gettop(L), "width", 0);
+        pr[i].height = opt_int_field(L, lua_gettop(L), "height", 0);
+        pr[i].crf = opt_int_field(L, lua_gettop(L), "crf", 0);
+        lua_pop(L, 1);
+    }
+    char err[512] = { 0 };
+    double seconds = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int r = cme_probe_encodes(path, start, frames, ref_w, ref_h, preset, pr, n, &seconds, err,
+                              sizeof(err));
+    if (r < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        lua_pushstring(L, cme_err_name(r));
+        return 3;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    lua_createtable(L, 0, 3);
+    set_num(L, "seconds", seconds);
+    set_num(L, "wall_seconds", (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, 0, 8);
+        set_num(L, "width", pr[i].width);
+        set_num(L, "height", pr[i].height);
+        set_num(L, "crf", pr[i].crf);
+        set_num(L, "bytes", (lua_Number)pr[i].bytes);
+        set_num(L, "frames", pr[i].frames);
+        set_num(L, "psnr", pr[i].psnr);
+        set_num(L, "ssim", pr[i].ssim);
+        set_num(L, "encode_seconds", pr[i].encode_seconds);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "probes");
+    return 1;
+}
+
 void cme__lua_open_probe(lua_State *L)
 {
     // stack: core
@@ -209,4 +285,6 @@ void cme__lua_open_probe(lua_State *L)
     lua_setfield(L, -2, "media_probe");
     lua_pushcfunction(L, l_scene_scores);
     lua_setfield(L, -2, "scene_scores");
+    lua_pushcfunction(L, l_probe_encodes);
+    lua_setfield(L, -2, "probe_encodes");
 }

@@ -12,8 +12,8 @@
 -- ladder written by hand (upscaling, stretching, 8-bit HDR); recipe.load runs it on every
 -- job and the warnings reach stderr and report.json.
 --
--- A per-title ladder (rungs chosen on the rate-quality hull of probe encodes) is not here
--- yet: it needs probe encodes and a quality metric from the engine.
+-- ladder.per_title{source =, bitrates = {...} | psnr = {...}, ...} chooses rungs on the
+-- rate-quality convex hull of probe encodes of the source (cmafeng.per_title).
 
 local schema = require "cmafeng.schema"
 
@@ -200,6 +200,26 @@ function M.check(rungs, info, path)
     end
   end
   return out
+end
+
+-- ladder.per_title{source =, bitrates = {...} | psnr = {...}, heights =, crfs =, windows =,
+--                  window_seconds =, preset =, probe_preset =} -> rungs
+-- Probe encodes of the source (cmafeng.per_title.analyse), then one rung per target on the
+-- convex hull across sizes. PQ/HLG sources get 10-bit rungs (the probes themselves are
+-- 8-bit). The analysis is kept for report.json and per_title.svg.
+function M.per_title(opts)
+  local pt = require "cmafeng.per_title"
+  if type(opts) ~= "table" or (opts.bitrates == nil and opts.psnr == nil) then
+    error("ladder.per_title: give target bitrates = {...} (bit/s) or psnr = {...} (dB)", 2)
+  end
+  local a = pt.analyse(opts, 2)
+  local rungs = pt.choose(a, { bitrates = opts.bitrates, psnr = opts.psnr }, opts.preset or 10, 2)
+  local hdr = opts.source.video.hdr
+  if hdr == "pq" or hdr == "hlg" then
+    for _, r in ipairs(rungs) do r.bit_depth = 10 end
+  end
+  pt.last = a
+  return rungs
 end
 
 return M

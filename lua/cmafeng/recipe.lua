@@ -189,6 +189,13 @@ function M.prepare(job, filename, lines)
       end
     end
   end
+  -- A per-title ladder leaves its analysis behind (curves, hull, choices, cost) for
+  -- report.json and per_title.svg.
+  local pt = package.loaded["cmafeng.per_title"]
+  if pt and pt.last then
+    job.per_title = pt.last
+    pt.last = nil
+  end
   if job.chunking ~= nil then
     local ok, errs = require("cmafeng.chunking").resolve(job, info, function(fn, ...)
       return sandbox.pcall(sandbox.RECIPE_BUDGET, fn, ...)

@@ -207,6 +207,11 @@ function M.run(job, opts)
     if a.rendition ~= b.rendition then return a.rendition < b.rendition end
     return a.index < b.index
   end)
+  -- A per-title ladder's probes: their curves, hull and choice, and a plot beside them.
+  if job.per_title then
+    report.per_title = job.per_title
+    write_atomic(job.output .. "/per_title.svg", require("cmafeng.per_title").svg(job.per_title))
+  end
   local wok, werr = write_atomic(job.output .. "/report.json",
                                  json.encode(report, { indent = "  " }) .. "\n")
   if interrupted then

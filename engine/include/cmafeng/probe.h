@@ -127,4 +127,30 @@ CME_API int cme_scene_scores(const char *path, int width, CmeSceneScores *out, c
                              size_t errlen);
 CME_API void cme_scene_scores_free(CmeSceneScores *s);
 
+/* One probe encode of a per-title analysis: a size and a CRF, and what came out. */
+typedef struct CmeProbeEncode {
+    int width, height; /* even, at least 64 lines (SVT-AV1) */
+    int crf;
+    /* Results: */
+    uint64_t bytes;        /* AV1 packets */
+    int frames;            /* encoded and decoded */
+    double psnr;           /* luma PSNR in dB over the window (mean squared error pooled) */
+    double ssim;           /* luma SSIM, mean of 8x8 blocks over the window */
+    double encode_seconds; /* wall time of encode + decode + metrics */
+} CmeProbeEncode;
+
+/*
+ * Per-title probes on one sample window of path: decodes `frames` frames from `start`
+ * seconds once, scales them to ref_width x ref_height (the reference: the ladder's display
+ * size), and for every entry of probes encodes the window at its size and CRF with SVT-AV1
+ * (preset, one key frame, all cores), decodes the packets with libdav1d, scales the decoded
+ * luma back to the reference size and measures PSNR and SSIM against it, so that rungs of
+ * different sizes compare on one scale. The window's duration in seconds is stored in
+ * *seconds. Probes run one after another: SVT-AV1 1.4.1 instances must not open while
+ * another encodes. Writes nothing to disk.
+ */
+CME_API int cme_probe_encodes(const char *path, double start, int frames, int ref_width,
+                              int ref_height, int preset, CmeProbeEncode *probes, int nb_probes,
+                              double *seconds, char *err, size_t errlen);
+
 #endif /* CMAFENG_PROBE_H */
