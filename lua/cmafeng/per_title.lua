@@ -111,9 +111,11 @@ function M.analyse(opts, level)
   local frames = math.max(1, math.floor(o.window_seconds * fps + 0.5))
   local wall, seconds = 0, 0
   local acc = {}
+  local starts = {}
   for w = 1, o.windows do
     -- Windows centred in equal parts of the source.
     local start = math.max(0, (w - 0.5) * duration / o.windows - o.window_seconds / 2)
+    starts[w] = start
     local res, perr = core.probe_encodes(path, { start = start, frames = frames,
       ref_width = ref.width, ref_height = ref.height, preset = o.probe_preset, probes = probes })
     if not res then error("ladder.per_title: " .. perr, level) end
@@ -149,7 +151,8 @@ function M.analyse(opts, level)
   return {
     source = path,
     reference = { width = ref.width, height = ref.height },
-    windows = o.windows, window_seconds = seconds / o.windows, probe_preset = o.probe_preset,
+    windows = o.windows, window_starts = starts, window_frames = frames,
+    window_seconds = seconds / o.windows, probe_preset = o.probe_preset,
     curves = curves, hull = M.hull(all),
     probe_seconds = wall, probe_count = #probes * o.windows,
     targets = { bitrates = o.bitrates, psnr = o.psnr },

@@ -40,7 +40,8 @@ describe("docs/recipes.md", function()
       fields[name] = true
     end
     local missing = {}
-    fields.media_probe, fields.scene_scores = nil, nil -- cmafeng.core's own names
+    -- cmafeng.core's own function names
+    fields.media_probe, fields.scene_scores, fields.probe_encodes = nil, nil, nil
     for name in pairs(fields) do
       if not word(name) then missing[#missing + 1] = name end
     end
@@ -50,7 +51,8 @@ describe("docs/recipes.md", function()
 
   it("documents every function of cmafeng.ladder and cmafeng.chunking", function()
     local missing = {}
-    for mod, t in pairs { ladder = require "cmafeng.ladder", chunking = require "cmafeng.chunking" } do
+    for mod, t in pairs { ladder = require "cmafeng.ladder", chunking = require "cmafeng.chunking",
+                          per_title = require "cmafeng.per_title" } do
       for k, v in pairs(t) do
         if type(v) == "function" and k ~= "validate_policy" and k ~= "resolve"
            and not doc:find(mod .. "." .. k, 1, true) then
