@@ -35,6 +35,7 @@ M.allowed_modules = {
   ["cmafeng.ladder"] = true,
   ["cmafeng.chunking"] = true,
   ["cmafeng.probe"] = true,
+  ["cmafeng.per_title"] = true,
   ["cmafeng.json"] = true,
   ["cmafeng.av1"] = true,
 }

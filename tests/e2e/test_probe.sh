@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # End to end: `cmafeng probe FILE --json` against ffprobe on sources generated with the
 # properties a recipe must see: an anamorphic 720x576 16:9 clip (SAR 64:45), a display
-# matrix (rotation), three audio streams with languages and layouts, HEVC 10-bit PQ with
-# SMPTE ST 2086 mastering display and content light level SEI (x265), HLG, a variable
-# frame rate, an audio-only file and a file that is not media.
+# matrix (rotation), three audio streams with languages and layouts, a subtitle stream, HEVC
+# 10-bit PQ with SMPTE ST 2086 mastering display and content light level SEI (x265), HLG, a
+# variable frame rate, an audio-only file and a file that is not media.
 source "$(dirname "$0")/lib.sh"
 
 # jget FILE.json LUA: evaluates an expression (or a body with `return`) with `j` = the
@@ -59,7 +59,8 @@ eq "rotation: clockwise degrees = -(ffprobe's counter-clockwise $ffrot) mod 360"
   "$(jget "$WORK/rot.mp4.json" 'j.video.rotation')" "$(( (360 - ffrot) % 360 ))"
 # ffmpeg's own autorotation gives the display size and shows which way the picture turns.
 ff -i "$WORK/rot.mp4" -frames:v 1 -f rawvideo -pix_fmt gray "$WORK/rot.gray"
-y4m=$(ffmpeg -v error -i "$WORK/rot.mp4" -frames:v 1 -f yuv4mpegpipe -pix_fmt yuv420p - | head -c 30 |
+ffmpeg -v error -y -i "$WORK/rot.mp4" -frames:v 1 -f yuv4mpegpipe -pix_fmt yuv420p "$WORK/rot.y4m"
+y4m=$(head -c 30 "$WORK/rot.y4m" |
   awk '{ for (i = 1; i <= NF; i++) { if ($i ~ /^W/) w = substr($i, 2); if ($i ~ /^H/) h = substr($i, 2) } } END { print w "x" h }')
 eq "rotation: display size = ffmpeg autorotate's frame" \
   "$(jget "$WORK/rot.mp4.json" 'j.video.display_width .. "x" .. j.video.display_height')" "$y4m"
@@ -71,11 +72,13 @@ check "rotation 270 clockwise agrees with ffmpeg's picture: top black ($top), bo
 eq "no rotation on the untagged file" "$(probe_json flat.mp4 && jget "$WORK/flat.mp4.json" 'j.video.rotation')" "0"
 
 # Three audio streams: English mono AAC, French 5.1 AAC, German stereo AC-3 at 44.1 kHz.
+printf '1\n00:00:00,000 --> 00:00:00,500\nhello\n' >"$WORK/sub.srt"
 ff -f lavfi -i testsrc2=s=320x240:r=25:d=1 -f lavfi -i "sine=d=1:sample_rate=48000" \
   -f lavfi -i "anullsrc=cl=5.1:r=48000" -f lavfi -i "anullsrc=cl=stereo:r=44100" \
-  -map 0 -map 1 -map 2 -map 3 -t 1 -c:v libx264 -preset ultrafast -c:a:0 aac -c:a:1 aac \
-  -c:a:2 ac3 -metadata:s:a:0 language=eng -metadata:s:a:1 language=fra \
-  -metadata:s:a:2 language=deu "$WORK/audio.mkv"
+  -i "$WORK/sub.srt" \
+  -map 0 -map 1 -map 2 -map 3 -map 4 -t 1 -c:v libx264 -preset ultrafast -c:a:0 aac -c:a:1 aac \
+  -c:a:2 ac3 -c:s srt -metadata:s:a:0 language=eng -metadata:s:a:1 language=fra \
+  -metadata:s:a:2 language=deu -metadata:s:s:0 language=spa "$WORK/audio.mkv"
 probe_json audio.mkv
 eq "audio: three streams" "$(jget "$WORK/audio.mkv.json" '#j.audio')" "3"
 for i in 0 1 2; do
@@ -85,6 +88,10 @@ for i in 0 1 2; do
   # ffprobe's column order: codec_name, sample_rate, channels, channel_layout, language.
   eq "audio[$n] = ffprobe's a:$i" "$got" "$want"
 done
+
+eq "subtitles: one SRT stream in Spanish" \
+  "$(jget "$WORK/audio.mkv.json" '#j.subtitles .. " " .. j.subtitles[1].codec .. " " .. j.subtitles[1].language')" \
+  "1 subrip spa"
 
 # HEVC Main 10, BT.2020 PQ, mastering display and content light level in SEI.
 ff -f lavfi -i testsrc2=s=320x240:r=25:d=1 -c:v libx265 -preset ultrafast -pix_fmt yuv420p10le \
