@@ -36,8 +36,8 @@ return {
       crfs = { 26, 34, 42, 50 },
       -- Three 1 s windows, probed at SVT-AV1's fastest preset (the curves' shape holds);
       -- the rungs are encoded at preset 10. The cost is fixed per source (windows x sizes x
-      -- CRFs): 18 s for 54 probes of a 720p source on 2 cores, 44% of a 40 s clip's
-      -- encode, ~3% of a 10 min one; it is in report.json (per_title.probe_seconds).
+      -- CRFs): 11.9 s for these 36 probes of a 720p source on 2 cores, 30% of the 39.3 s
+      -- encode of a 40 s clip, ~2% of a 10 min one; report.json per_title.probe_seconds.
       -- Probes carry a key frame per window and a faster preset, so their rates run above
       -- the final encode's: the targets are met with room to spare.
       windows = 3,
