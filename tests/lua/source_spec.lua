@@ -65,6 +65,8 @@ describe("recipes/abr_ladder.lua", function()
     assert.are.same({ "534p 1280x534 8-bit", "356p 854x356 8-bit", "266p 640x266 8-bit" },
                     sizes(job))
     assert.are.same({}, job.warnings)
+    assert.are.equal(0, job.video.rotation)
+    assert.is_false(job.video.hflip)
   end)
 
   it("resizes an anamorphic source and does not upscale a small one", function()
@@ -180,5 +182,20 @@ describe("recipes/abr_ladder.lua on a 16:9 source", function()
     end
     assert.are.same({ "720p 1280x720 crf35 p10", "480p 854x480 crf35 p10",
                       "360p 640x360 crf35 p10" }, sizes)
+  end)
+end)
+
+describe("a rotated source", function()
+  it("gets portrait rungs, job.video.rotation for the engine and a warning", function()
+    local flat = ffmpeg("-f lavfi -i testsrc2=s=640x360:r=25:d=0.2 -c:v libx264 -preset ultrafast",
+                        "flat.mp4")
+    local f = ffmpeg("-i " .. flat .. " -c copy -metadata:s:v:0 rotate=90", "rot.mp4")
+    local job = assert(recipe.load("recipes/abr_ladder.lua", { f }))
+    local out = {}
+    for i, r in ipairs(job.video.ladder) do out[i] = r.width .. "x" .. r.height end
+    assert.are.same({ "360x640" }, out) -- every box holds the whole 360x640 display
+    assert.are.equal(270, job.video.rotation)
+    assert.are.equal(1, #job.warnings)
+    assert.matches("rotated 270 degrees clockwise", job.warnings[1])
   end)
 end)
