@@ -1,15 +1,28 @@
--- abr_ladder.lua: the standard three-rung AV1 ladder, packaged as CMAF (HLS + DASH).
+-- abr_ladder.lua: a standard AV1 ladder fitted to the source, packaged as CMAF (HLS + DASH).
 --
 --   cmafeng run recipes/abr_ladder.lua -- input.mkv
 --
--- Copy this file and change what you need; every field is checked when the job starts, so a
--- typo such as `segment_second` is an error, not a silently ignored setting.
+-- The ladder is built from what the source is: never above its display size, its display
+-- aspect kept (a 2.4:1 film keeps its width, an anamorphic DVD is resized by its sample
+-- aspect ratio, a phone video turned by its display matrix is portrait), even sizes, no two
+-- rungs alike; a PQ or HLG source gets 10-bit rungs. `cmafeng probe input.mkv` shows what
+-- the recipe sees. Copy this file and change what you need; every field is checked when
+-- the job starts, so a typo such as `segment_second` is an error, not a silently ignored
+-- setting.
+
+local cmafeng = require "cmafeng"
+local ladder = require "cmafeng.ladder"
 
 -- The words after `--` on the command line arrive in `arg`.
 local source = arg[1]
 if not source then
   error("usage: cmafeng run recipes/abr_ladder.lua -- SOURCE", 0)
 end
+
+-- What the source is: sizes, SAR, rotation, frame rate, colour/HDR, audio streams.
+local info, err = cmafeng.probe(source)
+if not info then error(err, 0) end
+if not info.video then error(source .. ": no video stream: nothing to encode", 0) end
 
 return {
   source = source,
@@ -29,19 +42,18 @@ return {
   threads_per_worker = 0,
 
   video = {
-    -- Highest quality first; players list renditions in this order. Sizes are 16:9 and even
-    -- (4:2:0 chroma): 480 * 16 / 9 = 853.3 rounds to 854. For other aspect ratios use
-    --   ladder = require("cmafeng.ladder").standard { heights = { 720, 480, 360 },
-    --                                                source_width = 1920, source_height = 800 }
-    -- Names default to "<height>p" and become the directory names (out/720p/...).
+    -- Boxes of 1280x720, 854x480 and 640x360 (16:9) the picture is fitted into; names are
+    -- "<short side>p" and become the directory names (out/720p/...). A 1920x800 source
+    -- gives 1280x534, 854x356, 640x266; a 4:3 one 960x720, 640x480, 480x360.
     --
     -- CRF 35: lower is better quality and bigger files (1..63). Preset 10 is SVT-AV1's own
     -- default and fast; preset 8 compresses better but took ~1.6x as long on our baseline
     -- ladder. Always compare bitrate and quality, not only speed, when changing it.
-    ladder = {
-      { width = 1280, height = 720, crf = 35, preset = 10 },
-      { width = 854,  height = 480, crf = 35, preset = 10 },
-      { width = 640,  height = 360, crf = 35, preset = 10 },
+    ladder = ladder.standard {
+      source = info,
+      heights = { 720, 480, 360 },
+      crf = 35,
+      preset = 10,
     },
   },
 }

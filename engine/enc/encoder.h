@@ -26,6 +26,10 @@ typedef struct CmeEncoderSettings {
     /* Backend-specific options from the recipe's device table (`options`); the fault
      * backend reads its fault list here. Empty for most backends. */
     char options[128];
+    /* Capped CRF: CRF quality, but at most max_bitrate bits/s over a buffer of buffer_size
+     * bits (0 = uncapped / the backend's default buffer). A backend that cannot cap refuses
+     * to open with a non-zero max_bitrate. */
+    int64_t max_bitrate, buffer_size;
 } CmeEncoderSettings;
 
 /* A 4:2:0 picture at the encoder's bit depth: 8-bit samples, or 10-bit samples in 16-bit

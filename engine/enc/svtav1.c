@@ -100,6 +100,16 @@ static int svt_open_locked(SvtPriv *p, const CmeEncoderSettings *s, char *err, s
         cfg.matrix_coefficients = (EbMatrixCoefficients)s->matrix_coefficients;
     }
     cfg.color_range = s->full_range ? EB_CR_FULL_RANGE : EB_CR_STUDIO_RANGE;
+    /* Capped CRF (SVT-AV1 max_bit_rate with rate_control_mode 0): the buffer is given in
+     * milliseconds at the cap, as FFmpeg's wrapper converts -bufsize; 20..10000 ms is the
+     * library's range. */
+    if (s->max_bitrate > 0) {
+        cfg.max_bit_rate = (uint32_t)(s->max_bitrate < UINT32_MAX ? s->max_bitrate : UINT32_MAX);
+        if (s->buffer_size > 0) {
+            int64_t ms = s->buffer_size * 1000 / s->max_bitrate;
+            cfg.maximum_buffer_size_ms = ms < 20 ? 20 : ms > 10000 ? 10000 : ms;
+        }
+    }
     e = svt_av1_enc_set_parameter(p->handle, &cfg);
     if (e != EB_ErrorNone) {
         snprintf(err, errlen, "SVT-AV1 rejected the configuration (%dx%d, preset %d, crf %d): 0x%x",

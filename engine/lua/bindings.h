@@ -22,6 +22,8 @@ void cme__lua_open_av1(lua_State *L);     /* pushes the cmafeng.av1 functions ta
 void cme__lua_open_inspect(lua_State *L); /* pushes the inspect(path) function */
 void cme__lua_open_fs(lua_State *L);      /* pushes the cmafeng.core.fs table (lua/fs.c) */
 void cme__lua_open_limits(lua_State *L);  /* pushes the cmafeng.core.limits table */
+/* Sets media_probe and scene_scores in the table on the stack's top (the core module). */
+void cme__lua_open_probe(lua_State *L);
 
 struct CmeAv1SeqHdr;
 /* Pushes a table of every sequence header field (cmafeng.av1.parse's layout). */

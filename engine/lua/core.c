@@ -100,5 +100,6 @@ int luaopen_cmafeng_core(lua_State *L)
     lua_setfield(L, -2, "fs");
     cme__lua_open_limits(L);
     lua_setfield(L, -2, "limits");
+    cme__lua_open_probe(L);
     return 1;
 }

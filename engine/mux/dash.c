@@ -75,6 +75,35 @@ static void write_segment_template(CmeBuf *b, const CmeRendition *r)
     cme__buf_printf(b, "        </SegmentTemplate>\n");
 }
 
+/* HDR video (DASH-IF IOP 4.3, 6.2.5): the colour code points as CICP descriptors
+ * (ISO/IEC 23001-8 URNs) on the video AdaptationSet, when its renditions signal a PQ or HLG
+ * transfer and all agree (every rung is encoded from one source). SDR writes nothing. */
+static void write_hdr_properties(CmeBuf *b, const CmeRendition *r, size_t nb)
+{
+    int cp = -1, tc = -1, mc = -1;
+    for (size_t i = 0; i < nb; i++) {
+        if (r[i].is_audio)
+            continue;
+        int p, t, m;
+        if (cme__codecs_colour(r[i].codecs, &p, &t, &m) < 0 ||
+            (cp >= 0 && (p != cp || t != tc || m != mc)))
+            return;
+        cp = p;
+        tc = t;
+        mc = m;
+    }
+    if (tc != 16 && tc != 18)
+        return;
+    static const char *const names[3] = { "ColourPrimaries", "TransferCharacteristics",
+                                          "MatrixCoefficients" };
+    const int values[3] = { cp, tc, mc };
+    for (int i = 0; i < 3; i++)
+        cme__buf_printf(b,
+                        "      <SupplementalProperty schemeIdUri=\"urn:mpeg:mpegB:cicp:%s\" "
+                        "value=\"%d\"/>\n",
+                        names[i], values[i]);
+}
+
 static void write_representation(CmeBuf *b, const CmeRendition *r)
 {
     /* FrameRateType (ISO/IEC 23009-1 5.3.12.2) is "N" or "N/D"; reduce it first. */
@@ -177,6 +206,7 @@ int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
         cme__buf_printf(out, "    <AdaptationSet id=\"0\" contentType=\"video\" "
                              "mimeType=\"video/mp4\" segmentAlignment=\"true\" "
                              "startWithSAP=\"1\">\n");
+        write_hdr_properties(out, r, nb);
         for (size_t i = 0; i < nb; i++)
             if (!r[i].is_audio)
                 write_representation(out, &r[i]);

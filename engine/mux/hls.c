@@ -134,6 +134,11 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
         cme__buf_printf(out,
                         "\",RESOLUTION=%" PRIu32 "x%" PRIu32 ",FRAME-RATE=%" PRIu64 ".%03" PRIu64,
                         x->width, x->height, fps_milli / 1000, fps_milli % 1000);
+        /* RFC 8216bis 4.4.6.2: VIDEO-RANGE is PQ or HLG for those transfer functions and
+         * SDR (the default, left out) otherwise; read from the bitstream's codecs string. */
+        const char *range = cme__codecs_video_range(x->codecs);
+        if (range)
+            cme__buf_printf(out, ",VIDEO-RANGE=%s", range);
         /* RFC 8216 4.3.4.2: AUDIO names the EXT-X-MEDIA group of the variant's audio. */
         if (audio)
             cme__buf_printf(out, ",AUDIO=\"" AUDIO_GROUP "\"");

@@ -106,3 +106,42 @@ uint64_t cme__scale_ceil(uint64_t value, uint32_t timescale, uint32_t unit)
     uint64_t q = value / timescale, rem = value % timescale;
     return q * unit + (rem * unit + timescale - 1) / timescale;
 }
+
+int cme__codecs_colour(const char *codecs, int *primaries, int *transfer, int *matrix)
+{
+    if (!codecs || strncmp(codecs, "av01.", 5) != 0)
+        return CME_EINVAL;
+    /* Fields after "av01": P, LLT, DD, then optionally M, CCC, cp, tc, mc, F. */
+    int field[10];
+    int n = 0;
+    const char *p = codecs + 4;
+    while (*p == '.' && n < 10) {
+        p++;
+        if (n == 1) { /* LLT: two digits and a tier letter */
+            while (*p && *p != '.')
+                p++;
+            field[n++] = 0;
+            continue;
+        }
+        if (*p < '0' || *p > '9')
+            return CME_EINVAL;
+        int v = 0;
+        while (*p >= '0' && *p <= '9' && v < 1000)
+            v = v * 10 + (*p++ - '0');
+        field[n++] = v;
+    }
+    if (*p != '\0' || (n != 3 && n != 9))
+        return CME_EINVAL;
+    *primaries = n == 9 ? field[5] : 1;
+    *transfer = n == 9 ? field[6] : 1;
+    *matrix = n == 9 ? field[7] : 1;
+    return 0;
+}
+
+const char *cme__codecs_video_range(const char *codecs)
+{
+    int cp, tc, mc;
+    if (cme__codecs_colour(codecs, &cp, &tc, &mc) < 0)
+        return NULL;
+    return tc == 16 ? "PQ" : tc == 18 ? "HLG" : NULL;
+}

@@ -33,4 +33,15 @@ uint64_t cme__scale_round(uint64_t value, uint32_t timescale, uint32_t unit);
 /* value / timescale in units of 1/unit, rounded up. */
 uint64_t cme__scale_ceil(uint64_t value, uint32_t timescale, uint32_t unit);
 
+/* The colour code points (ISO/IEC 23091-4) an AV1 codecs string carries in its optional
+ * fields (AV1-ISOBMFF annex A: av01.P.LLT.DD.M.CCC.cp.tc.mc.F): 0 with them filled, 1/1/1
+ * (BT.709) for the short form; CME_EINVAL for a string that is not AV1 or is malformed. The
+ * codecs string is derived from the encoder's sequence header, so this is the bitstream's
+ * colour, never the recipe's. */
+int cme__codecs_colour(const char *codecs, int *primaries, int *transfer, int *matrix);
+
+/* "PQ" (transfer 16, SMPTE ST 2084) or "HLG" (18, ARIB STD-B67) for an AV1 codecs string
+ * that signals an HDR transfer, else NULL (SDR, the playlists' default). */
+const char *cme__codecs_video_range(const char *codecs);
+
 #endif /* CME_MUX_MANIFEST_H */

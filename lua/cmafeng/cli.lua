@@ -20,7 +20,8 @@ usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume] [--overwrite] [-
                             (without a journal in DIR: a normal run, and it says so)
            --overwrite      replace the output of an earlier job in DIR (refused otherwise)
            ARGS             the words after -- reach the recipe as `arg`
-  probe    describe a media file
+  probe    describe a media file: sizes, SAR, rotation, frame rate, colour and HDR,
+           audio and subtitle streams (the fields of cmafeng.probe, docs/recipes.md)
   inspect  an AV1 file (.obu, .ivf, init.mp4, .m4s, .mp4): sequence header, av1C, codec
            string, and per sample the time, size, frame type and sync flag
   validate check an output directory: manifests against the files on disk (exit 1 on problems)
@@ -45,24 +46,6 @@ local function cmd_version()
       state = "built; " .. (b.status or "")
     end
     io.stdout:write(string.format("  %-6s %s\n", b.name, state))
-  end
-  return 0
-end
-
-local function cmd_probe(args)
-  local path, as_json
-  for _, a in ipairs(args) do
-    if a == "--json" then as_json = true else path = a end
-  end
-  if not path then return fail("probe: expected a FILE\n" .. USAGE) end
-  local info, err = core.probe(path)
-  if not info then return fail(err) end
-  if as_json then
-    io.stdout:write(json.encode(info), "\n")
-  else
-    io.stdout:write(string.format("%s: %s %dx%d %d/%d fps, %.3f s, %d frames%s\n", path,
-      info.codec, info.width, info.height, info.fps_num, info.fps_den, info.duration,
-      info.frames, info.has_audio and ", audio" or ""))
   end
   return 0
 end
@@ -124,6 +107,17 @@ local function readable_tree(dir)
     end
   end
   return walk(dir, 1)
+end
+
+-- cmafeng probe FILE [--json]: what cmafeng.probe(FILE) returns (lua/cmafeng/probe.lua).
+local function cmd_probe(args)
+  local path, as_json = operand_and_json("probe", "FILE", args)
+  if not path then return as_json end
+  local probe = require "cmafeng.probe"
+  local info, err = probe.probe(path)
+  if not info then return fail(err) end
+  io.stdout:write(as_json and json.encode(info, { indent = "  " }) .. "\n" or probe.text(info))
+  return 0
 end
 
 local function cmd_inspect(args)

@@ -2,7 +2,7 @@
 --
 --   cmafeng.version()           -> "0.1.0"
 --   cmafeng.backends(probe)     -> { {name=, built=, available=, status=}, ... }
---   cmafeng.probe(path)         -> source info | nil, message, code
+--   cmafeng.probe(path)         -> source info | nil, message, code (cmafeng.probe)
 --   cmafeng.av1                 -> parse / codec_string / invariant
 --   cmafeng.start(job)          -> engine (started) | nil, message, code
 --   cmafeng.run(job, opts)      -> summary | nil, message, exit_code  (cmafeng.runloop)
@@ -11,7 +11,7 @@ local core = require "cmafeng.core"
 local M = {
   version = core.version,
   backends = core.backends,
-  probe = core.probe,
+  probe = require("cmafeng.probe").probe,
   av1 = core.av1,
 }
 

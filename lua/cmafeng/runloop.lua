@@ -327,7 +327,9 @@ function M.run(job, opts)
   report.elapsed = stats.elapsed
   report.frames = stats.frames_decoded
   -- Damaged or short sources still encode what decodes, but never silently.
+  -- Warnings recipe.load found (a ladder that upscales or stretches the source, ...) first.
   report.warnings = {}
+  for _, w in ipairs(job.warnings or {}) do report.warnings[#report.warnings + 1] = w end
   if stats.decode_errors > 0 then
     report.warnings[#report.warnings + 1] = string.format(
       "%s: %d damaged packets or frames were skipped or concealed by the decoder",
@@ -347,6 +349,11 @@ function M.run(job, opts)
     if a.rendition ~= b.rendition then return a.rendition < b.rendition end
     return a.index < b.index
   end)
+  -- A per-title ladder's probes: their curves, hull and choice, and a plot beside them.
+  if job.per_title then
+    report.per_title = job.per_title
+    write_atomic(job.output .. "/per_title.svg", require("cmafeng.per_title").svg(job.per_title))
+  end
   local wok, werr = write_atomic(job.output .. "/report.json",
                                  json.encode(report, { indent = "  " }) .. "\n")
   if interrupted then

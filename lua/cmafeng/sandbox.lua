@@ -54,6 +54,9 @@ M.PATTERN_COST = 1e9
 M.allowed_modules = {
   ["cmafeng"] = true,
   ["cmafeng.ladder"] = true,
+  ["cmafeng.chunking"] = true,
+  ["cmafeng.probe"] = true,
+  ["cmafeng.per_title"] = true,
   ["cmafeng.json"] = true,
   ["cmafeng.av1"] = true,
 }
@@ -242,7 +245,7 @@ local function guarded_probe(allowed)
       error("cmafeng.probe: expected a path string, got " .. type(path), 2)
     end
     for _, a in ipairs(allowed) do
-      if same_file(path, a) then return core.probe(path, ...) end
+      if same_file(path, a) then return require("cmafeng.probe").probe(path, ...) end
     end
     error("cmafeng.probe: " .. path .. " was not named on the command line; recipes probe " ..
           "only the files given after --", 2)

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "cmafeng/mux.h"
+#include "mux/manifest.h"
 
 #ifndef CME_SOURCE_DIR
 #define CME_SOURCE_DIR "."
@@ -222,6 +223,55 @@ static void test_timeline_gap_and_rates(void **state)
     cme_buf_free(&b);
 }
 
+/* HDR variants: VIDEO-RANGE in HLS and CICP descriptors in DASH come from the codecs
+ * string's colour fields; SDR (short form, or BT.709 long form) writes neither. */
+static void test_video_range(void **state)
+{
+    (void)state;
+    CmeRendition r[2];
+    ladder(r);
+    CmeBuf b = { 0 };
+    r[0].codecs = "av01.0.05M.10.0.110.09.16.09.0";
+    r[1].codecs = "av01.0.04M.10.0.110.09.16.09.0";
+    assert_int_equal(cme_hls_write_master(&b, r, 2), 0);
+    assert_non_null(strstr((const char *)b.data, "FRAME-RATE=29.970,VIDEO-RANGE=PQ\n720p/"));
+    assert_non_null(strstr((const char *)b.data, "FRAME-RATE=29.970,VIDEO-RANGE=PQ\n360p/"));
+    cme_buf_free(&b);
+    assert_int_equal(cme_dash_write_mpd(&b, r, 2), 0);
+    assert_non_null(strstr((const char *)b.data,
+                           "<SupplementalProperty schemeIdUri=\"urn:mpeg:mpegB:cicp:"
+                           "TransferCharacteristics\" value=\"16\"/>"));
+    assert_non_null(strstr((const char *)b.data, "cicp:ColourPrimaries\" value=\"9\"/>"));
+    assert_non_null(strstr((const char *)b.data, "cicp:MatrixCoefficients\" value=\"9\"/>"));
+    cme_buf_free(&b);
+
+    r[0].codecs = "av01.0.05M.10.0.110.09.18.09.0";
+    r[1].codecs = "av01.0.04M.10.0.110.09.18.09.0";
+    assert_int_equal(cme_hls_write_master(&b, r, 2), 0);
+    assert_non_null(strstr((const char *)b.data, ",VIDEO-RANGE=HLG\n"));
+    cme_buf_free(&b);
+
+    r[0].codecs = "av01.0.05M.08.0.110.01.01.01.1";
+    r[1].codecs = "av01.0.04M.08";
+    assert_int_equal(cme_hls_write_master(&b, r, 2), 0);
+    assert_null(strstr((const char *)b.data, "VIDEO-RANGE"));
+    cme_buf_free(&b);
+    assert_int_equal(cme_dash_write_mpd(&b, r, 2), 0);
+    assert_null(strstr((const char *)b.data, "SupplementalProperty"));
+    cme_buf_free(&b);
+
+    int cp, tc, mc;
+    assert_int_equal(cme__codecs_colour("av01.0.04M.10.0.110.09.16.09.0", &cp, &tc, &mc), 0);
+    assert_true(cp == 9 && tc == 16 && mc == 9);
+    assert_int_equal(cme__codecs_colour("av01.0.04M.08", &cp, &tc, &mc), 0);
+    assert_true(cp == 1 && tc == 1 && mc == 1);
+    assert_int_equal(cme__codecs_colour("mp4a.40.2", &cp, &tc, &mc), CME_EINVAL);
+    assert_int_equal(cme__codecs_colour("av01.0.04M.10.0.110", &cp, &tc, &mc), CME_EINVAL);
+    assert_int_equal(cme__codecs_colour("av01.0.04M.10.0.110.09.16.09.0.7", &cp, &tc, &mc),
+                     CME_EINVAL);
+    assert_int_equal(cme__codecs_colour("av01.0.04M.x", &cp, &tc, &mc), CME_EINVAL);
+}
+
 static void test_invalid(void **state)
 {
     (void)state;
@@ -407,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_golden_av_mpd),
         cmocka_unit_test(test_av_variants),
         cmocka_unit_test(test_av_invalid),
+        cmocka_unit_test(test_video_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,7 +34,7 @@ expect_bad "recipe syntax error" "^cmafeng: $WORK/syntax.lua:3: " "$WORK/o4" \
 
 printf 'return { source = arg[1], output = "%s", video = { ladder = { { width = 320, height = 181 } } } }\n' \
   "$WORK/o5" >"$WORK/odd.lua"
-expect_bad "invalid rung" "^cmafeng: $WORK/odd.lua: video.ladder\[1\].height: expected an even integer" \
+expect_bad "invalid rung" "^cmafeng: $WORK/odd.lua:1: video.ladder\[1\].height: expected an even integer" \
   "$WORK/o5" run "$WORK/odd.lua" -- "$WORK/noise.mkv"
 
 expect_bad "missing recipe" "^cmafeng: $WORK/none.lua: cannot read recipe" "$WORK/o6" \

@@ -18,7 +18,7 @@ describe("ladder.standard", function()
   end)
 
   it("keeps the source aspect ratio and does not upscale", function()
-    assert.are.same({ "480p 654x480", "360p 490x360" },
+    assert.are.same({ "528p 720x528", "480p 654x480", "360p 490x360" },
                     sizes(ladder.standard { heights = { 1080, 720, 480, 360 },
                                             source_width = 720, source_height = 528 }))
     assert.are.same({ "720p 982x720" },
@@ -41,7 +41,7 @@ describe("ladder.standard", function()
     assert.has_error(function() ladder.standard { heights = { 721 } } end,
                      "ladder.standard: heights[1]: expected an even integer >= 16, got 721")
     assert.has_error(function() ladder.standard { height = { 720 } } end,
-                     "ladder.standard: height: unknown key")
+                     "ladder.standard: height: unknown key (did you mean \"heights\"?)")
     assert.has_error(function() ladder.standard { source_width = 1920 } end,
                      "ladder.standard: give both source_width and source_height, or neither")
     assert.has_error(function() ladder.standard { crf = 64 } end,
@@ -52,5 +52,105 @@ end)
 describe("ladder.even", function()
   it("rounds to the nearest even integer", function()
     assert.are.same({ 854, 852, 640, 2 }, { ladder.even(853.3), ladder.even(852.9), ladder.even(640), ladder.even(1) })
+  end)
+end)
+
+-- A probe table as cmafeng.probe returns it, with only what the ladder reads.
+local function src(w, h, o)
+  o = o or {}
+  local sar_num, sar_den = o.sar_num or 1, o.sar_den or 1
+  local dw = math.floor(w * sar_num / sar_den + 0.5)
+  local rot = o.rotation or 0
+  local v = { width = w, height = h, sar_num = sar_num, sar_den = sar_den, rotation = rot,
+              display_width = (rot == 90 or rot == 270) and h or dw,
+              display_height = (rot == 90 or rot == 270) and dw or h,
+              hdr = o.hdr or "sdr", hflip = false }
+  return { path = "src.mkv", video = v }
+end
+
+describe("ladder.standard{source = probe}", function()
+  it("keeps a wide source's width: 1920x800 gets a 1920-wide top rung", function()
+    assert.are.same({ "800p 1920x800", "534p 1280x534", "356p 854x356", "266p 640x266" },
+                    sizes(ladder.standard { source = src(1920, 800) }))
+  end)
+
+  it("resizes an anamorphic source by its SAR: 720x576 at 64:45 shows 1024x576", function()
+    assert.are.same({ "576p 1024x576", "480p 854x480", "360p 640x360" },
+                    sizes(ladder.standard { source = src(720, 576, { sar_num = 64, sar_den = 45 }) }))
+  end)
+
+  it("fits 4:3 into the 16:9 boxes by height", function()
+    assert.are.same({ "1080p 1440x1080", "720p 960x720", "480p 640x480", "360p 480x360" },
+                    sizes(ladder.standard { source = src(1440, 1080) }))
+  end)
+
+  it("never goes above the display size and drops duplicates", function()
+    assert.are.same({ "540p 960x540", "480p 854x480", "360p 640x360" },
+                    sizes(ladder.standard { source = src(960, 540) }))
+    -- An odd display size rounds down, never up.
+    assert.are.same({ "574p 1022x574" },
+                    sizes(ladder.standard { source = src(1023, 575), heights = { 1080, 720 } }))
+  end)
+
+  it("turns the boxes for a rotated (portrait) source", function()
+    assert.are.same({ "1080p 1080x1920", "720p 720x1280", "480p 480x854", "360p 360x640" },
+                    sizes(ladder.standard { source = src(1920, 1080, { rotation = 90 }) }))
+  end)
+
+  it("gives PQ and HLG sources 10-bit rungs, SDR the job's default", function()
+    for _, kind in ipairs { "pq", "hlg" } do
+      for _, r in ipairs(ladder.standard { source = src(1280, 720, { hdr = kind }) }) do
+        assert.are.equal(10, r.bit_depth)
+      end
+    end
+    assert.is_nil(ladder.standard({ source = src(1280, 720) })[1].bit_depth)
+    assert.are.equal(8, ladder.standard({ source = src(1280, 720, { hdr = "pq" }),
+                                          bit_depth = 8 })[1].bit_depth)
+  end)
+
+  it("takes explicit boxes", function()
+    assert.are.same({ "1080p 1440x1080", "240p 320x240" },
+                    sizes(ladder.standard { source = src(1440, 1080),
+                                            boxes = { { 1920, 1080 }, { 320, 320 } } }))
+  end)
+
+  it("raises on a source without video and on conflicting sizes", function()
+    assert.has_error(function() ladder.standard { source = { path = "a.m4a", audio = {} } } end,
+                     "ladder.standard: source: a.m4a has no video stream")
+    assert.has_error(function()
+      ladder.standard { source = src(640, 360), source_width = 640, source_height = 360 }
+    end, "ladder.standard: give source or source_width/source_height, not both")
+    assert.has_error(function() ladder.standard { heights = { 720 }, boxes = { { 1280, 720 } } } end,
+                     "ladder.standard: give heights or boxes, not both")
+  end)
+end)
+
+describe("ladder.check", function()
+  it("says nothing about a ladder built from the source", function()
+    local s = src(1920, 800)
+    assert.are.same({}, ladder.check(ladder.standard { source = s }, s))
+  end)
+
+  it("warns about upscaling, stretching and 8-bit HDR, naming the rung", function()
+    local s = src(960, 720, { hdr = "pq" })
+    local w = ladder.check({ { name = "1080p", width = 1920, height = 1080, bit_depth = 10 },
+                             { name = "540p", width = 720, height = 540, bit_depth = 8 } }, s)
+    assert.are.equal(3, #w)
+    assert.matches("^video.ladder%[1%] %(1080p%): 1920x1080 is larger than the source's " ..
+                   "display size 960x720", w[1])
+    assert.matches("^video.ladder%[1%] %(1080p%): 1920x1080, aspect 1.778 differs from the " ..
+                   "source's display size 960x720 %(aspect 1.333%): the picture will be stretched", w[2])
+    assert.matches("^video.ladder%[2%] %(540p%): 8%-bit rung for a PQ %(HDR%) source", w[3])
+  end)
+
+  it("explains an anamorphic source's sizes and warns that rotation is not applied yet", function()
+    local w = ladder.check({ { name = "576p", width = 720, height = 576 } },
+                           src(720, 576, { sar_num = 64, sar_den = 45 }))
+    assert.are.equal(1, #w)
+    assert.matches("coded 720x576, SAR 64:45", w[1])
+    w = ladder.check({ { name = "640p", width = 360, height = 640 } },
+                     src(640, 360, { rotation = 90 }))
+    assert.are.equal(1, #w)
+    assert.matches("rotated 90 degrees clockwise, but the engine does not rotate pixels yet", w[1])
   end)
 end)

@@ -87,7 +87,7 @@ describe("the sandbox's instruction budget", function()
     local job, err = recipe.load(path, {})
     os.remove(path)
     assert.is_nil(job)
-    assert.matches("^" .. path:gsub("%p", "%%%0") .. ": source: expected a string", err)
+    assert.matches("^" .. path:gsub("%p", "%%%0") .. ":%d+: source: expected a string", err)
   end)
 
   it("never tostring()s an error value (endless __tostring)", function()
