@@ -17,6 +17,9 @@ typedef enum CmeBackend {
     CME_BACKEND_NVENC,
     CME_BACKEND_QSV,
     CME_BACKEND_VAAPI,
+    CME_BACKEND_AOM,   /* libaom-av1 through libavcodec */
+    CME_BACKEND_RAV1E, /* librav1e through libavcodec */
+    CME_BACKEND_AMF,   /* av1_amf through libavcodec (FFmpeg >= 6.0) */
 } CmeBackend;
 
 typedef struct CmeDevice {
