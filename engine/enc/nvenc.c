@@ -18,10 +18,20 @@
 
 #include "cmafeng/common.h"
 #include "enc/encoder.h"
+#include "enc/lavc.h"
 
-typedef struct NvencPriv {
-    int unused;
-} NvencPriv;
+/* Encoding goes through FFmpeg's av1_nvenc (FFmpeg >= 6.0 built with nv-codec-headers
+ * 12), which takes system-memory YUV420P/P010 frames and manages its own CUDA context. */
+static const CmeLavcSpec nvenc_spec = {
+    .encoder = "av1_nvenc",
+    .needs = "FFmpeg >= 6.0",
+    .preset_fixed_min = 1,
+    .preset_fixed_max = 7,
+    .preset_name = "preset p1..p7",
+    .quality_qindex = 1,
+    .forced_keyframes = 1,
+    .hardware = 1,
+};
 
 static int nvenc_probe(char *msg, size_t msglen)
 {
@@ -44,27 +54,31 @@ static int nvenc_probe(char *msg, size_t msglen)
         return CME_ENODEV;
     }
     nvenc_free_functions(&nv);
-    snprintf(msg, msglen,
-             "NVENC present (%d GPU(s)) but AV1 encode needs NVENC API 12; this build has "
-             "API %d",
-             count, NVENCAPI_MAJOR_VERSION);
-    return CME_EUNSUPPORTED;
+    return cme__lavc_probe(&nvenc_spec, msg, msglen);
+}
+
+static int nvenc_caps(CmeEncoderCaps *c, char *msg, size_t msglen)
+{
+    int r = cme__lavc_caps(&nvenc_spec, c, msg, msglen);
+    if (r == 0)
+        c->sessions_max = 8; /* GeForce drivers allow 8 concurrent NVENC sessions */
+    return r;
 }
 
 static int nvenc_open(void *priv, const CmeEncoderSettings *s, char *err, size_t errlen)
 {
-    int r = nvenc_probe(err, errlen);
-    return r < 0 ? r : CME_EUNSUPPORTED;
+    return cme__lavc_open(priv, &nvenc_spec, s, err, errlen);
 }
 
 const CmeEncoderImpl cme__encoder_nvenc = {
     .name = "nvenc",
     .backend = CME_BACKEND_NVENC,
-    .priv_size = sizeof(NvencPriv),
+    .priv_size = sizeof(CmeLavcPriv),
+    .caps = nvenc_caps,
     .probe = nvenc_probe,
     .open = nvenc_open,
-    .send_frame = cme__enc_unsupported_send,
-    .receive_packet = cme__enc_unsupported_receive,
-    .close = cme__enc_unsupported_close,
+    .send_frame = cme__lavc_send,
+    .receive_packet = cme__lavc_receive,
+    .close = cme__lavc_close,
 };
 #endif

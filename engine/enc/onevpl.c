@@ -76,6 +76,33 @@ static int vpl_probe(char *msg, size_t msglen)
     return ret;
 }
 
+/* Intel Arc / Meteor Lake AV1 encode: 8 and 10 bit, up to 8192x8192, target usage 1..7. */
+static int vpl_caps(CmeEncoderCaps *c, char *msg, size_t msglen)
+{
+    (void)msg;
+    (void)msglen;
+    *c = (CmeEncoderCaps){
+        .encoder = "oneVPL AV1",
+        .bit_depths = 1u << 8 | 1u << 10,
+        .min_width = 16,
+        .min_height = 16,
+        .max_width = 8192,
+        .max_height = 8192,
+        .preset_min = 1,
+        .preset_max = 7,
+        .preset_name = "TargetUsage",
+        .crf_min = 1,
+        .crf_max = 63,
+        .rc_modes = CME_RC_CQP | CME_RC_CRF,
+        .rc_note = "crf c becomes ICQ quality c, or CQP qindex 4c",
+        .level_settable = 1,
+        .midjob_open_safe = 1,
+        .forced_keyframes = 1,
+        .hardware = 1,
+    };
+    return 0;
+}
+
 static int vpl_open(void *priv, const CmeEncoderSettings *s, char *err, size_t errlen)
 {
     int r = vpl_probe(err, errlen);
@@ -86,6 +113,7 @@ const CmeEncoderImpl cme__encoder_onevpl = {
     .name = "qsv",
     .backend = CME_BACKEND_QSV,
     .priv_size = sizeof(VplPriv),
+    .caps = vpl_caps,
     .probe = vpl_probe,
     .open = vpl_open,
     .send_frame = cme__enc_unsupported_send,

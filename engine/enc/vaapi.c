@@ -18,10 +18,21 @@
 
 #include "cmafeng/common.h"
 #include "enc/encoder.h"
+#include "enc/lavc.h"
 
-typedef struct VaapiPriv {
-    int unused;
-} VaapiPriv;
+/* Encoding goes through FFmpeg's av1_vaapi (FFmpeg >= 6.0), which takes VA surfaces only:
+ * frames are converted to NV12/P010 and uploaded through a VAAPI frames context. */
+static const CmeLavcSpec vaapi_spec = {
+    .encoder = "av1_vaapi",
+    .needs = "FFmpeg >= 6.0",
+    .preset_fixed_min = 1,
+    .preset_fixed_max = 7,
+    .preset_name = "compression_level",
+    .quality_qindex = 1,
+    .forced_keyframes = 1,
+    .hw_type = AV_HWDEVICE_TYPE_VAAPI,
+    .hardware = 1,
+};
 
 typedef VADisplay (*GetDisplayDrmFn)(int);
 typedef VAStatus (*InitializeFn)(VADisplay, int *, int *);
@@ -68,11 +79,7 @@ static int vaapi_probe(char *msg, size_t msglen)
         }
         free(eps);
         if (found) {
-            snprintf(msg, msglen,
-                     "VA-API AV1 encode available on %s, but the VA-API encode "
-                     "path is not implemented in this version",
-                     node);
-            ret = CME_EUNSUPPORTED;
+            ret = cme__lavc_probe(&vaapi_spec, msg, msglen);
         } else {
             snprintf(msg, msglen, "no VA-API device: the driver on %s has no AV1 encode", node);
         }
@@ -84,20 +91,25 @@ static int vaapi_probe(char *msg, size_t msglen)
     return ret;
 }
 
+static int vaapi_caps(CmeEncoderCaps *c, char *msg, size_t msglen)
+{
+    return cme__lavc_caps(&vaapi_spec, c, msg, msglen);
+}
+
 static int vaapi_open(void *priv, const CmeEncoderSettings *s, char *err, size_t errlen)
 {
-    int r = vaapi_probe(err, errlen);
-    return r < 0 ? r : CME_EUNSUPPORTED;
+    return cme__lavc_open(priv, &vaapi_spec, s, err, errlen);
 }
 
 const CmeEncoderImpl cme__encoder_vaapi = {
     .name = "vaapi",
     .backend = CME_BACKEND_VAAPI,
-    .priv_size = sizeof(VaapiPriv),
+    .priv_size = sizeof(CmeLavcPriv),
+    .caps = vaapi_caps,
     .probe = vaapi_probe,
     .open = vaapi_open,
-    .send_frame = cme__enc_unsupported_send,
-    .receive_packet = cme__enc_unsupported_receive,
-    .close = cme__enc_unsupported_close,
+    .send_frame = cme__lavc_send,
+    .receive_packet = cme__lavc_receive,
+    .close = cme__lavc_close,
 };
 #endif
