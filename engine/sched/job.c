@@ -200,26 +200,6 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
     return 0;
 }
 
-static int parse_backend(const char *name, CmeBackend *out)
-{
-    static const struct {
-        const char *name;
-        CmeBackend b;
-    } map[] = {
-        { "svt", CME_BACKEND_SVT },
-        { "nvenc", CME_BACKEND_NVENC },
-        { "qsv", CME_BACKEND_QSV },
-        { "vaapi", CME_BACKEND_VAAPI },
-    };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-        if (!strcmp(name, map[i].name)) {
-            *out = map[i].b;
-            return 0;
-        }
-    }
-    return CME_EINVAL;
-}
-
 /* Adds the job's devices to the pool; hardware devices must probe. */
 static int setup_devices(CmeJob *job, char *err, size_t errlen)
 {
@@ -233,21 +213,14 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
     job->nb_workers = 0;
     for (int i = 0; i < s->nb_devices; i++) {
         const CmeDeviceSettings *d = &s->devices[i];
-        CmeBackend b;
-        if (parse_backend(d->backend, &b) < 0) {
-            snprintf(err, errlen,
-                     "devices[%d].backend: expected svt, nvenc, qsv or vaapi, "
-                     "got \"%s\"",
-                     i + 1, d->backend);
-            return CME_EINVAL;
-        }
-        const CmeEncoderImpl *impl = cme__encoder_find(b);
+        const CmeEncoderImpl *impl = NULL;
         char msg[256] = { 0 };
-        if (!impl) {
-            snprintf(err, errlen, "devices[%d]: the %s backend was not built into this binary",
-                     i + 1, d->backend);
-            return CME_ENODEV;
+        int lr = cme__encoder_lookup(d->backend, &impl, msg, sizeof(msg));
+        if (lr < 0) {
+            snprintf(err, errlen, "devices[%d].backend: %s", i + 1, msg);
+            return lr;
         }
+        const CmeBackend b = impl->backend;
         int pr = impl->probe(msg, sizeof(msg));
         if (pr < 0) {
             snprintf(err, errlen, "devices[%d]: %s", i + 1, msg);
@@ -265,6 +238,12 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
             return r;
         job->pool.devices[r].level = d->level; /* no thread runs yet: no lock needed */
         job->nb_workers += sessions;
+        /* Every rung against the device's capabilities, before anything opens. */
+        for (int k = 0; k < s->nb_rungs; k++) {
+            int cr = cme__encoder_check_rung(&s->rungs[k], &job->pool.devices[r], err, errlen);
+            if (cr < 0)
+                return cr;
+        }
     }
     return 0;
 }
