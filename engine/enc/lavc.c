@@ -107,8 +107,8 @@ static const AVCodec *find(const CmeLavcSpec *spec, char *msg, size_t msglen)
     const AVCodec *c = avcodec_find_encoder_by_name(spec->encoder);
     if (!c || c->id != AV_CODEC_ID_AV1) {
         unsigned v = avcodec_version();
-        snprintf(msg, msglen, "%s: not in this FFmpeg build (libavcodec %u.%u%s%s)",
-                 spec->encoder, v >> 16, (v >> 8) & 0xff, spec->needs ? "; needs " : "",
+        snprintf(msg, msglen, "%s: not in this FFmpeg build (libavcodec %u.%u%s%s)", spec->encoder,
+                 v >> 16, (v >> 8) & 0xff, spec->needs ? "; needs " : "",
                  spec->needs ? spec->needs : "");
         return NULL;
     }
@@ -340,7 +340,8 @@ static int open_context(CmeLavcPriv *p, char *err, size_t errlen)
     if (r < 0) {
         char e[AV_ERROR_MAX_STRING_SIZE] = { 0 };
         av_strerror(r, e, sizeof(e));
-        snprintf(err, errlen, "%s rejected the configuration (%dx%d, %d-bit, preset %d, crf %d): %s",
+        snprintf(err, errlen,
+                 "%s rejected the configuration (%dx%d, %d-bit, preset %d, crf %d): %s",
                  p->spec->encoder, s->width, s->height, s->bit_depth, s->preset, s->crf, e);
         avcodec_free_context(&ctx);
         return CME_EENCODER;
@@ -365,8 +366,7 @@ static int choose_formats(CmeLavcPriv *p, char *err, size_t errlen)
         p->enc_fmt = semi;
         p->upload = 1;
     } else {
-        snprintf(err, errlen, "%s takes no %d-bit 4:2:0 input", p->spec->encoder,
-                 p->set.bit_depth);
+        snprintf(err, errlen, "%s takes no %d-bit 4:2:0 input", p->spec->encoder, p->set.bit_depth);
         return CME_EUNSUPPORTED;
     }
     if (p->upload) {
@@ -400,16 +400,16 @@ static int choose_formats(CmeLavcPriv *p, char *err, size_t errlen)
         p->conv->height = p->set.height;
         if (av_frame_get_buffer(p->conv, 0) < 0)
             return CME_ENOMEM;
-        p->sws = sws_getContext(p->set.width, p->set.height, p->in_fmt, p->set.width,
-                                p->set.height, p->enc_fmt, SWS_POINT, NULL, NULL, NULL);
+        p->sws = sws_getContext(p->set.width, p->set.height, p->in_fmt, p->set.width, p->set.height,
+                                p->enc_fmt, SWS_POINT, NULL, NULL, NULL);
         if (!p->sws)
             return CME_ENOMEM;
     }
     return 0;
 }
 
-int cme__lavc_open(CmeLavcPriv *p, const CmeLavcSpec *spec, const CmeEncoderSettings *s,
-                   char *err, size_t errlen)
+int cme__lavc_open(CmeLavcPriv *p, const CmeLavcSpec *spec, const CmeEncoderSettings *s, char *err,
+                   size_t errlen)
 {
     p->spec = spec;
     p->set = *s;
@@ -499,8 +499,8 @@ int cme__lavc_send(void *priv, const CmeEncFrame *f)
     }
     if (r >= 0) {
         send->pts = f->pts;
-        send->pict_type = f->force_key && p->spec->forced_keyframes ? AV_PICTURE_TYPE_I
-                                                                    : AV_PICTURE_TYPE_NONE;
+        send->pict_type =
+            f->force_key && p->spec->forced_keyframes ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
         send->color_primaries = p->ctx->color_primaries;
         send->color_trc = p->ctx->color_trc;
         send->colorspace = p->ctx->colorspace;
@@ -596,18 +596,18 @@ static const CmeLavcSpec amf_spec = {
     .hardware = 1,
 };
 
-#define LAVC_BACKEND(id, spec)                                                                   \
-    static int id##_probe(char *msg, size_t msglen)                                             \
-    {                                                                                            \
-        return cme__lavc_probe(&spec, msg, msglen);                                              \
-    }                                                                                            \
-    static int id##_caps(CmeEncoderCaps *c, char *msg, size_t msglen)                           \
-    {                                                                                            \
-        return cme__lavc_caps(&spec, c, msg, msglen);                                            \
-    }                                                                                            \
-    static int id##_open(void *priv, const CmeEncoderSettings *s, char *err, size_t errlen)      \
-    {                                                                                            \
-        return cme__lavc_open(priv, &spec, s, err, errlen);                                      \
+#define LAVC_BACKEND(id, spec)                                                              \
+    static int id##_probe(char *msg, size_t msglen)                                         \
+    {                                                                                       \
+        return cme__lavc_probe(&spec, msg, msglen);                                         \
+    }                                                                                       \
+    static int id##_caps(CmeEncoderCaps *c, char *msg, size_t msglen)                       \
+    {                                                                                       \
+        return cme__lavc_caps(&spec, c, msg, msglen);                                       \
+    }                                                                                       \
+    static int id##_open(void *priv, const CmeEncoderSettings *s, char *err, size_t errlen) \
+    {                                                                                       \
+        return cme__lavc_open(priv, &spec, s, err, errlen);                                 \
     }
 
 LAVC_BACKEND(aom, aom_spec)

@@ -23,15 +23,15 @@ struct SwsContext;
 
 /* How one FFmpeg encoder is driven: which options carry speed and quality. */
 typedef struct CmeLavcSpec {
-    const char *encoder;      /* FFmpeg encoder name: "libaom-av1" */
-    const char *needs;        /* where the build lacks it: "FFmpeg >= 6.0" */
-    const char *preset_opt;   /* the encoder's speed AVOption, NULL: see preset_fixed */
-    int preset_fixed_min;     /* range when the range is not an AVOption's (hardware) */
+    const char *encoder;    /* FFmpeg encoder name: "libaom-av1" */
+    const char *needs;      /* where the build lacks it: "FFmpeg >= 6.0" */
+    const char *preset_opt; /* the encoder's speed AVOption, NULL: see preset_fixed */
+    int preset_fixed_min;   /* range when the range is not an AVOption's (hardware) */
     int preset_fixed_max;
-    const char *preset_name;  /* for messages: "cpu-used", "speed", "preset p1..p7" */
-    int quality_qindex;       /* 1: crf is mapped to an AV1 qindex 0..255 (rav1e, GPUs) */
-    int forced_keyframes;     /* honours AVFrame.pict_type = I as a key frame */
-    int hw_type;              /* enum AVHWDeviceType for uploads; 0 = none */
+    const char *preset_name; /* for messages: "cpu-used", "speed", "preset p1..p7" */
+    int quality_qindex;      /* 1: crf is mapped to an AV1 qindex 0..255 (rav1e, GPUs) */
+    int forced_keyframes;    /* honours AVFrame.pict_type = I as a key frame */
+    int hw_type;             /* enum AVHWDeviceType for uploads; 0 = none */
     int hardware;
 } CmeLavcSpec;
 
@@ -52,11 +52,11 @@ typedef struct CmeLavcPriv {
     enum AVPixelFormat enc_fmt; /* what the encoder gets in system memory */
     int upload;                 /* enc_fmt frames are uploaded to hw_frames surfaces */
     struct SwsContext *sws;
-    AVFrame *conv;              /* enc_fmt frame when a conversion is needed */
-    AVFrame *hw;                /* the uploaded surface */
-    AVPacket *out;              /* the packet last handed out */
-    int keyint;                 /* the chunk length in frames */
-    int64_t since_key;          /* frames sent since this context's last key frame */
+    AVFrame *conv;     /* enc_fmt frame when a conversion is needed */
+    AVFrame *hw;       /* the uploaded surface */
+    AVPacket *out;     /* the packet last handed out */
+    int keyint;        /* the chunk length in frames */
+    int64_t since_key; /* frames sent since this context's last key frame */
     int eos_sent;
     int eof;
     CmeLavcPending pending;
@@ -73,8 +73,8 @@ int cme__lavc_level_idx(int level_x10);
 int cme__lavc_caps(const CmeLavcSpec *spec, CmeEncoderCaps *c, char *msg, size_t msglen);
 /* The encoder is in the linked FFmpeg: 0 with "libaom-av1 (FFmpeg 59.37.100)", or as above. */
 int cme__lavc_probe(const CmeLavcSpec *spec, char *msg, size_t msglen);
-int cme__lavc_open(CmeLavcPriv *p, const CmeLavcSpec *spec, const CmeEncoderSettings *s,
-                   char *err, size_t errlen);
+int cme__lavc_open(CmeLavcPriv *p, const CmeLavcSpec *spec, const CmeEncoderSettings *s, char *err,
+                   size_t errlen);
 int cme__lavc_send(void *priv, const CmeEncFrame *f);
 int cme__lavc_receive(void *priv, CmeEncPacket *pkt);
 void cme__lavc_close(void *priv);
