@@ -283,9 +283,14 @@ static int apply_options(CmeLavcPriv *p, AVCodecContext *ctx, char *err, size_t 
         return CME_EENCODER;
     }
     if (s->level > 0) {
+        /* The encoders name their level constants "5.1"; av1_nvenc names x.0 levels "5". */
         char lv[24];
         snprintf(lv, sizeof(lv), "%d.%d", s->level / 10, s->level % 10);
         r = av_opt_set(priv, "level", lv, 0);
+        if (r < 0 && s->level % 10 == 0) {
+            snprintf(lv, sizeof(lv), "%d", s->level / 10);
+            r = av_opt_set(priv, "level", lv, 0);
+        }
         if (r < 0) {
             averr(err, errlen, "cannot set the level", enc, r);
             return CME_EUNSUPPORTED;
