@@ -90,8 +90,9 @@ static void software(CmeDiscovery *d, const char *backend)
     dev->av1_encode = 1;
     dev->can_run = 1;
     snprintf(dev->status, sizeof(dev->status), "%s %d..%d, %s", c.preset_name, c.preset_min,
-             c.preset_max, c.midjob_open_safe ? "encoders may open mid-job"
-                                              : "every encoder opened before the first frame");
+             c.preset_max,
+             c.midjob_open_safe ? "encoders may open mid-job"
+                                : "every encoder opened before the first frame");
 }
 
 /* A hardware backend through FFmpeg only (AMF has no discovery SDK here). */
@@ -104,10 +105,9 @@ static void lavc_only(CmeDiscovery *d, const char *backend)
         return;
     }
     int r = impl->probe(msg, sizeof(msg));
-    cme__discovery_note(d, backend, 1, r == 0,
-                        r == 0 ? "%s (no device query: the encoder finds its GPU when opened)"
-                               : "%s",
-                        msg);
+    cme__discovery_note(
+        d, backend, 1, r == 0,
+        r == 0 ? "%s (no device query: the encoder finds its GPU when opened)" : "%s", msg);
 }
 
 void cme__devices_discover(CmeDiscovery *d)

@@ -23,12 +23,12 @@
 
 /* One encoder device, ready to become a lease-pool device. */
 typedef struct CmeDeviceInfo {
-    char id[32];      /* "nvenc:0", "vaapi:renderD128", "qsv:0", "cpu" */
-    char backend[8];  /* the recipe's backend name: "svt", "nvenc", "vaapi", "qsv", ... */
-    char vendor[32];  /* "NVIDIA", "Intel", "AMD", "CPU" */
-    char name[96];    /* the GPU or driver name the SDK reports */
-    char path[64];    /* what the backend opens: "/dev/dri/renderD128", CUDA ordinal "0" */
-    int sessions;     /* concurrent encode sessions allowed; 0 = bounded by the cores only */
+    char id[32];     /* "nvenc:0", "vaapi:renderD128", "qsv:0", "cpu" */
+    char backend[8]; /* the recipe's backend name: "svt", "nvenc", "vaapi", "qsv", ... */
+    char vendor[32]; /* "NVIDIA", "Intel", "AMD", "CPU" */
+    char name[96];   /* the GPU or driver name the SDK reports */
+    char path[64];   /* what the backend opens: "/dev/dri/renderD128", CUDA ordinal "0" */
+    int sessions;    /* concurrent encode sessions allowed; 0 = bounded by the cores only */
     int max_width, max_height;
     int ten_bit;      /* AV1 Main 10-bit encode */
     int av1_encode;   /* the device itself encodes AV1 */

@@ -27,8 +27,12 @@
 static void test_nvenc_guids_and_caps(void **state)
 {
     (void)state;
-    const GUID h264 = { 0x6bc82762, 0x4e63, 0x4ca4, { 0xaa, 0x85, 0x1e, 0x50, 0xf3, 0x21, 0xf6, 0xbf } };
-    const GUID hevc = { 0x790cdc88, 0x4522, 0x4d7b, { 0x94, 0x25, 0xbd, 0xa9, 0x97, 0x5f, 0x76, 0x03 } };
+    const GUID h264 = {
+        0x6bc82762, 0x4e63, 0x4ca4, { 0xaa, 0x85, 0x1e, 0x50, 0xf3, 0x21, 0xf6, 0xbf }
+    };
+    const GUID hevc = {
+        0x790cdc88, 0x4522, 0x4d7b, { 0x94, 0x25, 0xbd, 0xa9, 0x97, 0x5f, 0x76, 0x03 }
+    };
     const GUID ada[] = { h264, hevc, cme__nvenc_av1_guid };
     const GUID ampere[] = { h264, hevc };
     assert_int_equal(cme__nvenc_has_av1(ada, 3), 1);
@@ -77,8 +81,7 @@ static void test_vaapi_attributes(void **state)
     (void)state;
     const char *ihd = "Intel iHD driver for Intel(R) Gen Graphics - 23.1.1 ()";
     VAConfigAttrib attrs[3] = {
-        { .type = VAConfigAttribRTFormat,
-          .value = VA_RT_FORMAT_YUV420 | VA_RT_FORMAT_YUV420_10 },
+        { .type = VAConfigAttribRTFormat, .value = VA_RT_FORMAT_YUV420 | VA_RT_FORMAT_YUV420_10 },
         { .type = VAConfigAttribMaxPictureWidth, .value = 8192 },
         { .type = VAConfigAttribMaxPictureHeight, .value = 8192 },
     };
@@ -114,9 +117,10 @@ static void test_vendor_strings(void **state)
     assert_string_equal(cme__vaapi_vendor_from_string("Intel i965 driver for Intel(R) Kaby Lake"),
                         "Intel");
     /* Mesa names itself first: the GPU after " for " decides. */
-    assert_string_equal(cme__vaapi_vendor_from_string(
-                            "Mesa Gallium driver 22.3.6 for AMD Radeon Graphics (raphael_mendocino)"),
-                        "AMD");
+    assert_string_equal(
+        cme__vaapi_vendor_from_string(
+            "Mesa Gallium driver 22.3.6 for AMD Radeon Graphics (raphael_mendocino)"),
+        "AMD");
     assert_string_equal(cme__vaapi_vendor_from_string("Mesa Gallium driver 23.1 for NVIDIA AD104"),
                         "NVIDIA");
     assert_string_equal(cme__vaapi_vendor_from_string("VDPAU backend"), "unknown");

@@ -81,8 +81,7 @@ static void check_packet(Seen *seen, const CmeEncPacket *pkt)
     if (has_seq)
         seen->seq = seq;
     assert_true(seen->next > 0 || has_seq);
-    assert_int_equal(cme_av1_tu_info(pkt->data, pkt->size, &seen->seq, &tu, perr, sizeof(perr)),
-                     0);
+    assert_int_equal(cme_av1_tu_info(pkt->data, pkt->size, &seen->seq, &tu, perr, sizeof(perr)), 0);
     if (tu.is_sync) {
         /* A segment may start here only with a sequence header in the same TU. */
         assert_true(has_seq);
@@ -209,13 +208,13 @@ static void test_ranges_are_checked_per_encoder(void **state)
     CmeEncoderSettings s = settings(13, 8);
     /* The range comes from the linked FFmpeg's AVOption (0..8 in 5.1). */
     check_caps(CME_BACKEND_AOM, s, CME_EINVAL,
-                 "preset 13 is out of range for libaom-av1 (cpu-used 0..");
+               "preset 13 is out of range for libaom-av1 (cpu-used 0..");
     check_caps(CME_BACKEND_RAV1E, s, CME_EINVAL,
-                 "preset 13 is out of range for librav1e (speed 0..10)");
+               "preset 13 is out of range for librav1e (speed 0..10)");
     check_caps(CME_BACKEND_SVT, s, 0, NULL);
     s.preset = -2;
     check_caps(CME_BACKEND_SVT, s, CME_EINVAL,
-                 "preset -2 is out of range for SVT-AV1 (enc_mode -1..13)");
+               "preset -2 is out of range for SVT-AV1 (enc_mode -1..13)");
     s = settings(8, 12);
     check_caps(CME_BACKEND_AOM, s, CME_EUNSUPPORTED, "bit depth 12");
     s = settings(8, 8);
@@ -238,8 +237,9 @@ static void test_ranges_are_checked_per_encoder(void **state)
 static void test_rung_check_names_rung_and_device(void **state)
 {
     (void)state;
-    CmeRungSettings rung = { .name = "720p", .width = 1280, .height = 720, .crf = 35,
-                             .preset = 10 };
+    CmeRungSettings rung = {
+        .name = "720p", .width = 1280, .height = 720, .crf = 35, .preset = 10
+    };
     CmeDevice dev = { .id = "aom-box", .backend = CME_BACKEND_AOM, .sessions = 1 };
     char err[512] = { 0 };
     assert_int_equal(cme__encoder_check_rung(&rung, &dev, err, sizeof(err)), CME_EINVAL);
@@ -265,7 +265,8 @@ static void test_caps(void **state)
     assert_int_equal(c.midjob_open_safe, 0); /* SVT-AV1 1.4.1: every init resets dispatch */
     assert_int_equal(c.forced_keyframes, 1);
     assert_int_equal(cme__encoder_lookup("x264", &impl, msg, sizeof(msg)), CME_EINVAL);
-    assert_non_null(strstr(msg, "expected svt, aom, rav1e, nvenc, qsv, vaapi or amf, got \"x264\""));
+    assert_non_null(
+        strstr(msg, "expected svt, aom, rav1e, nvenc, qsv, vaapi or amf, got \"x264\""));
     /* Hardware encoders missing from FFmpeg 5.1 say so, with the version that has them. */
     assert_int_equal(cme__encoder_lookup("amf", &impl, msg, sizeof(msg)), 0);
     if (impl->caps(&c, msg, sizeof(msg)) == CME_ENODEV)
