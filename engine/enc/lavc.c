@@ -471,8 +471,6 @@ int cme__lavc_send(void *priv, const CmeEncFrame *f)
         if (r < 0)
             return r;
     }
-    AVFrame frame;
-    memset(&frame, 0, sizeof(frame));
     AVFrame *src = av_frame_alloc();
     if (!src)
         return CME_ENOMEM;
@@ -493,9 +491,12 @@ int cme__lavc_send(void *priv, const CmeEncFrame *f)
         send = p->conv;
     }
     if (r >= 0 && p->upload) {
-        av_frame_unref(p->hw ? p->hw : (p->hw = av_frame_alloc()));
+        if (!p->hw)
+            p->hw = av_frame_alloc();
         if (!p->hw)
             r = AVERROR(ENOMEM);
+        else
+            av_frame_unref(p->hw);
         if (r >= 0)
             r = av_hwframe_get_buffer(p->hw_frames, p->hw, 0);
         if (r >= 0)
