@@ -7,6 +7,7 @@
 #include "enc/discover.h"
 #include "enc/encoder.h"
 #include "enc/lavc.h"
+#include "sched/lease_pool.h"
 
 CmeDeviceInfo *cme__discovery_add(CmeDiscovery *d)
 {
@@ -30,6 +31,35 @@ void cme__discovery_note(CmeDiscovery *d, const char *backend, int built, int av
     va_start(ap, fmt);
     vsnprintf(n->status, sizeof(n->status), fmt, ap);
     va_end(ap);
+}
+
+int cme__discovery_fill_pool(const CmeDiscovery *d, CmeLeasePool *pool, int software_sessions,
+                             int max_hw_sessions)
+{
+    int added = 0;
+    for (int i = 0; i < d->nb_devices; i++) {
+        const CmeDeviceInfo *dev = &d->devices[i];
+        const CmeEncoderImpl *impl = cme__encoder_find_name(dev->backend);
+        if (!dev->can_run || !dev->av1_encode || !impl)
+            continue;
+        CmeEncoderCaps c;
+        char msg[256];
+        memset(&c, 0, sizeof(c));
+        if (impl->caps(&c, msg, sizeof(msg)) < 0)
+            continue;
+        int sessions = software_sessions;
+        if (c.hardware) {
+            sessions = dev->sessions > 0 && dev->sessions < max_hw_sessions ? dev->sessions
+                                                                            : max_hw_sessions;
+        }
+        if (sessions < 1)
+            continue;
+        int r = cme__lease_pool_add(pool, dev->id, impl->backend, sessions, 0);
+        if (r < 0)
+            return r;
+        added++;
+    }
+    return added;
 }
 
 const char *cme__pci_vendor(unsigned id)

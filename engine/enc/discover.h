@@ -58,6 +58,19 @@ typedef struct CmeDiscovery {
  */
 void cme__devices_discover(CmeDiscovery *out);
 
+struct CmeLeasePool;
+/*
+ * Adds every discovered device that can run to a lease pool, before any lease is taken:
+ * software devices with software_sessions sessions (their cap is the cores: the caller's
+ * worker count), hardware devices with their own cap limited to max_hw_sessions (NVENC
+ * reports 8; an unlimited VA-API or oneVPL device gets max_hw_sessions). Returns the
+ * number of devices added, or CME_ERANGE when the pool is full. The device path a
+ * hardware encoder must open (CmeDeviceInfo.path) is not in CmeDevice yet: the engine
+ * passes it as CmeEncoderSettings.hw_device once the pool keeps it.
+ */
+int cme__discovery_fill_pool(const CmeDiscovery *d, struct CmeLeasePool *pool,
+                             int software_sessions, int max_hw_sessions);
+
 /* Appends a device; returns it, or NULL when the list is full. */
 CmeDeviceInfo *cme__discovery_add(CmeDiscovery *d);
 void cme__discovery_note(CmeDiscovery *d, const char *backend, int built, int available,

@@ -21,6 +21,7 @@
 #include "enc/discover.h"
 #include "enc/encoder.h"
 #include "enc/onevpl.h"
+#include "sched/lease_pool.h"
 
 #if CME_HAVE_NVENC
 /* nvEncGetEncodeGUIDs of an RTX 4070 (H.264, HEVC, AV1) and of an RTX 3060 (no AV1). */
@@ -286,6 +287,40 @@ static void test_vpl_params(void **state)
 }
 #endif
 
+/* Discovered devices become lease-pool devices with their session caps. */
+static void test_fill_pool(void **state)
+{
+    (void)state;
+    CmeDiscovery *d = calloc(1, sizeof(*d));
+    assert_non_null(d);
+    CmeDeviceInfo *v = cme__discovery_add(d);
+    snprintf(v->id, sizeof(v->id), "cpu-svt");
+    snprintf(v->backend, sizeof(v->backend), "svt");
+    v->av1_encode = v->can_run = 1;
+    v = cme__discovery_add(d);
+    snprintf(v->id, sizeof(v->id), "cpu-aom");
+    snprintf(v->backend, sizeof(v->backend), "aom");
+    v->av1_encode = v->can_run = 1;
+    v = cme__discovery_add(d);
+    snprintf(v->id, sizeof(v->id), "vaapi:renderD128"); /* no AV1 encode: left out */
+    snprintf(v->backend, sizeof(v->backend), "vaapi");
+    v = cme__discovery_add(d);
+    snprintf(v->id, sizeof(v->id), "nvenc:0"); /* AV1 GPU, FFmpeg without av1_nvenc */
+    snprintf(v->backend, sizeof(v->backend), "nvenc");
+    v->av1_encode = 1;
+    CmeLeasePool pool;
+    assert_int_equal(cme__lease_pool_init(&pool), 0);
+    assert_int_equal(cme__discovery_fill_pool(d, &pool, 2, 4), 2);
+    assert_int_equal(pool.nb_devices, 2);
+    assert_string_equal(pool.devices[0].id, "cpu-svt");
+    assert_int_equal(pool.devices[0].backend, CME_BACKEND_SVT);
+    assert_int_equal(pool.devices[0].sessions, 2);
+    assert_string_equal(pool.devices[1].id, "cpu-aom");
+    assert_int_equal(pool.devices[1].backend, CME_BACKEND_AOM);
+    cme__lease_pool_destroy(&pool);
+    free(d);
+}
+
 /* Discovery on this machine: every backend has a line, software devices are listed, and
  * nothing crashes or prints when the GPU runtimes are missing. */
 static void test_discover_here(void **state)
@@ -337,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_vpl_implementation),
         cmocka_unit_test(test_vpl_params),
 #endif
+        cmocka_unit_test(test_fill_pool),
         cmocka_unit_test(test_discover_here),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
