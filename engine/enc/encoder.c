@@ -223,17 +223,3 @@ void cme__encoder_close(CmeEncoder **pe)
     free(e);
     *pe = NULL;
 }
-
-int cme__enc_unsupported_send(void *priv, const CmeEncFrame *frame)
-{
-    return CME_EUNSUPPORTED;
-}
-
-int cme__enc_unsupported_receive(void *priv, CmeEncPacket *pkt)
-{
-    return CME_EUNSUPPORTED;
-}
-
-void cme__enc_unsupported_close(void *priv)
-{
-}

@@ -100,12 +100,6 @@ typedef struct CmeEncoderImpl {
     void (*close)(void *priv);
 } CmeEncoderImpl;
 
-/* The encode half of backends that can probe their hardware but cannot encode yet
- * (NVENC without AV1 in these headers, oneVPL, VA-API): every call refuses. */
-int cme__enc_unsupported_send(void *priv, const CmeEncFrame *frame);
-int cme__enc_unsupported_receive(void *priv, CmeEncPacket *pkt);
-void cme__enc_unsupported_close(void *priv);
-
 /* NULL-terminated registry. */
 extern const CmeEncoderImpl *const cme__encoders[];
 const CmeEncoderImpl *cme__encoder_find(CmeBackend backend);
