@@ -56,6 +56,11 @@ const CmeEncoderImpl *cme__encoder_find_name(const char *name)
     return NULL;
 }
 
+/* Every backend name a recipe may use, built or not (lua/cmafeng/recipe.lua lists the same
+ * names for the schema; test_lavc checks cme__encoder_names against this list). */
+const char *const cme__encoder_known[] = { "svt", "aom",   "rav1e", "nvenc",
+                                           "qsv", "vaapi", "amf",   NULL };
+
 const char *cme__encoder_names(void)
 {
     /* Every name a recipe may use, also those whose SDK headers were missing at build
@@ -65,12 +70,11 @@ const char *cme__encoder_names(void)
 
 int cme__encoder_lookup(const char *name, const CmeEncoderImpl **out, char *err, size_t errlen)
 {
-    static const char *const known[] = { "svt", "aom", "rav1e", "nvenc", "qsv", "vaapi", "amf" };
     *out = cme__encoder_find_name(name);
     if (*out)
         return 0;
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-        if (!strcmp(name, known[i])) {
+    for (size_t i = 0; cme__encoder_known[i]; i++) {
+        if (!strcmp(name, cme__encoder_known[i])) {
             snprintf(err, errlen,
                      "the %s backend was not built into this binary (its SDK headers were "
                      "missing at build time; see `cmafeng devices`)",

@@ -112,7 +112,9 @@ typedef struct CmeEncoder {
 
 /* The implementation whose recipe name is `name` ("svt", "aom", ...), or NULL. */
 const CmeEncoderImpl *cme__encoder_find_name(const char *name);
-/* The recipe names of every backend this binary knows, built or not, for messages:
+/* The recipe names of every backend, built into this binary or not; NULL-terminated. */
+extern const char *const cme__encoder_known[];
+/* The same names for messages:
  * "svt, aom, rav1e, nvenc, qsv, vaapi or amf". */
 const char *cme__encoder_names(void);
 /* The implementation for a recipe's device backend name: 0, CME_EINVAL for a name that

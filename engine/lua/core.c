@@ -16,8 +16,10 @@ static int l_version(lua_State *L)
  * recipe may name, from the encoder registry (enc/encoder.c). */
 static int l_backends(lua_State *L)
 {
-    static const char *const names[] = { "svt", "aom", "rav1e", "nvenc", "qsv", "vaapi", "amf" };
-    const int n = (int)(sizeof(names) / sizeof(names[0]));
+    const char *const *names = cme__encoder_known;
+    int n = 0;
+    while (names[n])
+        n++;
     int probe = lua_toboolean(L, 1);
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {

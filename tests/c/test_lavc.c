@@ -264,6 +264,15 @@ static void test_caps(void **state)
     assert_int_equal(impl->caps(&c, msg, sizeof(msg)), 0);
     assert_int_equal(c.midjob_open_safe, 0); /* SVT-AV1 1.4.1: every init resets dispatch */
     assert_int_equal(c.forced_keyframes, 1);
+    /* The message lists every known name; every built backend is a known name. */
+    for (int i = 0; cme__encoder_known[i]; i++)
+        assert_non_null(strstr(cme__encoder_names(), cme__encoder_known[i]));
+    for (int i = 0; cme__encoders[i]; i++) {
+        int known = 0;
+        for (int k = 0; cme__encoder_known[k]; k++)
+            known |= !strcmp(cme__encoders[i]->name, cme__encoder_known[k]);
+        assert_true(known);
+    }
     assert_int_equal(cme__encoder_lookup("x264", &impl, msg, sizeof(msg)), CME_EINVAL);
     assert_non_null(
         strstr(msg, "expected svt, aom, rav1e, nvenc, qsv, vaapi or amf, got \"x264\""));
