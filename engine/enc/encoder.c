@@ -170,9 +170,20 @@ int cme__encoder_check_rung(const CmeRungSettings *rung, const CmeDevice *dev, c
     };
     char why[384] = { 0 };
     int r = cme__encoder_check(dev->backend, &s, why, sizeof(why));
-    if (r < 0)
+    if (r < 0) {
         snprintf(err, errlen, "rung %s on device %s: %s", rung->name, dev->id, why);
-    return r;
+        return r;
+    }
+    const CmeEncoderImpl *impl = cme__encoder_find(dev->backend);
+    CmeEncoderCaps c;
+    memset(&c, 0, sizeof(c));
+    if (impl->caps(&c, why, sizeof(why)) == 0 && c.sessions_max > 0 &&
+        dev->sessions > c.sessions_max) {
+        snprintf(err, errlen, "device %s: %d sessions, but %s allows %d per device", dev->id,
+                 dev->sessions, c.encoder, c.sessions_max);
+        return CME_EINVAL;
+    }
+    return 0;
 }
 
 int cme__encoder_open(CmeEncoder **out, CmeBackend backend, const CmeEncoderSettings *s, char *err,

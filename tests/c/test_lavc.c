@@ -246,6 +246,9 @@ static void test_rung_check_names_rung_and_device(void **state)
     assert_non_null(strstr(err, "rung 720p on device aom-box: preset 10 is out of range"));
     rung.preset = 6;
     assert_int_equal(cme__encoder_check_rung(&rung, &dev, err, sizeof(err)), 0);
+    /* Software devices have no session cap but the cores. */
+    dev.sessions = 64;
+    assert_int_equal(cme__encoder_check_rung(&rung, &dev, err, sizeof(err)), 0);
 }
 
 static void test_caps(void **state)
