@@ -30,6 +30,9 @@ typedef struct CmeEncoderSettings {
      * bits (0 = uncapped / the backend's default buffer). A backend that cannot cap refuses
      * to open with a non-zero max_bitrate. */
     int64_t max_bitrate, buffer_size;
+    /* Hardware backends: the device to open ("/dev/dri/renderD129", a CUDA ordinal);
+     * "" = the backend's default device. */
+    char hw_device[64];
 } CmeEncoderSettings;
 
 /* A 4:2:0 picture at the encoder's bit depth: 8-bit samples, or 10-bit samples in 16-bit
@@ -50,10 +53,50 @@ typedef struct CmeEncPacket {
     int key;
 } CmeEncPacket;
 
+/* Rate-control modes a backend offers (CmeEncoderCaps.rc_modes). The recipe's `crf` is a
+ * constant-quality target on the 1..63 AV1 quantizer scale; a backend with only a constant
+ * quantizer maps it onto its own scale (see rc_note). */
+enum {
+    CME_RC_CRF = 1 << 0, /* constant quality (CRF / ICQ) */
+    CME_RC_CQP = 1 << 1, /* constant quantizer */
+    CME_RC_VBR = 1 << 2, /* target bitrate */
+};
+
+/*
+ * What a backend can do, read before anything starts so that a recipe the backend cannot
+ * honour fails with a message that names the limit (cme__encoder_check). Ranges are
+ * inclusive; names are the encoder's own words for the knob, for the messages.
+ */
+typedef struct CmeEncoderCaps {
+    const char *encoder; /* "SVT-AV1", "libaom-av1", "librav1e", "av1_nvenc", ... */
+    unsigned bit_depths; /* bit n set: n-bit input accepted (1u << 8 | 1u << 10) */
+    int min_width, min_height;
+    int max_width, max_height;
+    int preset_min, preset_max;
+    const char *preset_name; /* "enc_mode", "cpu-used", "speed", "preset" */
+    int crf_min, crf_max;    /* accepted recipe crf values */
+    unsigned rc_modes;       /* CME_RC_* */
+    const char *rc_note;     /* how the recipe's crf reaches the encoder */
+    int level_settable;      /* a device's `level` is signalled as asked */
+    /* 0: opening an instance while another instance of this backend encodes is unsafe
+     * (SVT-AV1 1.4.1 resets process-wide CPU-dispatch tables in every init), so every
+     * instance is opened before the first frame. */
+    int midjob_open_safe;
+    int sessions_max; /* concurrent sessions per device; 0 = no limit but cores */
+    /* 1: a key frame can be forced on any frame; 0: the backend restarts its encoder at a
+     * forced key frame that does not fall on its fixed key-frame interval. */
+    int forced_keyframes;
+    int hardware; /* encodes on a GPU: frames are uploaded */
+} CmeEncoderCaps;
+
 typedef struct CmeEncoderImpl {
-    const char *name;
+    const char *name; /* the recipe's device backend name: "svt", "aom", "rav1e", ... */
     CmeBackend backend;
     size_t priv_size;
+    /* Fills *caps. For backends whose limits depend on the linked library (the AVOption
+     * ranges of an FFmpeg encoder) this may look them up; CME_ENODEV with a reason in
+     * msg when the library lacks the encoder. */
+    int (*caps)(CmeEncoderCaps *caps, char *msg, size_t msglen);
     /* Can this machine run the backend? 0, or CME_ENODEV with a reason in msg. */
     int (*probe)(char *msg, size_t msglen);
     int (*open)(void *priv, const CmeEncoderSettings *s, char *err, size_t errlen);
@@ -68,12 +111,6 @@ typedef struct CmeEncoderImpl {
     int (*sequence_header)(void *priv, uint8_t *out, size_t cap, size_t *size);
 } CmeEncoderImpl;
 
-/* The encode half of backends that can probe their hardware but cannot encode yet
- * (NVENC without AV1 in these headers, oneVPL, VA-API): every call refuses. */
-int cme__enc_unsupported_send(void *priv, const CmeEncFrame *frame);
-int cme__enc_unsupported_receive(void *priv, CmeEncPacket *pkt);
-void cme__enc_unsupported_close(void *priv);
-
 /* NULL-terminated registry. */
 extern const CmeEncoderImpl *const cme__encoders[];
 const CmeEncoderImpl *cme__encoder_find(CmeBackend backend);
@@ -83,6 +120,34 @@ typedef struct CmeEncoder {
     void *priv;
     int eos_sent;
 } CmeEncoder;
+
+/* The implementation whose recipe name is `name` ("svt", "aom", ...), or NULL. */
+const CmeEncoderImpl *cme__encoder_find_name(const char *name);
+/* The recipe names of every backend, built into this binary or not; NULL-terminated. */
+extern const char *const cme__encoder_known[];
+/* The same names for messages:
+ * "svt, aom, rav1e, nvenc, qsv, vaapi or amf". */
+const char *cme__encoder_names(void);
+/* The implementation for a recipe's device backend name: 0, CME_EINVAL for a name that
+ * is no backend ("expected svt, aom, ... got \"x\""), CME_ENODEV for a backend whose SDK
+ * was missing when this binary was built. */
+int cme__encoder_lookup(const char *name, const CmeEncoderImpl **out, char *err, size_t errlen);
+
+/*
+ * Checks encoder settings against a backend's capabilities before anything starts.
+ * Returns 0, or CME_EINVAL / CME_EUNSUPPORTED / CME_ENODEV with a message that names the
+ * value, the backend and the accepted range, e.g.
+ * "preset 13 is out of range for libaom-av1 (cpu-used 0..8)".
+ */
+int cme__encoder_check(CmeBackend backend, const CmeEncoderSettings *s, char *err, size_t errlen);
+
+struct CmeRungSettings;
+/*
+ * The same check for a recipe rung served by a pool device: what the engine calls for
+ * every (rung, device) pair before it opens anything. bit_depth 0 means 8.
+ */
+int cme__encoder_check_rung(const struct CmeRungSettings *rung, const CmeDevice *dev, char *err,
+                            size_t errlen);
 
 int cme__encoder_open(CmeEncoder **out, CmeBackend backend, const CmeEncoderSettings *s, char *err,
                       size_t errlen);

@@ -526,6 +526,16 @@ static void fault_close(void *priv)
     p->buf_cap = 0;
 }
 
+extern const CmeEncoderImpl cme__encoder_svtav1;
+
+/* The fault backend is SVT-AV1 underneath: its capabilities. */
+static int fault_caps(CmeEncoderCaps *c, char *msg, size_t msglen)
+{
+    int r = cme__encoder_svtav1.caps(c, msg, msglen);
+    c->encoder = "SVT-AV1 (fault injection)";
+    return r;
+}
+
 static int fault_sequence_header(void *priv, uint8_t *out, size_t cap, size_t *size)
 {
     FaultPriv *p = priv;
@@ -536,6 +546,7 @@ const CmeEncoderImpl cme__encoder_fault = {
     .name = "fault",
     .backend = CME_BACKEND_FAULT,
     .priv_size = sizeof(FaultPriv),
+    .caps = fault_caps,
     .probe = fault_probe,
     .open = fault_open,
     .send_frame = fault_send,

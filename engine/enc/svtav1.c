@@ -278,10 +278,40 @@ static int svt_sequence_header(void *priv, uint8_t *out, size_t cap, size_t *siz
     return r;
 }
 
+/* SVT-AV1 1.4.1's own limits (EbEncHandle.c verify_settings): 64x64 to 16384x8704,
+ * enc_mode -1..13, CRF 1..63 (qp 0 is lossless in its CQP mode, never asked here). */
+static int svt_caps(CmeEncoderCaps *c, char *msg, size_t msglen)
+{
+    (void)msg;
+    (void)msglen;
+    *c = (CmeEncoderCaps){
+        .encoder = "SVT-AV1",
+        .bit_depths = 1u << 8 | 1u << 10,
+        .min_width = 64,
+        .min_height = 64,
+        .max_width = 16384,
+        .max_height = 8704,
+        .preset_min = -1,
+        .preset_max = 13,
+        .preset_name = "enc_mode",
+        .crf_min = 1,
+        .crf_max = 63,
+        .rc_modes = CME_RC_CRF | CME_RC_CQP | CME_RC_VBR,
+        .rc_note = "crf is SVT-AV1's CRF (rate_control_mode 0 with temporal filtering)",
+        .level_settable = 1,
+        .midjob_open_safe = 0,
+        .sessions_max = 0,
+        .forced_keyframes = 1,
+        .hardware = 0,
+    };
+    return 0;
+}
+
 const CmeEncoderImpl cme__encoder_svtav1 = {
     .name = "svt",
     .backend = CME_BACKEND_SVT,
     .priv_size = sizeof(SvtPriv),
+    .caps = svt_caps,
     .probe = svt_probe,
     .open = svt_open,
     .send_frame = svt_send_frame,

@@ -12,31 +12,26 @@ static int l_version(lua_State *L)
     return 1;
 }
 
-/* features() -> { {name=, built=bool, status=, available=bool}, ... } */
+/* backends(probe) -> { {name=, built=bool, status=, available=bool}, ... }: every backend a
+ * recipe may name, from the encoder registry (enc/encoder.c). */
 static int l_backends(lua_State *L)
 {
-    static const struct {
-        const char *name;
-        CmeBackend b;
-        int built;
-    } all[] = {
-        { "svt", CME_BACKEND_SVT, 1 },
-        { "nvenc", CME_BACKEND_NVENC, CME_HAVE_NVENC },
-        { "qsv", CME_BACKEND_QSV, CME_HAVE_ONEVPL },
-        { "vaapi", CME_BACKEND_VAAPI, CME_HAVE_VAAPI },
-    };
+    const char *const *names = cme__encoder_known;
+    int n = 0;
+    while (names[n])
+        n++;
     int probe = lua_toboolean(L, 1);
-    lua_createtable(L, 4, 0);
-    for (int i = 0; i < 4; i++) {
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        const CmeEncoderImpl *impl = cme__encoder_find_name(names[i]);
         lua_createtable(L, 0, 4);
-        lua_pushstring(L, all[i].name);
+        lua_pushstring(L, names[i]);
         lua_setfield(L, -2, "name");
-        lua_pushboolean(L, all[i].built);
+        lua_pushboolean(L, impl != NULL);
         lua_setfield(L, -2, "built");
-        if (probe && all[i].built) {
+        if (probe && impl) {
             char msg[256] = { 0 };
-            const CmeEncoderImpl *impl = cme__encoder_find(all[i].b);
-            int r = impl ? impl->probe(msg, sizeof(msg)) : CME_ENODEV;
+            int r = impl->probe(msg, sizeof(msg));
             lua_pushboolean(L, r == 0);
             lua_setfield(L, -2, "available");
             lua_pushstring(L, msg);
@@ -101,5 +96,7 @@ int luaopen_cmafeng_core(lua_State *L)
     cme__lua_open_limits(L);
     lua_setfield(L, -2, "limits");
     cme__lua_open_probe(L);
+    cme__lua_open_devices(L);
+    lua_setfield(L, -2, "devices");
     return 1;
 }

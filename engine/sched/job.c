@@ -285,38 +285,27 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
     return 0;
 }
 
-static int parse_backend(const char *name, CmeBackend *out)
+/* What the device's backend can do (its vtable's capabilities), for the checks before a
+ * device gets a rung and for `cmafeng devices`. */
+static void device_caps(CmeDevice *dev, const CmeEncoderImpl *impl)
 {
-    static const struct {
-        const char *name;
-        CmeBackend b;
-    } map[] = {
-        { "svt", CME_BACKEND_SVT },     { "nvenc", CME_BACKEND_NVENC }, { "qsv", CME_BACKEND_QSV },
-        { "vaapi", CME_BACKEND_VAAPI }, { "fault", CME_BACKEND_FAULT },
-    };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-        if (!strcmp(name, map[i].name)) {
-            *out = map[i].b;
-            return 0;
-        }
+    CmeEncoderCaps caps = { 0 };
+    char msg[128];
+    if (impl->caps && impl->caps(&caps, msg, sizeof(msg)) == 0) {
+        dev->max_width = caps.max_width;
+        dev->max_height = caps.max_height;
+        dev->ten_bit = (caps.bit_depths >> 10) & 1;
+        dev->midjob_open = caps.midjob_open_safe;
+    } else {
+        dev->max_width = dev->max_height = 0;
+        dev->ten_bit = dev->midjob_open = 0;
     }
-    return CME_EINVAL;
-}
-
-/* What the backend can do. Until every backend declares its capabilities in its vtable,
- * the limits known here: SVT-AV1 (and the fault backend wrapping it) encodes up to
- * 16384x8704, 8 and 10 bit, and cannot open an instance while others encode. */
-static void device_caps(CmeDevice *dev)
-{
-    dev->max_width = 16384;
-    dev->max_height = 8704;
-    dev->ten_bit = 1;
-    dev->midjob_open = 0;
 }
 
 /* Registers the job's devices in the process's pool (hardware devices must probe; an
- * optional one that cannot is skipped with a warning) and decides which device serves which
- * rung with how many encoder instances. */
+ * optional one that cannot is skipped with a warning), checks every rung against every
+ * device's capabilities, and decides how many encoder instances each device gives each
+ * rung. */
 static int setup_devices(CmeJob *job, char *err, size_t errlen)
 {
     const CmeJobSettings *s = &job->set;
@@ -329,7 +318,12 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
                           .sessions = s->workers,
                           .threads = s->threads_per_worker };
         snprintf(dev.id, sizeof(dev.id), "cpu");
-        device_caps(&dev);
+        device_caps(&dev, cme__encoder_find(CME_BACKEND_SVT));
+        for (int k = 0; k < s->nb_rungs; k++) {
+            int cr = cme__encoder_check_rung(&s->rungs[k], &dev, err, errlen);
+            if (cr < 0)
+                return cr;
+        }
         int r = cme__lease_pool_register(job->pool, &dev);
         if (r < 0) {
             snprintf(err, errlen, "device \"cpu\": %s", cme_strerror(r));
@@ -342,14 +336,14 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
     }
     for (int i = 0; i < s->nb_devices; i++) {
         const CmeDeviceSettings *d = &s->devices[i];
-        CmeBackend b;
-        if (parse_backend(d->backend, &b) < 0) {
-            snprintf(err, errlen,
-                     "devices[%d].backend: expected svt, nvenc, qsv, vaapi or fault, "
-                     "got \"%s\"",
-                     i + 1, d->backend);
-            return CME_EINVAL;
+        const CmeEncoderImpl *impl = NULL;
+        char msg[256] = { 0 };
+        int lr = cme__encoder_lookup(d->backend, &impl, msg, sizeof(msg));
+        if (lr < 0) {
+            snprintf(err, errlen, "devices[%d].backend: %s", i + 1, msg);
+            return lr;
         }
+        const CmeBackend b = impl->backend;
         CmeDevice dev = { .backend = b,
                           .sessions = d->sessions > 0 ? d->sessions : 1,
                           .threads = d->threads > 0 ? d->threads : s->threads_per_worker,
@@ -372,13 +366,7 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
                 return CME_EINVAL;
             }
         }
-        const CmeEncoderImpl *impl = cme__encoder_find(b);
-        char msg[256] = { 0 };
-        int pr = CME_ENODEV;
-        if (!impl)
-            snprintf(msg, sizeof(msg), "the %s backend was not built into this binary", d->backend);
-        else
-            pr = impl->probe(msg, sizeof(msg));
+        int pr = impl->probe(msg, sizeof(msg));
         if (pr < 0) {
             if (d->optional) {
                 fprintf(stderr, "cmafeng: warning: devices[%d] (%s): skipped: %s\n", i + 1, dev.id,
@@ -388,7 +376,7 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
             snprintf(err, errlen, "devices[%d] (%s): %s", i + 1, dev.id, msg);
             return pr;
         }
-        device_caps(&dev);
+        device_caps(&dev, impl);
         int r = cme__lease_pool_register(job->pool, &dev);
         if (r < 0) {
             snprintf(err, errlen, "devices[%d] (%s): %s", i + 1, dev.id,
@@ -396,6 +384,12 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
                                        "with another backend"
                                      : "the device pool is full");
             return r;
+        }
+        /* Every rung against the device's capabilities, before anything opens. */
+        for (int k = 0; k < s->nb_rungs; k++) {
+            int cr = cme__encoder_check_rung(&s->rungs[k], &dev, err, errlen);
+            if (cr < 0)
+                return cr;
         }
         job->dev_mask |= UINT64_C(1) << r;
         job->dev_order[job->nb_devs++] = r;
@@ -891,6 +885,14 @@ int cme_engine_decide(CmeEngine *e, int rung, uint32_t index, const CmeDecision 
                 job->pool->devices[dv].midjob_open)
                 midjob = 1;
         pthread_mutex_unlock(&job->pool->lock);
+        /* Only those devices may take it. */
+        uint64_t mj = 0;
+        pthread_mutex_lock(&job->pool->lock);
+        for (int dv = 0; dv < job->pool->nb_devices; dv++)
+            if (job->pool->devices[dv].midjob_open)
+                mj |= UINT64_C(1) << dv;
+        pthread_mutex_unlock(&job->pool->lock);
+        only &= mj;
         if (!midjob) {
             snprintf(err, errlen,
                      "%s: segment %u: retry{crf, preset}: no device serving the rung can open an "

@@ -215,6 +215,9 @@ const char *cme__backend_name(CmeBackend b)
     case CME_BACKEND_QSV: return "qsv";
     case CME_BACKEND_VAAPI: return "vaapi";
     case CME_BACKEND_FAULT: return "fault";
+    case CME_BACKEND_AOM: return "aom";
+    case CME_BACKEND_RAV1E: return "rav1e";
+    case CME_BACKEND_AMF: return "amf";
     }
     return "unknown";
 }

@@ -17,6 +17,9 @@ typedef enum CmeBackend {
     CME_BACKEND_NVENC,
     CME_BACKEND_QSV,
     CME_BACKEND_VAAPI,
+    CME_BACKEND_AOM,   /* libaom-av1 through libavcodec */
+    CME_BACKEND_RAV1E, /* librav1e through libavcodec */
+    CME_BACKEND_AMF,   /* av1_amf through libavcodec (FFmpeg >= 6.0) */
     CME_BACKEND_FAULT, /* test builds: SVT-AV1 with injected faults (enc/fault.c) */
 } CmeBackend;
 

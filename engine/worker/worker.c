@@ -38,7 +38,14 @@ typedef struct Worker {
     char err[512];
 } Worker;
 
-typedef enum Claim { CLAIM_WAIT, CLAIM_CHUNK, CLAIM_FLUSH, CLAIM_UNSERVABLE, CLAIM_DONE } Claim;
+typedef enum Claim {
+    CLAIM_WAIT,
+    CLAIM_CHUNK,      /* a chunk and a parked instance */
+    CLAIM_ONE_OFF,    /* a chunk with other settings (a retry decision): its own instance */
+    CLAIM_FLUSH,      /* an instance of a finished rung to drain */
+    CLAIM_UNSERVABLE, /* a chunk no instance may take: fail it */
+    CLAIM_DONE
+} Claim;
 
 static void inflight_free(CmeInflight **pi)
 {
@@ -200,10 +207,14 @@ static Claim claim(Worker *w, CmeChunk **out_chunk, CmeEncSlot **out_slot)
         CmeRung *rung = &job->rungs[best];
         CmeChunk *c = NULL;
         if (cme__chunkq_try_pop(&rung->queue, d, &c) == 0) {
-            *out_slot = unpark(rung, d);
+            /* A retry with another crf or preset gets an instance of its own, opened for it:
+             * cme_engine_decide allowed it only on devices whose backend can open one
+             * mid-job. The rung's instances keep their settings. */
+            const int one_off = (c->crf >= 0 || c->preset >= 0) && w->dev.midjob_open;
+            *out_slot = one_off ? NULL : unpark(rung, d);
             rung->busy_encoders++;
             *out_chunk = c;
-            result = CLAIM_CHUNK;
+            result = one_off ? CLAIM_ONE_OFF : CLAIM_CHUNK;
         }
         goto out;
     }
@@ -256,6 +267,15 @@ static void retire(Worker *w, CmeEncSlot *slot)
     job->retired = slot;
     pthread_mutex_unlock(&job->sched_lock);
     cme__signal_notify(&job->work);
+}
+
+/* A one-off instance is gone: the rung has one busy instance less. */
+static void unbusy_one_off(Worker *w, int rung)
+{
+    pthread_mutex_lock(&w->job->sched_lock);
+    w->job->rungs[rung].busy_encoders--;
+    pthread_mutex_unlock(&w->job->sched_lock);
+    cme__signal_notify(&w->job->work);
 }
 
 /* --- failures ----------------------------------------------------------------------- */
@@ -661,6 +681,12 @@ static void drain(Worker *w, CmeEncSlot *slot, int until_eof)
 
 int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err, size_t errlen)
 {
+    return cme__slot_open_with(job, r, device, -1, -1, out, err, errlen);
+}
+
+int cme__slot_open_with(CmeJob *job, int r, int device, int crf, int preset, CmeEncSlot **out,
+                        char *err, size_t errlen)
+{
     CmeRung *rung = &job->rungs[r];
     CmeDevice dev;
     pthread_mutex_lock(&job->pool->lock);
@@ -677,8 +703,8 @@ int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err, 
         .fps_num = job->info.fps_num,
         .fps_den = job->info.fps_den,
         .bit_depth = rung->set.bit_depth == 10 ? 10 : 8,
-        .crf = rung->set.crf,
-        .preset = rung->set.preset,
+        .crf = crf >= 0 ? crf : rung->set.crf,
+        .preset = preset >= 0 ? preset : rung->set.preset,
         .threads = dev.threads,
         .level = dev.level,
         .keyint = job->chunk_frames,
@@ -854,6 +880,37 @@ static void fail_unservable(Worker *w, CmeChunk *c)
     cme__chunk_ticket_free(&c);
 }
 
+/* A chunk whose retry asked for another crf or preset: an instance opened for it alone
+ * (instance number -1 in events), drained and closed at once. Only backends that can open
+ * and close an encoder while others encode get here. */
+static void encode_one_off(Worker *w, CmeChunk *c)
+{
+    CmeJob *job = w->job;
+    const int rung = c->rung;
+    int attempt;
+    if (cme__ct_begin(&job->ct, rung, c->index, w->id, w->device, -1, cme__now(), &attempt) < 0) {
+        cme__chunk_ticket_free(&c);
+        unbusy_one_off(w, rung);
+        return;
+    }
+    CmeEncSlot *slot = NULL;
+    if (cme__slot_open_with(job, rung, w->device, c->crf, c->preset, &slot, w->err,
+                            sizeof(w->err)) < 0) {
+        cme__job_chunk_fail(job, rung, c->index, attempt, w->id, w->device, -1, CME_FAIL_OPEN, "%s",
+                            w->err);
+        cme__chunk_ticket_free(&c);
+        unbusy_one_off(w, rung);
+        return;
+    }
+    slot->instance = -1;
+    encode_chunk(w, slot, c, attempt);
+    if (!slot->broken)
+        flush_slot(w, slot);
+    drop_inflight(slot);
+    cme__slot_discard(job, &slot);
+    unbusy_one_off(w, rung);
+}
+
 void *cme__worker_main(void *arg)
 {
     Worker w = { .job = arg, .lease = { -1 }, .last_rung = -1 };
@@ -888,6 +945,10 @@ void *cme__worker_main(void *arg)
             flush_slot(&w, slot);
             drop_inflight(slot);
             retire(&w, slot);
+            continue;
+        }
+        if (cl == CLAIM_ONE_OFF) {
+            encode_one_off(&w, c);
             continue;
         }
         int attempt;

@@ -45,6 +45,9 @@ typedef struct CmeEncSlot {
 
 /* Opens an encoder for rung r on a device of the pool. Any thread; err says why not. */
 int cme__slot_open(CmeJob *job, int r, int device, CmeEncSlot **out, char *err, size_t errlen);
+/* The same with another crf and preset (-1: the rung's), for a retry decision. */
+int cme__slot_open_with(CmeJob *job, int r, int device, int crf, int preset, CmeEncSlot **out,
+                        char *err, size_t errlen);
 /* Closes a parked slot after the threads are gone (job teardown); drops its chunks. */
 void cme__slot_discard(CmeJob *job, CmeEncSlot **ps);
 /* A chunk's ticket is done with (the chunk table keeps the chunk's state). */

@@ -10,6 +10,7 @@ usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume] [--overwrite] [-
        cmafeng probe FILE [--json]
        cmafeng inspect FILE [--json]
        cmafeng validate DIR [--json]
+       cmafeng devices [--json]
        cmafeng version
        cmafeng repl
 
@@ -25,6 +26,8 @@ usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume] [--overwrite] [-
   inspect  an AV1 file (.obu, .ivf, init.mp4, .m4s, .mp4): sequence header, av1C, codec
            string, and per sample the time, size, frame type and sync flag
   validate check an output directory: manifests against the files on disk (exit 1 on problems)
+  devices  the encoder devices of this machine (CPU encoders, NVENC, oneVPL, VA-API GPUs)
+           and what each backend lacks; --json for machines
   version  print the version and the encoder backends built in
   repl     interactive Lua with `cme` = require "cmafeng"
 ]]
@@ -293,6 +296,49 @@ local function cmd_run(args)
   return 0
 end
 
+-- cmafeng devices [--json]: discovery through each SDK (engine/enc/discover.h).
+local HW_UNTESTED = "hardware encode paths (NVENC, oneVPL, VA-API, AMF) are built and their " ..
+  "device queries unit-tested, but none has encoded on a GPU in this project's tests " ..
+  "(its machines have no GPU)"
+
+local function cmd_devices(args)
+  local as_json
+  for _, a in ipairs(args) do
+    if a == "--json" then as_json = true else return fail("devices: unknown argument " .. a .. "\n" .. USAGE) end
+  end
+  local r = core.devices()
+  if as_json then
+    r.note = HW_UNTESTED
+    io.stdout:write(json.encode(r), "\n")
+    return 0
+  end
+  local out = {}
+  out[#out + 1] = "Devices:"
+  out[#out + 1] = string.format("  %-18s %-6s %-7s %-11s %-6s %-8s %s", "id", "backend", "vendor",
+    "max size", "10-bit", "sessions", "status")
+  for _, d in ipairs(r.devices) do
+    out[#out + 1] = string.format("  %-18s %-7s %-7s %-11s %-6s %-8s %s%s", d.id, d.backend, d.vendor,
+      d.max_width > 0 and (d.max_width .. "x" .. d.max_height) or "-", d.ten_bit and "yes" or "no",
+      d.sessions > 0 and tostring(d.sessions) or "cores", d.can_run and "" or "[cannot run] ",
+      d.status)
+  end
+  out[#out + 1] = "Backends:"
+  local ff = {}
+  for _, b in ipairs(r.backends) do
+    if b.backend == "ffmpeg" then
+      ff[#ff + 1] = "  " .. b.status
+    else
+      out[#out + 1] = string.format("  %-6s %-9s %s", b.backend,
+        not b.built and "not built" or b.available and "available" or "no device", b.status)
+    end
+  end
+  out[#out + 1] = "FFmpeg AV1 encoders:"
+  for _, l in ipairs(ff) do out[#out + 1] = l end
+  out[#out + 1] = "Note: " .. HW_UNTESTED .. "."
+  io.stdout:write(table.concat(out, "\n"), "\n")
+  return 0
+end
+
 local function cmd_repl()
   return require("cmafeng.repl").run()
 end
@@ -305,6 +351,7 @@ function M.main(argv)
   elseif cmd == "probe" then return cmd_probe(args)
   elseif cmd == "inspect" then return cmd_inspect(args)
   elseif cmd == "validate" then return cmd_validate(args)
+  elseif cmd == "devices" then return cmd_devices(args)
   elseif cmd == "version" or cmd == "--version" then return cmd_version()
   elseif cmd == "repl" then return cmd_repl()
   elseif cmd == "help" or cmd == "--help" or cmd == "-h" then

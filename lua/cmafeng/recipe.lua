@@ -57,8 +57,18 @@ local rung = S.record(rung_fields, {
   end,
 })
 
+-- A device's backend is the encoder that serves it (README "Encoder backends"):
+--   svt    SVT-AV1 (software, the default)
+--   aom    libaom-av1 through libavcodec (software); preset = cpu-used 0..8
+--   rav1e  librav1e through libavcodec (software); preset = speed 0..10, crf -> qindex 4*crf
+--   nvenc  NVIDIA GPU: av1_nvenc through libavcodec (FFmpeg >= 6.0); preset = p1..p7
+--   qsv    Intel GPU: oneVPL (libvpl); preset = TargetUsage 1..7
+--   vaapi  VA-API GPU: av1_vaapi through libavcodec (FFmpeg >= 6.0); preset 1..7
+--   amf    AMD GPU: av1_amf through libavcodec (FFmpeg >= 6.0); preset 1..7
+-- The rung's preset and crf are read in the backend's own range, checked before the job
+-- starts ("preset 10 is out of range for libaom-av1 (cpu-used 0..8)").
 local device = S.record {
-  backend = S.enum { "svt", "nvenc", "qsv", "vaapi", "fault" },
+  backend = S.enum { "svt", "aom", "rav1e", "nvenc", "qsv", "vaapi", "amf", "fault" },
   id = S.string { optional = true, non_empty = true },
   sessions = S.integer { min = 1, max = L.MAX_SESSIONS, default = 1,
                          desc = "concurrent encoders on this device" },

@@ -59,6 +59,7 @@ M.allowed_modules = {
   ["cmafeng.per_title"] = true,
   ["cmafeng.json"] = true,
   ["cmafeng.av1"] = true,
+  ["cmafeng.policy"] = true,
 }
 
 local MY_SOURCE = debug_getinfo(1, "S").source

@@ -148,7 +148,42 @@ check "unknown device in a decision: exit 2 (got $RC)" test "$RC" -eq 2
 check "unknown device in a decision: named" grep -q '"nope" is not a device of this job' \
   "$WORK/baddevice.err"
 
-# 10. Four workers on one rung keep four instances busy (no fault): every instance encodes.
+# 10. A retry with another preset on a backend that can open an encoder mid-job (libaom):
+# the chunk gets an encoder of its own with those settings; the rung's instances keep theirs.
+cat >"$WORK/preset.lua" <<'LUA'
+local policy = require "cmafeng.policy"
+return {
+  source = arg[1], output = arg[2], segment_seconds = 0.5,
+  devices = {
+    { backend = "fault", id = "f", sessions = 1, threads = 1, options = "fail@3", level = 0 },
+    { backend = "aom", id = "aom", sessions = 1, threads = 1 },
+  },
+  video = { ladder = { { width = 320, height = 180, preset = 8, crf = 40 } } },
+  on_chunk_failed = function(ev)
+    if ev.index == 3 and ev.attempt == 1 then return policy.retry { device = "aom", preset = 7 } end
+    return policy.abort("unexpected failure " .. ev.reason)
+  end,
+}
+LUA
+set +e
+"$CMAFENG" run "$WORK/preset.lua" --events "$WORK/preset.jsonl" -- "$SRC" "$WORK/preset" 2>"$WORK/preset.err"
+RC=$?
+set -e
+check "preset: the retry with preset 7 on aom was applied" \
+  has_event "$WORK/preset.jsonl" decision '"device":"aom"' '"preset":7'
+# SVT-AV1 and libaom headers differ in cmaf fields here unless levels agree: either the
+# rung took aom's chunk (exit 0) or the invariant refused it; both end by decision.
+if [ "$RC" -eq 0 ]; then
+  check "preset: segment 3 written by aom at attempt 2" \
+    has_event "$WORK/preset.jsonl" segment '"index":3,' '"device":"aom"' '"attempts":2'
+  check "preset: the chunk record says preset 7" \
+    grep -q '"preset": 7' "$WORK/preset/report.json"
+  complete preset
+else
+  check "preset: a refusal names the invariant (exit $RC)" grep -q "invariant\|seq_level_idx" "$WORK/preset.err"
+fi
+
+# 11. Four workers on one rung keep four instances busy (no fault): every instance encodes.
 job four '{ backend = "svt", id = "cpu", sessions = 4, threads = 1 }'
 check "four: exit 0 (got $RC)" test "$RC" -eq 0
 inst=$(grep '"type":"segment"' "$WORK/four.jsonl" | grep -o '"instance":[0-9]*' | sort -u | wc -l)

@@ -157,7 +157,7 @@ describe("recipe.validate", function()
       { { video = { ladder = { [1] = { width = 320, height = 180 }, [3] = { width = 320, height = 180 } } } },
         "video.ladder[2]: expected a table, got nil" },
       { { devices = { { backend = "cuda" } } },
-        'devices[1].backend: expected one of "svt", "nvenc", "qsv", "vaapi", "fault", got "cuda"' },
+        'devices[1].backend: expected one of "svt", "aom", "rav1e", "nvenc", "qsv", "vaapi", "amf", "fault", got "cuda"' },
       { { devices = { { backend = "svt", sessions = 0 } } },
         "devices[1].sessions: expected an integer >= 1 (concurrent encoders on this device), got 0" },
       { { on_segment = "retry" }, 'on_segment: expected a function, got "retry"' },
