@@ -1,9 +1,13 @@
 /*
- * cmafeng.core.inspect(path) -> table | nil, message, code: what an AV1 file (.obu, .ivf,
- * init.mp4, .m4s, .mp4) holds, as cme_inspect_file reads it. lua/cmafeng/inspect.lua turns
- * the table into the text and JSON of `cmafeng inspect`.
+ * cmafeng.core.inspect(path [, init_path]) -> table | nil, message, code: what a file (.obu,
+ * .ivf, init.mp4, .m4s, .mp4; AV1, AAC, Opus or text) holds, as cme_inspect_file reads it;
+ * with init_path, a media segment read with its init segment (cme_inspect_segment_file).
+ * lua/cmafeng/inspect.lua turns the table into the text and JSON of `cmafeng inspect`.
  *
- *   { path, format = "obu"|"ivf"|"mp4"|"init"|"segment"|"fmp4", brand, track_id,
+ *   { path, format = "obu"|"ivf"|"mp4"|"init"|"segment"|"fmp4", kind = "av1"|"audio"|"text",
+ *     sample_entry, handler, tracks, channels, sample_rate, sample_bits (audio),
+ *     codec_config (hex of the AudioSpecificConfig or dOps), edit = { media_time,
+ *     duration }, brand, track_id,
  *     timescale, width, height, fragments, codec_string, sequence_header = {...},
  *     sequence_header_source = "av1C"|"sample", in_band_sequence_header_differs =
  *     { sample, field }, av1c = {...}, colr = {...},
@@ -13,6 +17,8 @@
  * Keys whose value is unknown are absent (no timescale for a bare segment, no av1C in an
  * IVF file, no time in an .obu without timing_info).
  */
+#include <stdio.h>
+
 #include "cmafeng/inspect.h"
 #include "lua/bindings.h"
 
@@ -67,20 +73,24 @@ static void push_sample(lua_State *L, const CmeInspect *pi, size_t i)
         if (pi->timescale)
             set_num(L, "time", (lua_Number)s->dts / pi->timescale);
     }
+    set_bool(L, "sync", s->sync);
+    if (pi->kind != CME_INSPECT_KIND_AV1)
+        return;
     set_str(L, "frame_type", cme_inspect_frame_type_name(s->frame_type));
     set_bool(L, "show_existing_frame", s->show_existing_frame);
     set_num(L, "frame_headers", s->num_frame_headers);
     set_bool(L, "has_seq_hdr", s->has_seq_hdr);
-    set_bool(L, "sync", s->sync);
     set_bool(L, "av1_sync", s->av1_sync);
 }
 
 static int l_inspect(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
+    const char *init = luaL_optstring(L, 2, NULL);
     CmeInspect *pi = NULL;
-    char err[512] = { 0 };
-    int r = cme_inspect_file(path, &pi, err, sizeof(err));
+    char err[1024] = { 0 };
+    int r = init ? cme_inspect_segment_file(init, path, &pi, err, sizeof(err))
+                 : cme_inspect_file(path, &pi, err, sizeof(err));
     if (r < 0) {
         lua_pushnil(L);
         lua_pushstring(L, err);
@@ -90,6 +100,40 @@ static int l_inspect(lua_State *L)
     lua_createtable(L, 0, 16);
     set_str(L, "path", path);
     set_str(L, "format", cme_inspect_format_name(pi->format));
+    set_str(L, "kind", cme_inspect_kind_name(pi->kind));
+    if (init)
+        set_str(L, "init", init);
+    if (pi->sample_entry[0])
+        set_str(L, "sample_entry", pi->sample_entry);
+    if (pi->handler[0])
+        set_str(L, "handler", pi->handler);
+    if (pi->nb_tracks)
+        set_num(L, "tracks", pi->nb_tracks);
+    if (pi->kind == CME_INSPECT_KIND_AUDIO) {
+        set_num(L, "channels", pi->channels);
+        set_num(L, "sample_rate", pi->sample_rate);
+        set_num(L, "sample_bits", pi->sample_bits);
+    }
+    if (pi->kind != CME_INSPECT_KIND_AV1 && pi->codec_string[0])
+        set_str(L, "codec_string", pi->codec_string);
+    if (pi->codec_config_size) {
+        luaL_Buffer hex;
+        luaL_buffinit(L, &hex);
+        for (size_t i = 0; i < pi->codec_config_size && i < 256; i++) {
+            char two[3];
+            snprintf(two, sizeof(two), "%02x", pi->codec_config[i]);
+            luaL_addlstring(&hex, two, 2);
+        }
+        luaL_pushresult(&hex);
+        // stack: result, hex
+        lua_setfield(L, -2, "codec_config");
+    }
+    if (pi->has_edit) {
+        lua_createtable(L, 0, 2);
+        set_num(L, "media_time", (lua_Number)pi->edit_media_time);
+        set_num(L, "duration", (lua_Number)pi->edit_duration);
+        lua_setfield(L, -2, "edit");
+    }
     if (pi->brand[0])
         set_str(L, "brand", pi->brand);
     if (pi->track_id)

@@ -1,7 +1,8 @@
 -- cmafeng.validate: `cmafeng validate DIR [--json]`, an independent check of an output
 -- directory (DESIGN.md section 5): the manifests are parsed from their text and every claim
--- they make is compared with the files on disk, read back with cmafeng.core.inspect (AV1)
--- or a small fMP4 box reader (other tracks, e.g. AAC).
+-- they make is compared with the files on disk, read back with cmafeng.core.inspect: the one
+-- fuzzed ISO BMFF reader (engine/mux/mp4_reader.c) for every track kind (AV1, AAC, Opus,
+-- text); a media segment is read with its init segment.
 --
 --   validate.run(dir) -> result | nil, message        nil only when DIR cannot be read
 --     result = { ok = bool, dir = dir, problems = { {check=, file=, message=}, ... },
@@ -17,7 +18,6 @@
 --   expand_template(tmpl, vars) -> string | nil, msg  ISO/IEC 23009-1 5.3.9.4.4 identifiers
 --   expand_timeline(S list) -> {{t=, d=}, ...}        SegmentTimeline with t defaults and r
 --   peak_bitrate(sizes, durations, target) -> bit/s   RFC 8216 4.3.4.2 peak segment bit rate
---   read_boxes(data) -> fMP4 summary | nil, message   init/segment: timescale, tfdt, durations
 local json = require "cmafeng.json"
 
 local M = {}
@@ -384,161 +384,6 @@ function M.parse_mpd(text)
 end
 
 ---------------------------------------------------------------------------------------------
--- A small ISO BMFF reader for tracks core.inspect does not parse (audio): enough of the init
--- segment (handler, timescale, track id, trex defaults, codec string for mp4a) and of media
--- segments (tfdt, sample count and durations).
-
-local function u8(d, o) return d:byte(o) end
-local function u16(d, o) local a, b = d:byte(o, o + 1); return a * 256 + b end
-local function u32(d, o)
-  local a, b, c, e = d:byte(o, o + 3)
-  return ((a * 256 + b) * 256 + c) * 256 + e
-end
-local function u64(d, o) return u32(d, o) * 4294967296 + u32(d, o + 4) end
-
--- Iterates the boxes in d[first, last]; calls fn(type, payload_start, payload_end).
-local function each_box(d, first, last, fn)
-  local o = first
-  while o <= last do
-    if last - o + 1 < 8 then return nil, format("%d trailing bytes at offset %d", last - o + 1, o - 1) end
-    local size, typ, hdr = u32(d, o), d:sub(o + 4, o + 7), 8
-    if size == 1 then
-      if last - o + 1 < 16 then return nil, typ .. ": truncated largesize" end
-      size, hdr = u64(d, o + 8), 16
-    elseif size == 0 then
-      size = last - o + 1
-    end
-    if size < hdr then return nil, format("%s: box size %d is too small", typ, size) end
-    if o + size - 1 > last then
-      return nil, format("%s: box size %d exceeds its parent (%d bytes left at offset %d)",
-        typ, size, last - o + 1, o - 1)
-    end
-    local ok, err = fn(typ, o + hdr, o + size - 1)
-    if ok == false then return nil, err end
-    o = o + size
-  end
-  return true
-end
-
--- ISO/IEC 14496-1 descriptor length: up to four bytes, 7 bits each.
-local function desc_len(d, o)
-  local len = 0
-  for _ = 1, 4 do
-    local b = u8(d, o)
-    if not b then return nil end
-    o = o + 1
-    len = len * 128 + b % 128
-    if b < 128 then break end
-  end
-  return len, o
-end
-
-local function mp4a_codec(d, s, e)
-  -- esds: FullBox, then ES_Descriptor (tag 3) > DecoderConfigDescriptor (tag 4) > DSI (tag 5)
-  local o = s + 4
-  if u8(d, o) ~= 3 then return nil end
-  local _, o2 = desc_len(d, o + 1)
-  if not o2 then return nil end
-  local flags = u8(d, o2 + 2)
-  o = o2 + 3
-  if flags and flags >= 128 then o = o + 2 end -- streamDependenceFlag
-  if flags and flags % 128 >= 64 then o = o + 1 + (u8(d, o) or 0) end -- URL_Flag
-  if flags and flags % 64 >= 32 then o = o + 2 end -- OCRstreamFlag
-  if u8(d, o) ~= 4 then return nil end
-  local _, o3 = desc_len(d, o + 1)
-  if not o3 or o3 > e then return nil end
-  local oti = u8(d, o3)
-  local codec = format("mp4a.%02x", oti)
-  o = o3 + 13
-  if oti == 0x40 and u8(d, o) == 5 then
-    local _, o4 = desc_len(d, o + 1)
-    local b1, b2 = d:byte(o4, o4 + 1)
-    if b1 then
-      local aot = floor(b1 / 8)
-      if aot == 31 and b2 then aot = 32 + (b1 % 8) * 8 + floor(b2 / 32) end
-      codec = codec .. "." .. aot
-    end
-  end
-  return codec
-end
-
--- Returns { handler, timescale, track_id, codec, default_duration, tfdt, samples, duration,
--- fragments } for whatever parts the data holds, or nil, message.
-function M.read_boxes(d)
-  local r = { samples = 0, duration = 0, fragments = 0 }
-  local trex_default
-  local function walk(first, last, path)
-    return each_box(d, first, last, function(typ, s, e)
-      local p = path .. "/" .. typ
-      if typ == "moov" or typ == "trak" or typ == "mdia" or typ == "minf" or typ == "stbl"
-          or typ == "mvex" or typ == "traf" then
-        return walk(s, e, p)
-      elseif typ == "moof" then
-        r.fragments = r.fragments + 1
-        return walk(s, e, p)
-      elseif typ == "tkhd" and e - s >= 20 then
-        r.track_id = r.track_id or u32(d, s + (u8(d, s) == 1 and 20 or 12))
-      elseif typ == "mdhd" and e - s >= 20 then
-        r.timescale = r.timescale or u32(d, s + (u8(d, s) == 1 and 20 or 12))
-      elseif typ == "hdlr" and e - s >= 12 then
-        r.handler = r.handler or d:sub(s + 8, s + 11)
-      elseif typ == "stsd" and e - s >= 16 then
-        local etype = d:sub(s + 12, s + 15)
-        r.sample_entry = r.sample_entry or etype
-        if etype == "mp4a" then
-          local es, ee = s + 8, s + 8 + u32(d, s + 8) - 1
-          if ee > e then return false, "stsd: sample entry exceeds its box" end
-          r.channels = u16(d, es + 24)
-          r.sample_rate = floor(u32(d, es + 32) / 65536)
-          each_box(d, es + 36, ee, function(t2, s2, e2)
-            if t2 == "esds" then r.codec = mp4a_codec(d, s2, e2) end
-          end)
-        end
-      elseif typ == "trex" and e - s >= 23 then
-        trex_default = u32(d, s + 12)
-        r.default_duration = trex_default
-      elseif typ == "tfhd" and e - s >= 7 then
-        local flags = u32(d, s) % 16777216
-        r.track_id = r.track_id or u32(d, s + 4)
-        local o = s + 8
-        if flags % 2 == 1 then o = o + 8 end
-        if floor(flags / 2) % 2 == 1 then o = o + 4 end
-        r.tfhd_duration = floor(flags / 8) % 2 == 1 and u32(d, o) or nil
-      elseif typ == "tfdt" and e - s >= 7 then
-        local v = u8(d, s) == 1 and u64(d, s + 4) or u32(d, s + 4)
-        if r.tfdt == nil then r.tfdt = v end
-      elseif typ == "trun" and e - s >= 7 then
-        local flags = u32(d, s) % 16777216
-        local count = u32(d, s + 4)
-        local o = s + 8
-        if flags % 2 == 1 then o = o + 4 end
-        if floor(flags / 4) % 2 == 1 then o = o + 4 end
-        local has = {}
-        local per = 0
-        for i, bit in ipairs { 0x100, 0x200, 0x400, 0x800 } do
-          has[i] = floor(flags / bit) % 2 == 1
-          if has[i] then per = per + 4 end
-        end
-        if o + count * per - 1 > e then
-          return false, format("trun: %d samples do not fit in the box", count)
-        end
-        local default = r.tfhd_duration or trex_default
-        for _ = 1, count do
-          local dur = has[1] and u32(d, o) or default
-          if not dur then return false, "trun: sample without a duration" end
-          r.duration = r.duration + dur
-          o = o + per
-        end
-        r.samples = r.samples + count
-      end
-    end)
-  end
-  local ok, err = walk(1, #d, "")
-  if not ok then return nil, err end
-  return r
-end
-
----------------------------------------------------------------------------------------------
 -- Reading the tracks, cached: each file is parsed once however many manifests name it.
 
 local function new_ctx(dir)
@@ -553,33 +398,30 @@ local function new_ctx(dir)
   return ctx
 end
 
--- {ok, err, kind = "av1"|"other", codec, width, height, timescale, track_id, seq}
+-- {err, rel, kind = "av1"|"audio"|"text", codec, width, height, timescale, track_id, seq,
+--  channels, sample_rate, edit}
 local function load_init(ctx, rel)
   local c = ctx.inits[rel]
   if c then return c end
   local path = ctx.path(rel)
-  c = { size = file_size(path) }
+  c = { size = file_size(path), rel = rel }
   ctx.inits[rel] = c
   if not c.size then c.err = "missing"; return c end
   ctx.checked.files = ctx.checked.files + 1
   local info, ierr = ctx.core.inspect(path)
   if info and info.format == "init" then
-    c.kind, c.codec, c.width, c.height = "av1", info.codec_string, info.width, info.height
+    c.kind, c.codec, c.width, c.height = info.kind, info.codec_string, info.width, info.height
     c.timescale, c.track_id, c.seq = info.timescale, info.track_id, info.sequence_header
+    c.channels, c.sample_rate, c.edit = info.channels, info.sample_rate, info.edit
+    c.sample_entry = info.sample_entry
     return c
   end
-  local data = read_file(path)
-  local b, berr = M.read_boxes(data or "")
-  if b and b.handler and b.handler ~= "vide" and b.timescale then
-    c.kind, c.codec, c.timescale, c.track_id = "other", b.codec, b.timescale, b.track_id
-    c.handler, c.default_duration = b.handler, b.default_duration
-    return c
-  end
-  c.err = ierr or berr or "not an init segment"
+  c.err = ierr or ("not an init segment (" .. tostring(info.format) .. ")")
   return c
 end
 
--- {size, err, tfdt, duration (ticks), samples = n, info (inspect, AV1 only)}
+-- {size, err, tfdt, duration (ticks), samples = n, info (core.inspect of the segment, read
+-- with its init segment when that one parsed)}
 local function load_seg(ctx, rel, init)
   local c = ctx.segs[rel]
   if c then return c end
@@ -588,27 +430,17 @@ local function load_seg(ctx, rel, init)
   ctx.segs[rel] = c
   if not c.size then c.err = "missing"; return c end
   ctx.checked.files = ctx.checked.files + 1
-  if init and init.kind == "av1" then
-    local info, ierr = ctx.core.inspect(path)
-    if not info then c.parse_err = ierr; return c end
-    if info.format ~= "segment" then c.parse_err = "not a media segment (" .. info.format .. ")"; return c end
-    c.info = info
-    c.samples = #info.samples
-    local first = info.samples[1]
-    c.tfdt = first and first.dts
-    local dur = 0
-    for _, s in ipairs(info.samples) do dur = dur + (s.duration or 0) end
-    c.duration = dur
-  else
-    local b, berr = M.read_boxes(read_file(path) or "")
-    if not b then c.parse_err = berr; return c end
-    if b.fragments == 0 then c.parse_err = "no moof box"; return c end
-    if b.tfdt == nil then c.parse_err = "no tfdt box"; return c end
-    c.tfdt, c.duration, c.samples = b.tfdt, b.duration, b.samples
-    if b.duration == 0 and init and init.default_duration then
-      c.duration = b.samples * init.default_duration
-    end
-  end
+  local with = init and not init.err and ctx.path(init.rel) or nil
+  local info, ierr = ctx.core.inspect(path, with)
+  if not info then c.parse_err = ierr; return c end
+  if info.format ~= "segment" then c.parse_err = "not a media segment (" .. info.format .. ")"; return c end
+  c.info = info
+  c.samples = #info.samples
+  local first = info.samples[1]
+  c.tfdt = first and first.dts
+  local dur = 0
+  for _, s in ipairs(info.samples) do dur = dur + (s.duration or 0) end
+  c.duration = dur
   return c
 end
 
@@ -830,7 +662,7 @@ local function check_segments(ctx, renditions, order)
               prev_rel:match("[^/]+$"), prev.tfdt + prev.duration, prev.tfdt, prev.duration, seg.tfdt))
           end
           local info = seg.info
-          if info then
+          if info and info.kind == "av1" then
             if init.track_id and info.track_id and info.track_id ~= init.track_id then
               ctx.problem(P, srel, format("track_ID differs from %s (expected %d, got %d)",
                 init_rel, init.track_id, info.track_id))
