@@ -235,9 +235,51 @@ static int flush_audio_segment(CmeJob *job, AudioSegment *seg)
                     .attempts = 1 };
     snprintf(ev.device_id, sizeof(ev.device_id), "cpu");
     cme__job_post(job, &ev);
-    seg->index++;
     seg->nb = 0;
     cme__buf_reset(&seg->data);
+    return 0;
+}
+
+static uint64_t audio_segment_duration(const AudioSegment *seg)
+{
+    uint64_t d = 0;
+    for (size_t i = 0; i < seg->nb; i++)
+        d += seg->samples[i].duration;
+    return d;
+}
+
+/* seg[0] is the segment being filled, seg[1] the finished one held back until the next one
+ * is known not to be the last: the last segment absorbs a remainder shorter than half a
+ * segment, so the audio ends with the video instead of with a sliver. */
+static int rotate_audio_segments(CmeJob *job, AudioSegment *seg, int final)
+{
+    if (final && seg[0].nb > 0 && seg[1].nb > 0 &&
+        2 * audio_segment_duration(&seg[0]) < job->audio.segment_samples) {
+        for (size_t i = 0; i < seg[0].nb; i++) {
+            if (seg[1].nb == seg[1].cap) {
+                size_t cap = seg[1].cap ? seg[1].cap * 2 : 256;
+                CmeSample *p = realloc(seg[1].samples, cap * sizeof(*p));
+                if (!p) {
+                    cme__job_fail(job, CME_ENOMEM, "out of memory");
+                    return CME_ENOMEM;
+                }
+                seg[1].samples = p;
+                seg[1].cap = cap;
+            }
+            seg[1].samples[seg[1].nb++] = seg[0].samples[i];
+        }
+        cme__buf_append(&seg[1].data, seg[0].data.data, seg[0].data.size);
+        seg[0].nb = 0;
+        cme__buf_reset(&seg[0].data);
+    }
+    if (seg[1].nb > 0 && flush_audio_segment(job, &seg[1]) < 0)
+        return CME_EIO;
+    if (final)
+        return seg[0].nb > 0 ? flush_audio_segment(job, &seg[0]) : 0;
+    AudioSegment done = seg[0];
+    seg[0] = seg[1];
+    seg[1] = done;
+    seg[0].index = seg[1].index + 1;
     return 0;
 }
 
@@ -252,7 +294,7 @@ static int drain_audio(CmeJob *job, AudioSegment *seg, AVPacket *pkt)
         /* A segment ends at the first packet at or past the video segment boundary, so
          * audio and video segments cover the same stretch within one AAC frame. */
         if (seg->nb > 0 && au->next_time >= (seg->index + 1) * au->segment_samples &&
-            flush_audio_segment(job, seg) < 0)
+            rotate_audio_segments(job, seg, 0) < 0)
             return CME_EIO;
         if (seg->nb == seg->cap) {
             size_t cap = seg->cap ? seg->cap * 2 : 256;
@@ -299,8 +341,8 @@ static int pump_audio(CmeJob *job, AudioSegment *seg, AVPacket *pkt, int final)
         r = cme__audio_send(au->enc, NULL, err, sizeof(err));
         if (r == 0)
             r = drain_audio(job, seg, pkt);
-        if (r == 0 && seg->nb > 0)
-            r = flush_audio_segment(job, seg);
+        if (r == 0)
+            r = rotate_audio_segments(job, seg, 1);
     }
     if (r < 0 && !atomic_load(&job->failed))
         cme__job_fail(job, r, "%s: %s", job->source, err[0] ? err : cme_strerror(r));
@@ -317,7 +359,8 @@ void *cme__pump_main(void *arg)
     CmeSrcChunk *cur = NULL;
     uint32_t next_index = 0;
     char err[512] = { 0 };
-    AudioSegment aseg = { 0 };
+    AudioSegment aseg[2]; /* filling, held back (rotate_audio_segments) */
+    memset(aseg, 0, sizeof(aseg));
     AVPacket *apkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc();
     if (!frame || !apkt) {
@@ -337,7 +380,7 @@ void *cme__pump_main(void *arg)
         }
         atomic_fetch_add(&job->frames_decoded, 1);
         atomic_store(&job->decode_errors, cme__source_errors(job->src));
-        if (pump_audio(job, &aseg, apkt, 0) < 0)
+        if (pump_audio(job, aseg, apkt, 0) < 0)
             break;
         if (cur && cur->ready == k) {
             src_chunk_complete(cur, pts - cur->pts[k - 1]);
@@ -364,7 +407,7 @@ void *cme__pump_main(void *arg)
             atomic_fetch_add(&job->rungs[i].frames_in, 1);
     }
     if (!atomic_load(&job->failed))
-        pump_audio(job, &aseg, apkt, 1);
+        pump_audio(job, aseg, apkt, 1);
     if (!atomic_load(&job->failed) && next_index == 0)
         cme__job_fail(job, CME_EMEDIA, "%s: the video stream has no decodable frame", job->source);
     /* The last frame lasts its nominal duration: the container's packet duration is in the
@@ -380,8 +423,10 @@ void *cme__pump_main(void *arg)
 out:
     av_frame_free(&frame);
     av_packet_free(&apkt);
-    cme__buf_free(&aseg.data);
-    free(aseg.samples);
+    for (int i = 0; i < 2; i++) {
+        cme__buf_free(&aseg[i].data);
+        free(aseg[i].samples);
+    }
     atomic_store(&job->decode_done, 1);
     cme__signal_notify(&job->work);
     cme__job_thread_exit(job);
