@@ -20,6 +20,7 @@ int cme__lua_pcall(lua_State *L, int nargs, int nresults);
 void cme__lua_open_engine(lua_State *L);  /* pushes the engine functions table */
 void cme__lua_open_av1(lua_State *L);     /* pushes the cmafeng.av1 functions table */
 void cme__lua_open_inspect(lua_State *L); /* pushes the inspect(path) function */
+void cme__lua_open_decode(lua_State *L);  /* pushes the decode({init, seg...}) function */
 
 struct CmeAv1SeqHdr;
 /* Pushes a table of every sequence header field (cmafeng.av1.parse's layout). */

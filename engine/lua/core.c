@@ -96,5 +96,7 @@ int luaopen_cmafeng_core(lua_State *L)
     lua_setfield(L, -2, "av1");
     cme__lua_open_inspect(L);
     lua_setfield(L, -2, "inspect");
+    cme__lua_open_decode(L);
+    lua_setfield(L, -2, "decode");
     return 1;
 }

@@ -21,6 +21,7 @@
 
 #include "cmafeng/inspect.h"
 #include "lua/bindings.h"
+#include "media/verify.h"
 
 static void set_num(lua_State *L, const char *k, lua_Number v)
 {
@@ -183,7 +184,95 @@ static int l_inspect(lua_State *L)
     return 1;
 }
 
+/*
+ * cmafeng.core.decode({init, seg1, seg2, ...}) -> table | nil, message, code: the files
+ * decoded as one track by the verification decoder (media/verify.c: libdav1d for AV1,
+ * libavcodec for AAC and Opus).
+ *
+ *   { kind = "video"|"audio", decoder, sample_entry, timescale, samples (container samples),
+ *     frames = { {pts, width, height | nb_samples, file (1-based index into the list)} },
+ *     files = { {samples, frames, duration, first_dts}, ... }, pcm_samples, channels,
+ *     sample_rate, decode_errors, first_error }
+ *
+ * Decode errors are part of the answer (they are findings); nil comes back only when
+ * nothing could be decoded (unreadable file, unparseable box tree, no decoder).
+ */
+static int l_decode(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    size_t n = lua_objlen(L, 1);
+    if (n == 0)
+        return luaL_argerror(L, 1, "expected {init, segment, ...}");
+    const char **paths = lua_newuserdata(L, n * sizeof(*paths));
+    // stack: list, paths (anchors the array for the GC while it is used)
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (int)(i + 1));
+        paths[i] = lua_tostring(L, -1);
+        if (!paths[i])
+            return luaL_argerror(L, 1, "every entry must be a path");
+        lua_pop(L, 1); /* the string stays alive: the list table holds it */
+    }
+    CmeVerifyResult res;
+    char err[1024] = { 0 };
+    int r = cme__verify_decode(paths, n, &res, err, sizeof(err));
+    if (r < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        lua_pushstring(L, cme_err_name(r));
+        return 3;
+    }
+    lua_createtable(L, 0, 14);
+    set_str(L, "kind", res.kind == CME_VERIFY_VIDEO ? "video" : "audio");
+    set_str(L, "decoder", res.decoder);
+    set_str(L, "sample_entry", res.sample_entry);
+    set_num(L, "timescale", res.timescale);
+    set_num(L, "samples", (lua_Number)res.nb_samples);
+    set_num(L, "decode_errors", res.decode_errors);
+    if (res.first_error[0])
+        set_str(L, "first_error", res.first_error);
+    if (res.kind == CME_VERIFY_AUDIO) {
+        set_num(L, "pcm_samples", (lua_Number)res.pcm_samples);
+        set_num(L, "channels", res.channels);
+        set_num(L, "sample_rate", res.sample_rate);
+    }
+    lua_createtable(L, (int)(res.nb_frames < 1u << 30 ? res.nb_frames : 0), 0);
+    for (size_t i = 0; i < res.nb_frames; i++) {
+        const CmeVerifyFrame *fr = &res.frames[i];
+        lua_createtable(L, 0, 4);
+        set_num(L, "pts", (lua_Number)fr->pts);
+        if (res.kind == CME_VERIFY_VIDEO) {
+            set_num(L, "width", fr->width);
+            set_num(L, "height", fr->height);
+        } else {
+            set_num(L, "nb_samples", fr->nb_samples);
+        }
+        set_num(L, "file", fr->file + 1);
+        lua_rawseti(L, -2, (int)(i + 1));
+    }
+    // stack: list, paths, result, frames
+    lua_setfield(L, -2, "frames");
+    lua_createtable(L, (int)res.nb_files, 0);
+    for (size_t i = 0; i < res.nb_files; i++) {
+        const CmeVerifyFile *vf = &res.files[i];
+        lua_createtable(L, 0, 4);
+        set_num(L, "samples", (lua_Number)vf->samples);
+        set_num(L, "frames", (lua_Number)vf->frames);
+        set_num(L, "duration", (lua_Number)vf->duration);
+        if (vf->first_dts >= 0)
+            set_num(L, "first_dts", (lua_Number)vf->first_dts);
+        lua_rawseti(L, -2, (int)(i + 1));
+    }
+    lua_setfield(L, -2, "files");
+    cme__verify_free(&res);
+    return 1;
+}
+
 void cme__lua_open_inspect(lua_State *L)
 {
     lua_pushcfunction(L, l_inspect);
+}
+
+void cme__lua_open_decode(lua_State *L)
+{
+    lua_pushcfunction(L, l_decode);
 }

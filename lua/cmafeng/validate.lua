@@ -4,8 +4,12 @@
 -- fuzzed ISO BMFF reader (engine/mux/mp4_reader.c) for every track kind (AV1, AAC, Opus,
 -- text); a media segment is read with its init segment.
 --
---   validate.run(dir) -> result | nil, message        nil only when DIR cannot be read
---     result = { ok = bool, dir = dir, problems = { {check=, file=, message=}, ... },
+--   validate.run(dir [, opts]) -> result | nil, message  nil only when DIR cannot be read
+--     opts.decode: also decode every rendition (cmafeng.core.decode: libdav1d for AV1,
+--     libavcodec for AAC and Opus) from init + segments in playlist order and hold the
+--     frames against the manifests (`cmafeng validate DIR --decode`)
+--     result = { ok = bool, dir = dir, problems = { {check=, file=, message=, element=,
+--                rule=, spec=}, ... },
 --                checked = { counts }, groups = { {name=, problems=n}, ... } }
 --   validate.text(result) -> string                   one line per check group, then problems
 --   validate.json(result) -> string                   {ok, problems=[{file, message, check}], checked}
@@ -30,6 +34,22 @@ local CHECKS = {
   { key = "segments", name = "segments" },
   { key = "mpd", name = "manifest.mpd" },
   { key = "report", name = "report.json" },
+  { key = "decode", name = "decode" },
+}
+
+-- Where each check group's rules come from, for findings that do not name their own.
+local GROUP = {
+  master = { element = "EXT-X-STREAM-INF", rule = "the multivariant playlist describes the files",
+             spec = "RFC 8216 4.3.4" },
+  media = { element = "EXTINF", rule = "the media playlist describes the segments",
+            spec = "RFC 8216 4.3.2, 4.3.3" },
+  segments = { element = "moof", rule = "CMAF segment structure",
+               spec = "ISO/IEC 23000-19 7.3; AV1-ISOBMFF 2.4" },
+  mpd = { element = "Representation", rule = "the MPD describes the files",
+          spec = "ISO/IEC 23009-1 5.3.9; DASH-IF IOP 3.2" },
+  report = { element = "segments", rule = "report.json matches the files",
+             spec = "cmafeng report.json" },
+  decode = { element = "mdat", rule = "every sample decodes", spec = "ISO/IEC 23000-19 7.3" },
 }
 
 ---------------------------------------------------------------------------------------------
@@ -355,7 +375,10 @@ function M.parse_mpd(text)
           id = rep.attrs.id, codecs = attr("codecs"), bandwidth = tonumber(rep.attrs.bandwidth),
           width = tonumber(attr("width")), height = tonumber(attr("height")),
           content = as.attrs.contentType or (attr("mimeType") or ""):match("^(%a+)/"),
+          sampling_rate = tonumber(attr("audioSamplingRate")), lang = as.attrs.lang,
         }
+        local acc = child(rep, "AudioChannelConfiguration") or child(as, "AudioChannelConfiguration")
+        r.channels = acc and tonumber(acc.attrs.value)
         if st then
           local ast = child(as, "SegmentTemplate")
           local function tattr(k) return st.attrs[k] or (ast and ast.attrs[k]) end
@@ -390,10 +413,14 @@ local function new_ctx(dir)
   local core = require "cmafeng.core"
   local ctx = { dir = dir, core = core, inits = {}, segs = {}, problems = {},
                 checked = { variants = 0, media_playlists = 0, segments = 0,
-                            representations = 0, renditions = 0, files = 0 } }
+                            representations = 0, renditions = 0, files = 0, decoded = 0,
+                            frames = 0 } }
   function ctx.path(rel) return dir .. "/" .. rel end
-  function ctx.problem(check, rel, msg)
-    ctx.problems[#ctx.problems + 1] = { check = check, file = rel, message = msg }
+  -- where: { element =, rule =, spec = }, each defaulting to the check group's.
+  function ctx.problem(check, rel, msg, where)
+    local g, w = GROUP[check] or {}, where or {}
+    ctx.problems[#ctx.problems + 1] = { check = check, file = rel, message = msg,
+      element = w.element or g.element, rule = w.rule or g.rule, spec = w.spec or g.spec }
   end
   return ctx
 end
@@ -548,7 +575,10 @@ local function check_master(ctx, renditions)
       groups[a["GROUP-ID"]] = g
       if a.URI then
         local mp = playlist(a.URI, m.line)
-        if mp then g[#g + 1] = mp end
+        if mp then
+          g[#g + 1] = mp
+          renditions[mp.dir].channels = tonumber((a.CHANNELS or ""):match("^%d+"))
+        end
       end
     end
   end
@@ -569,6 +599,7 @@ local function check_master(ctx, renditions)
     local bw = tonumber(a.BANDWIDTH)
     if not bw then ctx.problem(P, rel, where .. ": EXT-X-STREAM-INF without a numeric BANDWIDTH") end
     local mp = playlist(v.uri, v.line)
+    if mp then renditions[mp.dir].resolution = a.RESOLUTION end
     local init = mp and mp.init_rel and load_init(ctx, mp.init_rel)
     local codecs = {}
     for c in (a.CODECS or ""):gmatch("[^,%s]+") do codecs[#codecs + 1] = c end
@@ -777,6 +808,229 @@ local function check_mpd(ctx, renditions)
         renditions[key] = renditions[key] or { dir = key }
         renditions[key].dash_segs = renditions[key].dash_segs or segs
         renditions[key].dash_init = renditions[key].dash_init or irel
+        renditions[key].dash = renditions[key].dash or r
+      end
+    end
+  end
+end
+
+-- Audio segments follow the video's (DASH-IF IOP 3.2, segment alignment across adaptation
+-- sets; ISO/IEC 23000-19 7.3.2): as many segments, each starting within one audio frame of
+-- the video segment with the same number, and none shorter than half the target duration
+-- (the last one absorbs the remainder).
+local function check_audio_alignment(ctx, renditions, order)
+  local P = "segments"
+  local video, audios = nil, {}
+  for _, key in ipairs(order) do
+    local rd = renditions[key]
+    local init_rel = rd.playlist and rd.playlist.init_rel or rd.dash_init
+    local init = init_rel and load_init(ctx, init_rel)
+    local list = rd.playlist and rd.playlist.segs or rd.dash_segs
+    if init and not init.err and list then
+      if init.kind == "av1" and not video then video = { rd = rd, init = init, list = list }
+      elseif init.kind == "audio" then audios[#audios + 1] = { rd = rd, init = init, list = list } end
+    end
+  end
+  if not video then return end
+  local function starts(x)
+    local out = {}
+    for i, srel in ipairs(x.list) do
+      local seg = load_seg(ctx, srel, x.init)
+      if not seg.tfdt or not x.init.timescale then return nil end
+      out[i] = { t = seg.tfdt / x.init.timescale, d = seg.duration / x.init.timescale, rel = srel }
+    end
+    return out
+  end
+  local vs = starts(video)
+  if not vs or #vs == 0 then return end
+  local target = video.rd.playlist and video.rd.playlist.target
+  for _, a in ipairs(audios) do
+    local as = starts(a)
+    if as and #as > 0 then
+      local frame = 1024 / (a.init.timescale or 48000)
+      if #as ~= #vs then
+        ctx.problem(P, a.rd.playlist and a.rd.playlist.rel or a.list[1], format(
+          "%d audio segments for %d video segments in %s (expected one per video segment)",
+          #as, #vs, video.rd.dir), { element = "segment list", rule = "audio segments follow the video's",
+          spec = "DASH-IF IOP 3.2 (segment alignment); ISO/IEC 23000-19 7.3.2" })
+      end
+      local v0 = vs[1].t
+      for i = 2, math.min(#as, #vs) do
+        local off = math.abs((as[i].t - as[1].t) - (vs[i].t - v0))
+        if off > frame + 1e-6 then
+          ctx.problem(P, as[i].rel, format("starts %.6f s from %s (expected within one audio " ..
+            "frame, %.6f s)", off, vs[i].rel, frame), { element = "tfdt",
+            rule = "audio segments follow the video's", spec = "DASH-IF IOP 3.2; ISO/IEC 23000-19 7.3.2" })
+        end
+      end
+      local nominal = vs[1].d
+      for i, x in ipairs(as) do
+        if i == #as and #as > 1 and x.d < 0.5 * nominal - 1e-9 then
+          ctx.problem(P, x.rel, format("lasts %.6f s, less than half the %.6f s segment duration " ..
+            "(the last segment absorbs the remainder)", x.d, nominal), { element = "trun",
+            rule = "no sliver segment", spec = "DASH-IF IOP 3.2 (segment duration variation); " ..
+            "RFC 8216 4.3.3.1" .. (target and format(" (target %d s)", target) or "") })
+        end
+      end
+    end
+  end
+end
+
+-- `validate --decode`: every rendition decoded by an independent decoder from its init and
+-- its segments in playlist order; what comes out is held against the container and the
+-- manifests, frame for frame.
+local function check_decode(ctx, renditions, order)
+  local P = "decode"
+  for _, key in ipairs(order) do
+    local rd = renditions[key]
+    local list = rd.playlist and rd.playlist.segs or rd.dash_segs
+    local init_rel = rd.playlist and rd.playlist.init_rel or rd.dash_init
+    local init = init_rel and load_init(ctx, init_rel)
+    if list and init and not init.err and (init.kind == "av1" or init.kind == "audio") then
+      local paths = { ctx.path(init_rel) }
+      local present = true
+      for i, srel in ipairs(list) do
+        paths[i + 1] = ctx.path(srel)
+        if not file_size(paths[i + 1]) then present = false end
+      end
+      ctx.checked.decoded = ctx.checked.decoded + 1
+      local res, err = present and ctx.core.decode(paths)
+      if not present then
+        -- a missing segment is reported by the media and mpd checks
+      elseif not res then
+        ctx.problem(P, init_rel, "cannot decode the rendition: " .. tostring(err),
+          { element = "moov", rule = "the rendition decodes from init + segments",
+            spec = "ISO/IEC 23000-19 7.3.1 (CMAF track = header + fragments)" })
+      else
+        local is_video = res.kind == "video"
+        local spec_sample = is_video and "AV1-ISOBMFF 2.4 (a sample is one temporal unit with one shown frame)"
+          or (init.sample_entry == "Opus" and "Opus in ISO BMFF 4.3 / ISO/IEC 23000-19 10.5"
+              or "ISO/IEC 14496-3 / ISO/IEC 23000-19 10.3 (AAC)")
+        ctx.checked.frames = ctx.checked.frames + #res.frames
+        if res.decode_errors > 0 then
+          local fname = res.first_error and res.first_error:match("%(([^)]+)%)")
+          ctx.problem(P, fname and join(rd.dir, fname) or init_rel, format("%s refused %d sample%s; " ..
+            "the first: %s", res.decoder, res.decode_errors, res.decode_errors == 1 and "" or "s",
+            tostring(res.first_error)), { element = "mdat", rule = "every sample decodes", spec = spec_sample })
+        end
+        -- Per segment: as many frames as samples, the frames' timestamps those of the
+        -- samples, each segment continuing the one before.
+        local fi = 1
+        local expect_t
+        local extinf_start
+        local ts = res.timescale
+        for i, srel in ipairs(list) do
+          local f = res.files[i + 1]
+          if f.frames ~= f.samples then
+            ctx.problem(P, srel, format("%d %s decoded from %d samples (expected one per sample)",
+              f.frames, is_video and "pictures" or "audio frames", f.samples),
+              { element = "trun", rule = "every sample decodes to one frame", spec = spec_sample })
+          end
+          local n = 0
+          while res.frames[fi] and res.frames[fi].file == i + 1 do
+            local fr = res.frames[fi]
+            n = n + 1
+            if n == 1 and f.first_dts and fr.pts ~= f.first_dts then
+              ctx.problem(P, srel, format("the first decoded frame has timestamp %d (expected " ..
+                "the tfdt, %d)", fr.pts, f.first_dts), { element = "tfdt",
+                rule = "decoded timestamps are the container's", spec = "ISO/IEC 14496-12 8.8.12" })
+            end
+            if is_video then
+              if init.width and (fr.width ~= init.width or fr.height ~= init.height) then
+                ctx.problem(P, srel, format("frame %d decodes to %dx%d (expected the sample " ..
+                  "entry's %dx%d)", n, fr.width, fr.height, init.width, init.height),
+                  { element = "av01", rule = "pictures have the announced size",
+                    spec = "AV1-ISOBMFF 2.2.4; ISO/IEC 14496-12 12.1.3" })
+                break
+              end
+              if rd.resolution and format("%dx%d", fr.width, fr.height) ~= rd.resolution then
+                ctx.problem(P, srel, format("frame %d decodes to %dx%d (master.m3u8 RESOLUTION=%s)",
+                  n, fr.width, fr.height, rd.resolution), { element = "EXT-X-STREAM-INF RESOLUTION",
+                  rule = "pictures have the announced size", spec = "RFC 8216 4.3.4.2" })
+                break
+              end
+              if rd.dash and rd.dash.width and (fr.width ~= rd.dash.width or fr.height ~= rd.dash.height) then
+                ctx.problem(P, srel, format("frame %d decodes to %dx%d (manifest.mpd %dx%d)", n,
+                  fr.width, fr.height, rd.dash.width, rd.dash.height), { element = "Representation@width/@height",
+                  rule = "pictures have the announced size", spec = "ISO/IEC 23009-1 5.3.7; DASH-IF IOP 3.2.4" })
+                break
+              end
+            end
+            fi = fi + 1
+          end
+          -- The segment's start as the manifests tell it.
+          if f.first_dts and ts and ts > 0 then
+            local t = f.first_dts
+            if expect_t and t ~= expect_t then
+              ctx.problem(P, srel, format("decoding starts at %d, not where the previous segment " ..
+                "ended (%d)", t, expect_t), { element = "tfdt", rule = "segments are continuous",
+                spec = "ISO/IEC 23000-19 7.3.2.2 (tfdt)" })
+            end
+            expect_t = t + f.duration
+            local pl = rd.playlist
+            if pl and pl.extinf[i] then
+              extinf_start = extinf_start or t / ts
+              local decoded_d = f.duration / ts
+              if math.abs(decoded_d - pl.extinf[i]) > 0.001 + 1e-9 then
+                ctx.problem(P, srel, format("the decoded frames last %.6f s, EXTINF says %.6f",
+                  decoded_d, pl.extinf[i]), { element = "EXTINF", rule = "EXTINF is the decoded duration",
+                  spec = "RFC 8216 4.3.2.1" })
+              end
+              local sum = 0
+              for k = 1, i - 1 do sum = sum + pl.extinf[k] end
+              if math.abs(extinf_start + sum - t / ts) > 0.001 + i * 1e-6 then
+                ctx.problem(P, srel, format("the first frame is at %.6f s, the EXTINF sum puts the " ..
+                  "segment at %.6f s", t / ts, extinf_start + sum), { element = "EXTINF",
+                  rule = "playlist time is decoded time", spec = "RFC 8216 3 (media segment timing), 4.3.2.1" })
+              end
+            end
+            local tl = rd.dash and rd.dash.timeline and rd.dash.timeline[i]
+            if tl then
+              local dts = rd.dash.timescale or 1
+              if tl.t * ts ~= t * dts or tl.d * ts ~= f.duration * dts then
+                ctx.problem(P, srel, format("decoded %d + %d (timescale %d), the SegmentTimeline " ..
+                  "says t=%d d=%d (timescale %d)", t, f.duration, ts, tl.t, tl.d, dts),
+                  { element = "SegmentTimeline/S", rule = "the timeline is decoded time",
+                    spec = "ISO/IEC 23009-1 5.3.9.6; DASH-IF IOP 3.2.7" })
+              end
+            end
+          end
+        end
+        if not is_video then
+          local total = 0
+          for i = 2, #res.files do total = total + res.files[i].duration end
+          -- Every frame decodes to its full length; the durations may cut the last one short
+          -- (the end of the stream), never more than one frame's worth.
+          local want = total * (res.sample_rate or 0) / (ts or 1)
+          local last = res.frames[#res.frames]
+          local slack = last and last.nb_samples or 0
+          if res.pcm_samples < want or res.pcm_samples - want >= math.max(slack, 1) then
+            ctx.problem(P, init_rel, format("%d PCM samples decoded, the sample durations add " ..
+              "up to %d", res.pcm_samples, want), { element = "trun",
+              rule = "sample durations are the decoded lengths", spec = spec_sample })
+          end
+          if init.channels and res.channels ~= init.channels then
+            ctx.problem(P, init_rel, format("decodes to %d channels (expected the sample entry's %d)",
+              res.channels, init.channels), { element = init.sample_entry .. " channelcount",
+              rule = "channels as announced", spec = "ISO/IEC 14496-12 12.2.3" })
+          end
+          if rd.channels and res.channels ~= rd.channels then
+            ctx.problem(P, init_rel, format("decodes to %d channels (master.m3u8 CHANNELS=%d)",
+              res.channels, rd.channels), { element = "EXT-X-MEDIA CHANNELS",
+              rule = "channels as announced", spec = "RFC 8216 4.3.4.1" })
+          end
+          if rd.dash and rd.dash.channels and res.channels ~= rd.dash.channels then
+            ctx.problem(P, init_rel, format("decodes to %d channels (manifest.mpd " ..
+              "AudioChannelConfiguration %d)", res.channels, rd.dash.channels),
+              { element = "AudioChannelConfiguration", rule = "channels as announced",
+                spec = "ISO/IEC 23009-1 5.8.4.7; DASH-IF IOP 6.3" })
+          end
+          if rd.dash and rd.dash.sampling_rate and res.sample_rate ~= rd.dash.sampling_rate then
+            ctx.problem(P, init_rel, format("decodes at %d Hz (manifest.mpd audioSamplingRate %d)",
+              res.sample_rate, rd.dash.sampling_rate), { element = "Representation@audioSamplingRate",
+              rule = "sample rate as announced", spec = "ISO/IEC 23009-1 5.3.7" })
+          end
+        end
       end
     end
   end
@@ -830,7 +1084,8 @@ local function check_report(ctx)
   end
 end
 
-function M.run(dir)
+function M.run(dir, opts)
+  opts = opts or {}
   dir = dir:gsub("(.)/+$", "%1")
   local present = false
   for _, f in ipairs { "master.m3u8", "manifest.mpd", "report.json" } do
@@ -861,12 +1116,16 @@ function M.run(dir)
     end
   end
   check_segments(ctx, renditions, order)
+  check_audio_alignment(ctx, renditions, order)
   check_report(ctx)
+  if opts.decode then check_decode(ctx, renditions, order) end
   local counts = {}
   for _, p in ipairs(ctx.problems) do counts[p.check] = (counts[p.check] or 0) + 1 end
   local groups, sorted = {}, {}
   for gi, c in ipairs(CHECKS) do
-    groups[#groups + 1] = { name = c.name, key = c.key, problems = counts[c.key] or 0 }
+    if c.key ~= "decode" or opts.decode then
+      groups[#groups + 1] = { name = c.name, key = c.key, problems = counts[c.key] or 0 }
+    end
     for i, p in ipairs(ctx.problems) do
       if p.check == c.key then sorted[#sorted + 1] = { gi, i, p } end
     end
@@ -886,13 +1145,15 @@ function M.text(res)
     segments = format("%d renditions", c.renditions),
     mpd = format("%d representations", c.representations),
     report = "segment counts",
+    decode = format("%d renditions, %d frames decoded", c.decoded, c.frames),
   }
   for _, g in ipairs(res.groups) do
     out[#out + 1] = format("%-16s %s (%s)", g.name, g.problems == 0 and "ok"
       or format("%d problem%s", g.problems, g.problems == 1 and "" or "s"), what[g.key])
   end
   for _, p in ipairs(res.problems) do
-    out[#out + 1] = format("%s/%s: %s", res.dir, p.file, p.message)
+    out[#out + 1] = format("%s/%s: %s: %s [%s; %s]", res.dir, p.file, p.element or "-",
+      p.message, p.rule or "-", p.spec or "-")
   end
   out[#out + 1] = res.ok and format("%s: ok", res.dir)
     or format("%s: %d problem%s", res.dir, #res.problems, #res.problems == 1 and "" or "s")
@@ -902,7 +1163,8 @@ end
 function M.json(res)
   local problems = {}
   for i, p in ipairs(res.problems) do
-    problems[i] = { file = res.dir .. "/" .. p.file, message = p.message, check = p.check }
+    problems[i] = { file = res.dir .. "/" .. p.file, message = p.message, check = p.check,
+                    element = p.element, rule = p.rule, spec = p.spec }
   end
   return json.encode({ ok = res.ok, dir = res.dir, problems = json.array(problems),
                        checked = json.object(res.checked) })
