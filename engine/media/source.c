@@ -133,7 +133,20 @@ void cme__source_info(const CmeSource *s, CmeSourceInfo *info)
     if (fr.num <= 0 || fr.den <= 0)
         fr = (AVRational){ 25, 1 };
     av_reduce(&info->fps_num, &info->fps_den, fr.num, fr.den, 1 << 30);
-    info->duration = s->fmt->duration > 0 ? s->fmt->duration / (double)AV_TIME_BASE : -1;
+    /* The video's own span as the container declares it: the stream's duration when the
+     * container has one (MP4 mdhd), else the file's duration less the video's start time
+     * (Matroska's Duration is the end of the last block, so a source starting at 1.5 s
+     * with 6 s of video says 7.5). The truncation warning compares decoded timestamps
+     * with this, never a frame count derived from a nominal rate. */
+    if (st->duration > 0 && st->duration != AV_NOPTS_VALUE)
+        info->duration = (double)st->duration * av_q2d(st->time_base);
+    else if (s->fmt->duration > 0)
+        info->duration = s->fmt->duration / (double)AV_TIME_BASE -
+                         (st->start_time != AV_NOPTS_VALUE && st->start_time > 0
+                              ? (double)st->start_time * av_q2d(st->time_base)
+                              : 0);
+    else
+        info->duration = -1;
     if (st->nb_frames > 0)
         info->nb_frames = st->nb_frames;
     else if (info->duration > 0)
