@@ -10,6 +10,8 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 
+#include "cmafeng/mux.h"
+
 typedef struct CmeAudioSettings {
     int bitrate;     /* bits/s */
     int channels;    /* 1 or 2 */
@@ -35,5 +37,37 @@ int cme__audio_send(CmeAudio *a, const AVPacket *pkt, char *err, size_t errlen);
 /* 0 with *pkt (pts/duration in samples), CME_EAGAIN, CME_EOF after the flush drained. */
 int cme__audio_receive(CmeAudio *a, AVPacket *pkt);
 void cme__audio_close(CmeAudio **pa);
+
+/*
+ * The audio segmenter (audio_cut.c): cuts the encoded audio at the video's segment starts,
+ * so that audio segment N covers video segment N within one audio frame (a segment starts
+ * with the first packet at or past the video segment's start) and the last segment takes
+ * whatever audio remains after the last video segment starts: no sliver at the end. Pure
+ * bookkeeping, no FFmpeg; used by the decode pump's thread only.
+ */
+typedef struct CmeAudioCutter CmeAudioCutter;
+
+/* One finished audio segment; the pointers stay valid until the next call on the cutter. */
+typedef struct CmeAudioSeg {
+    uint32_t index; /* 0-based, contiguous */
+    uint64_t start; /* samples from time zero */
+    const CmeSample *samples;
+    size_t nb;
+    const uint8_t *data;
+    size_t size;
+} CmeAudioSeg;
+
+int cme__audio_cutter_new(CmeAudioCutter **out);
+void cme__audio_cutter_free(CmeAudioCutter **pc);
+/* The next video segment starts at `time` (audio samples from time zero); calls come in
+ * increasing order, the first (time 0) may be omitted. CME_ENOMEM or 0. */
+int cme__audio_cutter_cut(CmeAudioCutter *c, uint64_t time);
+/* One encoded packet starting at `time` samples. CME_ENOMEM or 0. */
+int cme__audio_cutter_push(CmeAudioCutter *c, uint64_t time, uint32_t duration, const uint8_t *data,
+                           size_t size);
+/* The next finished segment: 0 with *seg, CME_EAGAIN while its end is not known yet (the
+ * next video segment's start, and a packet at or past it), CME_EOF when final and nothing
+ * is left. final: no more packets or cuts will come. */
+int cme__audio_cutter_next(CmeAudioCutter *c, int final, CmeAudioSeg *seg);
 
 #endif

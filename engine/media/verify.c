@@ -155,8 +155,7 @@ static int decode_av1(Ctx *c, const uint8_t *all, char *err, size_t errlen)
                 continue;
             }
             if (r < 0) {
-                decode_error(c, i, "dav1d_send_data: error %d (the temporal unit is invalid)",
-                             r);
+                decode_error(c, i, "dav1d_send_data: error %d (the temporal unit is invalid)", r);
                 dav1d_data_unref(&data);
             }
             break;

@@ -21,8 +21,8 @@ typedef enum CmeVerifyKind {
 
 /* One decoded picture or audio frame. */
 typedef struct CmeVerifyFrame {
-    int64_t pts;          /* the timestamp the decoder returned, track timescale */
-    uint32_t width;       /* video: the picture's size */
+    int64_t pts;    /* the timestamp the decoder returned, track timescale */
+    uint32_t width; /* video: the picture's size */
     uint32_t height;
     uint32_t nb_samples; /* audio: PCM samples per channel */
     uint32_t file;       /* index into the paths of the sample that produced it */
@@ -30,18 +30,18 @@ typedef struct CmeVerifyFrame {
 
 /* Per input file: the container's samples and what decoded from them. */
 typedef struct CmeVerifyFile {
-    size_t samples; /* container samples whose bytes lie in this file */
-    size_t frames;  /* decoded pictures / audio frames attributed to this file */
+    size_t samples;    /* container samples whose bytes lie in this file */
+    size_t frames;     /* decoded pictures / audio frames attributed to this file */
     uint64_t duration; /* sum of the container's sample durations, track timescale */
     int64_t first_dts; /* of its first sample; -1 when it holds none */
 } CmeVerifyFile;
 
 typedef struct CmeVerifyResult {
     CmeVerifyKind kind;
-    char decoder[32];      /* "libdav1d 1.0.0", "aac", "opus" */
-    char sample_entry[5];  /* "av01", "mp4a", "Opus" */
-    uint32_t timescale;    /* of the track (mdhd) */
-    size_t nb_samples;     /* container samples fed to the decoder */
+    char decoder[32];       /* "libdav1d 1.0.0", "aac", "opus" */
+    char sample_entry[5];   /* "av01", "mp4a", "Opus" */
+    uint32_t timescale;     /* of the track (mdhd) */
+    size_t nb_samples;      /* container samples fed to the decoder */
     CmeVerifyFrame *frames; /* malloc()ed; cme__verify_free */
     size_t nb_frames;
     CmeVerifyFile *files; /* one per path */
@@ -49,7 +49,7 @@ typedef struct CmeVerifyResult {
     uint64_t pcm_samples; /* audio: total decoded samples per channel */
     int channels;         /* audio: of the decoded frames */
     int sample_rate;
-    int decode_errors; /* samples the decoder refused (each is also counted in errors[]) */
+    int decode_errors;     /* samples the decoder refused (each is also counted in errors[]) */
     char first_error[256]; /* "sample 12 (seg_00002.m4s): ..." for the first refusal */
 } CmeVerifyResult;
 

@@ -832,12 +832,15 @@ local function check_audio_alignment(ctx, renditions, order)
     end
   end
   if not video then return end
+  -- Presentation times: the media time less the edit list's start (the audio priming).
   local function starts(x)
     local out = {}
+    local shift = x.init.edit and x.init.edit.media_time > 0 and x.init.edit.media_time or 0
     for i, srel in ipairs(x.list) do
       local seg = load_seg(ctx, srel, x.init)
       if not seg.tfdt or not x.init.timescale then return nil end
-      out[i] = { t = seg.tfdt / x.init.timescale, d = seg.duration / x.init.timescale, rel = srel }
+      out[i] = { t = (seg.tfdt - (i > 1 and shift or 0)) / x.init.timescale,
+                 d = seg.duration / x.init.timescale, rel = srel }
     end
     return out
   end
@@ -854,19 +857,20 @@ local function check_audio_alignment(ctx, renditions, order)
           #as, #vs, video.rd.dir), { element = "segment list", rule = "audio segments follow the video's",
           spec = "DASH-IF IOP 3.2 (segment alignment); ISO/IEC 23000-19 7.3.2" })
       end
-      local v0 = vs[1].t
       for i = 2, math.min(#as, #vs) do
-        local off = math.abs((as[i].t - as[1].t) - (vs[i].t - v0))
+        local off = math.abs(as[i].t - vs[i].t)
         if off > frame + 1e-6 then
           ctx.problem(P, as[i].rel, format("starts %.6f s from %s (expected within one audio " ..
             "frame, %.6f s)", off, vs[i].rel, frame), { element = "tfdt",
             rule = "audio segments follow the video's", spec = "DASH-IF IOP 3.2; ISO/IEC 23000-19 7.3.2" })
         end
       end
-      local nominal = vs[1].d
+      -- The last audio segment is judged against the video's last one: when the video
+      -- itself ends with a short segment, the audio follows it.
+      local nominal = math.min(vs[1].d, vs[#vs].d)
       for i, x in ipairs(as) do
         if i == #as and #as > 1 and x.d < 0.5 * nominal - 1e-9 then
-          ctx.problem(P, x.rel, format("lasts %.6f s, less than half the %.6f s segment duration " ..
+          ctx.problem(P, x.rel, format("lasts %.6f s, less than half the %.6f s video segment " ..
             "(the last segment absorbs the remainder)", x.d, nominal), { element = "trun",
             rule = "no sliver segment", spec = "DASH-IF IOP 3.2 (segment duration variation); " ..
             "RFC 8216 4.3.3.1" .. (target and format(" (target %d s)", target) or "") })
