@@ -132,12 +132,9 @@ static int publish(CmeJob *job, CmeSrcChunk *sc)
 
 /* --- audio: transcoded on this thread, cut at the video segment boundaries ----------- */
 
+/* The audio cut at the video's segment starts (media/audio_cut.c). */
 typedef struct AudioSegment {
-    CmeBuf data;
-    CmeSample *samples;
-    size_t nb, cap;
-    uint64_t start;
-    uint32_t index; /* 0-based */
+    CmeAudioCutter *cut;
 } AudioSegment;
 
 static int audio_path(CmeJob *job, const char *file, char *out, size_t n)
@@ -187,7 +184,7 @@ static int write_audio_init(CmeJob *job)
     return 0;
 }
 
-static int flush_audio_segment(CmeJob *job, AudioSegment *seg)
+static int flush_audio_segment(CmeJob *job, const CmeAudioSeg *seg)
 {
     CmeAudioRung *au = &job->audio;
     CmeSegmentInfo info = { .track_id = 1,
@@ -195,9 +192,7 @@ static int flush_audio_segment(CmeJob *job, AudioSegment *seg)
                             .base_decode_time = seg->start };
     CmeBuf b = { 0 };
     char name[32], path[2100], err[512] = { 0 };
-    int r = cme__buf_status(&seg->data);
-    if (r == 0)
-        r = cme_mux_write_segment(&b, &info, seg->samples, seg->nb, seg->data.data, seg->data.size);
+    int r = cme_mux_write_segment(&b, &info, seg->samples, seg->nb, seg->data, seg->size);
     snprintf(name, sizeof(name), "seg_%05u.m4s", info.sequence_number);
     if (r == 0)
         r = audio_path(job, name, path, sizeof(path));
@@ -235,52 +230,18 @@ static int flush_audio_segment(CmeJob *job, AudioSegment *seg)
                     .attempts = 1 };
     snprintf(ev.device_id, sizeof(ev.device_id), "cpu");
     cme__job_post(job, &ev);
-    seg->nb = 0;
-    cme__buf_reset(&seg->data);
     return 0;
 }
 
-static uint64_t audio_segment_duration(const AudioSegment *seg)
+/* Writes every audio segment the cutter has finished (all of them when final). */
+static int flush_audio_segments(CmeJob *job, AudioSegment *seg, int final)
 {
-    uint64_t d = 0;
-    for (size_t i = 0; i < seg->nb; i++)
-        d += seg->samples[i].duration;
-    return d;
-}
-
-/* seg[0] is the segment being filled, seg[1] the finished one held back until the next one
- * is known not to be the last: the last segment absorbs a remainder shorter than half a
- * segment, so the audio ends with the video instead of with a sliver. */
-static int rotate_audio_segments(CmeJob *job, AudioSegment *seg, int final)
-{
-    if (final && seg[0].nb > 0 && seg[1].nb > 0 &&
-        2 * audio_segment_duration(&seg[0]) < job->audio.segment_samples) {
-        for (size_t i = 0; i < seg[0].nb; i++) {
-            if (seg[1].nb == seg[1].cap) {
-                size_t cap = seg[1].cap ? seg[1].cap * 2 : 256;
-                CmeSample *p = realloc(seg[1].samples, cap * sizeof(*p));
-                if (!p) {
-                    cme__job_fail(job, CME_ENOMEM, "out of memory");
-                    return CME_ENOMEM;
-                }
-                seg[1].samples = p;
-                seg[1].cap = cap;
-            }
-            seg[1].samples[seg[1].nb++] = seg[0].samples[i];
-        }
-        cme__buf_append(&seg[1].data, seg[0].data.data, seg[0].data.size);
-        seg[0].nb = 0;
-        cme__buf_reset(&seg[0].data);
-    }
-    if (seg[1].nb > 0 && flush_audio_segment(job, &seg[1]) < 0)
-        return CME_EIO;
-    if (final)
-        return seg[0].nb > 0 ? flush_audio_segment(job, &seg[0]) : 0;
-    AudioSegment done = seg[0];
-    seg[0] = seg[1];
-    seg[1] = done;
-    seg[0].index = seg[1].index + 1;
-    return 0;
+    CmeAudioSeg s;
+    int r;
+    while ((r = cme__audio_cutter_next(seg->cut, final, &s)) == 0)
+        if (flush_audio_segment(job, &s) < 0)
+            return CME_EIO;
+    return r == CME_EAGAIN || r == CME_EOF ? 0 : r;
 }
 
 /* Muxes every AAC packet the encoder has ready. */
@@ -291,28 +252,18 @@ static int drain_audio(CmeJob *job, AudioSegment *seg, AVPacket *pkt)
     while ((r = cme__audio_receive(au->enc, pkt)) == 0) {
         if (!au->init_written && write_audio_init(job) < 0)
             return CME_EIO;
-        /* A segment ends at the first packet at or past the video segment boundary, so
-         * audio and video segments cover the same stretch within one AAC frame. */
-        if (seg->nb > 0 && au->next_time >= (seg->index + 1) * au->segment_samples &&
-            rotate_audio_segments(job, seg, 0) < 0)
-            return CME_EIO;
-        if (seg->nb == seg->cap) {
-            size_t cap = seg->cap ? seg->cap * 2 : 256;
-            CmeSample *p = realloc(seg->samples, cap * sizeof(*p));
-            if (!p) {
-                cme__job_fail(job, CME_ENOMEM, "out of memory");
-                return CME_ENOMEM;
-            }
-            seg->samples = p;
-            seg->cap = cap;
-        }
-        if (seg->nb == 0)
-            seg->start = au->next_time;
+        /* A segment ends at the first packet at or past the next video segment's start,
+         * so audio and video segments cover the same stretch within one AAC frame. */
         uint32_t dur = pkt->duration > 0 ? (uint32_t)pkt->duration : 1024;
-        seg->samples[seg->nb++] = (CmeSample){ (uint32_t)pkt->size, dur, 1 };
-        cme__buf_append(&seg->data, pkt->data, (size_t)pkt->size);
+        int c = cme__audio_cutter_push(seg->cut, au->next_time, dur, pkt->data, (size_t)pkt->size);
         au->next_time += dur;
         av_packet_unref(pkt);
+        if (c < 0) {
+            cme__job_fail(job, CME_ENOMEM, "out of memory");
+            return CME_ENOMEM;
+        }
+        if (flush_audio_segments(job, seg, 0) < 0)
+            return CME_EIO;
     }
     return r == CME_EAGAIN || r == CME_EOF ? 0 : r;
 }
@@ -342,7 +293,7 @@ static int pump_audio(CmeJob *job, AudioSegment *seg, AVPacket *pkt, int final)
         if (r == 0)
             r = drain_audio(job, seg, pkt);
         if (r == 0)
-            r = rotate_audio_segments(job, seg, 1);
+            r = flush_audio_segments(job, seg, 1);
     }
     if (r < 0 && !atomic_load(&job->failed))
         cme__job_fail(job, r, "%s: %s", job->source, err[0] ? err : cme_strerror(r));
@@ -359,11 +310,10 @@ void *cme__pump_main(void *arg)
     CmeSrcChunk *cur = NULL;
     uint32_t next_index = 0;
     char err[512] = { 0 };
-    AudioSegment aseg[2]; /* filling, held back (rotate_audio_segments) */
-    memset(aseg, 0, sizeof(aseg));
+    AudioSegment aseg = { NULL };
     AVPacket *apkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc();
-    if (!frame || !apkt) {
+    if (!frame || !apkt || (job->audio.enc && cme__audio_cutter_new(&aseg.cut) < 0)) {
         cme__job_fail(job, CME_ENOMEM, "out of memory in the decode pump");
         goto out;
     }
@@ -380,7 +330,7 @@ void *cme__pump_main(void *arg)
         }
         atomic_fetch_add(&job->frames_decoded, 1);
         atomic_store(&job->decode_errors, cme__source_errors(job->src));
-        if (pump_audio(job, aseg, apkt, 0) < 0)
+        if (pump_audio(job, &aseg, apkt, 0) < 0)
             break;
         if (cur && cur->ready == k) {
             src_chunk_complete(cur, pts - cur->pts[k - 1]);
@@ -395,6 +345,15 @@ void *cme__pump_main(void *arg)
             if (publish(job, cur) < 0)
                 break;
             next_index++;
+            /* Audio segments start where the video's do: pts counts from time zero, the
+             * audio track's media time from the encoder delay before it (edit list). */
+            if (aseg.cut && pts > 0 &&
+                cme__audio_cutter_cut(
+                    aseg.cut, (uint64_t)av_rescale(pts, job->set.audio_sample_rate, CME_TIMESCALE) +
+                                  (uint64_t)cme__audio_priming(job->audio.enc)) < 0) {
+                cme__job_fail(job, CME_ENOMEM, "out of memory in the decode pump");
+                break;
+            }
         }
         AVFrame *f = av_frame_alloc();
         if (!f || av_frame_ref(f, frame) < 0) {
@@ -407,7 +366,7 @@ void *cme__pump_main(void *arg)
             atomic_fetch_add(&job->rungs[i].frames_in, 1);
     }
     if (!atomic_load(&job->failed))
-        pump_audio(job, aseg, apkt, 1);
+        pump_audio(job, &aseg, apkt, 1);
     if (!atomic_load(&job->failed) && next_index == 0)
         cme__job_fail(job, CME_EMEDIA, "%s: the video stream has no decodable frame", job->source);
     /* The last frame lasts its nominal duration: the container's packet duration is in the
@@ -423,10 +382,7 @@ void *cme__pump_main(void *arg)
 out:
     av_frame_free(&frame);
     av_packet_free(&apkt);
-    for (int i = 0; i < 2; i++) {
-        cme__buf_free(&aseg[i].data);
-        free(aseg[i].samples);
-    }
+    cme__audio_cutter_free(&aseg.cut);
     atomic_store(&job->decode_done, 1);
     cme__signal_notify(&job->work);
     cme__job_thread_exit(job);
