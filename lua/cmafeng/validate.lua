@@ -1156,8 +1156,8 @@ function M.text(res)
       or format("%d problem%s", g.problems, g.problems == 1 and "" or "s"), what[g.key])
   end
   for _, p in ipairs(res.problems) do
-    out[#out + 1] = format("%s/%s: %s: %s [%s; %s]", res.dir, p.file, p.element or "-",
-      p.message, p.rule or "-", p.spec or "-")
+    out[#out + 1] = format("%s/%s: %s [%s; %s; %s]", res.dir, p.file, p.message,
+      p.element or "-", p.rule or "-", p.spec or "-")
   end
   out[#out + 1] = res.ok and format("%s: ok", res.dir)
     or format("%s: %d problem%s", res.dir, #res.problems, #res.problems == 1 and "" or "s")

@@ -44,6 +44,20 @@ interrupt_when() {
   set -e
 }
 
+# validate_decode DIR: `cmafeng validate DIR --decode` (manifests against files, and every
+# rendition decoded by libdav1d / libavcodec frame for frame) must exit 0; its findings are
+# shown otherwise.
+validate_decode() {
+  local rc=0
+  "$CMAFENG" validate --decode "$1" >"$WORK/validate_decode.out" 2>&1 || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    ok "validate --decode $(basename "$1"): clean ($(grep '^decode ' "$WORK/validate_decode.out" | sed 's/  */ /g'))"
+  else
+    sed 's/^/  | /' "$WORK/validate_decode.out"
+    not_ok "validate --decode $(basename "$1") exits 0 (got $rc)"
+  fi
+}
+
 finish() {
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]

@@ -60,4 +60,6 @@ fi
 check "all 4 player runs reported (Shaka HLS + DASH, hls.js, dash.js)" \
   test "$(grep -cE '^(ok|not ok) - (Shaka Player (HLS|DASH)|hls\.js HLS|dash\.js DASH):' "$WORK/players.log")" -eq 4
 
+validate_decode "$OUT"
+
 finish

@@ -66,6 +66,33 @@ validate_case swapped 1 \
   'swapped/180p/seg_00002\.m4s: tfdt does not continue seg_00001\.m4s \(expected 90000 = 0 \+ 90000, got 180000\)' \
   'swapped/manifest\.mpd: Representation 180p: SegmentTimeline t of 180p/seg_00002\.m4s'
 
+# --decode: the fresh output decodes frame for frame; damaged bytes inside an mdat (sizes
+# intact, so every box still parses) are found only by decoding, and named.
+validate_decode "$OUT"
+broken garbled
+python3 - "$WORK/garbled/180p/seg_00002.m4s" <<'PY'
+import random, sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+i = d.find(b'mdat') + 4
+random.seed(7)
+for k in range(i + 300, i + 700):
+    d[k] = random.randrange(256)
+open(sys.argv[1], 'wb').write(d)
+PY
+rc=0; "$CMAFENG" validate "$WORK/garbled" >/dev/null 2>&1 || rc=$?
+check "garbled: validate without --decode does not see it (exit $rc)" test "$rc" -eq 0
+rc=0; "$CMAFENG" validate --decode "$WORK/garbled" >"$WORK/garbled.out" 2>&1 || rc=$?
+check "garbled: validate --decode exits 1 (got $rc)" test "$rc" -eq 1
+check "garbled: the finding names the file, the box, the rule and the spec" \
+  grep -Eq 'garbled/180p/seg_00002\.m4s: .*\[(mdat|trun); every sample decodes.*; AV1-ISOBMFF 2\.4' \
+  "$WORK/garbled.out"
+broken channels; sed -i 's/CHANNELS="2"/CHANNELS="6"/' "$WORK/channels/master.m3u8"
+rc=0; "$CMAFENG" validate --decode --json "$WORK/channels" >"$WORK/channels.out" 2>&1 || rc=$?
+check "channels: validate --decode --json exits 1 (got $rc)" test "$rc" -eq 1
+check "channels: the decoded channel count is held against CHANNELS, with its spec" \
+  grep -q '"element":"EXT-X-MEDIA CHANNELS".*decodes to 2 channels (master.m3u8 CHANNELS=6).*"spec":"RFC 8216 4.3.4.1"' \
+  "$WORK/channels.out"
+
 broken nomaster; rm "$WORK/nomaster/master.m3u8"
 validate_case nomaster 1 'nomaster/master\.m3u8: missing'
 

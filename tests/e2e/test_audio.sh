@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Audio ends exactly: a 10 s source with 2 s segments gives five audio segments beside the
+# five video ones (no 21.7 ms sixth sliver), each starting within one AAC frame of its video
+# segment, the last one absorbing the remainder. `inspect` reads the audio track with the
+# one MP4 reader: codec string (the one HLS announces), channels, rate, and per segment the
+# sample count ffprobe counts. validate --decode decodes it with libavcodec.
+source "$(dirname "$0")/lib.sh"
+jnum() { grep -o "\"$1\":[0-9]*" | head -n 1 | cut -d: -f2; }
+jstr() { grep -o "\"$1\":\"[^\"]*\"" | head -n 1 | cut -d'"' -f4; }
+
+SRC=$WORK/src.mkv
+ffmpeg -v error -y -f lavfi -i "testsrc2=s=160x90:r=25:d=10" -f lavfi -i "sine=d=10" \
+  -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -ac 2 "$SRC"
+cat >"$WORK/job.lua" <<'LUA'
+return { source = arg[1], output = arg[2], segment_seconds = 2,
+  video = { ladder = { { width = 160, height = 90, preset = 12 } } } }
+LUA
+OUT=$WORK/out
+"$CMAFENG" run "$WORK/job.lua" -- "$SRC" "$OUT" 2>"$WORK/stderr" ||
+  { cat "$WORK/stderr"; not_ok "cmafeng run exits 0"; finish; exit 1; }
+ok "cmafeng run exits 0"
+
+nv=$(grep -c '^#EXTINF' "$OUT/90p/index.m3u8")
+na=$(grep -c '^#EXTINF' "$OUT/audio/index.m3u8")
+check "as many audio segments as video segments ($na, $nv)" test "$na" -eq "$nv" -a "$nv" -eq 5
+shortest=$(grep '^#EXTINF' "$OUT/audio/index.m3u8" | cut -d: -f2 | cut -d, -f1 | sort -g | head -n 1)
+check "no audio segment shorter than half the 2 s target (shortest $shortest s)" \
+  awk -v s="$shortest" 'BEGIN { exit !(s >= 1.0) }'
+# Segment ends in presentation time: the audio's EXTINF sums against the video's, less the
+# 1024 samples of encoder delay the edit list hides at the start of the audio track.
+paste <(grep '^#EXTINF' "$OUT/90p/index.m3u8" | cut -d: -f2 | cut -d, -f1) \
+  <(grep '^#EXTINF' "$OUT/audio/index.m3u8" | cut -d: -f2 | cut -d, -f1) >"$WORK/durs"
+worst=$(awk '{ v += $1; a += $2 - (NR == 1 ? 1024 / 48000 : 0); d = v - a; if (d < 0) d = -d; if (NR < 5 && d > m) m = d }
+  END { printf "%.6f", m }' "$WORK/durs")
+check "every audio segment ends within one AAC frame of its video segment (worst $worst s)" \
+  awk -v w="$worst" 'BEGIN { exit !(w <= 1024 / 48000 + 1e-6) }'
+
+# inspect reads the audio track through the same reader as the video.
+hls_audio=$(grep -o 'CODECS="[^"]*"' "$OUT/master.m3u8" | head -n 1 | cut -d'"' -f2 | cut -d, -f2)
+"$CMAFENG" inspect --json "$OUT/audio/init.mp4" >"$WORK/ainit.json"
+check "audio init: kind audio, sample entry mp4a" \
+  test "$(jstr kind <"$WORK/ainit.json")" = audio -a "$(jstr sample_entry <"$WORK/ainit.json")" = mp4a
+check "audio init: codec string equals the HLS CODECS entry $hls_audio" \
+  test "$(jstr codec_string <"$WORK/ainit.json")" = "$hls_audio"
+check "audio init: 2 channels, 48000 Hz, edit list trims the priming" \
+  test "$(jnum channels <"$WORK/ainit.json")" -eq 2 -a "$(jnum sample_rate <"$WORK/ainit.json")" -eq 48000 \
+    -a "$(jnum media_time <"$WORK/ainit.json")" -eq 1024
+for seg in "$OUT"/audio/seg_*.m4s; do
+  "$CMAFENG" inspect --json "$seg" >"$WORK/aseg.json"
+  cat "$OUT/audio/init.mp4" "$seg" >"$WORK/one.mp4"
+  want=$(ffprobe -v error -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$WORK/one.mp4")
+  got=$(jnum frames <"$WORK/aseg.json")
+  check "$(basename "$seg"): inspect lists the $want samples ffprobe counts (got $got)" \
+    test "$got" -eq "$want" -a "$(jstr format <"$WORK/aseg.json")" = segment
+done
+validate_decode "$OUT"
+
+finish
