@@ -72,8 +72,8 @@ static void compact(CmeAudioCutter *c)
     c->taken_nb = c->taken_size = 0;
 }
 
-int cme__audio_cutter_push(CmeAudioCutter *c, uint64_t time, uint32_t duration,
-                           const uint8_t *data, size_t size)
+int cme__audio_cutter_push(CmeAudioCutter *c, uint64_t time, uint32_t duration, const uint8_t *data,
+                           size_t size)
 {
     compact(c);
     if (c->nb == c->cap) {
