@@ -6,6 +6,7 @@
  * "audio" that every video variant references.
  */
 #include <inttypes.h>
+#include <string.h>
 
 #include "cmafeng/mux.h"
 #include "core/buf.h"
@@ -90,24 +91,41 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
     if (nb_video == 0)
         return CME_EINVAL;
     const CmeRendition *audio = cme__audio_rendition(r, nb);
+    const CmeRendition *def = cme__default_audio(r, nb);
+    /* The variant carries whichever audio rendition the player picks: the largest rates. */
+    uint64_t audio_peak = 0, audio_avg = 0;
+    int audio_avg_known = 1;
+    for (size_t i = 0; i < nb; i++) {
+        if (!r[i].is_audio)
+            continue;
+        if (r[i].peak_bandwidth > audio_peak)
+            audio_peak = r[i].peak_bandwidth;
+        if (r[i].avg_bandwidth > audio_avg)
+            audio_avg = r[i].avg_bandwidth;
+        audio_avg_known &= r[i].avg_bandwidth != 0;
+    }
 
     size_t start = out->size;
     cme__buf_printf(out, "#EXTM3U\n#EXT-X-VERSION:%d\n", HLS_VERSION);
     /* RFC 8216 4.3.5.1: applies to every media playlist listed here. */
     cme__buf_printf(out, "#EXT-X-INDEPENDENT-SEGMENTS\n");
-    if (audio) {
-        /* RFC 8216 4.3.4.1: the audio rendition of group "audio". NAME is required and
-         * human-readable, so the language when known, else the rendition name; LANGUAGE
-         * is written only when known. DEFAULT=YES with AUTOSELECT=YES (4.3.4.1 requires
-         * AUTOSELECT=YES when DEFAULT=YES): it is the group's only member. CHANNELS is
+    for (size_t i = 0; i < nb; i++) {
+        const CmeRendition *a = &r[i];
+        if (!a->is_audio)
+            continue;
+        /* RFC 8216 4.3.4.1: one member of group "audio" per audio rendition. NAME is
+         * required, human-readable and unique in the group (the label, else the
+         * language, else the rendition name); LANGUAGE is written only when known.
+         * DEFAULT=YES on one member only; AUTOSELECT=YES on every member (required with
+         * DEFAULT=YES, and it lets a player choose by the user's language). CHANNELS is
          * the count of audio channels (4.3.4.1, first parameter). */
         cme__buf_printf(out, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"" AUDIO_GROUP "\",NAME=\"%s\"",
-                        audio->language ? audio->language : audio->name);
-        if (audio->language)
-            cme__buf_printf(out, ",LANGUAGE=\"%s\"", audio->language);
+                        cme__audio_label(r, nb, i));
+        if (a->language)
+            cme__buf_printf(out, ",LANGUAGE=\"%s\"", a->language);
         cme__buf_printf(
-            out, ",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"%" PRIu32 "\",URI=\"%s/index.m3u8\"\n",
-            audio->channels, audio->name);
+            out, ",DEFAULT=%s,AUTOSELECT=YES,CHANNELS=\"%" PRIu32 "\",URI=\"%s/index.m3u8\"\n",
+            a == def ? "YES" : "NO", a->channels, a->name);
     }
     for (size_t i = 0; i < nb; i++) {
         const CmeRendition *x = &r[i];
@@ -118,9 +136,9 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
          * formats of every media type in the variant, audio included. */
         uint64_t peak = x->peak_bandwidth, avg = x->avg_bandwidth;
         if (audio) {
-            peak += audio->peak_bandwidth;
+            peak += audio_peak;
             /* 0 means unknown: an unknown part makes the sum unknown. */
-            avg = avg && audio->avg_bandwidth ? avg + audio->avg_bandwidth : 0;
+            avg = avg && audio_avg_known ? avg + audio_avg : 0;
         }
         /* RFC 8216 4.3.4.2: FRAME-RATE is rounded to three decimal places. */
         uint64_t fps_milli = cme__scale_round(x->fps_num, x->fps_den, 1000);
@@ -129,8 +147,14 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
         if (avg)
             cme__buf_printf(out, ",AVERAGE-BANDWIDTH=%" PRIu64, avg);
         cme__buf_printf(out, ",CODECS=\"%s", x->codecs);
-        if (audio)
-            cme__buf_printf(out, ",%s", audio->codecs);
+        /* Every format of every rendition in the group, each once (4.3.4.2). */
+        for (size_t j = 0; j < nb; j++) {
+            int seen = !r[j].is_audio;
+            for (size_t k = 0; k < j && !seen; k++)
+                seen = r[k].is_audio && !strcmp(r[k].codecs, r[j].codecs);
+            if (!seen)
+                cme__buf_printf(out, ",%s", r[j].codecs);
+        }
         cme__buf_printf(out,
                         "\",RESOLUTION=%" PRIu32 "x%" PRIu32 ",FRAME-RATE=%" PRIu64 ".%03" PRIu64,
                         x->width, x->height, fps_milli / 1000, fps_milli % 1000);

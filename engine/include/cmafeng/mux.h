@@ -90,25 +90,33 @@ typedef struct CmeRendition {
     size_t nb_segments;
     uint32_t start_number; /* index of segments[0] in file names (seg_%05d.m4s), 1 */
     /* Audio: is_audio 1, channels and sample_rate non-zero, width/height/fps ignored.
-     * language is an RFC 5646 / ISO 639 tag (letters, digits, '-'), NULL when unknown. */
+     * language is an RFC 5646 / ISO 639 tag (letters, digits, '-'), NULL when unknown.
+     * label is the human-readable name (HLS NAME, DASH Label): printable ASCII without
+     * '"', '<', '>' or '&'; NULL means the language, else the rendition name. is_default
+     * marks the rendition players pick first; when no audio rendition has it, the first
+     * audio rendition is the default. */
     int is_audio;
     uint32_t channels, sample_rate;
     const char *language;
+    const char *label;
+    int is_default;
 } CmeRendition;
 
 /* Media playlist: EXT-X-VERSION, TARGETDURATION, MEDIA-SEQUENCE, PLAYLIST-TYPE:VOD,
  * INDEPENDENT-SEGMENTS, EXT-X-MAP:URI="init.mp4", EXTINF per segment, ENDLIST. */
 CME_API int cme_hls_write_media(CmeBuf *out, const CmeRendition *r);
 /* Multivariant playlist: one EXT-X-STREAM-INF per video rendition with BANDWIDTH (peak),
- * AVERAGE-BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE; URI "<name>/index.m3u8". At most one
- * audio rendition: it becomes EXT-X-MEDIA TYPE=AUDIO GROUP-ID "audio" (URI
- * "<name>/index.m3u8"), and every STREAM-INF gets AUDIO="audio", its codecs appended to
- * CODECS and its bandwidths added (RFC 8216 4.3.4.2). At least one video rendition. */
+ * AVERAGE-BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE; URI "<name>/index.m3u8". Every audio
+ * rendition becomes an EXT-X-MEDIA TYPE=AUDIO of GROUP-ID "audio" (NAME, LANGUAGE,
+ * DEFAULT, AUTOSELECT, CHANNELS, URI "<name>/index.m3u8"), and every STREAM-INF gets
+ * AUDIO="audio", each distinct audio codecs string appended to CODECS and the largest
+ * audio bandwidths added (RFC 8216 4.3.4.2). At least one video rendition. */
 CME_API int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb);
 /* Static MPD: one video AdaptationSet, one Representation per video rendition with
  * SegmentTemplate (initialization "<name>/init.mp4", media "<name>/seg_$Number%05d$.m4s")
- * and a SegmentTimeline with exact durations; then, for the (at most one) audio rendition,
- * an audio AdaptationSet with lang, audioSamplingRate and AudioChannelConfiguration. */
+ * and a SegmentTimeline with exact durations; then one audio AdaptationSet per language
+ * and codec family (lang, Role main on the default's, Label) holding its renditions, each
+ * with audioSamplingRate and AudioChannelConfiguration. */
 CME_API int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb);
 
 #endif /* CMAFENG_MUX_H */
