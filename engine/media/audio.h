@@ -1,7 +1,8 @@
 /*
  * The audio rendition's transcoder: any decodable source audio to AAC-LC (FFmpeg's native
- * encoder), resampled to the rendition's rate and channel count. Pull API like the video
- * encoders: send demuxed packets (NULL = end of stream), receive AAC packets whose pts
+ * encoder) or Opus (libopus through libavcodec), resampled to the rendition's rate and
+ * channel count (up to 5.1: kept, or down/upmixed by libswresample). Pull API like the
+ * video encoders: send demuxed packets (NULL = end of stream), receive packets whose pts
  * count samples from the start of the output timeline.
  */
 #ifndef CME_MEDIA_AUDIO_H
@@ -14,8 +15,9 @@
 
 typedef struct CmeAudioSettings {
     int bitrate;     /* bits/s */
-    int channels;    /* 1 or 2 */
-    int sample_rate; /* output rate, also the track timescale */
+    int channels;    /* 1..6 (6 = 5.1), or 0: the source's count, 5.1 above six */
+    int sample_rate; /* output rate, also the track timescale; Opus always runs at 48000 */
+    CmeAudioCodec codec;
 } CmeAudioSettings;
 
 typedef struct CmeAudio CmeAudio;
@@ -28,10 +30,19 @@ typedef struct CmeAudio CmeAudio;
 int cme__audio_open(CmeAudio **out, const AVStream *st, const CmeAudioSettings *s, char *err,
                     size_t errlen);
 void cme__audio_set_origin(CmeAudio *a, int64_t origin, AVRational origin_tb);
-/* The encoder delay in samples (AAC priming) at the start of the output. */
+/* The encoder delay in samples (AAC priming, Opus pre-skip) at the start of the output. */
 int cme__audio_priming(const CmeAudio *a);
-/* The AudioSpecificConfig for esds (valid after open). */
+/* The decoder configuration (valid after open): the AudioSpecificConfig for esds (AAC),
+ * the OpusHead from which dOps is written (Opus). */
 const uint8_t *cme__audio_asc(const CmeAudio *a, size_t *size);
+/* What the encoder was opened with: channels, sample rate (the track's timescale), and
+ * the RFC 6381 codecs string ("mp4a.40.2", "opus"). */
+int cme__audio_channels(const CmeAudio *a);
+/* The stream's language tag when it is an ISO 639-2 code (three lowercase letters, as mdhd
+ * stores it; "und" is no language): 1 with out filled, else 0. */
+int cme__audio_language(const AVStream *st, char out[4]);
+int cme__audio_sample_rate(const CmeAudio *a);
+const char *cme__audio_codecs(const CmeAudio *a);
 /* pkt == NULL flushes. 0 or CME_EMEDIA with err set. */
 int cme__audio_send(CmeAudio *a, const AVPacket *pkt, char *err, size_t errlen);
 /* 0 with *pkt (pts/duration in samples), CME_EAGAIN, CME_EOF after the flush drained. */

@@ -306,6 +306,9 @@ static int decode_audio(Ctx *c, const uint8_t *all, char *err, size_t errlen)
         av_channel_layout_default(&dec->ch_layout, (int)f->channels);
     }
     dec->thread_count = 1;
+    /* Every decoded sample comes out: the priming (Opus pre-skip) is the edit list's to
+     * trim, so the frames keep the container's timestamps and lengths. */
+    dec->flags2 |= AV_CODEC_FLAG2_SKIP_MANUAL;
     int r = avcodec_open2(dec, codec, NULL);
     if (r < 0) {
         char e[AV_ERROR_MAX_STRING_SIZE];

@@ -421,6 +421,51 @@ static void test_audio_track(void **state)
     cme_buf_free(&all);
 }
 
+/* The muxer's Opus init segment (5.1, mapping family 1) read back: the dOps it wrote from
+ * the OpusHead, big-endian, and the edit list trimming the pre-skip. */
+static void test_opus_init_roundtrip(void **state)
+{
+    (void)state;
+    static const uint8_t head[] = { 'O', 'p',  'u',  's',  'H',  'e', 'a', 'd', 1,
+                                    6,   0x38, 0x01, 0x80, 0xbb, 0,   0,   0,   0,
+                                    1,   4,    2,    0,    4,    1,   2,   3,   5 };
+    static const uint8_t dops[] = { 0, 6, 0x01, 0x38, 0, 0, 0xbb, 0x80, 0, 0,
+                                    1, 4, 2,    0,    4, 1, 2,    3,    5 };
+    CmeAudioTrack t = { .codec = CME_AUDIO_OPUS,
+                        .track_id = 1,
+                        .sample_rate = 48000,
+                        .channels = 6,
+                        .asc = head,
+                        .asc_size = sizeof(head),
+                        .priming = 312 };
+    CmeBuf init = { 0 };
+    assert_int_equal(cme_mux_write_init_audio(&init, &t), 0);
+    CmeInspect *pi = expect_ok(init.data, init.size, "init.mp4");
+    assert_int_equal(pi->kind, CME_INSPECT_KIND_AUDIO);
+    assert_string_equal(pi->sample_entry, "Opus");
+    assert_string_equal(pi->codec_string, "opus");
+    assert_int_equal(pi->channels, 6);
+    assert_int_equal(pi->sample_rate, 48000);
+    assert_int_equal(pi->codec_config_size, sizeof(dops));
+    assert_memory_equal(pi->codec_config, dops, sizeof(dops));
+    assert_int_equal(pi->edit_media_time, 312);
+    cme_inspect_free(&pi);
+    cme_buf_free(&init);
+    /* Not an OpusHead, a channel count the track does not have, a table cut short. */
+    uint8_t bad[sizeof(head)];
+    memcpy(bad, head, sizeof(head));
+    bad[0] = 'X';
+    t.asc = bad;
+    assert_int_equal(cme_mux_write_init_audio(&init, &t), CME_EINVAL);
+    t.asc = head;
+    t.channels = 2;
+    assert_int_equal(cme_mux_write_init_audio(&init, &t), CME_EINVAL);
+    t.channels = 6;
+    t.asc_size = sizeof(head) - 1;
+    assert_int_equal(cme_mux_write_init_audio(&init, &t), CME_EINVAL);
+    cme_buf_free(&init);
+}
+
 /* A hand-made moov with one sound track whose sample entry is given, with child box
  * `child` (type and body) inside the AudioSampleEntry. */
 static void put_audio_moov(CmeBuf *b, const char *entry, const char *child, const uint8_t *body,
@@ -792,6 +837,7 @@ int main(void)
         cmocka_unit_test(test_not_av1),
         cmocka_unit_test(test_audio_track),
         cmocka_unit_test(test_opus_track),
+        cmocka_unit_test(test_opus_init_roundtrip),
         cmocka_unit_test(test_esds_errors),
         cmocka_unit_test(test_mux_roundtrip),
         cmocka_unit_test(test_av1c_differs),

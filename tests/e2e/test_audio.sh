@@ -4,6 +4,9 @@
 # segment, the last one absorbing the remainder. `inspect` reads the audio track with the
 # one MP4 reader: codec string (the one HLS announces), channels, rate, and per segment the
 # sample count ffprobe counts. validate --decode decodes it with libavcodec.
+# Then a 5.1 source tagged French: Opus keeping the 5.1 layout (Opus sample entry with dOps,
+# codecs "opus") and AAC downmixed to stereo, each with LANGUAGE/lang "fra", checked by
+# ffprobe, the manifests and validate --decode.
 source "$(dirname "$0")/lib.sh"
 jnum() { grep -o "\"$1\":[0-9]*" | head -n 1 | cut -d: -f2; }
 jstr() { grep -o "\"$1\":\"[^\"]*\"" | head -n 1 | cut -d'"' -f4; }
@@ -54,5 +57,34 @@ for seg in "$OUT"/audio/seg_*.m4s; do
     test "$got" -eq "$want" -a "$(jstr format <"$WORK/aseg.json")" = segment
 done
 validate_decode "$OUT"
+
+SRC51=$WORK/s51.mkv
+ffmpeg -v error -y -f lavfi -i "testsrc2=s=160x90:r=25:d=3" -f lavfi -i "sine=d=3" \
+  -filter_complex "[1:a]pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0[a]" -map 0:v -map "[a]" \
+  -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -metadata:s:a:0 language=fra "$SRC51"
+for want in "opus 0 6 opus" "aac 2 2 mp4a.40.2"; do
+  read -r codec channels nch codecs <<<"$want"
+  cat >"$WORK/j_$codec.lua" <<LUA
+return { source = arg[1], output = arg[2], segment_seconds = 1,
+  audio = { codec = "$codec", channels = $channels, bitrate = 192000 },
+  video = { ladder = { { width = 160, height = 90, preset = 12 } } } }
+LUA
+  O=$WORK/o_$codec
+  "$CMAFENG" run "$WORK/j_$codec.lua" -- "$SRC51" "$O" 2>"$WORK/stderr_$codec" ||
+    { cat "$WORK/stderr_$codec"; not_ok "$codec: cmafeng run exits 0"; continue; }
+  ok "$codec: cmafeng run exits 0"
+  got=$(ffprobe -v error -show_entries stream=codec_name,channels:stream_tags=language \
+    -of csv=p=0 "$O/audio/init.mp4")
+  check "$codec: ffprobe reads ${codecs%%.*}, $nch channels, language fra (got $got)" \
+    test "$got" = "$([ "$codec" = opus ] && echo opus || echo aac),$nch,fra"
+  check "$codec: HLS EXT-X-MEDIA has LANGUAGE=\"fra\", CHANNELS=\"$nch\"" \
+    grep -q "^#EXT-X-MEDIA:TYPE=AUDIO,.*LANGUAGE=\"fra\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"$nch\"" "$O/master.m3u8"
+  check "$codec: CODECS carries $codecs" grep -q "CODECS=\"av01[^\"]*,$codecs\"" "$O/master.m3u8"
+  check "$codec: the DASH audio AdaptationSet has lang=\"fra\" and $nch channels" \
+    test -n "$(grep 'contentType="audio".*lang="fra"' "$O/manifest.mpd")" -a \
+      -n "$(grep "codecs=\"$codecs\"" "$O/manifest.mpd")" -a \
+      -n "$(grep "audio_channel_configuration:2011\" value=\"$nch\"" "$O/manifest.mpd")"
+  validate_decode "$O"
+done
 
 finish

@@ -27,14 +27,22 @@ typedef struct CmeVideoTrack {
 /* ftyp (major cmfc; compatible cmfc, iso6, av01, ...) + moov with one av01 track and mvex. */
 CME_API int cme_mux_write_init(CmeBuf *out, const CmeVideoTrack *track);
 
-/* Everything the init segment says about an AAC audio track (ISO/IEC 14496-3 in MP4,
- * ISO/IEC 14496-14). */
+typedef enum CmeAudioCodec {
+    CME_AUDIO_AAC = 0,  /* mp4a + esds (ISO/IEC 14496-14) */
+    CME_AUDIO_OPUS = 1, /* Opus + dOps (Encapsulation of Opus in ISO BMFF) */
+} CmeAudioCodec;
+
+/* Everything the init segment says about an AAC or Opus audio track (ISO/IEC 14496-3 in
+ * MP4, ISO/IEC 14496-14; Opus in ISO BMFF). */
 typedef struct CmeAudioTrack {
+    CmeAudioCodec codec;
     uint32_t track_id;    /* e.g. 1 in its own init segment */
     uint32_t timescale;   /* mdhd; 0 means sample_rate, which CMAF audio tracks use */
     uint32_t sample_rate; /* Hz, the output rate of the AudioSpecificConfig */
     uint32_t channels;    /* output channels, 1 = mono, 2 = stereo */
-    const uint8_t *asc;   /* AudioSpecificConfig (the AAC encoder's extradata), 2+ bytes */
+    /* AAC: the AudioSpecificConfig (the encoder's extradata), 2+ bytes. Opus: the OpusHead
+     * (RFC 7845 5.1, libopus's extradata), 19+ bytes, from which dOps is written. */
+    const uint8_t *asc;
     size_t asc_size;
     uint32_t max_bitrate, avg_bitrate; /* btrt and DecoderConfigDescriptor; 0 when unknown */
     const char *language;              /* ISO 639-2/T, three lowercase letters; NULL means "und" */
@@ -43,10 +51,12 @@ typedef struct CmeAudioTrack {
 
 /* ftyp (major cmfc; compatible cmfc, iso6, and caac when the ASC is an AAC-LC/HE-AAC/
  * HE-AACv2 stream of at most 2 channels and 48 kHz) + moov with one mp4a track (esds with
- * the ASC, btrt) and mvex. Media segments are cme_mux_write_segment with every sample
- * marked sync. CME_EINVAL on an incomplete track (no track_id, sample rate, channels), an
- * ASC shorter than 2 bytes or with audioObjectType 0, or a language that is not three
- * lowercase letters. */
+ * the ASC, btrt) or one Opus track (dOps, btrt) and mvex. Media segments are
+ * cme_mux_write_segment with every sample marked sync. CME_EINVAL on an incomplete track
+ * (no track_id, sample rate, channels), an ASC shorter than 2 bytes or with
+ * audioObjectType 0, an OpusHead that is not one (magic, version 1, mapping table for
+ * family != 0, channel count as the track's), or a language that is not three lowercase
+ * letters. */
 CME_API int cme_mux_write_init_audio(CmeBuf *out, const CmeAudioTrack *t);
 
 typedef struct CmeSample {
