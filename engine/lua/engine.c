@@ -122,6 +122,9 @@ static int l_new(lua_State *L)
         s.audio_bitrate = (int)num_field(L, at, "audio.", "bitrate", s.audio_bitrate);
         s.audio_channels = (int)num_field(L, at, "audio.", "channels", s.audio_channels);
         s.audio_sample_rate = (int)num_field(L, at, "audio.", "sample_rate", s.audio_sample_rate);
+        char codec[8];
+        str_field(L, at, "audio.", "codec", codec, sizeof(codec), "aac");
+        s.audio_codec = !strcmp(codec, "opus");
     } else if (lua_isboolean(L, -1)) {
         s.audio = lua_toboolean(L, -1);
     }

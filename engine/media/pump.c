@@ -148,11 +148,14 @@ static int write_audio_init(CmeJob *job)
     CmeAudioRung *au = &job->audio;
     size_t asc_size = 0;
     const uint8_t *asc = cme__audio_asc(au->enc, &asc_size);
+    char lang[4];
     CmeAudioTrack t = {
+        .codec = (CmeAudioCodec)job->set.audio_codec,
+        .language = cme__audio_language(cme__source_audio(job->src), lang) ? lang : NULL,
         .track_id = 1,
-        .timescale = (uint32_t)job->set.audio_sample_rate,
-        .sample_rate = (uint32_t)job->set.audio_sample_rate,
-        .channels = (uint32_t)job->set.audio_channels,
+        .timescale = (uint32_t)cme__audio_sample_rate(au->enc),
+        .sample_rate = (uint32_t)cme__audio_sample_rate(au->enc),
+        .channels = (uint32_t)cme__audio_channels(au->enc),
         .asc = asc,
         .asc_size = asc_size,
         .avg_bitrate = (uint32_t)job->set.audio_bitrate,
@@ -172,7 +175,7 @@ static int write_audio_init(CmeJob *job)
         cme__job_fail(job, r, "audio/init.mp4: %s", err[0] ? err : cme_strerror(r));
         return r;
     }
-    snprintf(au->codecs, sizeof(au->codecs), "mp4a.40.2");
+    snprintf(au->codecs, sizeof(au->codecs), "%s", cme__audio_codecs(au->enc));
     au->init_written = 1;
     CmeEvent ev = { .type = CME_EVENT_INIT_WRITTEN,
                     .rung = -1,
@@ -224,7 +227,7 @@ static int flush_audio_segment(CmeJob *job, const CmeAudioSeg *seg)
                     .bytes = bytes,
                     .start = seg->start,
                     .duration = duration,
-                    .timescale = (uint32_t)job->set.audio_sample_rate,
+                    .timescale = (uint32_t)cme__audio_sample_rate(au->enc),
                     .frames = (uint32_t)seg->nb,
                     .device = -1,
                     .attempts = 1 };
@@ -349,7 +352,8 @@ void *cme__pump_main(void *arg)
              * audio track's media time from the encoder delay before it (edit list). */
             if (aseg.cut && pts > 0 &&
                 cme__audio_cutter_cut(
-                    aseg.cut, (uint64_t)av_rescale(pts, job->set.audio_sample_rate, CME_TIMESCALE) +
+                    aseg.cut, (uint64_t)av_rescale(pts, cme__audio_sample_rate(job->audio.enc),
+                                                   CME_TIMESCALE) +
                                   (uint64_t)cme__audio_priming(job->audio.enc)) < 0) {
                 cme__job_fail(job, CME_ENOMEM, "out of memory in the decode pump");
                 break;

@@ -184,13 +184,14 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
         snprintf(err, errlen, "workers: expected 1..64, got %d", s->workers);
         return CME_EINVAL;
     }
-    if (s->audio && ((s->audio_channels != 1 && s->audio_channels != 2) ||
+    if (s->audio && (s->audio_channels < 0 || s->audio_channels > 6 ||
                      (s->audio_sample_rate != 44100 && s->audio_sample_rate != 48000) ||
-                     s->audio_bitrate < 16000 || s->audio_bitrate > 512000)) {
+                     s->audio_bitrate < 16000 || s->audio_bitrate > 512000 ||
+                     (s->audio_codec != CME_AUDIO_AAC && s->audio_codec != CME_AUDIO_OPUS))) {
         snprintf(err, errlen,
-                 "audio: expected 1 or 2 channels, 44100 or 48000 Hz and 16000 "
-                 "to 512000 bit/s, got %d, %d, %d",
-                 s->audio_channels, s->audio_sample_rate, s->audio_bitrate);
+                 "audio: expected 0 (as the source) to 6 channels, 44100 or 48000 Hz, 16000 "
+                 "to 512000 bit/s and codec AAC or Opus, got %d, %d, %d, %d",
+                 s->audio_channels, s->audio_sample_rate, s->audio_bitrate, s->audio_codec);
         return CME_EINVAL;
     }
     if (s->queue_depth < 1 || s->queue_depth > 64) {
@@ -365,7 +366,8 @@ int cme_engine_new(CmeEngine **out, const CmeJobSettings *s, char *err, size_t e
     if (ast && s->audio) {
         CmeAudioSettings as = { .bitrate = s->audio_bitrate,
                                 .channels = s->audio_channels,
-                                .sample_rate = s->audio_sample_rate };
+                                .sample_rate = s->audio_sample_rate,
+                                .codec = (CmeAudioCodec)s->audio_codec };
         char aerr[512] = { 0 };
         r = cme__audio_open(&job->audio.enc, ast, &as, aerr, sizeof(aerr));
         if (r < 0) {
@@ -586,17 +588,19 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
     }
     size_t nb = (size_t)job->nb_rungs;
     const CmeAudioRung *au = &job->audio;
+    char lang[4];
     if (r == 0 && au->enc && au->nb_segs > 0) {
         reps[nb] = (CmeRendition){
             .name = "audio",
             .codecs = au->codecs,
-            .timescale = (uint32_t)job->set.audio_sample_rate,
+            .timescale = (uint32_t)cme__audio_sample_rate(au->enc),
             .segments = au->segs,
             .nb_segments = au->nb_segs,
             .start_number = 1,
             .is_audio = 1,
-            .channels = (uint32_t)job->set.audio_channels,
-            .sample_rate = (uint32_t)job->set.audio_sample_rate,
+            .channels = (uint32_t)cme__audio_channels(au->enc),
+            .sample_rate = (uint32_t)cme__audio_sample_rate(au->enc),
+            .language = cme__audio_language(cme__source_audio(job->src), lang) ? lang : NULL,
         };
         r = write_media_playlist(job, &reps[nb], err, errlen);
         nb++;

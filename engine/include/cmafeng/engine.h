@@ -43,11 +43,13 @@ typedef struct CmeJobSettings {
     int nb_rungs;
     CmeDeviceSettings devices[16];
     int nb_devices; /* 0: `workers` software (svt) slots */
-    /* The audio rendition (AAC-LC, directory "audio"), made when the source has audio. */
+    /* The audio rendition (AAC-LC or Opus, directory "audio"), made when the source has
+     * audio; its language is the source stream's. */
     int audio;             /* 1 = encode the source's audio, 0 = leave it out */
     int audio_bitrate;     /* bits/s */
-    int audio_channels;    /* 1 or 2 */
-    int audio_sample_rate; /* 44100 or 48000 */
+    int audio_channels;    /* 1..6 (6 = 5.1, down/upmixed), 0 = the source's (5.1 at most) */
+    int audio_sample_rate; /* 44100 or 48000 (Opus: always 48000) */
+    int audio_codec;       /* 0 AAC-LC, 1 Opus (CmeAudioCodec in mux.h) */
     int resume;            /* keep the segments an interrupted run of this job journaled */
 } CmeJobSettings;
 
