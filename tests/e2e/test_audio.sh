@@ -56,7 +56,7 @@ for seg in "$OUT"/audio/seg_*.m4s; do
   check "$(basename "$seg"): inspect lists the $want samples ffprobe counts (got $got)" \
     test "$got" -eq "$want" -a "$(jstr format <"$WORK/aseg.json")" = segment
 done
-validate_decode "$OUT"
+check_output "$OUT"
 
 SRC51=$WORK/s51.mkv
 ffmpeg -v error -y -f lavfi -i "testsrc2=s=160x90:r=25:d=3" -f lavfi -i "sine=d=3" \
@@ -84,7 +84,7 @@ LUA
     test -n "$(grep 'contentType="audio".*lang="fra"' "$O/manifest.mpd")" -a \
       -n "$(grep "codecs=\"$codecs\"" "$O/manifest.mpd")" -a \
       -n "$(grep "audio_channel_configuration:2011\" value=\"$nch\"" "$O/manifest.mpd")"
-  validate_decode "$O"
+  check_output "$O"
 done
 
 finish

@@ -67,7 +67,7 @@ check "truncated source: stderr warns that the file may be truncated" \
   "$WORK/stderr"
 check "truncated source: report.json lists the warning" \
   grep -q '"warnings": \[' "$WORK/trunc_out/report.json"
-validate_decode "$WORK/trunc_out"
+check_output "$WORK/trunc_out"
 
 expect_bad "unknown option" "unknown option --bogus" "$WORK/o7" run "$RECIPE" --bogus
 

@@ -9,21 +9,12 @@ source "$(dirname "$0")/lib.sh"
 
 PLAYERS=$SRC_DIR/tests/players
 CHROMIUM=${CME_CHROMIUM:-/usr/bin/chromium}
-for tool in node npm; do
-  command -v "$tool" >/dev/null ||
-    { echo "FATAL: $tool is required for the player tests (make deps installs nodejs and npm)"; exit 1; }
-done
 [ -x "$CHROMIUM" ] ||
   { echo "FATAL: $CHROMIUM is required for the player tests (make deps installs Debian's chromium)"; exit 1; }
 
-# The players and playwright-core, pinned by package-lock.json; installed once, and again
-# whenever the lock file changes. The browser is Debian's: nothing downloads one.
-if [ ! -f "$PLAYERS/node_modules/.package-lock.json" ] ||
-  [ "$PLAYERS/package-lock.json" -nt "$PLAYERS/node_modules/.package-lock.json" ]; then
-  echo "# npm ci in $PLAYERS"
-  (cd "$PLAYERS" && npm ci --no-audit --no-fund >"$WORK/npm.log" 2>&1) ||
-    { cat "$WORK/npm.log"; echo "FATAL: npm ci failed in $PLAYERS"; exit 1; }
-fi
+# The players and playwright-core (lib.sh players_modules). The browser is Debian's:
+# nothing downloads one.
+players_modules
 
 SRC=$WORK/src.mkv
 ffmpeg -v error -y -f lavfi -i "testsrc2=s=640x360:r=25:d=6,noise=alls=20:allf=t" \
@@ -60,6 +51,6 @@ fi
 check "all 4 player runs reported (Shaka HLS + DASH, hls.js, dash.js)" \
   test "$(grep -cE '^(ok|not ok) - (Shaka Player (HLS|DASH)|hls\.js HLS|dash\.js DASH):' "$WORK/players.log")" -eq 4
 
-validate_decode "$OUT"
+check_output "$OUT"
 
 finish

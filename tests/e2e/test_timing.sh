@@ -39,7 +39,7 @@ for ext in mkv mp4; do
     awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > m) { m = d; at = NR } } END { printf "%.6f at frame %d\n", m, at }')
   check "$ext: every frame's time within 1 ms of the source's (worst $worst)" \
     awk -v w="${worst%% *}" 'BEGIN { exit !(w <= 0.001) }'
-  validate_decode "$OUT"
+  check_output "$OUT"
 done
 
 finish
