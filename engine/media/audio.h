@@ -11,6 +11,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 
+#include "cmafeng/engine.h"
 #include "cmafeng/mux.h"
 
 typedef struct CmeAudioSettings {
@@ -80,5 +81,55 @@ int cme__audio_cutter_push(CmeAudioCutter *c, uint64_t time, uint32_t duration, 
  * next video segment's start, and a packet at or past it), CME_EOF when final and nothing
  * is left. final: no more packets or cuts will come. */
 int cme__audio_cutter_next(CmeAudioCutter *c, int final, CmeAudioSeg *seg);
+
+/*
+ * Audio renditions beyond the first (audio_pass.c): demuxes `path` again keeping only audio
+ * stream `stream` (an AVStream index), transcodes it with `s`, and writes init.mp4 and
+ * seg_%05d.m4s into `dir` (which must exist), cut at the video segment starts `cuts` (in
+ * units of 1/cut_ts from time zero, the video's first frame, whose source timestamp is
+ * origin in origin_tb). On success res lists the segments (free with cme__audio_pass_free).
+ */
+typedef struct CmeAudioPassResult {
+    CmeSegmentEntry *segments;
+    size_t nb_segments, cap;
+    char codecs[16];
+    int channels, sample_rate;
+    int has_language;
+    char language[4];
+} CmeAudioPassResult;
+
+int cme__audio_pass(const char *path, int stream, const CmeAudioSettings *s, int64_t origin,
+                    AVRational origin_tb, const uint64_t *cuts, size_t nb_cuts, uint32_t cut_ts,
+                    const char *dir, CmeAudioPassResult *res, char *err, size_t errlen);
+void cme__audio_pass_free(CmeAudioPassResult *res);
+
+/*
+ * The renditions of the audio streams after the first (which the pump makes), one
+ * cme__audio_pass each, in directories "audio_<n>" (n = its place in the selection, from
+ * 2), cut at the video segments' starts; x->reps are ready for the manifests but for their
+ * bandwidths. *x owns what the renditions point to until cme__audio_extra_free.
+ */
+typedef struct CmeAudioExtra {
+    int n;
+    char names[CME_MAX_AUDIO][32];
+    CmeAudioPassResult res[CME_MAX_AUDIO];
+    CmeRendition reps[CME_MAX_AUDIO];
+} CmeAudioExtra;
+
+int cme__audio_extra(const char *src_path, const char *out_dir, const int *streams, int n,
+                     const CmeAudioSettings *s, int64_t origin, AVRational origin_tb,
+                     const CmeSegmentEntry *video, size_t nb_video, uint32_t video_ts,
+                     CmeAudioExtra *x, char *err, size_t errlen);
+void cme__audio_extra_free(CmeAudioExtra *x);
+
+/*
+ * Which audio streams of fmt become renditions, as AVStream indexes into out (at most max),
+ * in rendition order: spec NULL or "" is the best stream (`best`, an AVStream index, or the
+ * first audio stream when best < 0); "all" is every audio stream; else a comma list of
+ * 1-based audio stream numbers and ISO 639-2 languages ("2", "eng,fra"). Returns how many
+ * (0: the source has no audio), or CME_EINVAL with err naming an entry that matches nothing.
+ */
+int cme__audio_select(const AVFormatContext *fmt, int best, const char *spec, int *out, int max,
+                      char *err, size_t errlen);
 
 #endif

@@ -10,6 +10,7 @@
 #include <libavutil/pixdesc.h>
 
 #include "cmafeng/common.h"
+#include "media/audio.h"
 #include "media/source.h"
 
 struct CmeSource {
@@ -208,6 +209,21 @@ uint64_t cme__source_errors(const CmeSource *s)
 const AVStream *cme__source_audio(const CmeSource *s)
 {
     return s->audio >= 0 ? s->fmt->streams[s->audio] : NULL;
+}
+
+int cme__source_select_audio(CmeSource *s, const char *spec, int *streams, int max, char *err,
+                             size_t errlen)
+{
+    int n = cme__audio_select(s->fmt, s->audio, spec, streams, max, err, errlen);
+    if (n <= 0)
+        return n;
+    if (streams[0] != s->audio) {
+        if (s->audio >= 0)
+            s->fmt->streams[s->audio]->discard = AVDISCARD_ALL;
+        s->audio = streams[0];
+        s->fmt->streams[s->audio]->discard = AVDISCARD_DEFAULT;
+    }
+    return n;
 }
 
 void cme__source_drop_audio(CmeSource *s)

@@ -62,6 +62,11 @@ local audio = S.record({
   channels = S.integer { min = 0, max = 6, default = AUDIO_DEFAULTS.channels,
                          desc = "output channels, 0 = as the source (5.1 at most)" },
   codec = S.enum({ "aac", "opus" }, { default = AUDIO_DEFAULTS.codec }),
+  -- Which audio streams become renditions (directories "audio", "audio_2", ...): absent,
+  -- the best one; "all"; or 1-based stream numbers and ISO 639-2 languages, "1,3" or
+  -- "eng,fra". The first is the default rendition.
+  streams = S.string { optional = true, pattern = "^[%w,]+$",
+                       desc = '"all", or audio stream numbers and languages, e.g. "eng,fra"' },
   sample_rate = S.enum({ 44100, 48000 }, { default = AUDIO_DEFAULTS.sample_rate }),
 }, { default = AUDIO_DEFAULTS, desc = "audio = { bitrate = ..., channels = ... }" })
 
