@@ -68,7 +68,7 @@ static int l_new(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     CmeJobSettings s;
     cme_job_default_settings(&s);
-    char source[1024], output[1024], inv[16];
+    char source[1024], output[1024], inv[16], streams[128] = "";
     str_field(L, 1, "", "source", source, sizeof(source), NULL);
     str_field(L, 1, "", "output", output, sizeof(output), "out");
     str_field(L, 1, "", "invariant", inv, sizeof(inv), "cmaf");
@@ -125,6 +125,8 @@ static int l_new(lua_State *L)
         char codec[8];
         str_field(L, at, "audio.", "codec", codec, sizeof(codec), "aac");
         s.audio_codec = !strcmp(codec, "opus");
+        str_field(L, at, "audio.", "streams", streams, sizeof(streams), "");
+        s.audio_streams = streams;
     } else if (lua_isboolean(L, -1)) {
         s.audio = lua_toboolean(L, -1);
     }

@@ -362,6 +362,13 @@ int cme_engine_new(CmeEngine **out, const CmeJobSettings *s, char *err, size_t e
     job->chunk_frames = (int)lround(k);
     if (job->chunk_frames < 1)
         job->chunk_frames = 1;
+    if (s->audio) {
+        r = cme__source_select_audio(job->src, s->audio_streams, job->audio_streams, CME_MAX_AUDIO,
+                                     err, errlen);
+        if (r < 0)
+            goto error;
+        job->nb_audio_streams = r;
+    }
     const AVStream *ast = cme__source_audio(job->src);
     if (ast && s->audio) {
         CmeAudioSettings as = { .bitrate = s->audio_bitrate,
@@ -567,7 +574,8 @@ static int write_media_playlist(CmeJob *job, CmeRendition *rep, char *err, size_
 
 static int write_manifests(CmeJob *job, char *err, size_t errlen)
 {
-    CmeRendition reps[CME_MAX_RUNGS + 1]; /* the ladder, then the audio rendition */
+    /* The ladder, then the audio renditions. */
+    CmeRendition reps[CME_MAX_RUNGS + CME_MAX_AUDIO];
     memset(reps, 0, sizeof(reps));
     int r = 0;
     for (int i = 0; i < job->nb_rungs && r == 0; i++) {
@@ -601,9 +609,29 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
             .channels = (uint32_t)cme__audio_channels(au->enc),
             .sample_rate = (uint32_t)cme__audio_sample_rate(au->enc),
             .language = cme__audio_language(cme__source_audio(job->src), lang) ? lang : NULL,
+            .is_default = 1,
         };
         r = write_media_playlist(job, &reps[nb], err, errlen);
         nb++;
+    }
+    /* The other audio streams: one pass each over the source, cut at the video's segments. */
+    CmeAudioExtra extra = { 0 };
+    if (r == 0 && au->enc && job->nb_audio_streams > 1 && job->nb_rungs > 0) {
+        CmeAudioSettings as = { .bitrate = job->set.audio_bitrate,
+                                .channels = job->set.audio_channels,
+                                .sample_rate = job->set.audio_sample_rate,
+                                .codec = (CmeAudioCodec)job->set.audio_codec };
+        AVRational tb;
+        int64_t origin = cme__source_origin(job->src, &tb);
+        r = cme__audio_extra(job->source, job->output, job->audio_streams + 1,
+                             job->nb_audio_streams - 1, &as, origin, tb, job->rungs[0].segs,
+                             (size_t)atomic_load(&job->rungs[0].total_chunks), CME_TIMESCALE,
+                             &extra, err, errlen);
+        for (int k = 0; r == 0 && k < extra.n; k++) {
+            reps[nb] = extra.reps[k];
+            r = write_media_playlist(job, &reps[nb], err, errlen);
+            nb++;
+        }
     }
     if (r == 0) {
         CmeBuf b = { 0 };
@@ -619,6 +647,7 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
             r = write_buf(job->output, NULL, "manifest.mpd", &b, err, errlen);
         cme__buf_free(&b);
     }
+    cme__audio_extra_free(&extra);
     if (r < 0 && !err[0])
         snprintf(err, errlen, "writing manifests failed: %s", cme_strerror(r));
     return r;

@@ -117,6 +117,8 @@ typedef struct CmeJob {
     CmeRung rungs[CME_MAX_RUNGS];
     int nb_rungs;
     CmeAudioRung audio;
+    int audio_streams[CME_MAX_AUDIO]; /* AVStream indexes: [0] the pump's, the rest a pass each */
+    int nb_audio_streams;
     CmeLeasePool pool;
     CmeSignal work; /* any queue changed, an encoder was parked, or the job failed */
     pthread_mutex_t sched_lock;

@@ -13,6 +13,7 @@
 #include "cmafeng/common.h"
 
 #define CME_MAX_RUNGS 16
+#define CME_MAX_AUDIO 8 /* audio renditions of one job */
 
 typedef struct CmeRungSettings {
     char name[32];     /* output subdirectory, e.g. "720p" */
@@ -50,7 +51,11 @@ typedef struct CmeJobSettings {
     int audio_channels;    /* 1..6 (6 = 5.1, down/upmixed), 0 = the source's (5.1 at most) */
     int audio_sample_rate; /* 44100 or 48000 (Opus: always 48000) */
     int audio_codec;       /* 0 AAC-LC, 1 Opus (CmeAudioCodec in mux.h) */
-    int resume;            /* keep the segments an interrupted run of this job journaled */
+    /* Which audio streams become renditions ("audio", then "audio_2", ...): NULL or "" the
+     * best one, "all", or 1-based audio stream numbers and ISO 639-2 languages ("1,3",
+     * "eng,fra"); borrowed until cme_engine_new returns. */
+    const char *audio_streams;
+    int resume; /* keep the segments an interrupted run of this job journaled */
 } CmeJobSettings;
 
 CME_API void cme_job_default_settings(CmeJobSettings *s);
