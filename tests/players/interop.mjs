@@ -70,6 +70,16 @@ function mp4box(file) {
 // AV1 level "X.Y" to seq_level_idx (AV1 spec annex A.3): (X - 2) * 4 + Y.
 const levelIdx = (l) => { const [x, y] = l.split('.').map(Number); return (x - 2) * 4 + y; };
 const PROFILES = { Main: 0, High: 1, Professional: 2 };
+// MediaInfo's names of the ISO/IEC 23091-2 code points AV1 uses.
+const PRIMARIES = { 'BT.709': 1, 'BT.470 System M': 4, 'BT.601 PAL': 5, 'BT.601 NTSC': 6,
+  'SMPTE 240M': 7, 'Generic film': 8, 'BT.2020': 9, 'XYZ': 10, 'DCI P3': 11, 'Display P3': 12,
+  'EBU Tech 3213': 22 };
+const TRANSFER = { 'BT.709': 1, 'BT.470 System M': 4, 'BT.470 System B/G': 5, 'BT.601': 6,
+  'SMPTE 240M': 7, 'Linear': 8, 'sRGB/sYCC': 13, 'BT.2020 (10-bit)': 14, 'BT.2020 (12-bit)': 15,
+  'PQ': 16, 'SMPTE 428M': 17, 'HLG': 18 };
+const MATRIX = { 'Identity': 0, 'BT.709': 1, 'FCC 73.682': 4, 'BT.470 System B/G': 5,
+  'BT.601': 6, 'SMPTE 240M': 7, 'YCgCo': 8, 'BT.2020 non-constant': 9, 'BT.2020 constant': 10,
+  'Chromaticity-derived non-constant': 12, 'Chromaticity-derived constant': 13, 'ICtCp': 14 };
 
 function mediainfo(file) {
   const j = JSON.parse(execFileSync('mediainfo', ['--Output=JSON', file], { encoding: 'utf8' }));
@@ -81,6 +91,16 @@ function mediainfo(file) {
     const tier = t.Format_Tier === 'High' ? 'H' : 'M';
     codec = `av01.${PROFILES[t.Format_Profile]}.${String(levelIdx(t.Format_Level)).padStart(2, '0')}` +
       `${tier}.${String(t.BitDepth).padStart(2, '0')}`;
+    // The optional fields (AV1-ISOBMFF annex A) from MediaInfo's colour description:
+    // monochrome, subsampling + chroma sample position (MediaInfo does not report the
+    // position: 0, unknown, as cmafeng's encoders signal), primaries, transfer, matrix, range.
+    const code = (table, name) => (name in table ? String(table[name]).padStart(2, '0') : '??');
+    if (t.colour_primaries || t.transfer_characteristics || t.matrix_coefficients) {
+      const sub = { '4:2:0': '110', '4:2:2': '100', '4:4:4': '000' }[t.ChromaSubsampling] || '???';
+      codec += `.${t.ColorSpace === 'Y' ? 1 : 0}.${sub}.${code(PRIMARIES, t.colour_primaries)}` +
+        `.${code(TRANSFER, t.transfer_characteristics)}.${code(MATRIX, t.matrix_coefficients)}` +
+        `.${t.colour_range === 'Full' ? 1 : 0}`;
+    }
   } else if (t.Format === 'Opus') {
     codec = 'opus';
   } else {
@@ -112,6 +132,19 @@ function disagree(a, b, isInit, reader) {
     if (a[k] === undefined && b[k] === undefined) continue;
     if (isInit && (k === 'duration' || k === 'bytes')) continue;
     if (b[k] === undefined && gap(reader, a.codec, k)) continue;
+    // AV1-ISOBMFF annex A: the optional fields may be left out when they are the defaults
+    // (4:2:0, unknown position, BT.709, limited range); compare both in the short form then.
+    if (k === 'codec' && /^av01\./.test(a.codec || '') && reader === 'MediaInfo') {
+      const norm = (c) => (c || '').replace(/\.0\.110\.01\.01\.01\.0$/, '');
+      if (norm(a.codec) !== norm(b.codec)) out.push(k);
+      continue;
+    }
+    // mp4box.js writes the short AV1 codecs string only (profile, level, tier, depth):
+    // it is compared with the same leading fields of cmafeng's full form.
+    if (k === 'codec' && reader === 'mp4box.js' && /^av01\./.test(a.codec || '')) {
+      if (a.codec.split('.').slice(0, 4).join('.') !== b.codec) out.push(k);
+      continue;
+    }
     if (k === 'duration') {
       if (a[k] === undefined || b[k] === undefined || Math.abs(a[k] - b[k]) > 0.001 + 1e-9) out.push(k);
     } else if (a[k] !== b[k]) {
