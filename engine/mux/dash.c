@@ -214,13 +214,13 @@ int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
     unsigned set_id = 0;
     size_t nb_audio = 0;
     for (size_t i = 0; i < nb; i++)
-        nb_audio += r[i].is_audio;
+        nb_audio += r[i].is_audio || r[i].is_text;
     if (nb > nb_audio) {
         cme__buf_printf(out, "    <AdaptationSet id=\"0\" contentType=\"video\" "
                              "mimeType=\"video/mp4\" segmentAlignment=\"true\" "
                              "startWithSAP=\"1\">\n");
         for (size_t i = 0; i < nb; i++)
-            if (!r[i].is_audio)
+            if (!r[i].is_audio && !r[i].is_text)
                 write_representation(out, &r[i]);
         cme__buf_printf(out, "    </AdaptationSet>\n");
         set_id++;
@@ -236,6 +236,30 @@ int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
             done = r[j].is_audio && same_set(&r[j], &r[i]);
         if (!done)
             write_audio_set(out, r, nb, i, set_id++, def);
+    }
+    /* Text: one AdaptationSet per rendition, the whole track as one sidecar WebVTT file
+     * (DASH-IF IOP 6.4.5, mimeType text/vtt with a BaseURL; ISO/IEC 23009-1 5.6). */
+    for (size_t i = 0; i < nb; i++) {
+        const CmeRendition *t = &r[i];
+        if (!t->is_text)
+            continue;
+        cme__buf_printf(out,
+                        "    <AdaptationSet id=\"%u\" contentType=\"text\" "
+                        "mimeType=\"text/vtt\"",
+                        set_id++);
+        if (t->language)
+            cme__buf_printf(out, " lang=\"%s\"", t->language);
+        cme__buf_printf(out, ">\n");
+        if (t->label)
+            cme__buf_printf(out, "      <Label>%s</Label>\n", t->label);
+        cme__buf_printf(out, "      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" "
+                             "value=\"subtitle\"/>\n");
+        cme__buf_printf(out,
+                        "      <Representation id=\"%s\" bandwidth=\"%" PRIu64 "\">\n"
+                        "        <BaseURL>%s/subtitles.vtt</BaseURL>\n"
+                        "      </Representation>\n",
+                        t->name, t->peak_bandwidth, t->name);
+        cme__buf_printf(out, "    </AdaptationSet>\n");
     }
     cme__buf_printf(out, "  </Period>\n");
     cme__buf_printf(out, "</MPD>\n");

@@ -21,6 +21,7 @@
 
 /* The one audio group; a single group needs no more descriptive ID. */
 #define AUDIO_GROUP "audio"
+#define TEXT_GROUP "subs"
 
 int cme_hls_write_media(CmeBuf *out, const CmeRendition *r)
 {
@@ -55,13 +56,16 @@ int cme_hls_write_media(CmeBuf *out, const CmeRendition *r)
     /* RFC 8216 4.3.5.1: every segment starts with a key frame carrying the sequence
      * header (DESIGN.md 3, CMAF), so each decodes without the previous one. */
     cme__buf_printf(out, "#EXT-X-INDEPENDENT-SEGMENTS\n");
-    /* RFC 8216 4.3.2.5: the CMAF header needed to parse every segment. */
-    cme__buf_printf(out, "#EXT-X-MAP:URI=\"init.mp4\"\n");
+    /* RFC 8216 4.3.2.5: the CMAF header needed to parse every segment; WebVTT segments
+     * (3.5) stand alone. */
+    if (!r->is_text)
+        cme__buf_printf(out, "#EXT-X-MAP:URI=\"init.mp4\"\n");
     for (size_t i = 0; i < r->nb_segments; i++) {
         uint64_t us = cme__scale_round(r->segments[i].duration, r->timescale, 1000000);
         /* RFC 8216 4.3.2.1: "#EXTINF:<duration>,[<title>]", the comma is required. */
-        cme__buf_printf(out, "#EXTINF:%" PRIu64 ".%06" PRIu64 ",\nseg_%05" PRIu32 ".m4s\n",
-                        us / 1000000, us % 1000000, (uint32_t)(r->start_number + i));
+        cme__buf_printf(out, "#EXTINF:%" PRIu64 ".%06" PRIu64 ",\nseg_%05" PRIu32 ".%s\n",
+                        us / 1000000, us % 1000000, (uint32_t)(r->start_number + i),
+                        r->is_text ? "vtt" : "m4s");
     }
     /* RFC 8216 4.3.3.4: no more segments will be added. */
     cme__buf_printf(out, "#EXT-X-ENDLIST\n");
@@ -84,7 +88,7 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
     for (size_t i = 0; i < nb; i++) {
         if (r[i].peak_bandwidth == 0)
             return CME_EINVAL;
-        nb_video += !r[i].is_audio;
+        nb_video += !r[i].is_audio && !r[i].is_text;
     }
     /* Audio is an alternative rendition of the variants; without a variant there is
      * nothing to play it with. */
@@ -93,9 +97,16 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
     const CmeRendition *audio = cme__audio_rendition(r, nb);
     const CmeRendition *def = cme__default_audio(r, nb);
     /* The variant carries whichever audio rendition the player picks: the largest rates. */
-    uint64_t audio_peak = 0, audio_avg = 0;
-    int audio_avg_known = 1;
+    uint64_t audio_peak = 0, audio_avg = 0, text_peak = 0, text_avg = 0;
+    int audio_avg_known = 1, has_text = 0;
     for (size_t i = 0; i < nb; i++) {
+        if (r[i].is_text) {
+            has_text = 1;
+            if (r[i].peak_bandwidth > text_peak)
+                text_peak = r[i].peak_bandwidth;
+            if (r[i].avg_bandwidth > text_avg)
+                text_avg = r[i].avg_bandwidth;
+        }
         if (!r[i].is_audio)
             continue;
         if (r[i].peak_bandwidth > audio_peak)
@@ -128,8 +139,22 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
             a == def ? "YES" : "NO", a->channels, a->name);
     }
     for (size_t i = 0; i < nb; i++) {
+        const CmeRendition *t = &r[i];
+        if (!t->is_text)
+            continue;
+        /* RFC 8216 4.3.4.1: one member of group "subs" per text rendition; none is
+         * DEFAULT (subtitles stay off until asked for), every one AUTOSELECT (a player may
+         * turn on the user's language), FORCED=NO. */
+        cme__buf_printf(out, "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"" TEXT_GROUP "\",NAME=\"%s\"",
+                        cme__audio_label(r, nb, i));
+        if (t->language)
+            cme__buf_printf(out, ",LANGUAGE=\"%s\"", t->language);
+        cme__buf_printf(out, ",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI=\"%s/index.m3u8\"\n",
+                        t->name);
+    }
+    for (size_t i = 0; i < nb; i++) {
         const CmeRendition *x = &r[i];
-        if (x->is_audio)
+        if (x->is_audio || x->is_text)
             continue;
         /* RFC 8216 4.3.4.2: BANDWIDTH and AVERAGE-BANDWIDTH cover every rendition played
          * with the variant, so the audio rendition's rates are added; CODECS lists the
@@ -140,6 +165,8 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
             /* 0 means unknown: an unknown part makes the sum unknown. */
             avg = avg && audio_avg_known ? avg + audio_avg : 0;
         }
+        peak += text_peak;
+        avg = avg ? avg + text_avg : 0;
         /* RFC 8216 4.3.4.2: FRAME-RATE is rounded to three decimal places. */
         uint64_t fps_milli = cme__scale_round(x->fps_num, x->fps_den, 1000);
         cme__buf_printf(out, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRIu64, peak);
@@ -161,6 +188,8 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
         /* RFC 8216 4.3.4.2: AUDIO names the EXT-X-MEDIA group of the variant's audio. */
         if (audio)
             cme__buf_printf(out, ",AUDIO=\"" AUDIO_GROUP "\"");
+        if (has_text)
+            cme__buf_printf(out, ",SUBTITLES=\"" TEXT_GROUP "\"");
         cme__buf_printf(out, "\n%s/index.m3u8\n", x->name);
     }
 

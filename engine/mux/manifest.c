@@ -58,8 +58,10 @@ int cme__rendition_check(const CmeRendition *r)
 {
     if (!r || !name_ok(r->name) || !codecs_ok(r->codecs) || r->timescale == 0)
         return CME_EINVAL;
-    if (r->is_audio) {
-        if (r->channels == 0 || r->sample_rate == 0)
+    if (r->is_audio && r->is_text)
+        return CME_EINVAL;
+    if (r->is_audio || r->is_text) {
+        if (r->is_audio && (r->channels == 0 || r->sample_rate == 0))
             return CME_EINVAL;
         if (r->language && !language_ok(r->language))
             return CME_EINVAL;
@@ -93,7 +95,8 @@ int cme__renditions_check(const CmeRendition *r, size_t nb)
                 return CME_EINVAL;
         nb_default += r[i].is_audio && r[i].is_default;
         for (size_t j = 0; j < i && r[i].label; j++)
-            if (r[j].is_audio && r[i].is_audio && r[j].label && !strcmp(r[i].label, r[j].label))
+            if (r[j].is_audio == r[i].is_audio && r[j].is_text == r[i].is_text && r[j].label &&
+                !strcmp(r[i].label, r[j].label))
                 return CME_EINVAL; /* RFC 8216 4.3.4.1.1: NAMEs in a group differ */
     }
     return nb_default > 1 ? CME_EINVAL : 0;
@@ -117,8 +120,8 @@ const char *cme__audio_label(const CmeRendition *r, size_t nb, size_t k)
     /* RFC 8216 4.3.4.1.1: names in a group differ; a language two renditions share does
      * not name either. */
     for (size_t i = 0; i < nb; i++)
-        if (i != k && r[i].is_audio && r[i].language && !r[i].label &&
-            !strcmp(r[i].language, x->language))
+        if (i != k && r[i].is_audio == x->is_audio && r[i].is_text == x->is_text && r[i].language &&
+            !r[i].label && !strcmp(r[i].language, x->language))
             return x->name;
     return x->language;
 }

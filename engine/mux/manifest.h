@@ -29,8 +29,9 @@ int cme__renditions_check(const CmeRendition *r, size_t nb);
 const CmeRendition *cme__audio_rendition(const CmeRendition *r, size_t nb);
 /* The default audio rendition: the one marked is_default, else the first; NULL: none. */
 const CmeRendition *cme__default_audio(const CmeRendition *r, size_t nb);
-/* The human-readable name of audio rendition r[k]: its label, else its language when no
- * other unlabelled rendition shares it, else its directory name (unique in the array). */
+/* The human-readable name of audio or text rendition r[k]: its label, else its language
+ * when no other unlabelled rendition of its kind shares it, else its directory name
+ * (unique in the array). */
 const char *cme__audio_label(const CmeRendition *r, size_t nb, size_t k);
 
 /* value / timescale in units of 1/unit, rounded half up (unit e.g. 1000 or 1000000). */

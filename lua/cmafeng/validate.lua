@@ -250,6 +250,10 @@ function M.parse_xml(text)
   while true do
     local s = text:find("<", pos, true)
     if not s then break end
+    if s > pos then -- character data: kept on the open element (BaseURL needs it)
+      local top = stack[#stack]
+      top.text = (top.text or "") .. unescape(text:sub(pos, s - 1))
+    end
     if text:sub(s, s + 3) == "<!--" then
       local e = text:find("-->", s + 4, true)
       if not e then return nil, "unterminated comment" end
@@ -376,7 +380,10 @@ function M.parse_mpd(text)
           width = tonumber(attr("width")), height = tonumber(attr("height")),
           content = as.attrs.contentType or (attr("mimeType") or ""):match("^(%a+)/"),
           sampling_rate = tonumber(attr("audioSamplingRate")), lang = as.attrs.lang,
+          mime = attr("mimeType"),
         }
+        local base = child(rep, "BaseURL")
+        r.base_url = base and base.text and base.text:match("^%s*(.-)%s*$")
         local acc = child(rep, "AudioChannelConfiguration") or child(as, "AudioChannelConfiguration")
         r.channels = acc and tonumber(acc.attrs.value)
         if st then
@@ -537,6 +544,89 @@ local function check_media_playlist(ctx, rel, renditions)
   return r
 end
 
+-- WebVTT (W3C WebVTT 4.1): the "WEBVTT" signature, for an HLS segment the
+-- X-TIMESTAMP-MAP header (RFC 8216 3.5), cue timing lines "hh:mm:ss.ttt --> hh:mm:ss.ttt"
+-- with end after start, and for a segment [from, to) seconds every cue overlapping it.
+local function vtt_time(s)
+  local h, m, sec, ms = s:match("^(%d+):(%d%d):(%d%d)%.(%d%d%d)$")
+  if not h then
+    m, sec, ms = s:match("^(%d%d):(%d%d)%.(%d%d%d)$")
+    h = m and 0
+  end
+  if not h then return nil end
+  return tonumber(h) * 3600 + tonumber(m) * 60 + tonumber(sec) + tonumber(ms) / 1000
+end
+function M.parse_vtt(text)
+  local lines = {}
+  for line in (text:gsub("\r\n", "\n") .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+  if not (lines[1] or ""):match("^\239?\187?\191?WEBVTT") then
+    return nil, "does not start with WEBVTT (W3C WebVTT 4.1)"
+  end
+  local v = { cues = {} }
+  local i = 2
+  while i <= #lines and lines[i] ~= "" do
+    local map = lines[i]:match("^X%-TIMESTAMP%-MAP=(.*)$")
+    if map then v.timestamp_map = map end
+    i = i + 1
+  end
+  for n = i, #lines do
+    local a, b = lines[n]:match("^(%S+)%s+%-%->%s+(%S+)")
+    if a then
+      local s, e = vtt_time(a), vtt_time(b)
+      if not s or not e then return nil, format("line %d: malformed cue timing %s", n, lines[n]) end
+      if e <= s then return nil, format("line %d: cue ends before it starts", n) end
+      v.cues[#v.cues + 1] = { start = s, stop = e, line = n }
+    end
+  end
+  return v
+end
+
+function M.check_vtt_file(ctx, P, rel, from, to, segment)
+  local text = read_file(ctx.path(rel))
+  local where = { element = "WebVTT", rule = "the WebVTT file parses",
+                  spec = segment and "RFC 8216 3.5; W3C WebVTT" or "DASH-IF IOP 6.4.5; W3C WebVTT" }
+  if not text then ctx.problem(P, rel, "missing", where); return end
+  ctx.checked.files = ctx.checked.files + 1
+  local v, err = M.parse_vtt(text)
+  if not v then ctx.problem(P, rel, err, where); return end
+  if segment and not v.timestamp_map then
+    ctx.problem(P, rel, "no X-TIMESTAMP-MAP header", { element = "X-TIMESTAMP-MAP",
+      rule = "WebVTT segments map cue time to media time", spec = "RFC 8216 3.5" })
+  end
+  for _, c in ipairs(v.cues) do
+    if from and to and (c.stop <= from + 1e-9 or c.start >= to - 1e-9) then
+      ctx.problem(P, rel, format("line %d: the cue %.3f-%.3f s lies outside the segment " ..
+        "(%.3f-%.3f s)", c.line, c.start, c.stop, from, to), { element = "cue",
+        rule = "a segment holds the cues of its time span", spec = "RFC 8216 3.5" })
+    end
+  end
+  return v
+end
+
+-- A SUBTITLES media playlist: WebVTT segments, no EXT-X-MAP, each covering its EXTINF span.
+local function check_text_playlist(ctx, rel)
+  local P = "media"
+  local text = read_file(ctx.path(rel))
+  if not text then ctx.problem(P, rel, "missing"); return end
+  local pl, perr = M.parse_m3u8(text)
+  if not pl then ctx.problem(P, rel, perr); return end
+  ctx.checked.media_playlists = ctx.checked.media_playlists + 1
+  for _, e in ipairs(pl.errors) do ctx.problem(P, rel, e) end
+  if not pl.endlist then ctx.problem(P, rel, "no EXT-X-ENDLIST (a finished VOD playlist must end with it)") end
+  if #pl.segments == 0 then ctx.problem(P, rel, "lists no segments") end
+  local base, t = dirname(rel), 0
+  for _, s in ipairs(pl.segments) do
+    local srel = join(base, s.uri)
+    ctx.checked.segments = ctx.checked.segments + 1
+    if not srel then
+      ctx.problem(P, rel, format("line %d: segment URI %s is not a local relative path", s.line, s.uri))
+    else
+      M.check_vtt_file(ctx, P, srel, t, t + (s.duration or 0), true)
+    end
+    t = t + (s.duration or 0)
+  end
+end
+
 local function check_master(ctx, renditions)
   local P = "master"
   local rel = "master.m3u8"
@@ -569,6 +659,14 @@ local function check_master(ctx, renditions)
     local a = m.attrs
     for _, k in ipairs { "TYPE", "GROUP-ID", "NAME" } do
       if not a[k] then ctx.problem(P, rel, format("line %d: EXT-X-MEDIA without %s", m.line, k)) end
+    end
+    if a.TYPE == "SUBTITLES" and a.URI then
+      local prel = join("", a.URI)
+      if not prel then
+        ctx.problem(P, rel, format("line %d: URI %s is not a local relative path", m.line, a.URI))
+      else
+        check_text_playlist(ctx, prel)
+      end
     end
     if a.TYPE == "AUDIO" and a["GROUP-ID"] then
       local g = groups[a["GROUP-ID"]] or {}
@@ -748,8 +846,19 @@ local function check_mpd(ctx, renditions)
     ctx.checked.representations = ctx.checked.representations + 1
     local who = format("Representation %s", tostring(r.id))
     local vars = { RepresentationID = r.id, Bandwidth = r.bandwidth }
-    if not r.codecs then ctx.problem(P, rel, who .. ": no codecs attribute") end
-    if not r.initialization or not r.media then
+    if r.content == "text" and r.mime == "text/vtt" then
+      -- A sidecar WebVTT file (DASH-IF IOP 6.4.5): BaseURL names the whole track.
+      local vrel = r.base_url and join("", r.base_url)
+      if not vrel then
+        ctx.problem(P, rel, who .. ": a text/vtt Representation without a relative BaseURL",
+          { element = "BaseURL", rule = "sidecar WebVTT", spec = "DASH-IF IOP 6.4.5" })
+      else
+        M.check_vtt_file(ctx, P, vrel, nil, nil, false)
+      end
+    elseif not r.codecs then ctx.problem(P, rel, who .. ": no codecs attribute") end
+    if r.content == "text" and r.mime == "text/vtt" then
+      -- checked above
+    elseif not r.initialization or not r.media then
       ctx.problem(P, rel, who .. ": no SegmentTemplate with initialization and media")
     elseif not r.timeline then
       ctx.problem(P, rel, who .. ": SegmentTemplate without a SegmentTimeline (validate needs one)")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Real players: a 6 s 640x360 clip (with a sine audio track in the source) is encoded to a
+# Real players: a 6 s 640x360 clip (with a sine audio track and English SubRip subtitles in
+# the source, which become a WebVTT rendition: Shaka Player must show the cue) is encoded to a
 # 2-rung ladder with 2 s segments, and the HLS and DASH output is played in headless Debian
 # Chromium by Shaka Player (HLS and DASH), hls.js (HLS) and dash.js (DASH), driven by
 # tests/players/run_players.mjs (playwright-core, a static server on 127.0.0.1). Each player
@@ -17,9 +18,12 @@ CHROMIUM=${CME_CHROMIUM:-/usr/bin/chromium}
 players_modules
 
 SRC=$WORK/src.mkv
+# English subtitles (SubRip) beside the audio: Shaka Player must show their cue.
+printf '1\n00:00:00,300 --> 00:00:04,500\nHello from cmafeng\n' >"$WORK/en.srt"
 ffmpeg -v error -y -f lavfi -i "testsrc2=s=640x360:r=25:d=6,noise=alls=20:allf=t" \
-  -f lavfi -i "sine=frequency=440:duration=6" -c:v libx264 -preset ultrafast -crf 20 \
-  -pix_fmt yuv420p -c:a aac -shortest "$SRC"
+  -f lavfi -i "sine=frequency=440:duration=6" -i "$WORK/en.srt" -map 0 -map 1 -map 2 \
+  -c:v libx264 -preset ultrafast -crf 20 -pix_fmt yuv420p -c:a aac -c:s srt \
+  -metadata:s:s:0 language=eng "$SRC"
 OUT=$WORK/out
 "$CMAFENG" run "$PLAYERS/players_test.lua" -o "$OUT" -- "$SRC" 2>"$WORK/stderr" ||
   { cat "$WORK/stderr"; not_ok "cmafeng run exits 0"; finish; exit 1; }
@@ -33,7 +37,7 @@ if grep -q 'TYPE=AUDIO' "$OUT/master.m3u8"; then
 fi
 
 set +e
-node "$PLAYERS/run_players.mjs" --media "$OUT" --sizes "$SIZES" \
+node "$PLAYERS/run_players.mjs" --media "$OUT" --sizes "$SIZES" --cue "Hello from cmafeng" \
   --timeout "${CME_PLAYER_TIMEOUT_S:-30}" >"$WORK/players.log" 2>&1
 rc=$?
 set -e

@@ -110,10 +110,15 @@ typedef struct CmeRendition {
     const char *language;
     const char *label;
     int is_default;
+    /* Text (WebVTT subtitles): is_text 1, segments seg_%05d.vtt (no init segment) timed like
+     * the video, and "<name>/subtitles.vtt" the whole track for DASH; language and label as
+     * for audio. */
+    int is_text;
 } CmeRendition;
 
 /* Media playlist: EXT-X-VERSION, TARGETDURATION, MEDIA-SEQUENCE, PLAYLIST-TYPE:VOD,
- * INDEPENDENT-SEGMENTS, EXT-X-MAP:URI="init.mp4", EXTINF per segment, ENDLIST. */
+ * INDEPENDENT-SEGMENTS, EXT-X-MAP:URI="init.mp4", EXTINF per segment, ENDLIST. A text
+ * rendition has no EXT-X-MAP and seg_%05d.vtt segments. */
 CME_API int cme_hls_write_media(CmeBuf *out, const CmeRendition *r);
 /* Multivariant playlist: one EXT-X-STREAM-INF per video rendition with BANDWIDTH (peak),
  * AVERAGE-BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE; URI "<name>/index.m3u8". Every audio
@@ -122,7 +127,10 @@ CME_API int cme_hls_write_media(CmeBuf *out, const CmeRendition *r);
  * AUDIO="audio", each distinct audio codecs string appended to CODECS and the largest
  * audio bandwidths added (RFC 8216 4.3.4.2). At least one video rendition. */
 CME_API int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb);
-/* Static MPD: one video AdaptationSet, one Representation per video rendition with
+/* Text renditions become EXT-X-MEDIA TYPE=SUBTITLES of GROUP-ID "subs" (SUBTITLES="subs"
+ * on every variant) in HLS and a text/vtt AdaptationSet with the sidecar file in DASH.
+ *
+ * Static MPD: one video AdaptationSet, one Representation per video rendition with
  * SegmentTemplate (initialization "<name>/init.mp4", media "<name>/seg_$Number%05d$.m4s")
  * and a SegmentTimeline with exact durations; then one audio AdaptationSet per language
  * and codec family (lang, Role main on the default's, Label) holding its renditions, each
