@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "core/file.h"
 #include "media/audio.h"
+#include "media/subtitles.h"
 #include "sched/job.h"
 #include "sched/journal.h"
 #include "worker/worker.h"
@@ -575,7 +576,7 @@ static int write_media_playlist(CmeJob *job, CmeRendition *rep, char *err, size_
 static int write_manifests(CmeJob *job, char *err, size_t errlen)
 {
     /* The ladder, then the audio renditions. */
-    CmeRendition reps[CME_MAX_RUNGS + CME_MAX_AUDIO];
+    CmeRendition reps[CME_MAX_RUNGS + CME_MAX_AUDIO + CME_MAX_TEXT];
     memset(reps, 0, sizeof(reps));
     int r = 0;
     for (int i = 0; i < job->nb_rungs && r == 0; i++) {
@@ -633,6 +634,20 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
             nb++;
         }
     }
+    /* Text subtitle streams: WebVTT renditions segmented like the video. */
+    CmeTextExtra text = { 0 };
+    if (r == 0 && job->nb_rungs > 0) {
+        AVRational tb;
+        int64_t origin = cme__source_origin(job->src, &tb);
+        r = cme__text_extra(job->source, job->output, origin, tb, job->rungs[0].segs,
+                            (size_t)atomic_load(&job->rungs[0].total_chunks), CME_TIMESCALE, &text,
+                            err, errlen);
+        for (int k = 0; r == 0 && k < text.n; k++) {
+            reps[nb] = text.reps[k];
+            r = write_media_playlist(job, &reps[nb], err, errlen);
+            nb++;
+        }
+    }
     if (r == 0) {
         CmeBuf b = { 0 };
         r = cme_hls_write_master(&b, reps, nb);
@@ -648,6 +663,7 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
         cme__buf_free(&b);
     }
     cme__audio_extra_free(&extra);
+    cme__text_extra_free(&text);
     if (r < 0 && !err[0])
         snprintf(err, errlen, "writing manifests failed: %s", cme_strerror(r));
     return r;
