@@ -31,8 +31,7 @@ static int add_entry(CmeAudioPassResult *res, const CmeSegmentEntry *e)
     return 0;
 }
 
-static int write_file(const char *dir, const char *name, const CmeBuf *b, char *err,
-                      size_t errlen)
+static int write_file(const char *dir, const char *name, const CmeBuf *b, char *err, size_t errlen)
 {
     char path[2200];
     int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -43,8 +42,8 @@ static int write_file(const char *dir, const char *name, const CmeBuf *b, char *
     return cme__file_write_atomic(path, b->data, b->size, err, errlen);
 }
 
-static int write_segment(const char *dir, const CmeAudioSeg *s, CmeAudioPassResult *res,
-                         char *err, size_t errlen)
+static int write_segment(const char *dir, const CmeAudioSeg *s, CmeAudioPassResult *res, char *err,
+                         size_t errlen)
 {
     CmeSegmentInfo info = { .track_id = 1,
                             .sequence_number = s->index + 1,
@@ -312,8 +311,9 @@ int cme__audio_select(const AVFormatContext *fmt, int best, const char *spec, in
             }
         }
         if (!found) {
-            snprintf(err, errlen, "audio.streams: \"%.*s\" names no audio stream of the source "
-                                  "(it has %d; numbers count from 1, languages are ISO 639-2)",
+            snprintf(err, errlen,
+                     "audio.streams: \"%.*s\" names no audio stream of the source "
+                     "(it has %d; numbers count from 1, languages are ISO 639-2)",
                      (int)len, p, nb_audio);
             return CME_EINVAL;
         }
