@@ -64,9 +64,10 @@ static int decode_packet(Track *t, const AVStream *st, AVPacket *pkt, int64_t or
     if (pkt->pts != AV_NOPTS_VALUE) {
         int64_t at = av_rescale_q(pkt->pts, st->time_base, (AVRational){ 1, 1000 }) - origin_ms;
         int64_t start = at + sub.start_display_time;
-        int64_t end = sub.end_display_time && sub.end_display_time != UINT32_MAX
-                          ? at + sub.end_display_time
-                          : at + av_rescale_q(pkt->duration, st->time_base, (AVRational){ 1, 1000 });
+        int64_t end =
+            sub.end_display_time && sub.end_display_time != UINT32_MAX
+                ? at + sub.end_display_time
+                : at + av_rescale_q(pkt->duration, st->time_base, (AVRational){ 1, 1000 });
         for (unsigned i = 0; i < sub.num_rects && r == 0; i++)
             if (sub.rects[i]->ass)
                 r = add_cue(t, start, end, sub.rects[i]->ass);
@@ -83,8 +84,7 @@ static int cue_order(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static int write_file(const char *dir, const char *name, const CmeBuf *b, char *err,
-                      size_t errlen)
+static int write_file(const char *dir, const char *name, const CmeBuf *b, char *err, size_t errlen)
 {
     char path[2300];
     int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -97,8 +97,8 @@ static int write_file(const char *dir, const char *name, const CmeBuf *b, char *
 
 /* Writes one track's segments and sidecar file and fills its rendition. */
 static int write_track(const char *out_dir, CmeTextExtra *x, int k, Track *t, const AVStream *st,
-                       const CmeSegmentEntry *video, size_t nb_video, uint32_t video_ts,
-                       char *err, size_t errlen)
+                       const CmeSegmentEntry *video, size_t nb_video, uint32_t video_ts, char *err,
+                       size_t errlen)
 {
     snprintf(x->names[k], sizeof(x->names[k]), k == 0 ? "subs" : "subs_%d", k + 1);
     char dir[2200];
@@ -148,9 +148,9 @@ static int write_track(const char *out_dir, CmeTextExtra *x, int k, Track *t, co
     return 0;
 }
 
-int cme__text_extra(const char *src_path, const char *out_dir, int64_t origin,
-                    AVRational origin_tb, const CmeSegmentEntry *video, size_t nb_video,
-                    uint32_t video_ts, CmeTextExtra *x, char *err, size_t errlen)
+int cme__text_extra(const char *src_path, const char *out_dir, int64_t origin, AVRational origin_tb,
+                    const CmeSegmentEntry *video, size_t nb_video, uint32_t video_ts,
+                    CmeTextExtra *x, char *err, size_t errlen)
 {
     memset(x, 0, sizeof(*x));
     if (nb_video == 0)
@@ -185,9 +185,8 @@ int cme__text_extra(const char *src_path, const char *out_dir, int64_t origin,
         st->discard = AVDISCARD_DEFAULT;
         nb++;
     }
-    int64_t origin_ms = origin == AV_NOPTS_VALUE
-                            ? 0
-                            : av_rescale_q(origin, origin_tb, (AVRational){ 1, 1000 });
+    int64_t origin_ms =
+        origin == AV_NOPTS_VALUE ? 0 : av_rescale_q(origin, origin_tb, (AVRational){ 1, 1000 });
     while (nb > 0 && r == 0 && av_read_frame(fmt, pkt) >= 0) {
         for (int k = 0; k < nb; k++)
             if (pkt->stream_index == tracks[k].stream)
@@ -197,8 +196,8 @@ int cme__text_extra(const char *src_path, const char *out_dir, int64_t origin,
     if (r < 0)
         snprintf(err, errlen, "%s: out of memory reading subtitles", src_path);
     for (int k = 0; k < nb && r == 0; k++) {
-        r = write_track(out_dir, x, k, &tracks[k], fmt->streams[tracks[k].stream], video,
-                        nb_video, video_ts, err, errlen);
+        r = write_track(out_dir, x, k, &tracks[k], fmt->streams[tracks[k].stream], video, nb_video,
+                        video_ts, err, errlen);
         if (r == 0)
             x->n = k + 1;
     }

@@ -29,9 +29,9 @@ typedef struct CmeTextExtra {
  * none), or a negative CME_E* with err. *x owns what its renditions point to until
  * cme__text_extra_free.
  */
-int cme__text_extra(const char *src_path, const char *out_dir, int64_t origin,
-                    AVRational origin_tb, const CmeSegmentEntry *video, size_t nb_video,
-                    uint32_t video_ts, CmeTextExtra *x, char *err, size_t errlen);
+int cme__text_extra(const char *src_path, const char *out_dir, int64_t origin, AVRational origin_tb,
+                    const CmeSegmentEntry *video, size_t nb_video, uint32_t video_ts,
+                    CmeTextExtra *x, char *err, size_t errlen);
 void cme__text_extra_free(CmeTextExtra *x);
 
 #endif /* CME_MEDIA_SUBTITLES_H */

@@ -71,19 +71,36 @@ static void test_manifests(void **state)
     static const CmeSegmentEntry segs[] = { { 0, 90000, 5000 }, { 90000, 45000, 4000 } };
     static const CmeSegmentEntry tsegs[] = { { 0, 90000, 200 }, { 90000, 45000, 100 } };
     CmeRendition r[2] = {
-        { .name = "360p", .codecs = "av01.0.04M.08", .width = 640, .height = 360, .fps_num = 25,
-          .fps_den = 1, .timescale = 90000, .peak_bandwidth = 100000, .avg_bandwidth = 90000,
-          .segments = segs, .nb_segments = 2, .start_number = 1 },
-        { .name = "subs", .codecs = "wvtt", .timescale = 90000, .peak_bandwidth = 1600,
-          .avg_bandwidth = 1600, .segments = tsegs, .nb_segments = 2, .start_number = 1,
-          .is_text = 1, .language = "eng" },
+        { .name = "360p",
+          .codecs = "av01.0.04M.08",
+          .width = 640,
+          .height = 360,
+          .fps_num = 25,
+          .fps_den = 1,
+          .timescale = 90000,
+          .peak_bandwidth = 100000,
+          .avg_bandwidth = 90000,
+          .segments = segs,
+          .nb_segments = 2,
+          .start_number = 1 },
+        { .name = "subs",
+          .codecs = "wvtt",
+          .timescale = 90000,
+          .peak_bandwidth = 1600,
+          .avg_bandwidth = 1600,
+          .segments = tsegs,
+          .nb_segments = 2,
+          .start_number = 1,
+          .is_text = 1,
+          .language = "eng" },
     };
     CmeBuf b = { 0 };
     assert_int_equal(cme_hls_write_media(&b, &r[1]), 0);
     cme__buf_append(&b, "", 1);
     const char *t = (const char *)b.data;
     assert_null(strstr(t, "EXT-X-MAP"));
-    assert_non_null(strstr(t, "#EXTINF:1.000000,\nseg_00001.vtt\n#EXTINF:0.500000,\nseg_00002.vtt\n"));
+    assert_non_null(
+        strstr(t, "#EXTINF:1.000000,\nseg_00001.vtt\n#EXTINF:0.500000,\nseg_00002.vtt\n"));
     cme_buf_free(&b);
 
     assert_int_equal(cme_hls_write_master(&b, r, 2), 0);
