@@ -65,6 +65,9 @@ typedef struct Trak {
     int has_av1c, has_colr;
     int colr_primaries, colr_transfer, colr_matrix, colr_full_range;
     uint32_t channels, sample_bits, sample_rate;
+    const uint8_t *stsd;
+    size_t stsd_size;
+    char language[4];
     int has_esds;
     uint32_t esds_oti;
     const uint8_t *dsi, *dops;
@@ -568,6 +571,10 @@ static int read_stsd(Ctx *c, const Box *b)
     uint32_t n = rd_u32(&r, "entry_count");
     if (r.bad)
         return truncated(c, &r);
+    if (c->trak && !c->trak->stsd) {
+        c->trak->stsd = c->d + b->start;
+        c->trak->stsd_size = b->end - b->start;
+    }
     for (uint32_t i = 0; i < n; i++) {
         if (r.pos >= r.end)
             return fail(c, "entry_count %" PRIu32 " exceeds the box (%" PRIu32 " entries)", n, i);
@@ -642,12 +649,22 @@ static int read_mdhd(Ctx *c, const Box *b)
     fullbox(&r, &version, &flags);
     skip(&r, version == 1 ? 16 : 8, "creation_time/modification_time");
     uint32_t ts = rd_u32(&r, "timescale");
+    skip(&r, version == 1 ? 8 : 4, "duration");
+    uint32_t lang = rd_u16(&r, "language");
     if (r.bad)
         return truncated(c, &r);
     if (ts == 0)
         return fail(c, "timescale: 0");
-    if (c->trak)
+    if (c->trak) {
         c->trak->timescale = ts;
+        /* Three 5-bit letters offset by 0x60 (8.4.2.3). */
+        char l[4] = { (char)(((lang >> 10) & 31) + 0x60), (char)(((lang >> 5) & 31) + 0x60),
+                      (char)((lang & 31) + 0x60), '\0' };
+        int ok = 1;
+        for (int i = 0; i < 3; i++)
+            ok &= l[i] >= 'a' && l[i] <= 'z';
+        memcpy(c->trak->language, ok ? l : "", ok ? 4 : 1);
+    }
     return 0;
 }
 
@@ -912,6 +929,9 @@ static int select_trak(Ctx *c, const Trak *t)
     f->dsi_size = t->dsi_size;
     f->dops = t->dops;
     f->dops_size = t->dops_size;
+    f->stsd = t->stsd;
+    f->stsd_size = t->stsd_size;
+    memcpy(f->language, t->language, sizeof(f->language));
     f->has_edit = t->has_edit;
     f->edit_media_time = t->edit_media_time;
     f->edit_duration = t->edit_duration;

@@ -54,6 +54,11 @@ typedef struct CmeMp4File {
     int has_edit;
     int64_t edit_media_time;
     uint64_t edit_duration; /* movie timescale */
+    /* The selected track's whole stsd box (header included) and mdhd language (ISO 639-2/T,
+     * "" when not three letters), for writers that carry the track over (mp4_file.c). */
+    const uint8_t *stsd;
+    size_t stsd_size;
+    char language[4];
     int has_av1c;
     const uint8_t *av1c; /* the av1C body inside the input buffer */
     size_t av1c_size;

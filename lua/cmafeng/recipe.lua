@@ -107,6 +107,9 @@ M.job_schema = S.record {
     }),
   }, { desc = "video = { ladder = { ... } }" }),
   audio = audio,
+  -- "cmaf": CMAF segments and manifests; "both": also one progressive MP4 per rung
+  -- (OUT/<rung>.mp4, fast start, the first audio rendition muxed in).
+  output_mode = S.enum({ "cmaf", "both" }, { default = "cmaf" }),
   devices = S.array(device, { optional = true, min = 1, max = 64, of_desc = "device tables" }),
   on_segment = hook,
   on_requeue = hook,

@@ -1149,6 +1149,63 @@ local function check_decode(ctx, renditions, order)
   end
 end
 
+-- Single-file MP4s (output_mode = "both"): DIR/<rung>.mp4 beside a video rendition holds the
+-- same samples as its segments (count, codec, size), with moov before mdat (fast start);
+-- with --decode, every frame decodes.
+local function check_mp4_files(ctx, renditions, order, decode)
+  local P = "segments"
+  for _, key in ipairs(order) do
+    local rd = renditions[key]
+    local init_rel = rd.playlist and rd.playlist.init_rel or rd.dash_init
+    local list = rd.playlist and rd.playlist.segs or rd.dash_segs
+    local init = init_rel and load_init(ctx, init_rel)
+    local rel = key .. ".mp4"
+    if init and not init.err and init.kind == "av1" and list and file_size(ctx.path(rel)) then
+      ctx.checked.files = ctx.checked.files + 1
+      local where = { element = "moov", rule = "the MP4 holds the rendition's samples",
+                      spec = "ISO/IEC 14496-12 8.6, 8.7" }
+      local info, err = ctx.core.inspect(ctx.path(rel))
+      if not info then
+        ctx.problem(P, rel, "cannot read: " .. tostring(err), where)
+      else
+        local n = 0
+        for _, srel in ipairs(list) do n = n + (load_seg(ctx, srel, init).samples or 0) end
+        if info.format ~= "mp4" then
+          ctx.problem(P, rel, "is not a progressive MP4 (" .. info.format .. ")", where)
+        elseif #info.samples ~= n then
+          ctx.problem(P, rel, format("%d samples, the segments of %s hold %d", #info.samples, key, n), where)
+        end
+        if info.codec_string ~= init.codec or info.width ~= init.width or info.height ~= init.height then
+          ctx.problem(P, rel, format("%s %sx%s, the CMAF track is %s %sx%s", tostring(info.codec_string),
+            tostring(info.width), tostring(info.height), tostring(init.codec), tostring(init.width),
+            tostring(init.height)), where)
+        end
+        local head = read_file(ctx.path(rel)) or ""
+        local moov, mdat = head:find("moov", 1, true), head:find("mdat", 1, true)
+        if not moov or not mdat or moov > mdat then
+          ctx.problem(P, rel, "moov does not come before mdat (not fast start)", { element = "moov",
+            rule = "fast start", spec = "ISO/IEC 14496-12 6.2.3 (box order)" })
+        end
+        if decode then
+          ctx.checked.decoded = ctx.checked.decoded + 1
+          local res, derr = ctx.core.decode({ ctx.path(rel) })
+          if not res then
+            ctx.problem("decode", rel, "cannot decode: " .. tostring(derr), where)
+          else
+            ctx.checked.frames = ctx.checked.frames + #res.frames
+            if res.decode_errors > 0 or #res.frames ~= #info.samples then
+              ctx.problem("decode", rel, format("%d pictures from %d samples, %d refused (%s)",
+                #res.frames, #info.samples, res.decode_errors, tostring(res.first_error)),
+                { element = "mdat", rule = "every sample decodes to one frame",
+                  spec = "AV1-ISOBMFF 2.4" })
+            end
+          end
+        end
+      end
+    end
+  end
+end
+
 -- Counts seg_%05d.m4s files in a rendition directory: every index up to the highest one any
 -- manifest names, then onwards while the next one exists (Lua cannot list a directory).
 local function count_on_disk(ctx, dir, highest)
@@ -1232,6 +1289,7 @@ function M.run(dir, opts)
   end
   check_segments(ctx, renditions, order)
   check_audio_alignment(ctx, renditions, order)
+  check_mp4_files(ctx, renditions, order, opts.decode)
   check_report(ctx)
   if opts.decode then check_decode(ctx, renditions, order) end
   local counts = {}

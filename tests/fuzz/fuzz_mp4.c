@@ -30,6 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         if (f.dops && (f.dops < data || f.dops + f.dops_size > data + size))
             __builtin_trap();
+        if (f.stsd && (f.stsd < data || f.stsd + f.stsd_size > data + size))
+            __builtin_trap();
+        if (strlen(f.language) > 3)
+            __builtin_trap();
         char codecs[64];
         if (cme__mp4_codec_string(&f, codecs, sizeof(codecs)) == 0 &&
             strlen(codecs) >= sizeof(codecs))

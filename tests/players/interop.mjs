@@ -1,5 +1,6 @@
 // Interop check: every init segment and every media segment (read with its init segment, as
-// a player does) of a cmafeng output directory is read by three independent ISO BMFF readers:
+// a player does) of a cmafeng output directory, and every single-file MP4 in it, is read by
+// three independent ISO BMFF readers:
 // `cmafeng inspect` (engine/mux/mp4_reader.c), mp4box.js (GPAC's JavaScript port, the reader
 // web players use) and MediaInfo. They must agree on the codecs string, the picture size or
 // the channel count and sample rate, the sample count, the duration and the bytes of sample
@@ -158,10 +159,16 @@ const dirs = readdirSync(args.media, { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(join(args.media, d.name, 'init.mp4')))
   .map((d) => d.name).sort();
 if (!dirs.length) notOk(`${args.media} holds renditions (a directory with init.mp4)`);
-for (const dir of dirs) {
-  const init = join(args.media, dir, 'init.mp4');
-  const segs = readdirSync(join(args.media, dir)).filter((n) => /^seg_\d+\.m4s$/.test(n)).sort();
-  const files = [{ name: `${dir}/init.mp4`, path: init, isInit: true }];
+// Single-file MP4s (output_mode = "both") are read whole: their first (video) track.
+const singles = readdirSync(args.media).filter((n) => /\.mp4$/.test(n)).sort()
+  .map((n) => ({ name: n, path: join(args.media, n), isInit: false }));
+const groups = dirs.map((dir) => ({ dir }));
+if (singles.length) groups.push({ files: singles });
+for (const g of groups) {
+  const dir = g.dir;
+  const init = dir && join(args.media, dir, 'init.mp4');
+  const segs = dir ? readdirSync(join(args.media, dir)).filter((n) => /^seg_\d+\.m4s$/.test(n)).sort() : [];
+  const files = g.files || [{ name: `${dir}/init.mp4`, path: init, isInit: true }];
   for (const s of segs) {
     const path = join(work, `${dir}_${s}.mp4`);
     writeFileSync(path, Buffer.concat([readFileSync(init), readFileSync(join(args.media, dir, s))]));
