@@ -109,6 +109,10 @@ static int l_new(lua_State *L)
     }
     lua_pop(L, 2);
 
+    char mode[8];
+    str_field(L, 1, "", "output_mode", mode, sizeof(mode), "cmaf");
+    s.mp4_files = !strcmp(mode, "both");
+
     lua_getfield(L, 1, "resume");
     s.resume = lua_toboolean(L, -1);
     lua_pop(L, 1);

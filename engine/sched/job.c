@@ -15,6 +15,7 @@
 #include "core/file.h"
 #include "media/audio.h"
 #include "media/subtitles.h"
+#include "mux/mp4_file.h"
 #include "sched/job.h"
 #include "sched/journal.h"
 #include "worker/worker.h"
@@ -664,6 +665,11 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
     }
     cme__audio_extra_free(&extra);
     cme__text_extra_free(&text);
+    /* One progressive MP4 per rung, the first audio rendition muxed in. */
+    for (int i = 0; r == 0 && job->set.mp4_files && i < job->nb_rungs; i++)
+        r = cme__rung_mp4(job->output, job->rungs[i].set.name,
+                          (size_t)atomic_load(&job->rungs[i].total_chunks),
+                          au->enc ? "audio" : NULL, au->nb_segs, err, errlen);
     if (r < 0 && !err[0])
         snprintf(err, errlen, "writing manifests failed: %s", cme_strerror(r));
     return r;

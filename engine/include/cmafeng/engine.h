@@ -55,6 +55,9 @@ typedef struct CmeJobSettings {
      * best one, "all", or 1-based audio stream numbers and ISO 639-2 languages ("1,3",
      * "eng,fra"); borrowed until cme_engine_new returns. */
     const char *audio_streams;
+    /* Also one progressive MP4 per rung, "<output_dir>/<rung>.mp4" with the first audio
+     * rendition muxed in (0: CMAF only, 1: CMAF and MP4); written when the job finishes. */
+    int mp4_files;
     int resume; /* keep the segments an interrupted run of this job journaled */
 } CmeJobSettings;
 
