@@ -3,19 +3,34 @@
  * events as they arrive. The calling thread is the policy thread: it pulls events, the
  * engine's threads never call back.
  *
- *   build/examples/embed input.mkv out/
+ *   build/examples/embed input.mkv out/ [PRESET]
+ *
+ * A source with audio gets an audio rendition too: its events carry rung -1 (is_audio),
+ * so an event's rendition is named by rendition_name(), never by indexing the ladder.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmafeng/engine.h"
 
+/* The ladder rung an event is about, or "audio": audio events have rung == -1. */
+static const char *rendition_name(const CmeJobSettings *s, const CmeEvent *ev)
+{
+    if (ev->is_audio || ev->rung < 0)
+        return "audio";
+    if (ev->rung >= s->nb_rungs)
+        return "?";
+    return s->rungs[ev->rung].name;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s SOURCE OUTPUT_DIR\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s SOURCE OUTPUT_DIR [PRESET]\n", argv[0]);
         return 2;
     }
+    int preset = argc == 4 ? atoi(argv[3]) : 10;
     CmeJobSettings s;
     cme_job_default_settings(&s);
     s.source = argv[1];
@@ -23,8 +38,8 @@ int main(int argc, char **argv)
     s.segment_seconds = 2.0;
     s.workers = 2;
     const CmeRungSettings ladder[] = {
-        { .name = "720p", .width = 1280, .height = 720, .crf = 35, .preset = 10 },
-        { .name = "360p", .width = 640, .height = 360, .crf = 35, .preset = 10 },
+        { .name = "720p", .width = 1280, .height = 720, .crf = 35, .preset = preset },
+        { .name = "360p", .width = 640, .height = 360, .crf = 35, .preset = preset },
     };
     memcpy(s.rungs, ladder, sizeof(ladder));
     s.nb_rungs = 2;
@@ -53,10 +68,10 @@ int main(int argc, char **argv)
         }
         switch (ev.type) {
         case CME_EVENT_INIT_WRITTEN:
-            printf("%s: init.mp4 written, codecs=%s\n", s.rungs[ev.rung].name, ev.codecs);
+            printf("%s: init.mp4 written, codecs=%s\n", rendition_name(&s, &ev), ev.codecs);
             break;
         case CME_EVENT_SEGMENT_DONE:
-            printf("%s: segment %u, %llu bytes, %.3f s, on %s\n", s.rungs[ev.rung].name, ev.index,
+            printf("%s: segment %u, %llu bytes, %.3f s, on %s\n", rendition_name(&s, &ev), ev.index,
                    (unsigned long long)ev.bytes, (double)ev.duration / ev.timescale, ev.device_id);
             break;
         case CME_EVENT_CHUNK_FAILED: {

@@ -66,14 +66,14 @@ const CmeEncoderImpl *cme__encoder_find_name(const char *name)
 
 /* Every backend name a recipe may use, built or not (lua/cmafeng/recipe.lua lists the same
  * names for the schema; test_lavc checks cme__encoder_names against this list). */
-const char *const cme__encoder_known[] = { "svt", "aom",   "rav1e", "nvenc",
-                                           "qsv", "vaapi", "amf",   NULL };
+const char *const cme__encoder_known[] = { "svt",   "aom", "rav1e", "nvenc", "qsv",
+                                           "vaapi", "amf", "fault", NULL };
 
 const char *cme__encoder_names(void)
 {
     /* Every name a recipe may use, also those whose SDK headers were missing at build
      * time (they then fail with "not built into this binary"). */
-    return "svt, aom, rav1e, nvenc, qsv, vaapi or amf";
+    return "svt, aom, rav1e, nvenc, qsv, vaapi, amf or fault (test builds)";
 }
 
 int cme__encoder_lookup(const char *name, const CmeEncoderImpl **out, char *err, size_t errlen)

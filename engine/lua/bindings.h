@@ -25,6 +25,7 @@ void cme__lua_open_limits(lua_State *L);  /* pushes the cmafeng.core.limits tabl
 /* Sets media_probe and scene_scores in the table on the stack's top (the core module). */
 void cme__lua_open_probe(lua_State *L);
 void cme__lua_open_devices(lua_State *L); /* pushes the devices() function */
+void cme__lua_open_decode(lua_State *L);  /* pushes the decode({init, seg...}) function */
 
 struct CmeAv1SeqHdr;
 /* Pushes a table of every sequence header field (cmafeng.av1.parse's layout). */

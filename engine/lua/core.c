@@ -98,5 +98,7 @@ int luaopen_cmafeng_core(lua_State *L)
     cme__lua_open_probe(L);
     cme__lua_open_devices(L);
     lua_setfield(L, -2, "devices");
+    cme__lua_open_decode(L);
+    lua_setfield(L, -2, "decode");
     return 1;
 }

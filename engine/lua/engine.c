@@ -68,7 +68,7 @@ static int l_new(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     CmeJobSettings s;
     cme_job_default_settings(&s);
-    char source[1024], output[1024], inv[16];
+    char source[1024], output[1024], inv[16], streams[128] = "";
     str_field(L, 1, "", "source", source, sizeof(source), NULL);
     str_field(L, 1, "", "output", output, sizeof(output), "out");
     str_field(L, 1, "", "invariant", inv, sizeof(inv), "cmaf");
@@ -112,6 +112,10 @@ static int l_new(lua_State *L)
     }
     lua_pop(L, 2);
 
+    char mode[8];
+    str_field(L, 1, "", "output_mode", mode, sizeof(mode), "cmaf");
+    s.mp4_files = !strcmp(mode, "both");
+
     lua_getfield(L, 1, "resume");
     s.resume = lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -125,6 +129,11 @@ static int l_new(lua_State *L)
         s.audio_bitrate = (int)num_field(L, at, "audio.", "bitrate", s.audio_bitrate);
         s.audio_channels = (int)num_field(L, at, "audio.", "channels", s.audio_channels);
         s.audio_sample_rate = (int)num_field(L, at, "audio.", "sample_rate", s.audio_sample_rate);
+        char codec[8];
+        str_field(L, at, "audio.", "codec", codec, sizeof(codec), "aac");
+        s.audio_codec = !strcmp(codec, "opus");
+        str_field(L, at, "audio.", "streams", streams, sizeof(streams), "");
+        s.audio_streams = streams;
     } else if (lua_isboolean(L, -1)) {
         s.audio = lua_toboolean(L, -1);
     }

@@ -1,9 +1,13 @@
 /*
- * cmafeng.core.inspect(path) -> table | nil, message, code: what an AV1 file (.obu, .ivf,
- * init.mp4, .m4s, .mp4) holds, as cme_inspect_file reads it. lua/cmafeng/inspect.lua turns
- * the table into the text and JSON of `cmafeng inspect`.
+ * cmafeng.core.inspect(path [, init_path]) -> table | nil, message, code: what a file (.obu,
+ * .ivf, init.mp4, .m4s, .mp4; AV1, AAC, Opus or text) holds, as cme_inspect_file reads it;
+ * with init_path, a media segment read with its init segment (cme_inspect_segment_file).
+ * lua/cmafeng/inspect.lua turns the table into the text and JSON of `cmafeng inspect`.
  *
- *   { path, format = "obu"|"ivf"|"mp4"|"init"|"segment"|"fmp4", brand, track_id,
+ *   { path, format = "obu"|"ivf"|"mp4"|"init"|"segment"|"fmp4", kind = "av1"|"audio"|"text",
+ *     sample_entry, handler, tracks, channels, sample_rate, sample_bits (audio),
+ *     codec_config (hex of the AudioSpecificConfig or dOps), edit = { media_time,
+ *     duration }, brand, track_id,
  *     timescale, width, height, fragments, codec_string, sequence_header = {...},
  *     sequence_header_source = "av1C"|"sample", in_band_sequence_header_differs =
  *     { sample, field }, av1c = {...}, colr = {...},
@@ -13,8 +17,11 @@
  * Keys whose value is unknown are absent (no timescale for a bare segment, no av1C in an
  * IVF file, no time in an .obu without timing_info).
  */
+#include <stdio.h>
+
 #include "cmafeng/inspect.h"
 #include "lua/bindings.h"
+#include "media/verify.h"
 
 static void set_num(lua_State *L, const char *k, lua_Number v)
 {
@@ -67,20 +74,24 @@ static void push_sample(lua_State *L, const CmeInspect *pi, size_t i)
         if (pi->timescale)
             set_num(L, "time", (lua_Number)s->dts / pi->timescale);
     }
+    set_bool(L, "sync", s->sync);
+    if (pi->kind != CME_INSPECT_KIND_AV1)
+        return;
     set_str(L, "frame_type", cme_inspect_frame_type_name(s->frame_type));
     set_bool(L, "show_existing_frame", s->show_existing_frame);
     set_num(L, "frame_headers", s->num_frame_headers);
     set_bool(L, "has_seq_hdr", s->has_seq_hdr);
-    set_bool(L, "sync", s->sync);
     set_bool(L, "av1_sync", s->av1_sync);
 }
 
 static int l_inspect(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
+    const char *init = luaL_optstring(L, 2, NULL);
     CmeInspect *pi = NULL;
-    char err[512] = { 0 };
-    int r = cme_inspect_file(path, &pi, err, sizeof(err));
+    char err[1024] = { 0 };
+    int r = init ? cme_inspect_segment_file(init, path, &pi, err, sizeof(err))
+                 : cme_inspect_file(path, &pi, err, sizeof(err));
     if (r < 0) {
         lua_pushnil(L);
         lua_pushstring(L, err);
@@ -90,6 +101,40 @@ static int l_inspect(lua_State *L)
     lua_createtable(L, 0, 16);
     set_str(L, "path", path);
     set_str(L, "format", cme_inspect_format_name(pi->format));
+    set_str(L, "kind", cme_inspect_kind_name(pi->kind));
+    if (init)
+        set_str(L, "init", init);
+    if (pi->sample_entry[0])
+        set_str(L, "sample_entry", pi->sample_entry);
+    if (pi->handler[0])
+        set_str(L, "handler", pi->handler);
+    if (pi->nb_tracks)
+        set_num(L, "tracks", pi->nb_tracks);
+    if (pi->kind == CME_INSPECT_KIND_AUDIO) {
+        set_num(L, "channels", pi->channels);
+        set_num(L, "sample_rate", pi->sample_rate);
+        set_num(L, "sample_bits", pi->sample_bits);
+    }
+    if (pi->kind != CME_INSPECT_KIND_AV1 && pi->codec_string[0])
+        set_str(L, "codec_string", pi->codec_string);
+    if (pi->codec_config_size) {
+        luaL_Buffer hex;
+        luaL_buffinit(L, &hex);
+        for (size_t i = 0; i < pi->codec_config_size && i < 256; i++) {
+            char two[3];
+            snprintf(two, sizeof(two), "%02x", pi->codec_config[i]);
+            luaL_addlstring(&hex, two, 2);
+        }
+        luaL_pushresult(&hex);
+        // stack: result, hex
+        lua_setfield(L, -2, "codec_config");
+    }
+    if (pi->has_edit) {
+        lua_createtable(L, 0, 2);
+        set_num(L, "media_time", (lua_Number)pi->edit_media_time);
+        set_num(L, "duration", (lua_Number)pi->edit_duration);
+        lua_setfield(L, -2, "edit");
+    }
     if (pi->brand[0])
         set_str(L, "brand", pi->brand);
     if (pi->track_id)
@@ -139,7 +184,95 @@ static int l_inspect(lua_State *L)
     return 1;
 }
 
+/*
+ * cmafeng.core.decode({init, seg1, seg2, ...}) -> table | nil, message, code: the files
+ * decoded as one track by the verification decoder (media/verify.c: libdav1d for AV1,
+ * libavcodec for AAC and Opus).
+ *
+ *   { kind = "video"|"audio", decoder, sample_entry, timescale, samples (container samples),
+ *     frames = { {pts, width, height | nb_samples, file (1-based index into the list)} },
+ *     files = { {samples, frames, duration, first_dts}, ... }, pcm_samples, channels,
+ *     sample_rate, decode_errors, first_error }
+ *
+ * Decode errors are part of the answer (they are findings); nil comes back only when
+ * nothing could be decoded (unreadable file, unparseable box tree, no decoder).
+ */
+static int l_decode(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    size_t n = lua_objlen(L, 1);
+    if (n == 0)
+        return luaL_argerror(L, 1, "expected {init, segment, ...}");
+    const char **paths = lua_newuserdata(L, n * sizeof(*paths));
+    // stack: list, paths (anchors the array for the GC while it is used)
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (int)(i + 1));
+        paths[i] = lua_tostring(L, -1);
+        if (!paths[i])
+            return luaL_argerror(L, 1, "every entry must be a path");
+        lua_pop(L, 1); /* the string stays alive: the list table holds it */
+    }
+    CmeVerifyResult res;
+    char err[1024] = { 0 };
+    int r = cme__verify_decode(paths, n, &res, err, sizeof(err));
+    if (r < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        lua_pushstring(L, cme_err_name(r));
+        return 3;
+    }
+    lua_createtable(L, 0, 14);
+    set_str(L, "kind", res.kind == CME_VERIFY_VIDEO ? "video" : "audio");
+    set_str(L, "decoder", res.decoder);
+    set_str(L, "sample_entry", res.sample_entry);
+    set_num(L, "timescale", res.timescale);
+    set_num(L, "samples", (lua_Number)res.nb_samples);
+    set_num(L, "decode_errors", res.decode_errors);
+    if (res.first_error[0])
+        set_str(L, "first_error", res.first_error);
+    if (res.kind == CME_VERIFY_AUDIO) {
+        set_num(L, "pcm_samples", (lua_Number)res.pcm_samples);
+        set_num(L, "channels", res.channels);
+        set_num(L, "sample_rate", res.sample_rate);
+    }
+    lua_createtable(L, (int)(res.nb_frames < 1u << 30 ? res.nb_frames : 0), 0);
+    for (size_t i = 0; i < res.nb_frames; i++) {
+        const CmeVerifyFrame *fr = &res.frames[i];
+        lua_createtable(L, 0, 4);
+        set_num(L, "pts", (lua_Number)fr->pts);
+        if (res.kind == CME_VERIFY_VIDEO) {
+            set_num(L, "width", fr->width);
+            set_num(L, "height", fr->height);
+        } else {
+            set_num(L, "nb_samples", fr->nb_samples);
+        }
+        set_num(L, "file", fr->file + 1);
+        lua_rawseti(L, -2, (int)(i + 1));
+    }
+    // stack: list, paths, result, frames
+    lua_setfield(L, -2, "frames");
+    lua_createtable(L, (int)res.nb_files, 0);
+    for (size_t i = 0; i < res.nb_files; i++) {
+        const CmeVerifyFile *vf = &res.files[i];
+        lua_createtable(L, 0, 4);
+        set_num(L, "samples", (lua_Number)vf->samples);
+        set_num(L, "frames", (lua_Number)vf->frames);
+        set_num(L, "duration", (lua_Number)vf->duration);
+        if (vf->first_dts >= 0)
+            set_num(L, "first_dts", (lua_Number)vf->first_dts);
+        lua_rawseti(L, -2, (int)(i + 1));
+    }
+    lua_setfield(L, -2, "files");
+    cme__verify_free(&res);
+    return 1;
+}
+
 void cme__lua_open_inspect(lua_State *L)
 {
     lua_pushcfunction(L, l_inspect);
+}
+
+void cme__lua_open_decode(lua_State *L)
+{
+    lua_pushcfunction(L, l_decode);
 }

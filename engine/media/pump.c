@@ -141,12 +141,9 @@ static int publish(CmeJob *job, CmeSrcChunk *sc)
 
 /* --- audio: transcoded on this thread, cut at the video segment boundaries ----------- */
 
+/* The audio cut at the video's segment starts (media/audio_cut.c). */
 typedef struct AudioSegment {
-    CmeBuf data;
-    CmeSample *samples;
-    size_t nb, cap;
-    uint64_t start;
-    uint32_t index; /* 0-based */
+    CmeAudioCutter *cut;
 } AudioSegment;
 
 static int audio_path(CmeJob *job, const char *file, char *out, size_t n)
@@ -160,11 +157,14 @@ static int write_audio_init(CmeJob *job)
     CmeAudioRung *au = &job->audio;
     size_t asc_size = 0;
     const uint8_t *asc = cme__audio_asc(au->enc, &asc_size);
+    char lang[4];
     CmeAudioTrack t = {
+        .codec = (CmeAudioCodec)job->set.audio_codec,
+        .language = cme__audio_language(cme__source_audio(job->src), lang) ? lang : NULL,
         .track_id = 1,
-        .timescale = (uint32_t)job->set.audio_sample_rate,
-        .sample_rate = (uint32_t)job->set.audio_sample_rate,
-        .channels = (uint32_t)job->set.audio_channels,
+        .timescale = (uint32_t)cme__audio_sample_rate(au->enc),
+        .sample_rate = (uint32_t)cme__audio_sample_rate(au->enc),
+        .channels = (uint32_t)cme__audio_channels(au->enc),
         .asc = asc,
         .asc_size = asc_size,
         .avg_bitrate = (uint32_t)job->set.audio_bitrate,
@@ -184,7 +184,7 @@ static int write_audio_init(CmeJob *job)
         cme__job_fail(job, r, "audio/init.mp4: %s", err[0] ? err : cme_strerror(r));
         return r;
     }
-    snprintf(au->codecs, sizeof(au->codecs), "mp4a.40.2");
+    snprintf(au->codecs, sizeof(au->codecs), "%s", cme__audio_codecs(au->enc));
     au->init_written = 1;
     CmeEvent ev = { .type = CME_EVENT_INIT_WRITTEN,
                     .rung = -1,
@@ -196,7 +196,7 @@ static int write_audio_init(CmeJob *job)
     return 0;
 }
 
-static int flush_audio_segment(CmeJob *job, AudioSegment *seg)
+static int flush_audio_segment(CmeJob *job, const CmeAudioSeg *seg)
 {
     CmeAudioRung *au = &job->audio;
     CmeSegmentInfo info = { .track_id = 1,
@@ -204,9 +204,7 @@ static int flush_audio_segment(CmeJob *job, AudioSegment *seg)
                             .base_decode_time = seg->start };
     CmeBuf b = { 0 };
     char name[32], path[2100], err[512] = { 0 };
-    int r = cme__buf_status(&seg->data);
-    if (r == 0)
-        r = cme_mux_write_segment(&b, &info, seg->samples, seg->nb, seg->data.data, seg->data.size);
+    int r = cme_mux_write_segment(&b, &info, seg->samples, seg->nb, seg->data, seg->size);
     snprintf(name, sizeof(name), "seg_%05u.m4s", info.sequence_number);
     if (r == 0)
         r = audio_path(job, name, path, sizeof(path));
@@ -238,16 +236,24 @@ static int flush_audio_segment(CmeJob *job, AudioSegment *seg)
                     .bytes = bytes,
                     .start = seg->start,
                     .duration = duration,
-                    .timescale = (uint32_t)job->set.audio_sample_rate,
+                    .timescale = (uint32_t)cme__audio_sample_rate(au->enc),
                     .frames = (uint32_t)seg->nb,
                     .device = -1,
                     .attempts = 1 };
     snprintf(ev.device_id, sizeof(ev.device_id), "cpu");
     cme__job_post(job, &ev);
-    seg->index++;
-    seg->nb = 0;
-    cme__buf_reset(&seg->data);
     return 0;
+}
+
+/* Writes every audio segment the cutter has finished (all of them when final). */
+static int flush_audio_segments(CmeJob *job, AudioSegment *seg, int final)
+{
+    CmeAudioSeg s;
+    int r;
+    while ((r = cme__audio_cutter_next(seg->cut, final, &s)) == 0)
+        if (flush_audio_segment(job, &s) < 0)
+            return CME_EIO;
+    return r == CME_EAGAIN || r == CME_EOF ? 0 : r;
 }
 
 /* Muxes every AAC packet the encoder has ready. */
@@ -258,28 +264,18 @@ static int drain_audio(CmeJob *job, AudioSegment *seg, AVPacket *pkt)
     while ((r = cme__audio_receive(au->enc, pkt)) == 0) {
         if (!au->init_written && write_audio_init(job) < 0)
             return CME_EIO;
-        /* A segment ends at the first packet at or past the video segment boundary, so
-         * audio and video segments cover the same stretch within one AAC frame. */
-        if (seg->nb > 0 && au->next_time >= (seg->index + 1) * au->segment_samples &&
-            flush_audio_segment(job, seg) < 0)
-            return CME_EIO;
-        if (seg->nb == seg->cap) {
-            size_t cap = seg->cap ? seg->cap * 2 : 256;
-            CmeSample *p = realloc(seg->samples, cap * sizeof(*p));
-            if (!p) {
-                cme__job_fail(job, CME_ENOMEM, "out of memory");
-                return CME_ENOMEM;
-            }
-            seg->samples = p;
-            seg->cap = cap;
-        }
-        if (seg->nb == 0)
-            seg->start = au->next_time;
+        /* A segment ends at the first packet at or past the next video segment's start,
+         * so audio and video segments cover the same stretch within one AAC frame. */
         uint32_t dur = pkt->duration > 0 ? (uint32_t)pkt->duration : 1024;
-        seg->samples[seg->nb++] = (CmeSample){ (uint32_t)pkt->size, dur, 1 };
-        cme__buf_append(&seg->data, pkt->data, (size_t)pkt->size);
+        int c = cme__audio_cutter_push(seg->cut, au->next_time, dur, pkt->data, (size_t)pkt->size);
         au->next_time += dur;
         av_packet_unref(pkt);
+        if (c < 0) {
+            cme__job_fail(job, CME_ENOMEM, "out of memory");
+            return CME_ENOMEM;
+        }
+        if (flush_audio_segments(job, seg, 0) < 0)
+            return CME_EIO;
     }
     return r == CME_EAGAIN || r == CME_EOF ? 0 : r;
 }
@@ -308,8 +304,8 @@ static int pump_audio(CmeJob *job, AudioSegment *seg, AVPacket *pkt, int final)
         r = cme__audio_send(au->enc, NULL, err, sizeof(err));
         if (r == 0)
             r = drain_audio(job, seg, pkt);
-        if (r == 0 && seg->nb > 0)
-            r = flush_audio_segment(job, seg);
+        if (r == 0)
+            r = flush_audio_segments(job, seg, 1);
     }
     /* Damaged audio counts with the video's (report.json, the stderr warning). */
     atomic_store(&job->decode_errors, cme__source_errors(job->src) + cme__audio_errors(au->enc));
@@ -328,10 +324,10 @@ void *cme__pump_main(void *arg)
     CmeSrcChunk *cur = NULL;
     uint32_t next_index = 0;
     char err[512] = { 0 };
-    AudioSegment aseg = { 0 };
+    AudioSegment aseg = { NULL };
     AVPacket *apkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc();
-    if (!frame || !apkt) {
+    if (!frame || !apkt || (job->audio.enc && cme__audio_cutter_new(&aseg.cut) < 0)) {
         cme__job_fail(job, CME_ENOMEM, "out of memory in the decode pump");
         goto out;
     }
@@ -365,6 +361,16 @@ void *cme__pump_main(void *arg)
             if (publish(job, cur) < 0)
                 break;
             next_index++;
+            /* Audio segments start where the video's do: pts counts from time zero, the
+             * audio track's media time from the encoder delay before it (edit list). */
+            if (aseg.cut && pts > 0 &&
+                cme__audio_cutter_cut(
+                    aseg.cut, (uint64_t)av_rescale(pts, cme__audio_sample_rate(job->audio.enc),
+                                                   CME_TIMESCALE) +
+                                  (uint64_t)cme__audio_priming(job->audio.enc)) < 0) {
+                cme__job_fail(job, CME_ENOMEM, "out of memory in the decode pump");
+                break;
+            }
         }
         AVFrame *f = av_frame_alloc();
         if (!f || av_frame_ref(f, frame) < 0) {
@@ -395,8 +401,7 @@ void *cme__pump_main(void *arg)
 out:
     av_frame_free(&frame);
     av_packet_free(&apkt);
-    cme__buf_free(&aseg.data);
-    free(aseg.samples);
+    cme__audio_cutter_free(&aseg.cut);
     atomic_store(&job->decode_done, 1);
     cme__signal_notify(&job->work);
     cme__job_thread_exit(job);

@@ -11,6 +11,7 @@
 #include <libavutil/pixdesc.h>
 
 #include "cmafeng/common.h"
+#include "media/audio.h"
 #include "media/source.h"
 
 struct CmeSource {
@@ -155,7 +156,20 @@ void cme__source_info(const CmeSource *s, CmeSourceInfo *info)
     if (fr.num <= 0 || fr.den <= 0)
         fr = (AVRational){ 25, 1 };
     av_reduce(&info->fps_num, &info->fps_den, fr.num, fr.den, 1 << 30);
-    info->duration = s->fmt->duration > 0 ? s->fmt->duration / (double)AV_TIME_BASE : -1;
+    /* The video's own span as the container declares it: the stream's duration when the
+     * container has one (MP4 mdhd), else the file's duration less the video's start time
+     * (Matroska's Duration is the end of the last block, so a source starting at 1.5 s
+     * with 6 s of video says 7.5). The truncation warning compares decoded timestamps
+     * with this, never a frame count derived from a nominal rate. */
+    if (st->duration > 0 && st->duration != AV_NOPTS_VALUE)
+        info->duration = (double)st->duration * av_q2d(st->time_base);
+    else if (s->fmt->duration > 0)
+        info->duration = s->fmt->duration / (double)AV_TIME_BASE -
+                         (st->start_time != AV_NOPTS_VALUE && st->start_time > 0
+                              ? (double)st->start_time * av_q2d(st->time_base)
+                              : 0);
+    else
+        info->duration = -1;
     if (st->nb_frames > 0)
         info->nb_frames = st->nb_frames;
     else if (info->duration > 0)
@@ -217,6 +231,21 @@ uint64_t cme__source_errors(const CmeSource *s)
 const AVStream *cme__source_audio(const CmeSource *s)
 {
     return s->audio >= 0 ? s->fmt->streams[s->audio] : NULL;
+}
+
+int cme__source_select_audio(CmeSource *s, const char *spec, int *streams, int max, char *err,
+                             size_t errlen)
+{
+    int n = cme__audio_select(s->fmt, s->audio, spec, streams, max, err, errlen);
+    if (n <= 0)
+        return n;
+    if (streams[0] != s->audio) {
+        if (s->audio >= 0)
+            s->fmt->streams[s->audio]->discard = AVDISCARD_ALL;
+        s->audio = streams[0];
+        s->fmt->streams[s->audio]->discard = AVDISCARD_DEFAULT;
+    }
+    return n;
 }
 
 void cme__source_drop_audio(CmeSource *s)

@@ -41,6 +41,12 @@ void cme__source_set_max_damage(CmeSource *s, double share);
 uint64_t cme__source_errors(const CmeSource *s);
 /* The audio stream whose packets cme__source_read() keeps aside, or NULL. */
 const AVStream *cme__source_audio(const CmeSource *s);
+/* Chooses the audio streams that become renditions (cme__audio_select's spec) into
+ * streams (AVStream indexes, at most max); the first is the one whose packets
+ * cme__source_read() keeps for the pump. Returns the count, 0 without audio, or CME_EINVAL
+ * with err. */
+int cme__source_select_audio(CmeSource *s, const char *spec, int *streams, int max, char *err,
+                             size_t errlen);
 /* Stops keeping audio packets (the job has no audio rendition). */
 void cme__source_drop_audio(CmeSource *s);
 /* Takes the oldest kept audio packet: 0, or CME_EAGAIN when none is waiting. */

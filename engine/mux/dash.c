@@ -7,6 +7,7 @@
  * Names and codecs are validated (mux/manifest.h) to need no XML escaping.
  */
 #include <inttypes.h>
+#include <string.h>
 
 #include "cmafeng/mux.h"
 #include "core/buf.h"
@@ -127,15 +128,8 @@ static void write_representation(CmeBuf *b, const CmeRendition *r)
  * with one; audioSamplingRate in Hz (5.3.7.2); AudioChannelConfiguration with the 23003-3
  * scheme, whose value is the channel count (5.8.5.4), as DASH-IF IOP recommends for AAC.
  */
-static void write_audio_set(CmeBuf *b, const CmeRendition *r, unsigned id)
+static void write_audio_representation(CmeBuf *b, const CmeRendition *r)
 {
-    cme__buf_printf(b,
-                    "    <AdaptationSet id=\"%u\" contentType=\"audio\" "
-                    "mimeType=\"audio/mp4\"",
-                    id);
-    if (r->language)
-        cme__buf_printf(b, " lang=\"%s\"", r->language);
-    cme__buf_printf(b, " segmentAlignment=\"true\" startWithSAP=\"1\">\n");
     cme__buf_printf(b,
                     "      <Representation id=\"%s\" codecs=\"%s\" bandwidth=\"%" PRIu64
                     "\" audioSamplingRate=\"%" PRIu32 "\">\n",
@@ -146,6 +140,52 @@ static void write_audio_set(CmeBuf *b, const CmeRendition *r, unsigned id)
                     r->channels);
     write_segment_template(b, r);
     cme__buf_printf(b, "      </Representation>\n");
+}
+
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Renditions that one audio AdaptationSet holds: the same language and codec family (the
+ * codecs string up to its first '.'), so that a player may switch between them. */
+static int same_set(const CmeRendition *a, const CmeRendition *b)
+{
+    size_t fa = strcspn(a->codecs, "."), fb = strcspn(b->codecs, ".");
+    return same_str(a->language, b->language) && fa == fb && !memcmp(a->codecs, b->codecs, fa);
+}
+
+/* The audio AdaptationSet holding r[k] and every later rendition of the same set. Role
+ * main (ISO/IEC 23009-1 5.8.5.5) marks the set of the default rendition; Label (5.3.10)
+ * carries the human-readable name of its first rendition. */
+static void write_audio_set(CmeBuf *b, const CmeRendition *r, size_t nb, size_t k, unsigned id,
+                            const CmeRendition *def)
+{
+    cme__buf_printf(b,
+                    "    <AdaptationSet id=\"%u\" contentType=\"audio\" "
+                    "mimeType=\"audio/mp4\"",
+                    id);
+    if (r[k].language)
+        cme__buf_printf(b, " lang=\"%s\"", r[k].language);
+    cme__buf_printf(b, " segmentAlignment=\"true\" startWithSAP=\"1\">\n");
+    /* The schema's order: Label (RepresentationBaseType) before Role (AdaptationSetType).
+     * Both only when there is a choice to describe: a label given, several sets. */
+    int is_main = 0, sets = 0;
+    for (size_t i = 0; i < nb; i++) {
+        is_main |= i >= k && r[i].is_audio && same_set(&r[k], &r[i]) && &r[i] == def;
+        int first = r[i].is_audio;
+        for (size_t j = 0; j < i && first; j++)
+            first = !(r[j].is_audio && same_set(&r[j], &r[i]));
+        sets += first;
+    }
+    if (r[k].label)
+        cme__buf_printf(b, "      <Label>%s</Label>\n", r[k].label);
+    if (is_main && sets > 1)
+        cme__buf_printf(b, "      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" "
+                           "value=\"main\"/>\n");
+    for (size_t i = k; i < nb; i++)
+        if (r[i].is_audio && same_set(&r[k], &r[i]))
+            write_audio_representation(b, &r[i]);
     cme__buf_printf(b, "    </AdaptationSet>\n");
 }
 
@@ -201,20 +241,56 @@ int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
      * segment boundary; segmentAlignment holds because every rung is cut at the same
      * source frames. */
     unsigned set_id = 0;
-    const CmeRendition *audio = cme__audio_rendition(r, nb);
-    if (nb > (audio ? 1u : 0u)) {
+    size_t nb_audio = 0;
+    for (size_t i = 0; i < nb; i++)
+        nb_audio += r[i].is_audio || r[i].is_text;
+    if (nb > nb_audio) {
         cme__buf_printf(out, "    <AdaptationSet id=\"0\" contentType=\"video\" "
                              "mimeType=\"video/mp4\" segmentAlignment=\"true\" "
                              "startWithSAP=\"1\">\n");
         write_hdr_properties(out, r, nb);
         for (size_t i = 0; i < nb; i++)
-            if (!r[i].is_audio)
+            if (!r[i].is_audio && !r[i].is_text)
                 write_representation(out, &r[i]);
         cme__buf_printf(out, "    </AdaptationSet>\n");
         set_id++;
     }
-    if (audio)
-        write_audio_set(out, audio, set_id);
+    /* One AdaptationSet per language and codec family, in the order of their first
+     * rendition. */
+    const CmeRendition *def = cme__default_audio(r, nb);
+    for (size_t i = 0; i < nb; i++) {
+        if (!r[i].is_audio)
+            continue;
+        int done = 0;
+        for (size_t j = 0; j < i && !done; j++)
+            done = r[j].is_audio && same_set(&r[j], &r[i]);
+        if (!done)
+            write_audio_set(out, r, nb, i, set_id++, def);
+    }
+    /* Text: one AdaptationSet per rendition, the whole track as one sidecar WebVTT file
+     * (DASH-IF IOP 6.4.5, mimeType text/vtt with a BaseURL; ISO/IEC 23009-1 5.6). */
+    for (size_t i = 0; i < nb; i++) {
+        const CmeRendition *t = &r[i];
+        if (!t->is_text)
+            continue;
+        cme__buf_printf(out,
+                        "    <AdaptationSet id=\"%u\" contentType=\"text\" "
+                        "mimeType=\"text/vtt\"",
+                        set_id++);
+        if (t->language)
+            cme__buf_printf(out, " lang=\"%s\"", t->language);
+        cme__buf_printf(out, ">\n");
+        if (t->label)
+            cme__buf_printf(out, "      <Label>%s</Label>\n", t->label);
+        cme__buf_printf(out, "      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" "
+                             "value=\"subtitle\"/>\n");
+        cme__buf_printf(out,
+                        "      <Representation id=\"%s\" bandwidth=\"%" PRIu64 "\">\n"
+                        "        <BaseURL>%s/subtitles.vtt</BaseURL>\n"
+                        "      </Representation>\n",
+                        t->name, t->peak_bandwidth, t->name);
+        cme__buf_printf(out, "    </AdaptationSet>\n");
+    }
     cme__buf_printf(out, "  </Period>\n");
     cme__buf_printf(out, "</MPD>\n");
 

@@ -6,6 +6,7 @@
  * "audio" that every video variant references.
  */
 #include <inttypes.h>
+#include <string.h>
 
 #include "cmafeng/mux.h"
 #include "core/buf.h"
@@ -20,6 +21,7 @@
 
 /* The one audio group; a single group needs no more descriptive ID. */
 #define AUDIO_GROUP "audio"
+#define TEXT_GROUP "subs"
 
 int cme_hls_write_media(CmeBuf *out, const CmeRendition *r)
 {
@@ -54,13 +56,16 @@ int cme_hls_write_media(CmeBuf *out, const CmeRendition *r)
     /* RFC 8216 4.3.5.1: every segment starts with a key frame carrying the sequence
      * header (DESIGN.md 3, CMAF), so each decodes without the previous one. */
     cme__buf_printf(out, "#EXT-X-INDEPENDENT-SEGMENTS\n");
-    /* RFC 8216 4.3.2.5: the CMAF header needed to parse every segment. */
-    cme__buf_printf(out, "#EXT-X-MAP:URI=\"init.mp4\"\n");
+    /* RFC 8216 4.3.2.5: the CMAF header needed to parse every segment; WebVTT segments
+     * (3.5) stand alone. */
+    if (!r->is_text)
+        cme__buf_printf(out, "#EXT-X-MAP:URI=\"init.mp4\"\n");
     for (size_t i = 0; i < r->nb_segments; i++) {
         uint64_t us = cme__scale_round(r->segments[i].duration, r->timescale, 1000000);
         /* RFC 8216 4.3.2.1: "#EXTINF:<duration>,[<title>]", the comma is required. */
-        cme__buf_printf(out, "#EXTINF:%" PRIu64 ".%06" PRIu64 ",\nseg_%05" PRIu32 ".m4s\n",
-                        us / 1000000, us % 1000000, (uint32_t)(r->start_number + i));
+        cme__buf_printf(out, "#EXTINF:%" PRIu64 ".%06" PRIu64 ",\nseg_%05" PRIu32 ".%s\n",
+                        us / 1000000, us % 1000000, (uint32_t)(r->start_number + i),
+                        r->is_text ? "vtt" : "m4s");
     }
     /* RFC 8216 4.3.3.4: no more segments will be added. */
     cme__buf_printf(out, "#EXT-X-ENDLIST\n");
@@ -83,45 +88,85 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
     for (size_t i = 0; i < nb; i++) {
         if (r[i].peak_bandwidth == 0)
             return CME_EINVAL;
-        nb_video += !r[i].is_audio;
+        nb_video += !r[i].is_audio && !r[i].is_text;
     }
     /* Audio is an alternative rendition of the variants; without a variant there is
      * nothing to play it with. */
     if (nb_video == 0)
         return CME_EINVAL;
     const CmeRendition *audio = cme__audio_rendition(r, nb);
+    const CmeRendition *def = cme__default_audio(r, nb);
+    /* The variant carries whichever audio rendition the player picks: the largest rates. */
+    uint64_t audio_peak = 0, audio_avg = 0, text_peak = 0, text_avg = 0;
+    int audio_avg_known = 1, has_text = 0;
+    for (size_t i = 0; i < nb; i++) {
+        if (r[i].is_text) {
+            has_text = 1;
+            if (r[i].peak_bandwidth > text_peak)
+                text_peak = r[i].peak_bandwidth;
+            if (r[i].avg_bandwidth > text_avg)
+                text_avg = r[i].avg_bandwidth;
+        }
+        if (!r[i].is_audio)
+            continue;
+        if (r[i].peak_bandwidth > audio_peak)
+            audio_peak = r[i].peak_bandwidth;
+        if (r[i].avg_bandwidth > audio_avg)
+            audio_avg = r[i].avg_bandwidth;
+        audio_avg_known &= r[i].avg_bandwidth != 0;
+    }
 
     size_t start = out->size;
     cme__buf_printf(out, "#EXTM3U\n#EXT-X-VERSION:%d\n", HLS_VERSION);
     /* RFC 8216 4.3.5.1: applies to every media playlist listed here. */
     cme__buf_printf(out, "#EXT-X-INDEPENDENT-SEGMENTS\n");
-    if (audio) {
-        /* RFC 8216 4.3.4.1: the audio rendition of group "audio". NAME is required and
-         * human-readable, so the language when known, else the rendition name; LANGUAGE
-         * is written only when known. DEFAULT=YES with AUTOSELECT=YES (4.3.4.1 requires
-         * AUTOSELECT=YES when DEFAULT=YES): it is the group's only member. CHANNELS is
+    for (size_t i = 0; i < nb; i++) {
+        const CmeRendition *a = &r[i];
+        if (!a->is_audio)
+            continue;
+        /* RFC 8216 4.3.4.1: one member of group "audio" per audio rendition. NAME is
+         * required, human-readable and unique in the group (the label, else the
+         * language, else the rendition name); LANGUAGE is written only when known.
+         * DEFAULT=YES on one member only; AUTOSELECT=YES on every member (required with
+         * DEFAULT=YES, and it lets a player choose by the user's language). CHANNELS is
          * the count of audio channels (4.3.4.1, first parameter). */
         cme__buf_printf(out, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"" AUDIO_GROUP "\",NAME=\"%s\"",
-                        audio->language ? audio->language : audio->name);
-        if (audio->language)
-            cme__buf_printf(out, ",LANGUAGE=\"%s\"", audio->language);
+                        cme__audio_label(r, nb, i));
+        if (a->language)
+            cme__buf_printf(out, ",LANGUAGE=\"%s\"", a->language);
         cme__buf_printf(
-            out, ",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"%" PRIu32 "\",URI=\"%s/index.m3u8\"\n",
-            audio->channels, audio->name);
+            out, ",DEFAULT=%s,AUTOSELECT=YES,CHANNELS=\"%" PRIu32 "\",URI=\"%s/index.m3u8\"\n",
+            a == def ? "YES" : "NO", a->channels, a->name);
+    }
+    for (size_t i = 0; i < nb; i++) {
+        const CmeRendition *t = &r[i];
+        if (!t->is_text)
+            continue;
+        /* RFC 8216 4.3.4.1: one member of group "subs" per text rendition; none is
+         * DEFAULT (subtitles stay off until asked for), every one AUTOSELECT (a player may
+         * turn on the user's language), FORCED=NO. */
+        cme__buf_printf(out, "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"" TEXT_GROUP "\",NAME=\"%s\"",
+                        cme__audio_label(r, nb, i));
+        if (t->language)
+            cme__buf_printf(out, ",LANGUAGE=\"%s\"", t->language);
+        cme__buf_printf(out, ",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI=\"%s/index.m3u8\"\n",
+                        t->name);
     }
     for (size_t i = 0; i < nb; i++) {
         const CmeRendition *x = &r[i];
-        if (x->is_audio)
+        if (x->is_audio || x->is_text)
             continue;
         /* RFC 8216 4.3.4.2: BANDWIDTH and AVERAGE-BANDWIDTH cover every rendition played
          * with the variant, so the audio rendition's rates are added; CODECS lists the
          * formats of every media type in the variant, audio included. */
         uint64_t peak = x->peak_bandwidth, avg = x->avg_bandwidth;
         if (audio) {
-            peak += audio->peak_bandwidth;
+            peak += audio_peak;
             /* 0 means unknown: an unknown part makes the sum unknown. */
-            avg = avg && audio->avg_bandwidth ? avg + audio->avg_bandwidth : 0;
+            avg = avg && audio_avg_known ? avg + audio_avg : 0;
         }
+        peak += text_peak;
+        avg = avg ? avg + text_avg : 0;
         /* RFC 8216 4.3.4.2: FRAME-RATE is rounded to three decimal places. */
         uint64_t fps_milli = cme__scale_round(x->fps_num, x->fps_den, 1000);
         cme__buf_printf(out, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRIu64, peak);
@@ -129,8 +174,14 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
         if (avg)
             cme__buf_printf(out, ",AVERAGE-BANDWIDTH=%" PRIu64, avg);
         cme__buf_printf(out, ",CODECS=\"%s", x->codecs);
-        if (audio)
-            cme__buf_printf(out, ",%s", audio->codecs);
+        /* Every format of every rendition in the group, each once (4.3.4.2). */
+        for (size_t j = 0; j < nb; j++) {
+            int seen = !r[j].is_audio;
+            for (size_t k = 0; k < j && !seen; k++)
+                seen = r[k].is_audio && !strcmp(r[k].codecs, r[j].codecs);
+            if (!seen)
+                cme__buf_printf(out, ",%s", r[j].codecs);
+        }
         cme__buf_printf(out,
                         "\",RESOLUTION=%" PRIu32 "x%" PRIu32 ",FRAME-RATE=%" PRIu64 ".%03" PRIu64,
                         x->width, x->height, fps_milli / 1000, fps_milli % 1000);
@@ -142,6 +193,8 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
         /* RFC 8216 4.3.4.2: AUDIO names the EXT-X-MEDIA group of the variant's audio. */
         if (audio)
             cme__buf_printf(out, ",AUDIO=\"" AUDIO_GROUP "\"");
+        if (has_text)
+            cme__buf_printf(out, ",SUBTITLES=\"" TEXT_GROUP "\"");
         cme__buf_printf(out, "\n%s/index.m3u8\n", x->name);
     }
 

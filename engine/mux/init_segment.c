@@ -414,6 +414,45 @@ static void write_mp4a(CmeBuf *b, const CmeAudioTrack *t)
     cme__box_end(b, box);
 }
 
+/*
+ * Encapsulation of Opus in ISO BMFF 4.3: the Opus sample entry (an AudioSampleEntry with
+ * channelcount the output channel count, samplesize 16, samplerate 48000) holding dOps
+ * (4.3.2), the OpusHead's fields big-endian: Version 0, OutputChannelCount, PreSkip,
+ * InputSampleRate, OutputGain, ChannelMappingFamily and, for a family other than 0, the
+ * ChannelMappingTable (StreamCount, CoupledCount, one byte per channel).
+ */
+static void write_opus(CmeBuf *b, const CmeAudioTrack *t)
+{
+    const uint8_t *h = t->asc; /* OpusHead, little-endian, checked by the caller */
+    size_t box = cme__box_begin(b, "Opus");
+    cme__buf_zeros(b, 6);
+    cme__buf_be16(b, 1); /* data_reference_index */
+    cme__buf_zeros(b, 2 * 4);
+    cme__buf_be16(b, h[9]); /* channelcount */
+    cme__buf_be16(b, 16);
+    cme__buf_be16(b, 0);
+    cme__buf_be16(b, 0);
+    cme__buf_be32(b, 48000u << 16);
+    size_t dops = cme__box_begin(b, "dOps");
+    uint8_t d[11] = { 0, h[9], h[11], h[10], h[15], h[14], h[13], h[12], h[17], h[16], h[18] };
+    cme__buf_append(b, d, sizeof(d));
+    if (h[18] != 0)
+        cme__buf_append(b, h + 19, 2 + (size_t)h[9]);
+    cme__box_end(b, dops);
+    write_btrt(b, t->max_bitrate, t->avg_bitrate);
+    cme__box_end(b, box);
+}
+
+/* An OpusHead (RFC 7845 5.1) the track can be described with. */
+static int opus_head_ok(const CmeAudioTrack *t)
+{
+    const uint8_t *h = t->asc;
+    if (!h || t->asc_size < 19 || memcmp(h, "OpusHead", 8) || (h[8] >> 4) != 0 || h[9] == 0 ||
+        h[9] != t->channels)
+        return 0;
+    return h[18] == 0 ? h[9] <= 2 : t->asc_size >= 21 + (size_t)h[9];
+}
+
 /* ISO/IEC 14496-12 12.2.2: balance 0 (centre), reserved 0. */
 static void write_smhd(CmeBuf *b)
 {
@@ -456,7 +495,10 @@ static void write_trak_audio(CmeBuf *b, const CmeAudioTrack *t, uint32_t timesca
     size_t stbl = cme__box_begin(b, "stbl");
     size_t stsd = cme__fullbox_begin(b, "stsd", 0, 0);
     cme__buf_be32(b, 1); /* entry_count */
-    write_mp4a(b, t);
+    if (t->codec == CME_AUDIO_OPUS)
+        write_opus(b, t);
+    else
+        write_mp4a(b, t);
     cme__box_end(b, stsd);
     write_empty_table(b, "stts", 1);
     write_empty_table(b, "stsc", 1);
@@ -497,9 +539,13 @@ int cme_mux_write_init_audio(CmeBuf *out, const CmeAudioTrack *t)
         return CME_EINVAL;
     /* An ASC has at least the object type and sampling frequency index (2 bytes), and a
      * descriptor size is at most 2^28 - 1 (four 7-bit groups). */
-    if (!t->asc || t->asc_size < 2 || t->asc_size > (1u << 20) ||
-        asc_object_type(t->asc, t->asc_size) == 0)
+    if (t->codec == CME_AUDIO_OPUS) {
+        if (!opus_head_ok(t))
+            return CME_EINVAL;
+    } else if (t->codec != CME_AUDIO_AAC || !t->asc || t->asc_size < 2 ||
+               t->asc_size > (1u << 20) || asc_object_type(t->asc, t->asc_size) == 0) {
         return CME_EINVAL;
+    }
     const char *lang = t->language ? t->language : "und";
     /* ISO 639-2/T: three lowercase letters, each fitting mdhd's 5-bit field. */
     if (strlen(lang) != 3)
@@ -510,7 +556,7 @@ int cme_mux_write_init_audio(CmeBuf *out, const CmeAudioTrack *t)
     uint32_t timescale = t->timescale ? t->timescale : t->sample_rate;
 
     size_t start = out->size;
-    write_ftyp(out, aac_core_profile(t) ? "caac" : NULL);
+    write_ftyp(out, t->codec == CME_AUDIO_AAC && aac_core_profile(t) ? "caac" : NULL);
     size_t moov = cme__box_begin(out, "moov");
     write_mvhd(out, t->track_id, timescale);
     write_trak_audio(out, t, timescale, lang);

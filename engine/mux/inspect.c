@@ -170,11 +170,40 @@ static int read_mp4(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
     if (r < 0)
         return r;
     if (f.has_moov && memcmp(f.sample_entry, "av01", 4)) {
-        r = f.sample_entry[0]
-                ? errf(err, errlen, CME_EUNSUPPORTED,
-                       "the video track's sample entry is %s, not AV1 (av01)", f.sample_entry)
-                : errf(err, errlen, CME_EUNSUPPORTED, "moov has no video track");
-        goto out;
+        if (!strcmp(f.handler, "soun")) {
+            pi->kind = CME_INSPECT_KIND_AUDIO;
+        } else if (!strcmp(f.handler, "text") || !strcmp(f.handler, "subt") ||
+                   !strcmp(f.handler, "sbtl")) {
+            pi->kind = CME_INSPECT_KIND_TEXT;
+        } else {
+            r = f.sample_entry[0]
+                    ? errf(err, errlen, CME_EUNSUPPORTED,
+                           "the %s track's sample entry is %s, not AV1 (av01)",
+                           !strcmp(f.handler, "vide") ? "video" : f.handler, f.sample_entry)
+                    : errf(err, errlen, CME_EUNSUPPORTED, "moov has no track with a sample entry");
+            goto out;
+        }
+        (void)cme__mp4_codec_string(&f, pi->codec_string, sizeof(pi->codec_string));
+    }
+    memcpy(pi->sample_entry, f.sample_entry, sizeof(pi->sample_entry));
+    memcpy(pi->handler, f.handler, sizeof(pi->handler));
+    pi->nb_tracks = (uint32_t)f.nb_tracks;
+    pi->channels = f.channels;
+    pi->sample_bits = f.sample_bits;
+    pi->sample_rate = f.sample_rate;
+    pi->has_edit = f.has_edit;
+    pi->edit_media_time = f.edit_media_time;
+    pi->edit_duration = f.edit_duration;
+    const uint8_t *cfg = f.dops ? f.dops : f.dsi;
+    size_t cfg_size = f.dops ? f.dops_size : f.dsi_size;
+    if (cfg && cfg_size) {
+        pi->codec_config = malloc(cfg_size);
+        if (!pi->codec_config) {
+            r = errf(err, errlen, CME_ENOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(pi->codec_config, cfg, cfg_size);
+        pi->codec_config_size = cfg_size;
     }
     if (!f.has_moov && f.nb_moof == 0) {
         r = errf(err, errlen, CME_EBITSTREAM, "neither a moov nor a moof box: no samples");
@@ -220,6 +249,7 @@ static int read_mp4(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
         s.dts = m->dts;
         s.duration = m->duration;
         s.sync = m->sync;
+        s.frame_type = -1;
         if (list_add(l, &s) < 0) {
             r = errf(err, errlen, CME_ENOMEM, "out of memory");
             goto out;
@@ -317,6 +347,13 @@ int cme_inspect_buffer(const uint8_t *data, size_t size, const char *name_hint, 
     }
     if (r < 0)
         goto error;
+    if (pi->kind != CME_INSPECT_KIND_AV1) {
+        /* Audio and text samples carry no AV1 facts; their container's are complete. */
+        pi->samples = l.s;
+        pi->nb_samples = l.n;
+        *out = pi;
+        return 0;
+    }
 
     /* The sequence header: av1C's configOBUs when it has one (AV1-ISOBMFF 2.3.4), else the
      * first sample that carries one (a bare .m4s, IVF, OBU). */
@@ -395,10 +432,74 @@ int cme_inspect_file(const char *path, CmeInspect **out, char *err, size_t errle
     return 0;
 }
 
+int cme_inspect_segment_file(const char *init_path, const char *seg_path, CmeInspect **out,
+                             char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!init_path || !seg_path || !out)
+        return errf(err, errlen, CME_EINVAL, "cme_inspect_segment_file: invalid argument");
+    *out = NULL;
+    unsigned char *init = NULL, *seg = NULL, *all = NULL;
+    size_t init_size = 0, seg_size = 0;
+    int r = cme__file_read_all(init_path, &init, &init_size, err, errlen);
+    if (r == 0)
+        r = cme__file_read_all(seg_path, &seg, &seg_size, err, errlen);
+    if (r < 0)
+        goto out;
+    if (seg_size > SIZE_MAX - init_size || !(all = malloc(init_size + seg_size + 1))) {
+        r = errf(err, errlen, CME_ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(all, init, init_size);
+    memcpy(all + init_size, seg, seg_size);
+    char inner[512];
+    CmeMp4File f;
+    /* The init segment alone: it must parse and hold no sample of its own. */
+    r = cme__mp4_parse(init, init_size, &f, inner, sizeof(inner));
+    if (r == 0) {
+        int has_moov = f.has_moov, bad = !f.has_moov || f.nb_samples > 0;
+        cme__mp4_file_free(&f);
+        if (bad) {
+            r = errf(err, errlen, CME_EBITSTREAM, "%s: not an init segment (%s)", init_path,
+                     has_moov ? "it holds samples" : "no moov");
+            goto out;
+        }
+    } else {
+        r = errf(err, errlen, r, "%s: %s", init_path, inner);
+        goto out;
+    }
+    if (!cme__mp4_probe(seg, seg_size)) {
+        r = errf(err, errlen, CME_EBITSTREAM, "%s: not an ISO BMFF media segment", seg_path);
+        goto out;
+    }
+    r = cme_inspect_buffer(all, init_size + seg_size, seg_path, out, inner, sizeof(inner));
+    if (r < 0) {
+        r = errf(err, errlen, r, "%s (with %s): %s", seg_path, init_path, inner);
+        goto out;
+    }
+    CmeInspect *pi = *out;
+    if (pi->nb_fragments == 0) {
+        cme_inspect_free(out);
+        r = errf(err, errlen, CME_EBITSTREAM, "%s: no moof box: not a media segment", seg_path);
+        goto out;
+    }
+    pi->format = CME_INSPECT_SEGMENT;
+    for (size_t i = 0; i < pi->nb_samples; i++)
+        pi->samples[i].offset -= init_size;
+    r = 0;
+out:
+    free(init);
+    free(seg);
+    free(all);
+    return r;
+}
+
 void cme_inspect_free(CmeInspect **pi)
 {
     if (!pi || !*pi)
         return;
+    free((*pi)->codec_config);
     free((*pi)->samples);
     free((*pi)->av1c_record);
     free(*pi);
@@ -414,6 +515,16 @@ const char *cme_inspect_format_name(CmeInspectFormat f)
     case CME_INSPECT_INIT: return "init";
     case CME_INSPECT_SEGMENT: return "segment";
     case CME_INSPECT_FMP4: return "fmp4";
+    }
+    return "unknown";
+}
+
+const char *cme_inspect_kind_name(CmeInspectKind k)
+{
+    switch (k) {
+    case CME_INSPECT_KIND_AV1: return "av1";
+    case CME_INSPECT_KIND_AUDIO: return "audio";
+    case CME_INSPECT_KIND_TEXT: return "text";
     }
     return "unknown";
 }

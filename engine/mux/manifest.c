@@ -42,14 +42,30 @@ static int language_ok(const char *s)
     return n <= 35;
 }
 
+/* A label goes into a quoted playlist attribute and an XML element unescaped. */
+static int label_ok(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    size_t n = 0;
+    for (; *s; s++, n++)
+        if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '<' || *s == '>' || *s == '&')
+            return 0;
+    return n <= 64;
+}
+
 int cme__rendition_check(const CmeRendition *r)
 {
     if (!r || !name_ok(r->name) || !codecs_ok(r->codecs) || r->timescale == 0)
         return CME_EINVAL;
-    if (r->is_audio) {
-        if (r->channels == 0 || r->sample_rate == 0)
+    if (r->is_audio && r->is_text)
+        return CME_EINVAL;
+    if (r->is_audio || r->is_text) {
+        if (r->is_audio && (r->channels == 0 || r->sample_rate == 0))
             return CME_EINVAL;
         if (r->language && !language_ok(r->language))
+            return CME_EINVAL;
+        if (r->label && !label_ok(r->label))
             return CME_EINVAL;
     } else if (r->width == 0 || r->height == 0 || r->fps_num == 0 || r->fps_den == 0) {
         return CME_EINVAL;
@@ -69,7 +85,7 @@ int cme__renditions_check(const CmeRendition *r, size_t nb)
 {
     if (!r || nb == 0)
         return CME_EINVAL;
-    size_t nb_audio = 0;
+    size_t nb_default = 0;
     for (size_t i = 0; i < nb; i++) {
         int err = cme__rendition_check(&r[i]);
         if (err < 0)
@@ -77,10 +93,37 @@ int cme__renditions_check(const CmeRendition *r, size_t nb)
         for (size_t j = 0; j < i; j++)
             if (!strcmp(r[i].name, r[j].name))
                 return CME_EINVAL;
-        if (r[i].is_audio)
-            nb_audio++;
+        nb_default += r[i].is_audio && r[i].is_default;
+        for (size_t j = 0; j < i && r[i].label; j++)
+            if (r[j].is_audio == r[i].is_audio && r[j].is_text == r[i].is_text && r[j].label &&
+                !strcmp(r[i].label, r[j].label))
+                return CME_EINVAL; /* RFC 8216 4.3.4.1.1: NAMEs in a group differ */
     }
-    return nb_audio > 1 ? CME_EINVAL : 0;
+    return nb_default > 1 ? CME_EINVAL : 0;
+}
+
+const CmeRendition *cme__default_audio(const CmeRendition *r, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++)
+        if (r[i].is_audio && r[i].is_default)
+            return &r[i];
+    return cme__audio_rendition(r, nb);
+}
+
+const char *cme__audio_label(const CmeRendition *r, size_t nb, size_t k)
+{
+    const CmeRendition *x = &r[k];
+    if (x->label)
+        return x->label;
+    if (!x->language)
+        return x->name;
+    /* RFC 8216 4.3.4.1.1: names in a group differ; a language two renditions share does
+     * not name either. */
+    for (size_t i = 0; i < nb; i++)
+        if (i != k && r[i].is_audio == x->is_audio && r[i].is_text == x->is_text && r[i].language &&
+            !r[i].label && !strcmp(r[i].language, x->language))
+            return x->name;
+    return x->language;
 }
 
 const CmeRendition *cme__audio_rendition(const CmeRendition *r, size_t nb)

@@ -21,12 +21,18 @@
  * attributes without escaping. */
 int cme__rendition_check(const CmeRendition *r);
 
-/* CME_EINVAL when `nb` is 0, two renditions share a name or more than one is audio, else
- * the first error of cme__rendition_check. */
+/* CME_EINVAL when `nb` is 0, two renditions share a name or more than one audio rendition
+ * is marked default, else the first error of cme__rendition_check. */
 int cme__renditions_check(const CmeRendition *r, size_t nb);
 
-/* The audio rendition of a checked array, NULL when there is none. */
+/* The first audio rendition of a checked array, NULL when there is none. */
 const CmeRendition *cme__audio_rendition(const CmeRendition *r, size_t nb);
+/* The default audio rendition: the one marked is_default, else the first; NULL: none. */
+const CmeRendition *cme__default_audio(const CmeRendition *r, size_t nb);
+/* The human-readable name of audio or text rendition r[k]: its label, else its language
+ * when no other unlabelled rendition of its kind shares it, else its directory name
+ * (unique in the array). */
+const char *cme__audio_label(const CmeRendition *r, size_t nb, size_t k);
 
 /* value / timescale in units of 1/unit, rounded half up (unit e.g. 1000 or 1000000). */
 uint64_t cme__scale_round(uint64_t value, uint32_t timescale, uint32_t unit);

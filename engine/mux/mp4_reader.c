@@ -1,6 +1,7 @@
 /*
  * ISO BMFF reader for untrusted bytes (ISO/IEC 14496-12): walks the box tree of a whole file
- * held in memory and lists the samples of its AV1 video track, from the classic sample
+ * held in memory and lists the samples of one track (the first AV1 track, else the first
+ * track of any kind: AAC or Opus audio, WebVTT text, ...), from the classic sample
  * tables (8.6.1.2 stts, 8.7.3 stsz/stz2, 8.7.4 stsc, 8.7.5 stco/co64, 8.6.2 stss, 8.6.1.3
  * ctts) and from movie fragments (8.8.7 tfhd, 8.8.12 tfdt, 8.8.8 trun, with trex defaults
  * from 8.8.3). A file may be a progressive MP4, a CMAF init segment, a media segment, or
@@ -63,6 +64,17 @@ typedef struct Trak {
     size_t av1c_size;
     int has_av1c, has_colr;
     int colr_primaries, colr_transfer, colr_matrix, colr_full_range;
+    uint32_t channels, sample_bits, sample_rate;
+    const uint8_t *stsd;
+    size_t stsd_size;
+    char language[4];
+    int has_esds;
+    uint32_t esds_oti;
+    const uint8_t *dsi, *dops;
+    size_t dsi_size, dops_size;
+    int has_edit;
+    int64_t edit_media_time;
+    uint64_t edit_duration;
     Box stsz, stz2, stco, co64, stsc, stts, stss, ctts; /* type[0] == 0: absent */
 } Trak;
 
@@ -93,7 +105,9 @@ typedef struct Ctx {
     Traf *traf; /* while inside a traf */
     Trex trex[MAX_TREX];
     int nb_trex;
-    int selected; /* the AV1 track is chosen (from moov or the first traf) */
+    int selected; /* the track is chosen (from moov or the first traf) */
+    int has_fallback;
+    Trak fallback; /* the first non-AV1 trak, chosen when moov ends without an AV1 one */
     size_t moof_start;
     int in_moof_trafs; /* trafs already read in this moof */
     uint64_t moof_data_end;
@@ -382,6 +396,172 @@ static int read_av1c(Ctx *c, const Box *b)
     return 0;
 }
 
+/*
+ * ISO/IEC 14496-12 12.2.3 AudioSampleEntry: 8 bytes of SampleEntry, 8 reserved (a QuickTime
+ * sound description keeps its version in the first two: 1 adds 16 bytes, 2 adds 36),
+ * channelcount, samplesize, pre_defined, reserved, samplerate (16.16), then boxes (esds,
+ * dOps, btrt).
+ */
+static int read_audio_entry(Ctx *c, const Box *e)
+{
+    push(c, e->type);
+    Cur v = cur_box(c, e);
+    skip(&v, 8, "reserved/data_reference_index");
+    uint32_t qt_version = rd_u16(&v, "entry_version");
+    skip(&v, 6, "reserved");
+    uint32_t ch = rd_u16(&v, "channelcount");
+    uint32_t bits = rd_u16(&v, "samplesize");
+    skip(&v, 4, "pre_defined/reserved");
+    uint32_t rate = rd_u32(&v, "samplerate") >> 16;
+    if (qt_version == 1)
+        skip(&v, 16, "sound description v1");
+    else if (qt_version == 2)
+        skip(&v, 36, "sound description v2");
+    int err = 0;
+    if (v.bad)
+        err = truncated(c, &v);
+    else if (qt_version > 2)
+        err = fail(c, "entry_version: %" PRIu32 " (0 in ISO BMFF, at most 2 in QuickTime)",
+                   qt_version);
+    if (err == 0) {
+        c->trak->channels = ch;
+        c->trak->sample_bits = bits;
+        c->trak->sample_rate = rate;
+        err = walk(c, v.pos, e->end);
+    }
+    pop(c);
+    return err;
+}
+
+/* ISO/IEC 14496-1 7.2.2.3: a descriptor's size, 1 to 4 bytes of 7 bits. */
+static uint32_t rd_desc_len(Cur *r, const char *field)
+{
+    uint32_t len = 0;
+    for (int i = 0; i < 4; i++) {
+        uint32_t b = rd_u8(r, field);
+        len = len << 7 | (b & 0x7f);
+        if (!(b & 0x80))
+            break;
+    }
+    return len;
+}
+
+/* Opens the descriptor with the given tag at r; on success r is narrowed to its body. */
+static int open_desc(Ctx *c, Cur *r, uint32_t tag, const char *name)
+{
+    uint32_t t = rd_u8(r, name);
+    uint32_t len = rd_desc_len(r, name);
+    if (r->bad)
+        return truncated(c, r);
+    if (t != tag)
+        return fail(c, "%s: tag %" PRIu32 ", expected %" PRIu32, name, t, tag);
+    if (len > cur_left(r))
+        return fail(c, "%s: size %" PRIu32 " exceeds the box (%zu bytes left)", name, len,
+                    cur_left(r));
+    r->end = r->pos + len;
+    return 0;
+}
+
+/*
+ * ISO/IEC 14496-14 5.6 esds: an ES_Descriptor (14496-1 7.2.6.5) holding a
+ * DecoderConfigDescriptor (7.2.6.6: objectTypeIndication, streamType, buffer size, bit
+ * rates) and, for AAC, a DecoderSpecificInfo with the AudioSpecificConfig.
+ */
+static int read_esds(Ctx *c, const Box *b)
+{
+    Cur r = cur_box(c, b);
+    uint32_t version, flags;
+    fullbox(&r, &version, &flags);
+    if (r.bad)
+        return truncated(c, &r);
+    int err = open_desc(c, &r, 3, "ES_Descriptor");
+    if (err < 0)
+        return err;
+    skip(&r, 2, "ES_ID");
+    uint32_t f = rd_u8(&r, "streamDependenceFlag/URL_Flag/OCRstreamFlag");
+    if (f & 0x80)
+        skip(&r, 2, "dependsOn_ES_ID");
+    if (f & 0x40)
+        skip(&r, rd_u8(&r, "URLlength"), "URLstring");
+    if (f & 0x20)
+        skip(&r, 2, "OCR_ES_Id");
+    if (r.bad)
+        return truncated(c, &r);
+    if ((err = open_desc(c, &r, 4, "DecoderConfigDescriptor")) < 0)
+        return err;
+    uint32_t oti = rd_u8(&r, "objectTypeIndication");
+    skip(&r, 12, "streamType/bufferSizeDB/maxBitrate/avgBitrate");
+    if (r.bad)
+        return truncated(c, &r);
+    const uint8_t *dsi = NULL;
+    size_t dsi_size = 0;
+    if (cur_left(&r) > 0 && c->d[r.pos] == 5) {
+        if ((err = open_desc(c, &r, 5, "DecoderSpecificInfo")) < 0)
+            return err;
+        dsi = c->d + r.pos;
+        dsi_size = cur_left(&r);
+    }
+    if (oti == 0x40 && dsi_size < 2)
+        return fail(c, "AAC (objectTypeIndication 0x40) without a 2-byte AudioSpecificConfig");
+    if (c->trak && !c->trak->has_esds) {
+        c->trak->has_esds = 1;
+        c->trak->esds_oti = oti;
+        c->trak->dsi = dsi;
+        c->trak->dsi_size = dsi_size;
+    }
+    return 0;
+}
+
+/* Encapsulation of Opus in ISO BMFF 4.3.2 dOps: Version 0, OutputChannelCount, PreSkip,
+ * InputSampleRate, OutputGain, ChannelMappingFamily and, unless the family is 0, the
+ * ChannelMappingTable (StreamCount, CoupledCount, one byte per output channel). */
+static int read_dops(Ctx *c, const Box *b)
+{
+    Cur r = cur_box(c, b);
+    uint32_t version = rd_u8(&r, "Version");
+    uint32_t ch = rd_u8(&r, "OutputChannelCount");
+    skip(&r, 8, "PreSkip/InputSampleRate/OutputGain");
+    uint32_t family = rd_u8(&r, "ChannelMappingFamily");
+    if (family != 0)
+        skip(&r, 2 + ch, "ChannelMappingTable");
+    if (r.bad)
+        return truncated(c, &r);
+    if (version != 0)
+        return fail(c, "Version: %" PRIu32 " (must be 0)", version);
+    if (ch == 0)
+        return fail(c, "OutputChannelCount: 0");
+    if (c->trak && !c->trak->dops) {
+        c->trak->dops = c->d + b->body;
+        c->trak->dops_size = b->end - b->body;
+    }
+    return 0;
+}
+
+/* ISO/IEC 14496-12 8.6.6 elst: the first entry (CMAF allows one, 23000-19 7.5.13). */
+static int read_elst(Ctx *c, const Box *b)
+{
+    Cur r = cur_box(c, b);
+    uint32_t version, flags;
+    fullbox(&r, &version, &flags);
+    uint32_t n = rd_u32(&r, "entry_count");
+    if (r.bad)
+        return truncated(c, &r);
+    if (n == 0)
+        return 0;
+    uint64_t dur = version == 1 ? rd_u64(&r, "segment_duration") : rd_u32(&r, "segment_duration");
+    int64_t mt = version == 1 ? (int64_t)rd_u64(&r, "media_time")
+                              : (int64_t)(int32_t)rd_u32(&r, "media_time");
+    skip(&r, 4, "media_rate");
+    if (r.bad)
+        return truncated(c, &r);
+    if (c->trak && !c->trak->has_edit) {
+        c->trak->has_edit = 1;
+        c->trak->edit_media_time = mt;
+        c->trak->edit_duration = dur;
+    }
+    return 0;
+}
+
 /* ISO/IEC 14496-12 8.5.2 stsd, 12.1.3 VisualSampleEntry: 78 bytes of fields, then boxes. */
 static int read_stsd(Ctx *c, const Box *b)
 {
@@ -391,6 +571,10 @@ static int read_stsd(Ctx *c, const Box *b)
     uint32_t n = rd_u32(&r, "entry_count");
     if (r.bad)
         return truncated(c, &r);
+    if (c->trak && !c->trak->stsd) {
+        c->trak->stsd = c->d + b->start;
+        c->trak->stsd_size = b->end - b->start;
+    }
     for (uint32_t i = 0; i < n; i++) {
         if (r.pos >= r.end)
             return fail(c, "entry_count %" PRIu32 " exceeds the box (%" PRIu32 " entries)", n, i);
@@ -401,6 +585,22 @@ static int read_stsd(Ctx *c, const Box *b)
         if (i > 0 || !c->trak)
             continue; /* samples here all use the first entry (checked against trex below) */
         memcpy(c->trak->entry, e.type, 5);
+        if (is_type(&e, "mp4a") || is_type(&e, "Opus") || is_type(&e, "ac-3") ||
+            is_type(&e, "ec-3") || is_type(&e, "fLaC")) {
+            if ((err = read_audio_entry(c, &e)) < 0)
+                return err;
+            continue;
+        }
+        if (is_type(&e, "wvtt")) {
+            /* 12.5.3 PlainTextSampleEntry: the 8-byte SampleEntry, then vttC, btrt. */
+            push(c, e.type);
+            err = e.end - e.body < 8 ? fail(c, "SampleEntry: truncated (the box ends first)")
+                                     : walk(c, e.body + 8, e.end);
+            pop(c);
+            if (err < 0)
+                return err;
+            continue;
+        }
         if (!is_type(&e, "av01"))
             continue;
         push(c, e.type);
@@ -449,12 +649,22 @@ static int read_mdhd(Ctx *c, const Box *b)
     fullbox(&r, &version, &flags);
     skip(&r, version == 1 ? 16 : 8, "creation_time/modification_time");
     uint32_t ts = rd_u32(&r, "timescale");
+    skip(&r, version == 1 ? 8 : 4, "duration");
+    uint32_t lang = rd_u16(&r, "language");
     if (r.bad)
         return truncated(c, &r);
     if (ts == 0)
         return fail(c, "timescale: 0");
-    if (c->trak)
+    if (c->trak) {
         c->trak->timescale = ts;
+        /* Three 5-bit letters offset by 0x60 (8.4.2.3). */
+        char l[4] = { (char)(((lang >> 10) & 31) + 0x60), (char)(((lang >> 5) & 31) + 0x60),
+                      (char)((lang & 31) + 0x60), '\0' };
+        int ok = 1;
+        for (int i = 0; i < 3; i++)
+            ok &= l[i] >= 'a' && l[i] <= 'z';
+        memcpy(c->trak->language, ok ? l : "", ok ? 4 : 1);
+    }
     return 0;
 }
 
@@ -703,20 +913,28 @@ out_pop:
     return err;
 }
 
-/* Called when a trak has been walked: the first track with an av01 sample entry is the one
- * inspected; a video track in another codec is remembered so the caller can say so. */
-static int end_trak(Ctx *c, Trak *t)
+/* Makes t the track whose samples are listed. */
+static int select_trak(Ctx *c, const Trak *t)
 {
     CmeMp4File *f = c->f;
-    if (c->selected)
-        return 0;
-    if (memcmp(t->entry, "av01", 4)) {
-        if (!strcmp(t->handler, "vide") && !f->sample_entry[0])
-            memcpy(f->sample_entry, t->entry, 5);
-        return 0;
-    }
     c->selected = 1;
     memcpy(f->sample_entry, t->entry, 5);
+    memcpy(f->handler, t->handler, 5);
+    f->channels = t->channels;
+    f->sample_bits = t->sample_bits;
+    f->sample_rate = t->sample_rate;
+    f->has_esds = t->has_esds;
+    f->esds_oti = t->esds_oti;
+    f->dsi = t->dsi;
+    f->dsi_size = t->dsi_size;
+    f->dops = t->dops;
+    f->dops_size = t->dops_size;
+    f->stsd = t->stsd;
+    f->stsd_size = t->stsd_size;
+    memcpy(f->language, t->language, sizeof(f->language));
+    f->has_edit = t->has_edit;
+    f->edit_media_time = t->edit_media_time;
+    f->edit_duration = t->edit_duration;
     f->track_id = t->track_id;
     f->timescale = t->timescale;
     f->width = t->width;
@@ -729,7 +947,7 @@ static int end_trak(Ctx *c, Trak *t)
     f->colr_transfer = t->colr_transfer;
     f->colr_matrix = t->colr_matrix;
     f->colr_full_range = t->colr_full_range;
-    push(c, "mdia/minf/stbl");
+    push(c, "trak/mdia/minf/stbl");
     int err = build_classic(c, t);
     pop(c);
     if (err < 0)
@@ -738,6 +956,26 @@ static int end_trak(Ctx *c, Trak *t)
         const CmeMp4Sample *last = &f->samples[f->nb_samples - 1];
         c->have_next_dts = 1;
         c->next_dts = last->dts + last->duration;
+    }
+    return 0;
+}
+
+/* Called when a trak has been walked: the first track with an av01 sample entry is the one
+ * listed; the first other track is kept in case moov holds no AV1 track. */
+static int end_trak(Ctx *c, Trak *t)
+{
+    c->f->nb_tracks++;
+    if (c->selected)
+        return 0;
+    if (!memcmp(t->entry, "av01", 4)) {
+        pop(c); /* the path is moov/trak here; select_trak names its own */
+        int err = select_trak(c, t);
+        push(c, "trak");
+        return err;
+    }
+    if (!c->has_fallback && t->entry[0]) {
+        c->has_fallback = 1;
+        c->fallback = *t;
     }
     return 0;
 }
@@ -928,7 +1166,10 @@ static int handle(Ctx *c, const Box *b)
         if (c->depth != 1)
             return fail(c, "not at the top level");
         c->f->has_moov = 1;
-        return walk(c, b->body, b->end);
+        int err = walk(c, b->body, b->end);
+        if (err == 0 && !c->selected && c->has_fallback)
+            err = select_trak(c, &c->fallback);
+        return err;
     }
     if (is_type(b, "trak")) {
         Trak t;
@@ -955,6 +1196,12 @@ static int handle(Ctx *c, const Box *b)
             return read_av1c(c, b);
         if (is_type(b, "colr"))
             return read_colr(c, b);
+        if (is_type(b, "esds"))
+            return read_esds(c, b);
+        if (is_type(b, "dOps"))
+            return read_dops(c, b);
+        if (is_type(b, "elst"))
+            return read_elst(c, b);
         if (is_type(b, "stsz"))
             remember(&t->stsz, b);
         else if (is_type(b, "stz2"))
@@ -1099,6 +1346,31 @@ int cme__mp4_parse(const uint8_t *data, size_t size, CmeMp4File *out, char *err,
     if (r < 0)
         cme__mp4_file_free(out);
     return r;
+}
+
+int cme__mp4_codec_string(const CmeMp4File *f, char *out, size_t n)
+{
+    if (!f->sample_entry[0])
+        return CME_EUNSUPPORTED;
+    if (!memcmp(f->sample_entry, "mp4a", 4) && f->has_esds) {
+        /* RFC 6381 3.3: mp4a.<OTI hex>[.<audioObjectType>]; ISO/IEC 14496-3 1.6.2.1: an
+         * audioObjectType of 31 continues in 6 more bits. */
+        if (f->esds_oti == 0x40 && f->dsi_size >= 2) {
+            uint32_t aot = f->dsi[0] >> 3;
+            if (aot == 31)
+                aot = 32 + ((uint32_t)(f->dsi[0] & 7) << 3 | f->dsi[1] >> 5);
+            snprintf(out, n, "mp4a.40.%" PRIu32, aot);
+        } else {
+            snprintf(out, n, "mp4a.%02" PRIx32, f->esds_oti);
+        }
+        return 0;
+    }
+    if (!memcmp(f->sample_entry, "Opus", 4)) {
+        snprintf(out, n, "opus");
+        return 0;
+    }
+    snprintf(out, n, "%s", f->sample_entry);
+    return 0;
 }
 
 void cme__mp4_file_free(CmeMp4File *f)

@@ -1,7 +1,9 @@
 /*
  * ISO BMFF reader for untrusted bytes (ISO/IEC 14496-12): enough of an MP4, a CMAF init
- * segment, a CMAF media segment, or any concatenation of them, to list the samples of its
- * AV1 video track. Used by inspect.c; depends on core/ and the public AV1 API only.
+ * segment, a CMAF media segment, or any concatenation of them, to list the samples of one
+ * track: the first AV1 video track, else the first track of any kind (AAC or Opus audio,
+ * WebVTT or TTML text, other video). Used by inspect.c and the verification decoder
+ * (media/verify.c); depends on core/ and the public AV1 API only.
  *
  * Every read is bounds-checked against the enclosing box: a box whose size overflows its
  * parent, a table whose entry count exceeds its box, or a sample outside every mdat is an
@@ -34,7 +36,29 @@ typedef struct CmeMp4File {
     uint32_t track_id;      /* the AV1 track; 0 when not known (a bare segment) */
     uint32_t timescale;     /* mdhd; 0 when there is no moov */
     uint32_t width, height; /* av01 sample entry */
-    char sample_entry[5];   /* "av01", or the first video sample entry's type */
+    char sample_entry[5];   /* "av01", "mp4a", "Opus", "wvtt", ...: the selected track's */
+    char handler[5];        /* hdlr handler_type: "vide", "soun", "text", "subt", "" */
+    int nb_tracks;          /* trak boxes in moov */
+    /* AudioSampleEntry (ISO/IEC 14496-12 12.2.3): channelcount, samplesize, samplerate. */
+    uint32_t channels, sample_bits, sample_rate;
+    /* esds (ISO/IEC 14496-14 5.6): objectTypeIndication and the DecoderSpecificInfo
+     * (for AAC the AudioSpecificConfig, ISO/IEC 14496-3 1.6.2.1), pointing into the input. */
+    int has_esds;
+    uint32_t esds_oti;
+    const uint8_t *dsi;
+    size_t dsi_size;
+    /* dOps (Encapsulation of Opus in ISO BMFF, 4.3.2): the body, pointing into the input. */
+    const uint8_t *dops;
+    size_t dops_size;
+    /* The first edit of elst (8.6.6): media_time -1 is an empty edit. */
+    int has_edit;
+    int64_t edit_media_time;
+    uint64_t edit_duration; /* movie timescale */
+    /* The selected track's whole stsd box (header included) and mdhd language (ISO 639-2/T,
+     * "" when not three letters), for writers that carry the track over (mp4_file.c). */
+    const uint8_t *stsd;
+    size_t stsd_size;
+    char language[4];
     int has_av1c;
     const uint8_t *av1c; /* the av1C body inside the input buffer */
     size_t av1c_size;
@@ -51,6 +75,13 @@ typedef struct CmeMp4File {
  */
 int cme__mp4_parse(const uint8_t *data, size_t size, CmeMp4File *out, char *err, size_t errlen);
 void cme__mp4_file_free(CmeMp4File *f);
+/*
+ * The RFC 6381 codecs string of a non-AV1 track: "mp4a.40.2" (from esds: the
+ * objectTypeIndication in hex, then for 0x40 the audioObjectType of the AudioSpecificConfig),
+ * "opus", "wvtt", or the sample entry type. Returns 0, or CME_EUNSUPPORTED when nothing is
+ * known (no sample entry).
+ */
+int cme__mp4_codec_string(const CmeMp4File *f, char *out, size_t n);
 /* 1 when data starts with a plausible top-level box (ftyp, styp, moov, moof, sidx, ...). */
 int cme__mp4_probe(const uint8_t *data, size_t size);
 

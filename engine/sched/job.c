@@ -18,6 +18,8 @@
 #include "core/limits.h"
 #include "enc/fault.h"
 #include "media/audio.h"
+#include "media/subtitles.h"
+#include "mux/mp4_file.h"
 #include "sched/job.h"
 #include "sched/journal.h"
 #include "worker/worker.h"
@@ -237,13 +239,14 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
         snprintf(err, errlen, "workers: expected 1..64, got %d", s->workers);
         return CME_EINVAL;
     }
-    if (s->audio && ((s->audio_channels != 1 && s->audio_channels != 2) ||
+    if (s->audio && (s->audio_channels < 0 || s->audio_channels > 6 ||
                      (s->audio_sample_rate != 44100 && s->audio_sample_rate != 48000) ||
-                     s->audio_bitrate < 16000 || s->audio_bitrate > 512000)) {
+                     s->audio_bitrate < 16000 || s->audio_bitrate > 512000 ||
+                     (s->audio_codec != CME_AUDIO_AAC && s->audio_codec != CME_AUDIO_OPUS))) {
         snprintf(err, errlen,
-                 "audio: expected 1 or 2 channels, 44100 or 48000 Hz and 16000 "
-                 "to 512000 bit/s, got %d, %d, %d",
-                 s->audio_channels, s->audio_sample_rate, s->audio_bitrate);
+                 "audio: expected 0 (as the source) to 6 channels, 44100 or 48000 Hz, 16000 "
+                 "to 512000 bit/s and codec AAC or Opus, got %d, %d, %d, %d",
+                 s->audio_channels, s->audio_sample_rate, s->audio_bitrate, s->audio_codec);
         return CME_EINVAL;
     }
     if (!(s->stall_seconds > 0 && s->stall_seconds <= CME_LIMIT_MAX_STALL_SECONDS)) {
@@ -547,11 +550,19 @@ int cme_engine_new(CmeEngine **out, const CmeJobSettings *s, char *err, size_t e
     job->chunk_frames = (int)lround(k);
     if (job->chunk_frames < 1)
         job->chunk_frames = 1;
+    if (s->audio) {
+        r = cme__source_select_audio(job->src, s->audio_streams, job->audio_streams, CME_MAX_AUDIO,
+                                     err, errlen);
+        if (r < 0)
+            goto error;
+        job->nb_audio_streams = r;
+    }
     const AVStream *ast = cme__source_audio(job->src);
     if (ast && s->audio) {
         CmeAudioSettings as = { .bitrate = s->audio_bitrate,
                                 .channels = s->audio_channels,
-                                .sample_rate = s->audio_sample_rate };
+                                .sample_rate = s->audio_sample_rate,
+                                .codec = (CmeAudioCodec)s->audio_codec };
         char aerr[512] = { 0 };
         r = cme__audio_open(&job->audio.enc, ast, &as, aerr, sizeof(aerr));
         if (r < 0) {
@@ -1102,8 +1113,10 @@ static int write_media_playlist(CmeJob *job, CmeRendition *rep, char *err, size_
 
 static int write_manifests(CmeJob *job, char *err, size_t errlen)
 {
-    CmeRendition reps[CME_MAX_RUNGS + 1]; /* the ladder, then the audio rendition */
+    /* The ladder, then the audio and text renditions. */
+    CmeRendition reps[CME_MAX_RUNGS + CME_MAX_AUDIO + CME_MAX_TEXT];
     CmeSegmentEntry *segs[CME_MAX_RUNGS] = { 0 };
+    size_t nb_segs0 = 0; /* segments of the first rung: the other tracks are cut like it */
     memset(reps, 0, sizeof(reps));
     int r = 0;
     for (int i = 0; i < job->nb_rungs && r == 0; i++) {
@@ -1130,24 +1143,60 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
             .nb_segments = (size_t)n,
             .start_number = 1,
         };
+        if (i == 0)
+            nb_segs0 = (size_t)n;
         r = write_media_playlist(job, &reps[i], err, errlen);
     }
     size_t nb = (size_t)job->nb_rungs;
     const CmeAudioRung *au = &job->audio;
+    char lang[4];
     if (r == 0 && au->enc && au->nb_segs > 0) {
         reps[nb] = (CmeRendition){
             .name = "audio",
             .codecs = au->codecs,
-            .timescale = (uint32_t)job->set.audio_sample_rate,
+            .timescale = (uint32_t)cme__audio_sample_rate(au->enc),
             .segments = au->segs,
             .nb_segments = au->nb_segs,
             .start_number = 1,
             .is_audio = 1,
-            .channels = (uint32_t)job->set.audio_channels,
-            .sample_rate = (uint32_t)job->set.audio_sample_rate,
+            .channels = (uint32_t)cme__audio_channels(au->enc),
+            .sample_rate = (uint32_t)cme__audio_sample_rate(au->enc),
+            .language = cme__audio_language(cme__source_audio(job->src), lang) ? lang : NULL,
+            .is_default = 1,
         };
         r = write_media_playlist(job, &reps[nb], err, errlen);
         nb++;
+    }
+    /* The other audio streams: one pass each over the source, cut at the video's segments. */
+    CmeAudioExtra extra = { 0 };
+    if (r == 0 && au->enc && job->nb_audio_streams > 1 && job->nb_rungs > 0) {
+        CmeAudioSettings as = { .bitrate = job->set.audio_bitrate,
+                                .channels = job->set.audio_channels,
+                                .sample_rate = job->set.audio_sample_rate,
+                                .codec = (CmeAudioCodec)job->set.audio_codec };
+        AVRational tb;
+        int64_t origin = cme__source_origin(job->src, &tb);
+        r = cme__audio_extra(job->source, job->output, job->audio_streams + 1,
+                             job->nb_audio_streams - 1, &as, origin, tb, segs[0], nb_segs0,
+                             CME_TIMESCALE, &extra, err, errlen);
+        for (int k = 0; r == 0 && k < extra.n; k++) {
+            reps[nb] = extra.reps[k];
+            r = write_media_playlist(job, &reps[nb], err, errlen);
+            nb++;
+        }
+    }
+    /* Text subtitle streams: WebVTT renditions segmented like the video. */
+    CmeTextExtra text = { 0 };
+    if (r == 0 && job->nb_rungs > 0) {
+        AVRational tb;
+        int64_t origin = cme__source_origin(job->src, &tb);
+        r = cme__text_extra(job->source, job->output, origin, tb, segs[0], nb_segs0, CME_TIMESCALE,
+                            &text, err, errlen);
+        for (int k = 0; r == 0 && k < text.n; k++) {
+            reps[nb] = text.reps[k];
+            r = write_media_playlist(job, &reps[nb], err, errlen);
+            nb++;
+        }
     }
     if (r == 0) {
         CmeBuf b = { 0 };
@@ -1163,6 +1212,13 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
             r = write_buf(job->output, NULL, "manifest.mpd", &b, err, errlen);
         cme__buf_free(&b);
     }
+    cme__audio_extra_free(&extra);
+    cme__text_extra_free(&text);
+    /* One progressive MP4 per rung, the first audio rendition muxed in. */
+    for (int i = 0; r == 0 && job->set.mp4_files && i < job->nb_rungs; i++)
+        r = cme__rung_mp4(job->output, job->rungs[i].set.name,
+                          (size_t)atomic_load(&job->rungs[i].total_chunks),
+                          au->enc ? "audio" : NULL, au->nb_segs, err, errlen);
     for (int i = 0; i < job->nb_rungs; i++)
         free(segs[i]);
     if (r < 0 && !err[0])

@@ -128,6 +128,8 @@ typedef struct CmeJob {
     CmeRung rungs[CME_MAX_RUNGS];
     int nb_rungs;
     CmeAudioRung audio;
+    int audio_streams[CME_MAX_AUDIO]; /* AVStream indexes: [0] the pump's, the rest a pass each */
+    int nb_audio_streams;
     CmeLeasePool *pool; /* the process's (cme__device_pool), shared with other jobs */
     uint64_t dev_mask;  /* bit d: pool device d serves this job */
     int dev_order[CME_MAX_JOB_DEVICES]; /* the job's pool devices in the recipe's order */

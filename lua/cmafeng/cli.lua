@@ -9,7 +9,7 @@ local USAGE = [[
 usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume] [--overwrite] [-- ARGS...]
        cmafeng probe FILE [--json]
        cmafeng inspect FILE [--json]
-       cmafeng validate DIR [--json]
+       cmafeng validate DIR [--decode] [--json]
        cmafeng devices [--json]
        cmafeng version
        cmafeng repl
@@ -23,9 +23,12 @@ usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume] [--overwrite] [-
            ARGS             the words after -- reach the recipe as `arg`
   probe    describe a media file: sizes, SAR, rotation, frame rate, colour and HDR,
            audio and subtitle streams (the fields of cmafeng.probe, docs/recipes.md)
-  inspect  an AV1 file (.obu, .ivf, init.mp4, .m4s, .mp4): sequence header, av1C, codec
-           string, and per sample the time, size, frame type and sync flag
+  inspect  an AV1, AAC, Opus or text file (.obu, .ivf, init.mp4, .m4s, .mp4): codec string,
+           sequence header, av1C or audio configuration, and per sample the time, size,
+           frame type and sync flag (a .m4s is read with the init.mp4 beside it if need be)
   validate check an output directory: manifests against the files on disk (exit 1 on problems)
+           --decode         also decode every rendition (libdav1d, libavcodec) from init +
+                            segments in playlist order and check frames against the manifests
   devices  the encoder devices of this machine (CPU encoders, NVENC, oneVPL, VA-API GPUs)
            and what each backend lacks; --json for machines
   version  print the version and the encoder backends built in
@@ -136,12 +139,16 @@ local function cmd_inspect(args)
 end
 
 local function cmd_validate(args)
-  local dir, as_json = operand_and_json("validate", "DIR", args)
+  local rest, decode = {}, false
+  for _, a in ipairs(args) do
+    if a == "--decode" then decode = true else rest[#rest + 1] = a end
+  end
+  local dir, as_json = operand_and_json("validate", "DIR", rest)
   if not dir then return as_json end
   local derr = readable_tree(dir)
   if derr then return fail("validate: " .. derr) end
   local validate = require "cmafeng.validate"
-  local res, err = validate.run(dir)
+  local res, err = validate.run(dir, { decode = decode })
   if not res then return fail(err) end
   io.stdout:write(as_json and validate.json(res) .. "\n" or validate.text(res))
   return res.ok and 0 or 1

@@ -1,7 +1,10 @@
 -- cmafeng.inspect: `cmafeng inspect FILE [--json]` on top of cmafeng.core.inspect.
 --
---   inspect.read(path) -> info | nil, message, code   core.inspect plus a summary:
---                         frames, sync_samples, key_frames, duration (seconds, when known)
+--   inspect.read(path [, init]) -> info | nil, message, code
+--                         core.inspect plus a summary: frames, sync_samples, key_frames,
+--                         duration (seconds, when known). A media segment is read with its
+--                         init segment: init, else init.mp4 beside it when it does not parse
+--                         alone (an audio or text segment says nothing of its track alone).
 --   inspect.text(info) -> string                      the human-readable report
 --   inspect.json(info) -> string                      one JSON object (json.encode)
 local core = require "cmafeng.core"
@@ -53,8 +56,17 @@ local function chroma(c)
   return "4:4:4"
 end
 
-function M.read(path)
-  local info, err, code = core.inspect(path)
+function M.read(path, init)
+  local info, err, code = core.inspect(path, init)
+  if not info and not init and path:match("%.m4s$") then
+    local beside = (path:match("^(.*)/[^/]*$") or ".") .. "/init.mp4"
+    local f = io.open(beside, "rb")
+    if f then
+      f:close()
+      local again = core.inspect(path, beside)
+      if again then info, err, code = again, nil, nil end
+    end
+  end
   if not info then return nil, err, code end
   local frames, sync, key, dur = #info.samples, 0, 0, 0
   local timed = info.timescale ~= nil
@@ -125,11 +137,26 @@ function M.text(info)
     extra[#extra + 1] = format("%d fragment%s", info.fragments, info.fragments == 1 and "" or "s")
   end
   if info.track_id then extra[#extra + 1] = "track " .. info.track_id end
+  if info.init then extra[#extra + 1] = "with " .. info.init end
+  if info.kind ~= "av1" and info.sample_entry then extra[#extra + 1] = info.sample_entry end
   if info.width and info.height then extra[#extra + 1] = info.width .. "x" .. info.height end
+  if info.channels then
+    extra[#extra + 1] = format("%d channel%s, %d Hz", info.channels,
+      info.channels == 1 and "" or "s", info.sample_rate)
+  end
   if info.timescale then extra[#extra + 1] = "timescale " .. info.timescale end
   if #extra > 0 then head = head .. " (" .. concat(extra, ", ") .. ")" end
   out[#out + 1] = head
-  out[#out + 1] = "  codec string: " .. (info.codec_string or "unknown (no sequence header)")
+  out[#out + 1] = "  codec string: " .. (info.codec_string or (info.kind == "av1"
+    and "unknown (no sequence header)" or "unknown"))
+  if info.codec_config then
+    out[#out + 1] = format("  %s: %s", info.sample_entry == "Opus" and "dOps"
+      or "AudioSpecificConfig", info.codec_config)
+  end
+  if info.edit then
+    out[#out + 1] = format("  edit list: media_time %d, duration %d (movie timescale)",
+      info.edit.media_time, info.edit.duration)
+  end
   if info.sequence_header then
     seq_lines(out, info.sequence_header, info.sequence_header_source)
   end
@@ -155,8 +182,10 @@ function M.text(info)
       c.colour_primaries, c.transfer_characteristics, c.matrix_coefficients,
       c.full_range and "full" or "limited")
   end
-  local summary = format("  samples: %d (%d sync, %d key frames)", info.frames,
-    info.sync_samples, info.key_frames)
+  local summary = info.kind == "av1"
+    and format("  samples: %d (%d sync, %d key frames)", info.frames, info.sync_samples,
+      info.key_frames)
+    or format("  samples: %d (%d sync)", info.frames, info.sync_samples)
   if info.duration then summary = summary .. format(", %.3f s", info.duration) end
   out[#out + 1] = summary
   if info.frames > 0 then
@@ -169,12 +198,12 @@ function M.text(info)
       if s.sync then flags[#flags + 1] = "sync" end
       if s.has_seq_hdr then flags[#flags + 1] = "seq" end
       if s.show_existing_frame then flags[#flags + 1] = "show_existing" end
-      if s.sync ~= s.av1_sync then
+      if s.av1_sync ~= nil and s.sync ~= s.av1_sync then
         flags[#flags + 1] = s.av1_sync and "(AV1 sync, not flagged)"
           or "(flagged sync, not an AV1 sync sample)"
       end
       out[#out + 1] = (format("  %6d %12s %10d %10d  %-10s %s", s.index, t, s.offset, s.size,
-        s.frame_type, concat(flags, " ")):gsub("%s+$", ""))
+        s.frame_type or "-", concat(flags, " ")):gsub("%s+$", ""))
     end
   end
   return concat(out, "\n") .. "\n"

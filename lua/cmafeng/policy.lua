@@ -111,10 +111,17 @@ end
 -- the rendition, or it has no encoder instance left for the rung.
 local HOPELESS_ON_SAME = { invariant = true, open = true }
 
--- Retries up to n times on the device that failed.
+local function serves(ctx, id)
+  for _, d in ipairs(ctx.devices) do if d == id then return true end end
+  return false
+end
+
+-- Retries up to n times on the device that failed, while it still serves the rung.
 function M.same_device(n)
   return function(ev, ctx)
-    if HOPELESS_ON_SAME[ev.reason] or not ev.device then return nil end
+    if HOPELESS_ON_SAME[ev.reason] or not ev.device or not serves(ctx, ev.device) then
+      return nil
+    end
     local same = count(ctx.tried, function(d) return d.device == ev.device end)
     if same < n then
       return M.retry { device = ev.device, why = "retry on the same device" }
@@ -138,12 +145,16 @@ end
 -- Retries once with a preset `steps` faster, on a device that can open an encoder for it.
 function M.faster_preset(steps)
   return function(ev, ctx)
-    if #ctx.midjob == 0 then return nil end
+    local device
+    for _, id in ipairs(ctx.midjob) do
+      if serves(ctx, id) then device = device or id end
+    end
+    if not device then return nil end
     if count(ctx.tried, function(d) return d.preset ~= nil end) > 0 then return nil end
     local base = ctx.rung and ctx.rung.preset or 10
     local p = math.min(13, base + steps)
     if p == base then return nil end
-    return M.retry { device = ctx.midjob[1], preset = p,
+    return M.retry { device = device, preset = p,
                      why = string.format("retry with preset %d", p) }
   end
 end

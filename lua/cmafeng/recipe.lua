@@ -91,16 +91,25 @@ local device = S.record {
 
 local hook = S.func { optional = true }
 
--- The audio rendition: the source's audio as AAC-LC in its own CMAF track (directory
--- "audio", an HLS audio group and a DASH audio AdaptationSet). Sources without audio get
--- none; `enabled = false` leaves it out.
-local AUDIO_DEFAULTS = { enabled = true, bitrate = 128000, channels = 2, sample_rate = 48000 }
+-- The audio rendition: the source's audio as AAC-LC or Opus in its own CMAF track
+-- (directory "audio", an HLS audio group and a DASH audio AdaptationSet, with the source
+-- stream's language). Sources without audio get none; `enabled = false` leaves it out.
+-- channels: 1..6 down/upmixes (6 = 5.1), 0 keeps the source's layout (5.1 at most).
+local AUDIO_DEFAULTS = { enabled = true, bitrate = 128000, channels = 2, sample_rate = 48000,
+                         codec = "aac" }
 local audio = S.record({
   enabled = S.boolean { default = AUDIO_DEFAULTS.enabled },
   bitrate = S.integer { min = L.MIN_AUDIO_BITRATE, max = L.MAX_AUDIO_BITRATE,
                         default = AUDIO_DEFAULTS.bitrate,
                         desc = "AAC bit rate in bit/s" },
-  channels = S.integer { min = 1, max = 2, default = AUDIO_DEFAULTS.channels },
+  channels = S.integer { min = 0, max = 6, default = AUDIO_DEFAULTS.channels,
+                         desc = "output channels, 0 = as the source (5.1 at most)" },
+  codec = S.enum({ "aac", "opus" }, { default = AUDIO_DEFAULTS.codec }),
+  -- Which audio streams become renditions (directories "audio", "audio_2", ...): absent,
+  -- the best one; "all"; or 1-based stream numbers and ISO 639-2 languages, "1,3" or
+  -- "eng,fra". The first is the default rendition.
+  streams = S.string { optional = true, pattern = "^[%w,]+$",
+                       desc = '"all", or audio stream numbers and languages, e.g. "eng,fra"' },
   sample_rate = S.enum({ 44100, 48000 }, { default = AUDIO_DEFAULTS.sample_rate }),
 }, { default = AUDIO_DEFAULTS, desc = "audio = { bitrate = ..., channels = ... }" })
 
@@ -145,6 +154,9 @@ M.job_schema = S.record {
     }),
   }, { desc = "video = { ladder = { ... } }" }),
   audio = audio,
+  -- "cmaf": CMAF segments and manifests; "both": also one progressive MP4 per rung
+  -- (OUT/<rung>.mp4, fast start, the first audio rendition muxed in).
+  output_mode = S.enum({ "cmaf", "both" }, { default = "cmaf" }),
   -- Where segments start: chunking.fixed{...}, chunking.scene{...}, a function returning a
   -- cut list, or a cut list (cmafeng.chunking). Resolved by recipe.load into
   -- segment_seconds or video.cuts.

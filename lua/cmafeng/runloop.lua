@@ -335,12 +335,22 @@ function M.run(job, opts)
       "%s: %d damaged packets or frames were skipped or concealed by the decoder",
       job.source, stats.decode_errors)
   end
-  -- Only a job that decoded to the end can tell a short file from a stopped one.
-  if fok and info.frames and info.frames > 0 and stats.frames_decoded < 0.95 * info.frames then
+  -- Only a job that decoded to the end can tell a short file from a stopped one. Timing
+  -- truth: the decoded frames' own timestamps (the video segments' span) against the
+  -- container's duration, never a frame count derived from duration x nominal rate, which
+  -- a variable-frame-rate source does not follow.
+  local first, last
+  for _, s in ipairs(report.segments) do
+    if s.rendition ~= "audio" and s.start and s.duration then
+      first = math.min(first or s.start, s.start)
+      last = math.max(last or 0, s.start + s.duration)
+    end
+  end
+  local span = first and last - first or 0
+  if fok and info.duration and info.duration > 0 and span < 0.95 * info.duration then
     report.warnings[#report.warnings + 1] = string.format(
-      "%s: decoded %d frames where the container announces %d (%.1f s of %.1f s): the file " ..
-      "may be truncated", job.source, stats.frames_decoded, info.frames,
-      stats.frames_decoded * info.fps_den / info.fps_num, info.duration)
+      "%s: decoded %d frames lasting %.3f s where the container lasts %.3f s: the file " ..
+      "may be truncated", job.source, stats.frames_decoded, span, info.duration)
   end
   for _, w in ipairs(report.warnings) do stderr:write("cmafeng: warning: ", w, "\n") end
   report.ok = fok and true or false

@@ -1,10 +1,15 @@
 -- cmafeng.validate: `cmafeng validate DIR [--json]`, an independent check of an output
 -- directory (DESIGN.md section 5): the manifests are parsed from their text and every claim
--- they make is compared with the files on disk, read back with cmafeng.core.inspect (AV1)
--- or a small fMP4 box reader (other tracks, e.g. AAC).
+-- they make is compared with the files on disk, read back with cmafeng.core.inspect: the one
+-- fuzzed ISO BMFF reader (engine/mux/mp4_reader.c) for every track kind (AV1, AAC, Opus,
+-- text); a media segment is read with its init segment.
 --
---   validate.run(dir) -> result | nil, message        nil only when DIR cannot be read
---     result = { ok = bool, dir = dir, problems = { {check=, file=, message=}, ... },
+--   validate.run(dir [, opts]) -> result | nil, message  nil only when DIR cannot be read
+--     opts.decode: also decode every rendition (cmafeng.core.decode: libdav1d for AV1,
+--     libavcodec for AAC and Opus) from init + segments in playlist order and hold the
+--     frames against the manifests (`cmafeng validate DIR --decode`)
+--     result = { ok = bool, dir = dir, problems = { {check=, file=, message=, element=,
+--                rule=, spec=}, ... },
 --                checked = { counts }, groups = { {name=, problems=n}, ... } }
 --   validate.text(result) -> string                   one line per check group, then problems
 --   validate.json(result) -> string                   {ok, problems=[{file, message, check}], checked}
@@ -17,7 +22,6 @@
 --   expand_template(tmpl, vars) -> string | nil, msg  ISO/IEC 23009-1 5.3.9.4.4 identifiers
 --   expand_timeline(S list) -> {{t=, d=}, ...}        SegmentTimeline with t defaults and r
 --   peak_bitrate(sizes, durations, target) -> bit/s   RFC 8216 4.3.4.2 peak segment bit rate
---   read_boxes(data) -> fMP4 summary | nil, message   init/segment: timescale, tfdt, durations
 local json = require "cmafeng.json"
 
 local M = {}
@@ -30,6 +34,22 @@ local CHECKS = {
   { key = "segments", name = "segments" },
   { key = "mpd", name = "manifest.mpd" },
   { key = "report", name = "report.json" },
+  { key = "decode", name = "decode" },
+}
+
+-- Where each check group's rules come from, for findings that do not name their own.
+local GROUP = {
+  master = { element = "EXT-X-STREAM-INF", rule = "the multivariant playlist describes the files",
+             spec = "RFC 8216 4.3.4" },
+  media = { element = "EXTINF", rule = "the media playlist describes the segments",
+            spec = "RFC 8216 4.3.2, 4.3.3" },
+  segments = { element = "moof", rule = "CMAF segment structure",
+               spec = "ISO/IEC 23000-19 7.3; AV1-ISOBMFF 2.4" },
+  mpd = { element = "Representation", rule = "the MPD describes the files",
+          spec = "ISO/IEC 23009-1 5.3.9; DASH-IF IOP 3.2" },
+  report = { element = "segments", rule = "report.json matches the files",
+             spec = "cmafeng report.json" },
+  decode = { element = "mdat", rule = "every sample decodes", spec = "ISO/IEC 23000-19 7.3" },
 }
 
 ---------------------------------------------------------------------------------------------
@@ -230,6 +250,10 @@ function M.parse_xml(text)
   while true do
     local s = text:find("<", pos, true)
     if not s then break end
+    if s > pos then -- character data: kept on the open element (BaseURL needs it)
+      local top = stack[#stack]
+      top.text = (top.text or "") .. unescape(text:sub(pos, s - 1))
+    end
     if text:sub(s, s + 3) == "<!--" then
       local e = text:find("-->", s + 4, true)
       if not e then return nil, "unterminated comment" end
@@ -355,7 +379,13 @@ function M.parse_mpd(text)
           id = rep.attrs.id, codecs = attr("codecs"), bandwidth = tonumber(rep.attrs.bandwidth),
           width = tonumber(attr("width")), height = tonumber(attr("height")),
           content = as.attrs.contentType or (attr("mimeType") or ""):match("^(%a+)/"),
+          sampling_rate = tonumber(attr("audioSamplingRate")), lang = as.attrs.lang,
+          mime = attr("mimeType"),
         }
+        local base = child(rep, "BaseURL")
+        r.base_url = base and base.text and base.text:match("^%s*(.-)%s*$")
+        local acc = child(rep, "AudioChannelConfiguration") or child(as, "AudioChannelConfiguration")
+        r.channels = acc and tonumber(acc.attrs.value)
         if st then
           local ast = child(as, "SegmentTemplate")
           local function tattr(k) return st.attrs[k] or (ast and ast.attrs[k]) end
@@ -384,202 +414,48 @@ function M.parse_mpd(text)
 end
 
 ---------------------------------------------------------------------------------------------
--- A small ISO BMFF reader for tracks core.inspect does not parse (audio): enough of the init
--- segment (handler, timescale, track id, trex defaults, codec string for mp4a) and of media
--- segments (tfdt, sample count and durations).
-
-local function u8(d, o) return d:byte(o) end
-local function u16(d, o) local a, b = d:byte(o, o + 1); return a * 256 + b end
-local function u32(d, o)
-  local a, b, c, e = d:byte(o, o + 3)
-  return ((a * 256 + b) * 256 + c) * 256 + e
-end
-local function u64(d, o) return u32(d, o) * 4294967296 + u32(d, o + 4) end
-
--- Iterates the boxes in d[first, last]; calls fn(type, payload_start, payload_end).
-local function each_box(d, first, last, fn)
-  local o = first
-  while o <= last do
-    if last - o + 1 < 8 then return nil, format("%d trailing bytes at offset %d", last - o + 1, o - 1) end
-    local size, typ, hdr = u32(d, o), d:sub(o + 4, o + 7), 8
-    if size == 1 then
-      if last - o + 1 < 16 then return nil, typ .. ": truncated largesize" end
-      size, hdr = u64(d, o + 8), 16
-    elseif size == 0 then
-      size = last - o + 1
-    end
-    if size < hdr then return nil, format("%s: box size %d is too small", typ, size) end
-    if o + size - 1 > last then
-      return nil, format("%s: box size %d exceeds its parent (%d bytes left at offset %d)",
-        typ, size, last - o + 1, o - 1)
-    end
-    local ok, err = fn(typ, o + hdr, o + size - 1)
-    if ok == false then return nil, err end
-    o = o + size
-  end
-  return true
-end
-
--- ISO/IEC 14496-1 descriptor length: up to four bytes, 7 bits each.
-local function desc_len(d, o)
-  local len = 0
-  for _ = 1, 4 do
-    local b = u8(d, o)
-    if not b then return nil end
-    o = o + 1
-    len = len * 128 + b % 128
-    if b < 128 then break end
-  end
-  return len, o
-end
-
-local function mp4a_codec(d, s, e)
-  -- esds: FullBox, then ES_Descriptor (tag 3) > DecoderConfigDescriptor (tag 4) > DSI (tag 5)
-  local o = s + 4
-  if u8(d, o) ~= 3 then return nil end
-  local _, o2 = desc_len(d, o + 1)
-  if not o2 then return nil end
-  local flags = u8(d, o2 + 2)
-  o = o2 + 3
-  if flags and flags >= 128 then o = o + 2 end -- streamDependenceFlag
-  if flags and flags % 128 >= 64 then o = o + 1 + (u8(d, o) or 0) end -- URL_Flag
-  if flags and flags % 64 >= 32 then o = o + 2 end -- OCRstreamFlag
-  if u8(d, o) ~= 4 then return nil end
-  local _, o3 = desc_len(d, o + 1)
-  if not o3 or o3 > e then return nil end
-  local oti = u8(d, o3)
-  local codec = format("mp4a.%02x", oti)
-  o = o3 + 13
-  if oti == 0x40 and u8(d, o) == 5 then
-    local _, o4 = desc_len(d, o + 1)
-    local b1, b2 = d:byte(o4, o4 + 1)
-    if b1 then
-      local aot = floor(b1 / 8)
-      if aot == 31 and b2 then aot = 32 + (b1 % 8) * 8 + floor(b2 / 32) end
-      codec = codec .. "." .. aot
-    end
-  end
-  return codec
-end
-
--- Returns { handler, timescale, track_id, codec, default_duration, tfdt, samples, duration,
--- fragments } for whatever parts the data holds, or nil, message.
-function M.read_boxes(d)
-  local r = { samples = 0, duration = 0, fragments = 0 }
-  local trex_default
-  local function walk(first, last, path)
-    return each_box(d, first, last, function(typ, s, e)
-      local p = path .. "/" .. typ
-      if typ == "moov" or typ == "trak" or typ == "mdia" or typ == "minf" or typ == "stbl"
-          or typ == "mvex" or typ == "traf" then
-        return walk(s, e, p)
-      elseif typ == "moof" then
-        r.fragments = r.fragments + 1
-        return walk(s, e, p)
-      elseif typ == "tkhd" and e - s >= 20 then
-        r.track_id = r.track_id or u32(d, s + (u8(d, s) == 1 and 20 or 12))
-      elseif typ == "mdhd" and e - s >= 20 then
-        r.timescale = r.timescale or u32(d, s + (u8(d, s) == 1 and 20 or 12))
-      elseif typ == "hdlr" and e - s >= 12 then
-        r.handler = r.handler or d:sub(s + 8, s + 11)
-      elseif typ == "stsd" and e - s >= 16 then
-        local etype = d:sub(s + 12, s + 15)
-        r.sample_entry = r.sample_entry or etype
-        if etype == "mp4a" then
-          local es, ee = s + 8, s + 8 + u32(d, s + 8) - 1
-          if ee > e then return false, "stsd: sample entry exceeds its box" end
-          r.channels = u16(d, es + 24)
-          r.sample_rate = floor(u32(d, es + 32) / 65536)
-          each_box(d, es + 36, ee, function(t2, s2, e2)
-            if t2 == "esds" then r.codec = mp4a_codec(d, s2, e2) end
-          end)
-        end
-      elseif typ == "trex" and e - s >= 23 then
-        trex_default = u32(d, s + 12)
-        r.default_duration = trex_default
-      elseif typ == "tfhd" and e - s >= 7 then
-        local flags = u32(d, s) % 16777216
-        r.track_id = r.track_id or u32(d, s + 4)
-        local o = s + 8
-        if flags % 2 == 1 then o = o + 8 end
-        if floor(flags / 2) % 2 == 1 then o = o + 4 end
-        r.tfhd_duration = floor(flags / 8) % 2 == 1 and u32(d, o) or nil
-      elseif typ == "tfdt" and e - s >= 7 then
-        local v = u8(d, s) == 1 and u64(d, s + 4) or u32(d, s + 4)
-        if r.tfdt == nil then r.tfdt = v end
-      elseif typ == "trun" and e - s >= 7 then
-        local flags = u32(d, s) % 16777216
-        local count = u32(d, s + 4)
-        local o = s + 8
-        if flags % 2 == 1 then o = o + 4 end
-        if floor(flags / 4) % 2 == 1 then o = o + 4 end
-        local has = {}
-        local per = 0
-        for i, bit in ipairs { 0x100, 0x200, 0x400, 0x800 } do
-          has[i] = floor(flags / bit) % 2 == 1
-          if has[i] then per = per + 4 end
-        end
-        if o + count * per - 1 > e then
-          return false, format("trun: %d samples do not fit in the box", count)
-        end
-        local default = r.tfhd_duration or trex_default
-        for _ = 1, count do
-          local dur = has[1] and u32(d, o) or default
-          if not dur then return false, "trun: sample without a duration" end
-          r.duration = r.duration + dur
-          o = o + per
-        end
-        r.samples = r.samples + count
-      end
-    end)
-  end
-  local ok, err = walk(1, #d, "")
-  if not ok then return nil, err end
-  return r
-end
-
----------------------------------------------------------------------------------------------
 -- Reading the tracks, cached: each file is parsed once however many manifests name it.
 
 local function new_ctx(dir)
   local core = require "cmafeng.core"
   local ctx = { dir = dir, core = core, inits = {}, segs = {}, problems = {},
                 checked = { variants = 0, media_playlists = 0, segments = 0,
-                            representations = 0, renditions = 0, files = 0 } }
+                            representations = 0, renditions = 0, files = 0, decoded = 0,
+                            frames = 0 } }
   function ctx.path(rel) return dir .. "/" .. rel end
-  function ctx.problem(check, rel, msg)
-    ctx.problems[#ctx.problems + 1] = { check = check, file = rel, message = msg }
+  -- where: { element =, rule =, spec = }, each defaulting to the check group's.
+  function ctx.problem(check, rel, msg, where)
+    local g, w = GROUP[check] or {}, where or {}
+    ctx.problems[#ctx.problems + 1] = { check = check, file = rel, message = msg,
+      element = w.element or g.element, rule = w.rule or g.rule, spec = w.spec or g.spec }
   end
   return ctx
 end
 
--- {ok, err, kind = "av1"|"other", codec, width, height, timescale, track_id, seq}
+-- {err, rel, kind = "av1"|"audio"|"text", codec, width, height, timescale, track_id, seq,
+--  channels, sample_rate, edit}
 local function load_init(ctx, rel)
   local c = ctx.inits[rel]
   if c then return c end
   local path = ctx.path(rel)
-  c = { size = file_size(path) }
+  c = { size = file_size(path), rel = rel }
   ctx.inits[rel] = c
   if not c.size then c.err = "missing"; return c end
   ctx.checked.files = ctx.checked.files + 1
   local info, ierr = ctx.core.inspect(path)
   if info and info.format == "init" then
-    c.kind, c.codec, c.width, c.height = "av1", info.codec_string, info.width, info.height
+    c.kind, c.codec, c.width, c.height = info.kind, info.codec_string, info.width, info.height
     c.timescale, c.track_id, c.seq = info.timescale, info.track_id, info.sequence_header
+    c.channels, c.sample_rate, c.edit = info.channels, info.sample_rate, info.edit
+    c.sample_entry = info.sample_entry
     return c
   end
-  local data = read_file(path)
-  local b, berr = M.read_boxes(data or "")
-  if b and b.handler and b.handler ~= "vide" and b.timescale then
-    c.kind, c.codec, c.timescale, c.track_id = "other", b.codec, b.timescale, b.track_id
-    c.handler, c.default_duration = b.handler, b.default_duration
-    return c
-  end
-  c.err = ierr or berr or "not an init segment"
+  c.err = ierr or ("not an init segment (" .. tostring(info.format) .. ")")
   return c
 end
 
--- {size, err, tfdt, duration (ticks), samples = n, info (inspect, AV1 only)}
+-- {size, err, tfdt, duration (ticks), samples = n, info (core.inspect of the segment, read
+-- with its init segment when that one parsed)}
 local function load_seg(ctx, rel, init)
   local c = ctx.segs[rel]
   if c then return c end
@@ -588,27 +464,17 @@ local function load_seg(ctx, rel, init)
   ctx.segs[rel] = c
   if not c.size then c.err = "missing"; return c end
   ctx.checked.files = ctx.checked.files + 1
-  if init and init.kind == "av1" then
-    local info, ierr = ctx.core.inspect(path)
-    if not info then c.parse_err = ierr; return c end
-    if info.format ~= "segment" then c.parse_err = "not a media segment (" .. info.format .. ")"; return c end
-    c.info = info
-    c.samples = #info.samples
-    local first = info.samples[1]
-    c.tfdt = first and first.dts
-    local dur = 0
-    for _, s in ipairs(info.samples) do dur = dur + (s.duration or 0) end
-    c.duration = dur
-  else
-    local b, berr = M.read_boxes(read_file(path) or "")
-    if not b then c.parse_err = berr; return c end
-    if b.fragments == 0 then c.parse_err = "no moof box"; return c end
-    if b.tfdt == nil then c.parse_err = "no tfdt box"; return c end
-    c.tfdt, c.duration, c.samples = b.tfdt, b.duration, b.samples
-    if b.duration == 0 and init and init.default_duration then
-      c.duration = b.samples * init.default_duration
-    end
-  end
+  local with = init and not init.err and ctx.path(init.rel) or nil
+  local info, ierr = ctx.core.inspect(path, with)
+  if not info then c.parse_err = ierr; return c end
+  if info.format ~= "segment" then c.parse_err = "not a media segment (" .. info.format .. ")"; return c end
+  c.info = info
+  c.samples = #info.samples
+  local first = info.samples[1]
+  c.tfdt = first and first.dts
+  local dur = 0
+  for _, s in ipairs(info.samples) do dur = dur + (s.duration or 0) end
+  c.duration = dur
   return c
 end
 
@@ -678,6 +544,89 @@ local function check_media_playlist(ctx, rel, renditions)
   return r
 end
 
+-- WebVTT (W3C WebVTT 4.1): the "WEBVTT" signature, for an HLS segment the
+-- X-TIMESTAMP-MAP header (RFC 8216 3.5), cue timing lines "hh:mm:ss.ttt --> hh:mm:ss.ttt"
+-- with end after start, and for a segment [from, to) seconds every cue overlapping it.
+local function vtt_time(s)
+  local h, m, sec, ms = s:match("^(%d+):(%d%d):(%d%d)%.(%d%d%d)$")
+  if not h then
+    m, sec, ms = s:match("^(%d%d):(%d%d)%.(%d%d%d)$")
+    h = m and 0
+  end
+  if not h then return nil end
+  return tonumber(h) * 3600 + tonumber(m) * 60 + tonumber(sec) + tonumber(ms) / 1000
+end
+function M.parse_vtt(text)
+  local lines = {}
+  for line in (text:gsub("\r\n", "\n") .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+  if not (lines[1] or ""):match("^\239?\187?\191?WEBVTT") then
+    return nil, "does not start with WEBVTT (W3C WebVTT 4.1)"
+  end
+  local v = { cues = {} }
+  local i = 2
+  while i <= #lines and lines[i] ~= "" do
+    local map = lines[i]:match("^X%-TIMESTAMP%-MAP=(.*)$")
+    if map then v.timestamp_map = map end
+    i = i + 1
+  end
+  for n = i, #lines do
+    local a, b = lines[n]:match("^(%S+)%s+%-%->%s+(%S+)")
+    if a then
+      local s, e = vtt_time(a), vtt_time(b)
+      if not s or not e then return nil, format("line %d: malformed cue timing %s", n, lines[n]) end
+      if e <= s then return nil, format("line %d: cue ends before it starts", n) end
+      v.cues[#v.cues + 1] = { start = s, stop = e, line = n }
+    end
+  end
+  return v
+end
+
+function M.check_vtt_file(ctx, P, rel, from, to, segment)
+  local text = read_file(ctx.path(rel))
+  local where = { element = "WebVTT", rule = "the WebVTT file parses",
+                  spec = segment and "RFC 8216 3.5; W3C WebVTT" or "DASH-IF IOP 6.4.5; W3C WebVTT" }
+  if not text then ctx.problem(P, rel, "missing", where); return end
+  ctx.checked.files = ctx.checked.files + 1
+  local v, err = M.parse_vtt(text)
+  if not v then ctx.problem(P, rel, err, where); return end
+  if segment and not v.timestamp_map then
+    ctx.problem(P, rel, "no X-TIMESTAMP-MAP header", { element = "X-TIMESTAMP-MAP",
+      rule = "WebVTT segments map cue time to media time", spec = "RFC 8216 3.5" })
+  end
+  for _, c in ipairs(v.cues) do
+    if from and to and (c.stop <= from + 1e-9 or c.start >= to - 1e-9) then
+      ctx.problem(P, rel, format("line %d: the cue %.3f-%.3f s lies outside the segment " ..
+        "(%.3f-%.3f s)", c.line, c.start, c.stop, from, to), { element = "cue",
+        rule = "a segment holds the cues of its time span", spec = "RFC 8216 3.5" })
+    end
+  end
+  return v
+end
+
+-- A SUBTITLES media playlist: WebVTT segments, no EXT-X-MAP, each covering its EXTINF span.
+local function check_text_playlist(ctx, rel)
+  local P = "media"
+  local text = read_file(ctx.path(rel))
+  if not text then ctx.problem(P, rel, "missing"); return end
+  local pl, perr = M.parse_m3u8(text)
+  if not pl then ctx.problem(P, rel, perr); return end
+  ctx.checked.media_playlists = ctx.checked.media_playlists + 1
+  for _, e in ipairs(pl.errors) do ctx.problem(P, rel, e) end
+  if not pl.endlist then ctx.problem(P, rel, "no EXT-X-ENDLIST (a finished VOD playlist must end with it)") end
+  if #pl.segments == 0 then ctx.problem(P, rel, "lists no segments") end
+  local base, t = dirname(rel), 0
+  for _, s in ipairs(pl.segments) do
+    local srel = join(base, s.uri)
+    ctx.checked.segments = ctx.checked.segments + 1
+    if not srel then
+      ctx.problem(P, rel, format("line %d: segment URI %s is not a local relative path", s.line, s.uri))
+    else
+      M.check_vtt_file(ctx, P, srel, t, t + (s.duration or 0), true)
+    end
+    t = t + (s.duration or 0)
+  end
+end
+
 local function check_master(ctx, renditions)
   local P = "master"
   local rel = "master.m3u8"
@@ -711,12 +660,23 @@ local function check_master(ctx, renditions)
     for _, k in ipairs { "TYPE", "GROUP-ID", "NAME" } do
       if not a[k] then ctx.problem(P, rel, format("line %d: EXT-X-MEDIA without %s", m.line, k)) end
     end
+    if a.TYPE == "SUBTITLES" and a.URI then
+      local prel = join("", a.URI)
+      if not prel then
+        ctx.problem(P, rel, format("line %d: URI %s is not a local relative path", m.line, a.URI))
+      else
+        check_text_playlist(ctx, prel)
+      end
+    end
     if a.TYPE == "AUDIO" and a["GROUP-ID"] then
       local g = groups[a["GROUP-ID"]] or {}
       groups[a["GROUP-ID"]] = g
       if a.URI then
         local mp = playlist(a.URI, m.line)
-        if mp then g[#g + 1] = mp end
+        if mp then
+          g[#g + 1] = mp
+          renditions[mp.dir].channels = tonumber((a.CHANNELS or ""):match("^%d+"))
+        end
       end
     end
   end
@@ -737,6 +697,7 @@ local function check_master(ctx, renditions)
     local bw = tonumber(a.BANDWIDTH)
     if not bw then ctx.problem(P, rel, where .. ": EXT-X-STREAM-INF without a numeric BANDWIDTH") end
     local mp = playlist(v.uri, v.line)
+    if mp then renditions[mp.dir].resolution = a.RESOLUTION end
     local init = mp and mp.init_rel and load_init(ctx, mp.init_rel)
     local codecs = {}
     for c in (a.CODECS or ""):gmatch("[^,%s]+") do codecs[#codecs + 1] = c end
@@ -790,6 +751,7 @@ end
 
 -- Segment checks per rendition: parse, continuity, sync/key, sequence header vs av1C.
 local SEQ_SKIP = {}
+local cmaf_diff
 local function first_diff(a, b, prefix)
   if type(a) ~= type(b) then return prefix end
   if type(a) ~= "table" then return a ~= b and prefix or nil end
@@ -804,6 +766,30 @@ local function first_diff(a, b, prefix)
   end
 end
 M.first_diff = first_diff
+
+-- The sequence header fields a CMAF AV1 track keeps from its sample entry to every sample
+-- (AV1-ISOBMFF section 3, CMAF AV1 track format, with the single sample entry of ISO/IEC
+-- 23000-19 7.3.2.4): profile, still picture, level and tier of operating point 0, the whole
+-- colour configuration, the initial presentation delay and the maximum frame size. Coding
+-- tool flags (enable_*) may differ between the encoders that made a rendition; the
+-- engine's `cmaf` invariant mode is the same rule (DESIGN.md section 3).
+local CMAF_SEQ_FIELDS = { "seq_profile", "still_picture", "color_config",
+                          "max_frame_width_minus_1", "max_frame_height_minus_1",
+                          "initial_display_delay_present_flag" }
+local CMAF_OP_FIELDS = { "seq_level_idx", "seq_tier", "initial_display_delay_minus_1" }
+cmaf_diff = function(a, b)
+  for _, k in ipairs(CMAF_SEQ_FIELDS) do
+    local d = first_diff(a[k], b[k], k)
+    if d then return d end
+  end
+  local oa = a.operating_points and a.operating_points[1] or {}
+  local ob = b.operating_points and b.operating_points[1] or {}
+  for _, k in ipairs(CMAF_OP_FIELDS) do
+    local d = first_diff(oa[k], ob[k], "operating_points[1]." .. k)
+    if d then return d end
+  end
+end
+M.cmaf_diff = cmaf_diff
 
 local function check_segments(ctx, renditions, order)
   local P = "segments"
@@ -830,7 +816,7 @@ local function check_segments(ctx, renditions, order)
               prev_rel:match("[^/]+$"), prev.tfdt + prev.duration, prev.tfdt, prev.duration, seg.tfdt))
           end
           local info = seg.info
-          if info then
+          if info and info.kind == "av1" then
             if init.track_id and info.track_id and info.track_id ~= init.track_id then
               ctx.problem(P, srel, format("track_ID differs from %s (expected %d, got %d)",
                 init_rel, init.track_id, info.track_id))
@@ -857,7 +843,7 @@ local function check_segments(ctx, renditions, order)
               ctx.problem(P, srel, format("in-band sequence header gives another codec string than %s's av1C " ..
                 "(expected %s, got %s)", init_rel, tostring(init.codec), tostring(info.codec_string)))
             elseif init.seq and info.sequence_header then
-              local d = first_diff(init.seq, info.sequence_header, "")
+              local d = cmaf_diff(init.seq, info.sequence_header)
               if d then
                 ctx.problem(P, srel, format("in-band sequence header differs from %s's av1C " ..
                   "configOBUs in %s", init_rel, d))
@@ -885,8 +871,19 @@ local function check_mpd(ctx, renditions)
     ctx.checked.representations = ctx.checked.representations + 1
     local who = format("Representation %s", tostring(r.id))
     local vars = { RepresentationID = r.id, Bandwidth = r.bandwidth }
-    if not r.codecs then ctx.problem(P, rel, who .. ": no codecs attribute") end
-    if not r.initialization or not r.media then
+    if r.content == "text" and r.mime == "text/vtt" then
+      -- A sidecar WebVTT file (DASH-IF IOP 6.4.5): BaseURL names the whole track.
+      local vrel = r.base_url and join("", r.base_url)
+      if not vrel then
+        ctx.problem(P, rel, who .. ": a text/vtt Representation without a relative BaseURL",
+          { element = "BaseURL", rule = "sidecar WebVTT", spec = "DASH-IF IOP 6.4.5" })
+      else
+        M.check_vtt_file(ctx, P, vrel, nil, nil, false)
+      end
+    elseif not r.codecs then ctx.problem(P, rel, who .. ": no codecs attribute") end
+    if r.content == "text" and r.mime == "text/vtt" then
+      -- checked above
+    elseif not r.initialization or not r.media then
       ctx.problem(P, rel, who .. ": no SegmentTemplate with initialization and media")
     elseif not r.timeline then
       ctx.problem(P, rel, who .. ": SegmentTemplate without a SegmentTimeline (validate needs one)")
@@ -945,6 +942,290 @@ local function check_mpd(ctx, renditions)
         renditions[key] = renditions[key] or { dir = key }
         renditions[key].dash_segs = renditions[key].dash_segs or segs
         renditions[key].dash_init = renditions[key].dash_init or irel
+        renditions[key].dash = renditions[key].dash or r
+      end
+    end
+  end
+end
+
+-- Audio segments follow the video's (DASH-IF IOP 3.2, segment alignment across adaptation
+-- sets; ISO/IEC 23000-19 7.3.2): as many segments, each starting within one audio frame of
+-- the video segment with the same number, and none shorter than half the target duration
+-- (the last one absorbs the remainder).
+local function check_audio_alignment(ctx, renditions, order)
+  local P = "segments"
+  local video, audios = nil, {}
+  for _, key in ipairs(order) do
+    local rd = renditions[key]
+    local init_rel = rd.playlist and rd.playlist.init_rel or rd.dash_init
+    local init = init_rel and load_init(ctx, init_rel)
+    local list = rd.playlist and rd.playlist.segs or rd.dash_segs
+    if init and not init.err and list then
+      if init.kind == "av1" and not video then video = { rd = rd, init = init, list = list }
+      elseif init.kind == "audio" then audios[#audios + 1] = { rd = rd, init = init, list = list } end
+    end
+  end
+  if not video then return end
+  -- Presentation times: the media time less the edit list's start (the audio priming).
+  local function starts(x)
+    local out = {}
+    local shift = x.init.edit and x.init.edit.media_time > 0 and x.init.edit.media_time or 0
+    for i, srel in ipairs(x.list) do
+      local seg = load_seg(ctx, srel, x.init)
+      if not seg.tfdt or not x.init.timescale then return nil end
+      out[i] = { t = (seg.tfdt - (i > 1 and shift or 0)) / x.init.timescale,
+                 d = seg.duration / x.init.timescale, rel = srel }
+    end
+    return out
+  end
+  local vs = starts(video)
+  if not vs or #vs == 0 then return end
+  local target = video.rd.playlist and video.rd.playlist.target
+  for _, a in ipairs(audios) do
+    local as = starts(a)
+    if as and #as > 0 then
+      local frame = 1024 / (a.init.timescale or 48000)
+      if #as ~= #vs then
+        ctx.problem(P, a.rd.playlist and a.rd.playlist.rel or a.list[1], format(
+          "%d audio segments for %d video segments in %s (expected one per video segment)",
+          #as, #vs, video.rd.dir), { element = "segment list", rule = "audio segments follow the video's",
+          spec = "DASH-IF IOP 3.2 (segment alignment); ISO/IEC 23000-19 7.3.2" })
+      end
+      for i = 2, math.min(#as, #vs) do
+        local off = math.abs(as[i].t - vs[i].t)
+        if off > frame + 1e-6 then
+          ctx.problem(P, as[i].rel, format("starts %.6f s from %s (expected within one audio " ..
+            "frame, %.6f s)", off, vs[i].rel, frame), { element = "tfdt",
+            rule = "audio segments follow the video's", spec = "DASH-IF IOP 3.2; ISO/IEC 23000-19 7.3.2" })
+        end
+      end
+      -- The last audio segment is judged against the video's last one: when the video
+      -- itself ends with a short segment, the audio follows it.
+      local nominal = math.min(vs[1].d, vs[#vs].d)
+      for i, x in ipairs(as) do
+        if i == #as and #as > 1 and x.d < 0.5 * nominal - 1e-9 then
+          ctx.problem(P, x.rel, format("lasts %.6f s, less than half the %.6f s video segment " ..
+            "(the last segment absorbs the remainder)", x.d, nominal), { element = "trun",
+            rule = "no sliver segment", spec = "DASH-IF IOP 3.2 (segment duration variation); " ..
+            "RFC 8216 4.3.3.1" .. (target and format(" (target %d s)", target) or "") })
+        end
+      end
+    end
+  end
+end
+
+-- `validate --decode`: every rendition decoded by an independent decoder from its init and
+-- its segments in playlist order; what comes out is held against the container and the
+-- manifests, frame for frame.
+local function check_decode(ctx, renditions, order)
+  local P = "decode"
+  for _, key in ipairs(order) do
+    local rd = renditions[key]
+    local list = rd.playlist and rd.playlist.segs or rd.dash_segs
+    local init_rel = rd.playlist and rd.playlist.init_rel or rd.dash_init
+    local init = init_rel and load_init(ctx, init_rel)
+    if list and init and not init.err and (init.kind == "av1" or init.kind == "audio") then
+      local paths = { ctx.path(init_rel) }
+      local present = true
+      for i, srel in ipairs(list) do
+        paths[i + 1] = ctx.path(srel)
+        if not file_size(paths[i + 1]) then present = false end
+      end
+      ctx.checked.decoded = ctx.checked.decoded + 1
+      local res, err = present and ctx.core.decode(paths)
+      if not present then
+        -- a missing segment is reported by the media and mpd checks
+      elseif not res then
+        ctx.problem(P, init_rel, "cannot decode the rendition: " .. tostring(err),
+          { element = "moov", rule = "the rendition decodes from init + segments",
+            spec = "ISO/IEC 23000-19 7.3.1 (CMAF track = header + fragments)" })
+      else
+        local is_video = res.kind == "video"
+        local spec_sample = is_video and "AV1-ISOBMFF 2.4 (a sample is one temporal unit with one shown frame)"
+          or (init.sample_entry == "Opus" and "Opus in ISO BMFF 4.3 / ISO/IEC 23000-19 10.5"
+              or "ISO/IEC 14496-3 / ISO/IEC 23000-19 10.3 (AAC)")
+        ctx.checked.frames = ctx.checked.frames + #res.frames
+        if res.decode_errors > 0 then
+          local fname = res.first_error and res.first_error:match("%(([^)]+)%)")
+          ctx.problem(P, fname and join(rd.dir, fname) or init_rel, format("%s refused %d sample%s; " ..
+            "the first: %s", res.decoder, res.decode_errors, res.decode_errors == 1 and "" or "s",
+            tostring(res.first_error)), { element = "mdat", rule = "every sample decodes", spec = spec_sample })
+        end
+        -- Per segment: as many frames as samples, the frames' timestamps those of the
+        -- samples, each segment continuing the one before.
+        local fi = 1
+        local expect_t
+        local extinf_start
+        local ts = res.timescale
+        for i, srel in ipairs(list) do
+          local f = res.files[i + 1]
+          if f.frames ~= f.samples then
+            ctx.problem(P, srel, format("%d %s decoded from %d samples (expected one per sample)",
+              f.frames, is_video and "pictures" or "audio frames", f.samples),
+              { element = "trun", rule = "every sample decodes to one frame", spec = spec_sample })
+          end
+          local n = 0
+          while res.frames[fi] and res.frames[fi].file == i + 1 do
+            local fr = res.frames[fi]
+            n = n + 1
+            if n == 1 and f.first_dts and fr.pts ~= f.first_dts then
+              ctx.problem(P, srel, format("the first decoded frame has timestamp %d (expected " ..
+                "the tfdt, %d)", fr.pts, f.first_dts), { element = "tfdt",
+                rule = "decoded timestamps are the container's", spec = "ISO/IEC 14496-12 8.8.12" })
+            end
+            if is_video then
+              if init.width and (fr.width ~= init.width or fr.height ~= init.height) then
+                ctx.problem(P, srel, format("frame %d decodes to %dx%d (expected the sample " ..
+                  "entry's %dx%d)", n, fr.width, fr.height, init.width, init.height),
+                  { element = "av01", rule = "pictures have the announced size",
+                    spec = "AV1-ISOBMFF 2.2.4; ISO/IEC 14496-12 12.1.3" })
+                break
+              end
+              if rd.resolution and format("%dx%d", fr.width, fr.height) ~= rd.resolution then
+                ctx.problem(P, srel, format("frame %d decodes to %dx%d (master.m3u8 RESOLUTION=%s)",
+                  n, fr.width, fr.height, rd.resolution), { element = "EXT-X-STREAM-INF RESOLUTION",
+                  rule = "pictures have the announced size", spec = "RFC 8216 4.3.4.2" })
+                break
+              end
+              if rd.dash and rd.dash.width and (fr.width ~= rd.dash.width or fr.height ~= rd.dash.height) then
+                ctx.problem(P, srel, format("frame %d decodes to %dx%d (manifest.mpd %dx%d)", n,
+                  fr.width, fr.height, rd.dash.width, rd.dash.height), { element = "Representation@width/@height",
+                  rule = "pictures have the announced size", spec = "ISO/IEC 23009-1 5.3.7; DASH-IF IOP 3.2.4" })
+                break
+              end
+            end
+            fi = fi + 1
+          end
+          -- The segment's start as the manifests tell it.
+          if f.first_dts and ts and ts > 0 then
+            local t = f.first_dts
+            if expect_t and t ~= expect_t then
+              ctx.problem(P, srel, format("decoding starts at %d, not where the previous segment " ..
+                "ended (%d)", t, expect_t), { element = "tfdt", rule = "segments are continuous",
+                spec = "ISO/IEC 23000-19 7.3.2.2 (tfdt)" })
+            end
+            expect_t = t + f.duration
+            local pl = rd.playlist
+            if pl and pl.extinf[i] then
+              extinf_start = extinf_start or t / ts
+              local decoded_d = f.duration / ts
+              if math.abs(decoded_d - pl.extinf[i]) > 0.001 + 1e-9 then
+                ctx.problem(P, srel, format("the decoded frames last %.6f s, EXTINF says %.6f",
+                  decoded_d, pl.extinf[i]), { element = "EXTINF", rule = "EXTINF is the decoded duration",
+                  spec = "RFC 8216 4.3.2.1" })
+              end
+              local sum = 0
+              for k = 1, i - 1 do sum = sum + pl.extinf[k] end
+              if math.abs(extinf_start + sum - t / ts) > 0.001 + i * 1e-6 then
+                ctx.problem(P, srel, format("the first frame is at %.6f s, the EXTINF sum puts the " ..
+                  "segment at %.6f s", t / ts, extinf_start + sum), { element = "EXTINF",
+                  rule = "playlist time is decoded time", spec = "RFC 8216 3 (media segment timing), 4.3.2.1" })
+              end
+            end
+            local tl = rd.dash and rd.dash.timeline and rd.dash.timeline[i]
+            if tl then
+              local dts = rd.dash.timescale or 1
+              if tl.t * ts ~= t * dts or tl.d * ts ~= f.duration * dts then
+                ctx.problem(P, srel, format("decoded %d + %d (timescale %d), the SegmentTimeline " ..
+                  "says t=%d d=%d (timescale %d)", t, f.duration, ts, tl.t, tl.d, dts),
+                  { element = "SegmentTimeline/S", rule = "the timeline is decoded time",
+                    spec = "ISO/IEC 23009-1 5.3.9.6; DASH-IF IOP 3.2.7" })
+              end
+            end
+          end
+        end
+        if not is_video then
+          local total = 0
+          for i = 2, #res.files do total = total + res.files[i].duration end
+          -- Every frame decodes to its full length; the durations may cut the last one short
+          -- (the end of the stream), never more than one frame's worth.
+          local want = total * (res.sample_rate or 0) / (ts or 1)
+          local last = res.frames[#res.frames]
+          local slack = last and last.nb_samples or 0
+          if res.pcm_samples < want or res.pcm_samples - want >= math.max(slack, 1) then
+            ctx.problem(P, init_rel, format("%d PCM samples decoded, the sample durations add " ..
+              "up to %d", res.pcm_samples, want), { element = "trun",
+              rule = "sample durations are the decoded lengths", spec = spec_sample })
+          end
+          if init.channels and res.channels ~= init.channels then
+            ctx.problem(P, init_rel, format("decodes to %d channels (expected the sample entry's %d)",
+              res.channels, init.channels), { element = init.sample_entry .. " channelcount",
+              rule = "channels as announced", spec = "ISO/IEC 14496-12 12.2.3" })
+          end
+          if rd.channels and res.channels ~= rd.channels then
+            ctx.problem(P, init_rel, format("decodes to %d channels (master.m3u8 CHANNELS=%d)",
+              res.channels, rd.channels), { element = "EXT-X-MEDIA CHANNELS",
+              rule = "channels as announced", spec = "RFC 8216 4.3.4.1" })
+          end
+          if rd.dash and rd.dash.channels and res.channels ~= rd.dash.channels then
+            ctx.problem(P, init_rel, format("decodes to %d channels (manifest.mpd " ..
+              "AudioChannelConfiguration %d)", res.channels, rd.dash.channels),
+              { element = "AudioChannelConfiguration", rule = "channels as announced",
+                spec = "ISO/IEC 23009-1 5.8.4.7; DASH-IF IOP 6.3" })
+          end
+          if rd.dash and rd.dash.sampling_rate and res.sample_rate ~= rd.dash.sampling_rate then
+            ctx.problem(P, init_rel, format("decodes at %d Hz (manifest.mpd audioSamplingRate %d)",
+              res.sample_rate, rd.dash.sampling_rate), { element = "Representation@audioSamplingRate",
+              rule = "sample rate as announced", spec = "ISO/IEC 23009-1 5.3.7" })
+          end
+        end
+      end
+    end
+  end
+end
+
+-- Single-file MP4s (output_mode = "both"): DIR/<rung>.mp4 beside a video rendition holds the
+-- same samples as its segments (count, codec, size), with moov before mdat (fast start);
+-- with --decode, every frame decodes.
+local function check_mp4_files(ctx, renditions, order, decode)
+  local P = "segments"
+  for _, key in ipairs(order) do
+    local rd = renditions[key]
+    local init_rel = rd.playlist and rd.playlist.init_rel or rd.dash_init
+    local list = rd.playlist and rd.playlist.segs or rd.dash_segs
+    local init = init_rel and load_init(ctx, init_rel)
+    local rel = key .. ".mp4"
+    if init and not init.err and init.kind == "av1" and list and file_size(ctx.path(rel)) then
+      ctx.checked.files = ctx.checked.files + 1
+      local where = { element = "moov", rule = "the MP4 holds the rendition's samples",
+                      spec = "ISO/IEC 14496-12 8.6, 8.7" }
+      local info, err = ctx.core.inspect(ctx.path(rel))
+      if not info then
+        ctx.problem(P, rel, "cannot read: " .. tostring(err), where)
+      else
+        local n = 0
+        for _, srel in ipairs(list) do n = n + (load_seg(ctx, srel, init).samples or 0) end
+        if info.format ~= "mp4" then
+          ctx.problem(P, rel, "is not a progressive MP4 (" .. info.format .. ")", where)
+        elseif #info.samples ~= n then
+          ctx.problem(P, rel, format("%d samples, the segments of %s hold %d", #info.samples, key, n), where)
+        end
+        if info.codec_string ~= init.codec or info.width ~= init.width or info.height ~= init.height then
+          ctx.problem(P, rel, format("%s %sx%s, the CMAF track is %s %sx%s", tostring(info.codec_string),
+            tostring(info.width), tostring(info.height), tostring(init.codec), tostring(init.width),
+            tostring(init.height)), where)
+        end
+        local head = read_file(ctx.path(rel)) or ""
+        local moov, mdat = head:find("moov", 1, true), head:find("mdat", 1, true)
+        if not moov or not mdat or moov > mdat then
+          ctx.problem(P, rel, "moov does not come before mdat (not fast start)", { element = "moov",
+            rule = "fast start", spec = "ISO/IEC 14496-12 6.2.3 (box order)" })
+        end
+        if decode then
+          ctx.checked.decoded = ctx.checked.decoded + 1
+          local res, derr = ctx.core.decode({ ctx.path(rel) })
+          if not res then
+            ctx.problem("decode", rel, "cannot decode: " .. tostring(derr), where)
+          else
+            ctx.checked.frames = ctx.checked.frames + #res.frames
+            if res.decode_errors > 0 or #res.frames ~= #info.samples then
+              ctx.problem("decode", rel, format("%d pictures from %d samples, %d refused (%s)",
+                #res.frames, #info.samples, res.decode_errors, tostring(res.first_error)),
+                { element = "mdat", rule = "every sample decodes to one frame",
+                  spec = "AV1-ISOBMFF 2.4" })
+            end
+          end
+        end
       end
     end
   end
@@ -966,7 +1247,9 @@ local function check_report(ctx)
   local P = "report"
   local rel = "report.json"
   local text = read_file(ctx.path(rel))
-  if not text then ctx.problem(P, rel, "missing"); return end
+  -- report.json is written by `cmafeng run`; a program embedding the engine through the C
+  -- API (examples/embed.c) writes the media and manifests only.
+  if not text then ctx.checked.report_absent = true; return end
   local rep, err = json.decode(text)
   if not rep then ctx.problem(P, rel, "does not parse as JSON: " .. tostring(err)); return end
   if type(rep) ~= "table" then ctx.problem(P, rel, "is not a JSON object"); return end
@@ -998,7 +1281,8 @@ local function check_report(ctx)
   end
 end
 
-function M.run(dir)
+function M.run(dir, opts)
+  opts = opts or {}
   dir = dir:gsub("(.)/+$", "%1")
   local present = false
   for _, f in ipairs { "master.m3u8", "manifest.mpd", "report.json" } do
@@ -1029,12 +1313,17 @@ function M.run(dir)
     end
   end
   check_segments(ctx, renditions, order)
+  check_audio_alignment(ctx, renditions, order)
+  check_mp4_files(ctx, renditions, order, opts.decode)
   check_report(ctx)
+  if opts.decode then check_decode(ctx, renditions, order) end
   local counts = {}
   for _, p in ipairs(ctx.problems) do counts[p.check] = (counts[p.check] or 0) + 1 end
   local groups, sorted = {}, {}
   for gi, c in ipairs(CHECKS) do
-    groups[#groups + 1] = { name = c.name, key = c.key, problems = counts[c.key] or 0 }
+    if c.key ~= "decode" or opts.decode then
+      groups[#groups + 1] = { name = c.name, key = c.key, problems = counts[c.key] or 0 }
+    end
     for i, p in ipairs(ctx.problems) do
       if p.check == c.key then sorted[#sorted + 1] = { gi, i, p } end
     end
@@ -1053,14 +1342,16 @@ function M.text(res)
     media = format("%d playlists, %d segment references", c.media_playlists, c.segments),
     segments = format("%d renditions", c.renditions),
     mpd = format("%d representations", c.representations),
-    report = "segment counts",
+    report = c.report_absent and "absent: written by cmafeng run only" or "segment counts",
+    decode = format("%d renditions, %d frames decoded", c.decoded, c.frames),
   }
   for _, g in ipairs(res.groups) do
     out[#out + 1] = format("%-16s %s (%s)", g.name, g.problems == 0 and "ok"
       or format("%d problem%s", g.problems, g.problems == 1 and "" or "s"), what[g.key])
   end
   for _, p in ipairs(res.problems) do
-    out[#out + 1] = format("%s/%s: %s", res.dir, p.file, p.message)
+    out[#out + 1] = format("%s/%s: %s [%s; %s; %s]", res.dir, p.file, p.message,
+      p.element or "-", p.rule or "-", p.spec or "-")
   end
   out[#out + 1] = res.ok and format("%s: ok", res.dir)
     or format("%s: %d problem%s", res.dir, #res.problems, #res.problems == 1 and "" or "s")
@@ -1070,7 +1361,8 @@ end
 function M.json(res)
   local problems = {}
   for i, p in ipairs(res.problems) do
-    problems[i] = { file = res.dir .. "/" .. p.file, message = p.message, check = p.check }
+    problems[i] = { file = res.dir .. "/" .. p.file, message = p.message, check = p.check,
+                    element = p.element, rule = p.rule, spec = p.spec }
   end
   return json.encode({ ok = res.ok, dir = res.dir, problems = json.array(problems),
                        checked = json.object(res.checked) })

@@ -361,6 +361,206 @@ static void test_not_av1(void **state)
     cme_buf_free(&t);
 }
 
+/* ---- tracks other than AV1 -------------------------------------------------------- */
+
+/* The muxer's AAC init segment and one media segment, read back through the same reader:
+ * kind, sample entry, codecs string, channels, rate, edit list and every sample. */
+static void test_audio_track(void **state)
+{
+    (void)state;
+    static const uint8_t asc[] = { 0x11, 0x90 }; /* AAC-LC, 48 kHz, 2 channels */
+    CmeAudioTrack t = { .track_id = 1,
+                        .sample_rate = 48000,
+                        .channels = 2,
+                        .asc = asc,
+                        .asc_size = sizeof(asc),
+                        .avg_bitrate = 128000,
+                        .language = "fra",
+                        .priming = 1024 };
+    CmeBuf init = { 0 }, seg = { 0 }, all = { 0 };
+    assert_int_equal(cme_mux_write_init_audio(&init, &t), 0);
+    CmeSample s[3] = { { 300, 1024, 1 }, { 310, 1024, 1 }, { 200, 512, 1 } };
+    uint8_t payload[810];
+    memset(payload, 0x21, sizeof(payload));
+    CmeSegmentInfo si = { .track_id = 1, .sequence_number = 2, .base_decode_time = 96000 };
+    assert_int_equal(cme_mux_write_segment(&seg, &si, s, 3, payload, sizeof(payload)), 0);
+
+    CmeInspect *pi = expect_ok(init.data, init.size, "init.mp4");
+    assert_int_equal(pi->format, CME_INSPECT_INIT);
+    assert_int_equal(pi->kind, CME_INSPECT_KIND_AUDIO);
+    assert_string_equal(pi->sample_entry, "mp4a");
+    assert_string_equal(pi->handler, "soun");
+    assert_string_equal(pi->codec_string, "mp4a.40.2");
+    assert_int_equal(pi->channels, 2);
+    assert_int_equal(pi->sample_rate, 48000);
+    assert_int_equal(pi->timescale, 48000);
+    assert_int_equal(pi->codec_config_size, 2);
+    assert_memory_equal(pi->codec_config, asc, 2);
+    assert_true(pi->has_edit);
+    assert_int_equal(pi->edit_media_time, 1024);
+    assert_int_equal(pi->nb_samples, 0);
+    cme_inspect_free(&pi);
+
+    cme__buf_append(&all, init.data, init.size);
+    cme__buf_append(&all, seg.data, seg.size);
+    pi = expect_ok(all.data, all.size, "x.mp4");
+    assert_int_equal(pi->format, CME_INSPECT_FMP4);
+    assert_int_equal(pi->kind, CME_INSPECT_KIND_AUDIO);
+    assert_int_equal(pi->nb_samples, 3);
+    uint64_t dts = 96000;
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(pi->samples[i].size, s[i].size);
+        assert_int_equal(pi->samples[i].duration, s[i].duration);
+        assert_int_equal(pi->samples[i].dts, dts);
+        assert_int_equal(pi->samples[i].frame_type, -1);
+        dts += s[i].duration;
+    }
+    cme_inspect_free(&pi);
+    cme_buf_free(&init);
+    cme_buf_free(&seg);
+    cme_buf_free(&all);
+}
+
+/* The muxer's Opus init segment (5.1, mapping family 1) read back: the dOps it wrote from
+ * the OpusHead, big-endian, and the edit list trimming the pre-skip. */
+static void test_opus_init_roundtrip(void **state)
+{
+    (void)state;
+    static const uint8_t head[] = { 'O', 'p',  'u',  's',  'H',  'e', 'a', 'd', 1,
+                                    6,   0x38, 0x01, 0x80, 0xbb, 0,   0,   0,   0,
+                                    1,   4,    2,    0,    4,    1,   2,   3,   5 };
+    static const uint8_t dops[] = { 0, 6, 0x01, 0x38, 0, 0, 0xbb, 0x80, 0, 0,
+                                    1, 4, 2,    0,    4, 1, 2,    3,    5 };
+    CmeAudioTrack t = { .codec = CME_AUDIO_OPUS,
+                        .track_id = 1,
+                        .sample_rate = 48000,
+                        .channels = 6,
+                        .asc = head,
+                        .asc_size = sizeof(head),
+                        .priming = 312 };
+    CmeBuf init = { 0 };
+    assert_int_equal(cme_mux_write_init_audio(&init, &t), 0);
+    CmeInspect *pi = expect_ok(init.data, init.size, "init.mp4");
+    assert_int_equal(pi->kind, CME_INSPECT_KIND_AUDIO);
+    assert_string_equal(pi->sample_entry, "Opus");
+    assert_string_equal(pi->codec_string, "opus");
+    assert_int_equal(pi->channels, 6);
+    assert_int_equal(pi->sample_rate, 48000);
+    assert_int_equal(pi->codec_config_size, sizeof(dops));
+    assert_memory_equal(pi->codec_config, dops, sizeof(dops));
+    assert_int_equal(pi->edit_media_time, 312);
+    cme_inspect_free(&pi);
+    cme_buf_free(&init);
+    /* Not an OpusHead, a channel count the track does not have, a table cut short. */
+    uint8_t bad[sizeof(head)];
+    memcpy(bad, head, sizeof(head));
+    bad[0] = 'X';
+    t.asc = bad;
+    assert_int_equal(cme_mux_write_init_audio(&init, &t), CME_EINVAL);
+    t.asc = head;
+    t.channels = 2;
+    assert_int_equal(cme_mux_write_init_audio(&init, &t), CME_EINVAL);
+    t.channels = 6;
+    t.asc_size = sizeof(head) - 1;
+    assert_int_equal(cme_mux_write_init_audio(&init, &t), CME_EINVAL);
+    cme_buf_free(&init);
+}
+
+/* A hand-made moov with one sound track whose sample entry is given, with child box
+ * `child` (type and body) inside the AudioSampleEntry. */
+static void put_audio_moov(CmeBuf *b, const char *entry, const char *child, const uint8_t *body,
+                           size_t body_size)
+{
+    put_ftyp(b);
+    size_t moov = cme__box_begin(b, "moov");
+    size_t trak = cme__box_begin(b, "trak");
+    size_t mdia = cme__box_begin(b, "mdia");
+    size_t mdhd = cme__fullbox_begin(b, "mdhd", 0, 0);
+    cme__buf_zeros(b, 8);
+    cme__buf_be32(b, 48000);
+    cme__buf_zeros(b, 8);
+    cme__box_end(b, mdhd);
+    size_t hdlr = cme__fullbox_begin(b, "hdlr", 0, 0);
+    cme__buf_be32(b, 0);
+    cme__buf_fourcc(b, "soun");
+    cme__buf_zeros(b, 13);
+    cme__box_end(b, hdlr);
+    size_t minf = cme__box_begin(b, "minf");
+    size_t stbl = cme__box_begin(b, "stbl");
+    size_t stsd = cme__fullbox_begin(b, "stsd", 0, 0);
+    cme__buf_be32(b, 1);
+    size_t e = cme__box_begin(b, entry);
+    cme__buf_zeros(b, 6);
+    cme__buf_be16(b, 1);
+    cme__buf_zeros(b, 8);
+    cme__buf_be16(b, 6); /* channelcount */
+    cme__buf_be16(b, 16);
+    cme__buf_zeros(b, 4);
+    cme__buf_be32(b, 48000u << 16);
+    size_t c = cme__box_begin(b, child);
+    cme__buf_append(b, body, body_size);
+    cme__box_end(b, c);
+    cme__box_end(b, e);
+    cme__box_end(b, stsd);
+    cme__box_end(b, stbl);
+    cme__box_end(b, minf);
+    cme__box_end(b, mdia);
+    cme__box_end(b, trak);
+    cme__box_end(b, moov);
+}
+
+static void test_opus_track(void **state)
+{
+    (void)state;
+    /* dOps: version 0, 6 channels, pre-skip 312, 48 kHz, gain 0, family 1, 4 streams,
+     * 2 coupled, the 5.1 Vorbis order mapping. */
+    static const uint8_t dops[] = { 0, 6, 0x01, 0x38, 0, 0, 0xbb, 0x80, 0, 0,
+                                    1, 4, 2,    0,    4, 1, 2,    3,    5 };
+    CmeBuf b = { 0 };
+    put_audio_moov(&b, "Opus", "dOps", dops, sizeof(dops));
+    CmeInspect *pi = expect_ok(b.data, b.size, "init.mp4");
+    assert_int_equal(pi->kind, CME_INSPECT_KIND_AUDIO);
+    assert_string_equal(pi->codec_string, "opus");
+    assert_int_equal(pi->channels, 6);
+    assert_int_equal(pi->codec_config_size, sizeof(dops));
+    assert_memory_equal(pi->codec_config, dops, sizeof(dops));
+    cme_inspect_free(&pi);
+    cme_buf_free(&b);
+
+    /* A mapping table cut short, and a version that is not 0, are named. */
+    put_audio_moov(&b, "Opus", "dOps", dops, sizeof(dops) - 2);
+    expect_fail(&b, CME_EBITSTREAM, "moov/trak/mdia/minf/stbl/stsd/Opus/dOps: ChannelMappingTable");
+    cme_buf_free(&b);
+    uint8_t v1[sizeof(dops)];
+    memcpy(v1, dops, sizeof(dops));
+    v1[0] = 1;
+    put_audio_moov(&b, "Opus", "dOps", v1, sizeof(v1));
+    expect_fail(&b, CME_EBITSTREAM, "dOps: Version: 1");
+    cme_buf_free(&b);
+}
+
+static void test_esds_errors(void **state)
+{
+    (void)state;
+    /* FullBox header, ES_Descriptor of 100 bytes in a 10-byte box. */
+    static const uint8_t big[] = { 0, 0, 0, 0, 3, 100, 0, 1, 0, 4 };
+    CmeBuf b = { 0 };
+    put_audio_moov(&b, "mp4a", "esds", big, sizeof(big));
+    expect_fail(&b, CME_EBITSTREAM, "stsd/mp4a/esds: ES_Descriptor: size 100 exceeds the box");
+    cme_buf_free(&b);
+    /* AAC (OTI 0x40) without its AudioSpecificConfig. */
+    static const uint8_t nodsi[] = { 0,    0, 0, 0, 3, 18, 0, 1, 0, 4, 13, 0x40,
+                                     0x15, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0,  0 };
+    put_audio_moov(&b, "mp4a", "esds", nodsi, sizeof(nodsi));
+    expect_fail(&b, CME_EBITSTREAM, "without a 2-byte AudioSpecificConfig");
+    cme_buf_free(&b);
+    /* A wrong tag where the DecoderConfigDescriptor belongs. */
+    static const uint8_t tag[] = { 0, 0, 0, 0, 3, 5, 0, 1, 0, 6, 0 };
+    put_audio_moov(&b, "mp4a", "esds", tag, sizeof(tag));
+    expect_fail(&b, CME_EBITSTREAM, "DecoderConfigDescriptor: tag 6, expected 4");
+    cme_buf_free(&b);
+}
+
 /* ---- the muxer's output read back ------------------------------------------------- */
 
 static void mux_fixture(const char *name, CmeBuf *init, CmeBuf *seg, Tus *t, CmeAv1SeqHdr *seq)
@@ -635,6 +835,10 @@ int main(void)
         cmocka_unit_test(test_trun_sample_outside),
         cmocka_unit_test(test_trun_all_flags),
         cmocka_unit_test(test_not_av1),
+        cmocka_unit_test(test_audio_track),
+        cmocka_unit_test(test_opus_track),
+        cmocka_unit_test(test_opus_init_roundtrip),
+        cmocka_unit_test(test_esds_errors),
         cmocka_unit_test(test_mux_roundtrip),
         cmocka_unit_test(test_av1c_differs),
         cmocka_unit_test(test_obu_stream),

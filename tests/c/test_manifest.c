@@ -12,6 +12,7 @@
 /* clang-format off */
 #define _POSIX_C_SOURCE 200809L
 
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +24,7 @@
 #include <cmocka.h>
 
 #include "cmafeng/mux.h"
+#include "core/buf.h"
 #include "mux/manifest.h"
 
 #ifndef CME_SOURCE_DIR
@@ -406,17 +408,94 @@ static void test_av_variants(void **state)
     cme_buf_free(&b);
 }
 
+/* Three audio renditions: English AAC (default), French AAC, English Opus 5.1. HLS: one
+ * group, one EXT-X-MEDIA each with its own NAME and LANGUAGE, DEFAULT=YES only on the
+ * default, every distinct codec in each variant's CODECS and the largest audio rates added.
+ * DASH: one AdaptationSet per language and codec family, lang on each, Role main on the
+ * default's, Label when one is given. */
+static void test_multi_audio(void **state)
+{
+    (void)state;
+    CmeRendition r[3], m[5];
+    av_ladder(r);
+    m[0] = r[0];
+    m[1] = r[2];
+    m[2] = r[1];
+    m[2].name = "audio_fr";
+    m[2].language = "fr";
+    m[2].label = "Francais";
+    m[3] = r[1];
+    m[3].name = "audio_en";
+    m[3].language = "en";
+    m[3].is_default = 1;
+    m[3].avg_bandwidth = 1;
+    m[4] = r[1];
+    m[4].name = "audio_en_opus";
+    m[4].language = "en";
+    m[4].codecs = "opus";
+    m[4].channels = 6;
+    m[4].peak_bandwidth = r[1].peak_bandwidth + 1000;
+    CmeBuf b = { 0 };
+    assert_int_equal(cme_hls_write_master(&b, m, 5), 0);
+    assert_int_equal(cme__buf_status(&b), 0);
+    cme__buf_append(&b, "", 1);
+    const char *t = (const char *)b.data;
+    assert_non_null(strstr(t, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"Francais\","
+                              "LANGUAGE=\"fr\",DEFAULT=NO,AUTOSELECT=YES,CHANNELS=\"2\","
+                              "URI=\"audio_fr/index.m3u8\"\n"));
+    /* Two renditions share "en": each is named by its directory instead. */
+    assert_non_null(strstr(t, "NAME=\"audio_en\",LANGUAGE=\"en\",DEFAULT=YES,AUTOSELECT=YES"));
+    assert_non_null(strstr(t, "NAME=\"audio_en_opus\",LANGUAGE=\"en\",DEFAULT=NO,AUTOSELECT=YES,"
+                              "CHANNELS=\"6\""));
+    assert_null(strstr(strstr(t, "DEFAULT=YES") + 1, "DEFAULT=YES"));
+    char want[160];
+    snprintf(want, sizeof(want), "BANDWIDTH=%" PRIu64 ",",
+             m[0].peak_bandwidth + m[4].peak_bandwidth);
+    assert_non_null(strstr(t, want));
+    assert_non_null(strstr(t, "CODECS=\"av01.0.05M.08,mp4a.40.2,opus\""));
+    cme_buf_free(&b);
+
+    assert_int_equal(cme_dash_write_mpd(&b, m, 5), 0);
+    cme__buf_append(&b, "", 1);
+    t = (const char *)b.data;
+    const char *fr = strstr(t, "<AdaptationSet id=\"1\" contentType=\"audio\" "
+                               "mimeType=\"audio/mp4\" lang=\"fr\"");
+    const char *en = strstr(t, "<AdaptationSet id=\"2\" contentType=\"audio\" "
+                               "mimeType=\"audio/mp4\" lang=\"en\"");
+    const char *opus = strstr(t, "<AdaptationSet id=\"3\" contentType=\"audio\" "
+                                 "mimeType=\"audio/mp4\" lang=\"en\"");
+    assert_non_null(fr);
+    assert_non_null(en);
+    assert_non_null(opus);
+    assert_true(fr < en && en < opus);
+    assert_non_null(strstr(fr, "<Label>Francais</Label>"));
+    /* Role main only in the default's set, after the Label the schema puts first. */
+    const char *role = strstr(t, "value=\"main\"");
+    assert_non_null(role);
+    assert_true(role > en && role < opus);
+    assert_null(strstr(role + 1, "value=\"main\""));
+    assert_non_null(strstr(opus, "codecs=\"opus\""));
+    assert_non_null(strstr(opus, "audio_channel_configuration:2011\" value=\"6\""));
+    cme_buf_free(&b);
+}
+
 static void test_av_invalid(void **state)
 {
     (void)state;
     CmeRendition r[3], bad[3];
     av_ladder(r);
     CmeBuf b = { 0 };
-    /* Two audio renditions: only one audio rendition is supported. */
+    /* Two audio renditions both marked default, or sharing a label (HLS NAME). */
     memcpy(bad, r, sizeof(bad));
     bad[2] = bad[1];
     bad[2].name = "audio2";
+    bad[1].is_default = bad[2].is_default = 1;
     assert_int_equal(cme_hls_write_master(&b, bad, 3), CME_EINVAL);
+    assert_int_equal(cme_dash_write_mpd(&b, bad, 3), CME_EINVAL);
+    bad[2].is_default = 0;
+    bad[1].label = bad[2].label = "Main";
+    assert_int_equal(cme_hls_write_master(&b, bad, 3), CME_EINVAL);
+    bad[2].label = "Bad \"quote\"";
     assert_int_equal(cme_dash_write_mpd(&b, bad, 3), CME_EINVAL);
     /* An audio rendition alone has no variant to belong to in HLS. */
     assert_int_equal(cme_hls_write_master(&b, &r[1], 1), CME_EINVAL);
@@ -456,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_golden_av_media),
         cmocka_unit_test(test_golden_av_mpd),
         cmocka_unit_test(test_av_variants),
+        cmocka_unit_test(test_multi_audio),
         cmocka_unit_test(test_av_invalid),
         cmocka_unit_test(test_video_range),
     };

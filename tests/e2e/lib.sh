@@ -79,6 +79,64 @@ LUA
   else not_ok "$2: chunks not settled: $out"; fi
 }
 
+# validate_decode DIR: `cmafeng validate DIR --decode` (manifests against files, and every
+# rendition decoded by libdav1d / libavcodec frame for frame) must exit 0; its findings are
+# shown otherwise.
+validate_decode() {
+  local rc=0
+  "$CMAFENG" validate --decode "$1" >"$WORK/validate_decode.out" 2>&1 || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    ok "validate --decode $(basename "$1"): clean ($(grep '^decode ' "$WORK/validate_decode.out" | sed 's/  */ /g'))"
+  else
+    sed 's/^/  | /' "$WORK/validate_decode.out"
+    not_ok "validate --decode $(basename "$1") exits 0 (got $rc)"
+  fi
+}
+
+# players_modules: the npm packages of tests/players (players, playwright-core, mp4box.js),
+# pinned by package-lock.json; installed once, and again whenever the lock file changes.
+players_modules() {
+  local players=$SRC_DIR/tests/players
+  for tool in node npm; do
+    command -v "$tool" >/dev/null ||
+      { echo "FATAL: $tool is required (make deps installs nodejs and npm)"; exit 1; }
+  done
+  if [ ! -f "$players/node_modules/.package-lock.json" ] ||
+    [ "$players/package-lock.json" -nt "$players/node_modules/.package-lock.json" ]; then
+    echo "# npm ci in $players"
+    (cd "$players" && npm ci --no-audit --no-fund >"$WORK/npm.log" 2>&1) ||
+      { cat "$WORK/npm.log"; echo "FATAL: npm ci failed in $players"; exit 1; }
+  fi
+}
+
+# interop DIR: mp4box.js and MediaInfo read every init and media segment of DIR (each
+# segment with its init) and report the codecs string, size or channels and rate, sample
+# count, duration and sample bytes that `cmafeng inspect` reports (tests/players/interop.mjs);
+# a disagreement fails with every reading shown.
+interop() {
+  command -v mediainfo >/dev/null ||
+    { echo "FATAL: mediainfo is required (make deps installs it)"; exit 1; }
+  players_modules
+  local rc=0
+  mkdir -p "$WORK/interop"
+  node "$SRC_DIR/tests/players/interop.mjs" --cmafeng "$CMAFENG" --media "$1" \
+    --work "$WORK/interop" >"$WORK/interop.log" 2>&1 || rc=$?
+  local n
+  n=$(grep -c '^ok - ' "$WORK/interop.log" || true)
+  if [ "$rc" -eq 0 ] && [ "$n" -gt 0 ]; then
+    ok "interop $(basename "$1"): cmafeng inspect, mp4box.js and MediaInfo agree on $n files"
+  else
+    grep -v '^ok - ' "$WORK/interop.log" | sed 's/^/  | /'
+    not_ok "interop $(basename "$1"): the three readers agree on every file (exit $rc)"
+  fi
+}
+
+# check_output DIR: validate --decode and the interop check.
+check_output() {
+  validate_decode "$1"
+  interop "$1"
+}
+
 finish() {
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]

@@ -51,7 +51,7 @@ complete() { # NAME: 8 segments, every frame decodes, every chunk settled
   decoded=$(dav1d_frames "$WORK/$1.mp4")
   check "$1: dav1d decodes all 100 frames (got $decoded)" test "$decoded" -eq 100
   assert_chunks_settled "$WORK/$1/report.json" "$1"
-  check "$1: validate passes" "$CMAFENG" validate "$WORK/$1"
+  validate_decode "$WORK/$1"
 }
 
 # 1. A send failure once: retried on the same device, which then succeeds.
@@ -102,11 +102,14 @@ check "stall: segment 2 was written once, by the retry" \
   "$(count_events "$WORK/stall.jsonl" segment '"attempts":2')" -ge 1
 complete stall
 
-# 5. Garbage instead of a temporal unit: a malformed bitstream fails the attempt.
-job garbage '{ backend = "fault", id = "f", sessions = 4, threads = 1, options = "garbage@4" }'
+# 5. Garbage instead of a temporal unit: a malformed bitstream fails the attempt. One
+# instance, and an early segment: its packets come back while later chunks still encode.
+# (A failure found while the last open instance of a rung drains at the very end cannot be
+# retried on SVT-AV1, which opens no encoder mid-job: the job then fails, naming it.)
+job garbage '{ backend = "fault", id = "f", sessions = 1, threads = 1, options = "garbage@2" }'
 check "garbage: exit 0 (got $RC)" test "$RC" -eq 0
-check "garbage: segment 4 failed with reason bitstream" \
-  has_event "$WORK/garbage.jsonl" chunk_failed '"index":4,' '"reason":"bitstream"'
+check "garbage: segment 2 failed with reason bitstream" \
+  has_event "$WORK/garbage.jsonl" chunk_failed '"index":2,' '"reason":"bitstream"'
 complete garbage
 
 # 6. An encoder that fails returning a packet breaks its instance: its chunks go to the

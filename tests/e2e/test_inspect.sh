@@ -94,6 +94,11 @@ if "$CMAFENG" run "$SRC_DIR/recipes/small_test.lua" -o "$OUT" -- "$WORK/src.mkv"
     test "$(jnum fragments <"$WORK/rendition.mp4.json")" -eq "$nseg"
   check "rendition.mp4: every in-band sequence header matches av1C" \
     test "$(grep -c in_band_sequence_header_differs "$WORK/rendition.mp4.json")" -eq 0
+  # A source without audio gives a video-only ladder: no audio rendition anywhere.
+  check "no audio rendition for a source without audio" \
+    test ! -e "$OUT/audio" -a -z "$(grep -l 'TYPE=AUDIO' "$OUT/master.m3u8")" \
+      -a -z "$(grep -l 'contentType="audio"' "$OUT/manifest.mpd")"
+  check_output "$OUT"
 else
   cat "$WORK/run.err"
   not_ok "cmafeng run exits 0"

@@ -13,7 +13,7 @@ refused() { # NAME PATTERN RECIPE-TEXT [OUTPUT]
   local rc=$?
   set -e
   check "$name: exit 2 (got $rc)" test "$rc" -eq 2
-  check "$name: names the recipe: $pat" grep -q "^cmafeng: $WORK/$name.lua: .*$pat" "$WORK/$name.err" ||
+  check "$name: names the recipe: $pat" grep -q "^cmafeng: $WORK/$name.lua:\([0-9]*:\)\? .*$pat" "$WORK/$name.err" ||
     cat "$WORK/$name.err"
   check "$name: no internal error" test -z "$(grep -i 'internal error\|traceback' "$WORK/$name.err")"
   check "$name: nothing written" test ! -e "$out"

@@ -27,5 +27,11 @@ for seg in "$OUT"/360p/seg_*.m4s; do
   [ "$n" = 25 ] || { echo "  $seg: $n frames"; bad=1; }
 done
 check "every segment written is complete (25 frames each)" test "$bad" -eq 0
+# validate --decode on the interrupted output: no manifests were written, and it says so.
+rc=0; "$CMAFENG" validate --decode "$OUT" >"$WORK/v.out" 2>&1 || rc=$?
+check "validate --decode on the interrupted output exits 1 (got $rc)" test "$rc" -eq 1
+check "and names the missing manifests" grep -q 'master\.m3u8: .*missing' "$WORK/v.out"
+# The segments it did write read alike in cmafeng inspect, mp4box.js and MediaInfo.
+interop "$OUT"
 
 finish

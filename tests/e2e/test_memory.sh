@@ -21,6 +21,7 @@ for d in 4 16; do
   rss[$d]=$(tail -n 1 "$WORK/rss$d")
   check "$d s: all $((d * 5 / 2)) segments written (10 frames each)" \
     test "$(ls "$WORK/out$d"/72p/seg_*.m4s | wc -l)" -eq $((d * 5 / 2))
+  check_output "$WORK/out$d"
 done
 echo "# peak RSS: 4 s ${rss[4]} KB, 16 s ${rss[16]} KB"
 check "peak RSS for 16 s (${rss[16]} KB) within 30 MB of 4 s (${rss[4]} KB)" \

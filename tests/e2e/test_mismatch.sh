@@ -66,6 +66,7 @@ for run in 1 2; do
   check "run $run: CODECS level is cpu-a's (got $level)" test "$level" = 00
   decodes_all "$OUT" 180p "run $run"
   assert_chunks_settled "$OUT/report.json" "run $run"
+  check_output "$OUT"
 done
 
 # 2. A mid-stream change of sequence header. cpu-slow waits 2 s before its first frame, so

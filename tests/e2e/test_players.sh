@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Real players: a 6 s 640x360 clip (with a sine audio track in the source) is encoded to a
+# Real players: a 6 s 640x360 clip (with a sine audio track and English SubRip subtitles in
+# the source, which become a WebVTT rendition: Shaka Player must show the cue) is encoded to a
 # 2-rung ladder with 2 s segments, and the HLS and DASH output is played in headless Debian
 # Chromium by Shaka Player (HLS and DASH), hls.js (HLS) and dash.js (DASH), driven by
 # tests/players/run_players.mjs (playwright-core, a static server on 127.0.0.1). Each player
@@ -9,26 +10,20 @@ source "$(dirname "$0")/lib.sh"
 
 PLAYERS=$SRC_DIR/tests/players
 CHROMIUM=${CME_CHROMIUM:-/usr/bin/chromium}
-for tool in node npm; do
-  command -v "$tool" >/dev/null ||
-    { echo "FATAL: $tool is required for the player tests (make deps installs nodejs and npm)"; exit 1; }
-done
 [ -x "$CHROMIUM" ] ||
   { echo "FATAL: $CHROMIUM is required for the player tests (make deps installs Debian's chromium)"; exit 1; }
 
-# The players and playwright-core, pinned by package-lock.json; installed once, and again
-# whenever the lock file changes. The browser is Debian's: nothing downloads one.
-if [ ! -f "$PLAYERS/node_modules/.package-lock.json" ] ||
-  [ "$PLAYERS/package-lock.json" -nt "$PLAYERS/node_modules/.package-lock.json" ]; then
-  echo "# npm ci in $PLAYERS"
-  (cd "$PLAYERS" && npm ci --no-audit --no-fund >"$WORK/npm.log" 2>&1) ||
-    { cat "$WORK/npm.log"; echo "FATAL: npm ci failed in $PLAYERS"; exit 1; }
-fi
+# The players and playwright-core (lib.sh players_modules). The browser is Debian's:
+# nothing downloads one.
+players_modules
 
 SRC=$WORK/src.mkv
+# English subtitles (SubRip) beside the audio: Shaka Player must show their cue.
+printf '1\n00:00:00,300 --> 00:00:04,500\nHello from cmafeng\n' >"$WORK/en.srt"
 ffmpeg -v error -y -f lavfi -i "testsrc2=s=640x360:r=25:d=6,noise=alls=20:allf=t" \
-  -f lavfi -i "sine=frequency=440:duration=6" -c:v libx264 -preset ultrafast -crf 20 \
-  -pix_fmt yuv420p -c:a aac -shortest "$SRC"
+  -f lavfi -i "sine=frequency=440:duration=6" -i "$WORK/en.srt" -map 0 -map 1 -map 2 \
+  -c:v libx264 -preset ultrafast -crf 20 -pix_fmt yuv420p -c:a aac -c:s srt \
+  -metadata:s:s:0 language=eng "$SRC"
 OUT=$WORK/out
 "$CMAFENG" run "$PLAYERS/players_test.lua" -o "$OUT" -- "$SRC" 2>"$WORK/stderr" ||
   { cat "$WORK/stderr"; not_ok "cmafeng run exits 0"; finish; exit 1; }
@@ -42,7 +37,7 @@ if grep -q 'TYPE=AUDIO' "$OUT/master.m3u8"; then
 fi
 
 set +e
-node "$PLAYERS/run_players.mjs" --media "$OUT" --sizes "$SIZES" \
+node "$PLAYERS/run_players.mjs" --media "$OUT" --sizes "$SIZES" --cue "Hello from cmafeng" \
   --timeout "${CME_PLAYER_TIMEOUT_S:-30}" >"$WORK/players.log" 2>&1
 rc=$?
 set -e
@@ -59,5 +54,7 @@ if [ "$rc" -ne 0 ] && ! grep -q '^not ok - ' "$WORK/players.log"; then
 fi
 check "all 4 player runs reported (Shaka HLS + DASH, hls.js, dash.js)" \
   test "$(grep -cE '^(ok|not ok) - (Shaka Player (HLS|DASH)|hls\.js HLS|dash\.js DASH):' "$WORK/players.log")" -eq 4
+
+check_output "$OUT"
 
 finish

@@ -44,4 +44,6 @@ check "ffprobe decodes all 250 frames (got $frames)" test "$frames" -eq 250
 decoded=$(dav1d_frames "$WORK/r.mp4")
 check "dav1d decodes all 250 frames (got $decoded)" test "$decoded" -eq 250
 
+check_output "$OUT"
+
 finish

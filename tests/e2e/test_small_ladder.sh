@@ -123,4 +123,6 @@ check "ffprobe opens the HLS multivariant playlist" \
 check "ffprobe opens the DASH manifest" \
   ffprobe -v error -show_entries stream=codec_name -of csv=p=0 -o /dev/null "$OUT/manifest.mpd"
 
+check_output "$OUT"
+
 finish

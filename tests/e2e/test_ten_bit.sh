@@ -35,4 +35,6 @@ for spec in 180p:yuv420p10le:10 90p:yuv420p:08; do
 done
 check "10-bit y4m from dav1d is 10-bit" grep -q "C420p10" <(head -c 100 "$WORK/180p.y4m")
 
+check_output "$OUT"
+
 finish

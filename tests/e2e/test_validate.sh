@@ -66,6 +66,30 @@ validate_case swapped 1 \
   'swapped/180p/seg_00002\.m4s: tfdt does not continue seg_00001\.m4s \(expected 90000 = 0 \+ 90000, got 180000\)' \
   'swapped/manifest\.mpd: Representation 180p: SegmentTimeline t of 180p/seg_00002\.m4s'
 
+# --decode: the fresh output decodes frame for frame; damaged bytes inside an mdat (sizes
+# intact, so every box still parses) are found only by decoding, and named.
+check_output "$OUT"
+broken garbled
+# 400 bytes of a fixed pseudo-random pattern over the mdat payload, 300 bytes in.
+for i in $(seq 1 400); do printf "\\x$(printf %02x $(( (i * 73 + i * i * 29 + 41) % 256 )))"; done \
+  >"$WORK/garbage"
+mdat=$(grep -obUaP 'mdat' "$WORK/garbled/180p/seg_00002.m4s" | head -n 1 | cut -d: -f1)
+dd if="$WORK/garbage" of="$WORK/garbled/180p/seg_00002.m4s" bs=1 seek=$((mdat + 4 + 300)) \
+  conv=notrunc status=none
+rc=0; "$CMAFENG" validate "$WORK/garbled" >/dev/null 2>&1 || rc=$?
+check "garbled: validate without --decode does not see it (exit $rc)" test "$rc" -eq 0
+rc=0; "$CMAFENG" validate --decode "$WORK/garbled" >"$WORK/garbled.out" 2>&1 || rc=$?
+check "garbled: validate --decode exits 1 (got $rc)" test "$rc" -eq 1
+check "garbled: the finding names the file, the box, the rule and the spec" \
+  grep -Eq 'garbled/180p/seg_00002\.m4s: .*\[(mdat|trun); every sample decodes.*; AV1-ISOBMFF 2\.4' \
+  "$WORK/garbled.out"
+broken channels; sed -i 's/CHANNELS="2"/CHANNELS="6"/' "$WORK/channels/master.m3u8"
+rc=0; "$CMAFENG" validate --decode --json "$WORK/channels" >"$WORK/channels.out" 2>&1 || rc=$?
+check "channels: validate --decode --json exits 1 (got $rc)" test "$rc" -eq 1
+check "channels: the decoded channel count is held against CHANNELS, with its spec" \
+  grep -q '"element":"EXT-X-MEDIA CHANNELS".*decodes to 2 channels (master.m3u8 CHANNELS=6).*"spec":"RFC 8216 4.3.4.1"' \
+  "$WORK/channels.out"
+
 broken nomaster; rm "$WORK/nomaster/master.m3u8"
 validate_case nomaster 1 'nomaster/master\.m3u8: missing'
 

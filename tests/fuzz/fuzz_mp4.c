@@ -2,8 +2,9 @@
  * libFuzzer target for `cmafeng inspect`: the ISO BMFF reader (engine/mux/mp4_reader.c) on
  * its own, whatever the first box is, and the whole inspection (IVF, ISO BMFF and OBU
  * stream detection, then every sample through the AV1 layer) with each kind of file name.
- * Whatever parses must describe only bytes inside the input. Built and run by run_fuzz.sh;
- * a crash found here becomes a test in tests/c/test_inspect.c.
+ * Every track kind goes through it: AV1, AAC (esds), Opus (dOps), text (wvtt, mov_text),
+ * seeded from ffmpeg-made files. Whatever parses must describe only bytes inside the input. Built
+ * and run by run_fuzz.sh; a crash found here becomes a test in tests/c/test_inspect.c.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (f.samples[i].offset > size || f.samples[i].size > size - f.samples[i].offset)
                 __builtin_trap();
         if (f.has_av1c && (f.av1c < data || f.av1c + f.av1c_size > data + size))
+            __builtin_trap();
+        /* The audio configuration (esds' AudioSpecificConfig, dOps) lies inside the input. */
+        if (f.dsi && (f.dsi < data || f.dsi + f.dsi_size > data + size))
+            __builtin_trap();
+        if (f.dops && (f.dops < data || f.dops + f.dops_size > data + size))
+            __builtin_trap();
+        if (f.stsd && (f.stsd < data || f.stsd + f.stsd_size > data + size))
+            __builtin_trap();
+        if (strlen(f.language) > 3)
+            __builtin_trap();
+        char codecs[64];
+        if (cme__mp4_codec_string(&f, codecs, sizeof(codecs)) == 0 &&
+            strlen(codecs) >= sizeof(codecs))
             __builtin_trap();
         cme__mp4_file_free(&f);
     } else if (f.samples || f.nb_samples) {
@@ -47,6 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (strlen(pi->codec_string) >= sizeof(pi->codec_string))
             __builtin_trap();
+        if (pi->kind != CME_INSPECT_KIND_AV1 && pi->format != CME_INSPECT_OBU &&
+            pi->format != CME_INSPECT_IVF && !pi->sample_entry[0])
+            __builtin_trap(); /* a non-AV1 track is known only by its sample entry */
         cme_inspect_free(&pi);
     }
     return 0;

@@ -40,6 +40,15 @@ mp4)
                 "$work/seeds/$n.frag.mp4" || true
             ffmpeg -v error -y -i "$f" -c copy "$work/seeds/$n.ivf" || true
         done
+        # Audio and text tracks: AAC and Opus, progressive and fragmented, and mov_text.
+        for codec in aac libopus; do
+            ffmpeg -v error -y -f lavfi -i sine=d=0.1 -ac 2 -c:a $codec "$work/seeds/$codec.mp4" || true
+            ffmpeg -v error -y -f lavfi -i sine=d=0.1 -ac 6 -c:a $codec \
+                -movflags frag_keyframe+empty_moov+default_base_moof "$work/seeds/$codec.frag.mp4" || true
+        done
+        printf '1\n00:00:00,000 --> 00:00:00,500\nhello\n' >"$work/seeds/sub.srt"
+        ffmpeg -v error -y -i "$work/seeds/sub.srt" -c:s mov_text "$work/seeds/text.mp4" || true
+        rm -f "$work/seeds/sub.srt"
     fi
     seeds+=("$work/seeds")
     ;;

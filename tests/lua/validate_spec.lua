@@ -151,35 +151,6 @@ describe("validate.join", function()
   end)
 end)
 
-describe("validate.read_boxes", function()
-  local function be32(n)
-    return string.char(math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256,
-      math.floor(n / 256) % 256, n % 256)
-  end
-  local function box(typ, payload) return be32(8 + #payload) .. typ .. payload end
-
-  it("sums trun durations and reads tfdt from a media segment", function()
-    local tfhd = box("tfhd", be32(0x020000) .. be32(2))
-    local tfdt = box("tfdt", be32(0) .. be32(96256))
-    -- flags 0x100: per-sample durations; 2 samples
-    local trun = box("trun", be32(0x000100) .. be32(2) .. be32(1024) .. be32(1000))
-    local seg = box("styp", "cmfs") .. box("moof", box("traf", tfhd .. tfdt .. trun))
-      .. box("mdat", "xx")
-    local r = assert(v.read_boxes(seg))
-    assert.are.equal(96256, r.tfdt)
-    assert.are.equal(2, r.samples)
-    assert.are.equal(2024, r.duration)
-    assert.are.equal(2, r.track_id)
-    assert.are.equal(1, r.fragments)
-  end)
-
-  it("names a box that overruns its parent", function()
-    local r, err = v.read_boxes(be32(100) .. "moof" .. string.rep("\0", 8))
-    assert.is_nil(r)
-    assert.matches("moof: box size 100 exceeds its parent", err, 1, true)
-  end)
-end)
-
 describe("validate.first_diff", function()
   it("names the first differing field of two sequence headers", function()
     assert.is_nil(v.first_diff({ a = 1, c = { d = 2 } }, { a = 1, c = { d = 2 } }, ""))

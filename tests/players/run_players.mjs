@@ -3,12 +3,15 @@
 // Shaka Player (HLS and DASH), hls.js (HLS) and dash.js (DASH).
 //
 //   node run_players.mjs --media OUT_DIR --sizes 640x360,320x180 [--timeout 30] [--only shaka-hls,...]
+//                        [--cue TEXT]
 //
 // OUT_DIR is served at /media/ and the players' dist builds at /players/, by a static HTTP
 // server on 127.0.0.1 (random free port). For each player + format, player.html loads the
 // stream into a muted <video> and the runner polls it until currentTime passes 3 s (or the
 // stream ends), then checks that no player error event fired, that the picture size is a
 // ladder size, that the player parsed every rendition, and that no media request failed.
+// With --cue, Shaka Player turns its first text track on and must show a cue containing
+// TEXT (a cue of the subtitle rendition, read from video.textTracks) by then.
 // Prints one "ok - " / "not ok - " line per check and a "# N passed, N failed" summary;
 // exits 1 when any check failed. Nothing is skipped: a missing browser, a browser that cannot
 // play AV1 in MSE, or a player that cannot start is a failure with its reason.
@@ -37,6 +40,7 @@ for (let i = 2; i < process.argv.length; i += 2) {
   else if (k === '--sizes') opts.sizes = v.split(',').filter(Boolean);
   else if (k === '--timeout') opts.timeout = Number(v);
   else if (k === '--only') opts.only = v.split(',');
+  else if (k === '--cue') opts.cue = v;
   else usage(`unknown option ${k}`);
 }
 if (!opts.media || !opts.sizes) usage('--media and --sizes are required');
@@ -185,7 +189,8 @@ async function playOne(context, base, player, format) {
         return { ...window.cme, t: v.currentTime, duration: v.duration, readyState: v.readyState,
           networkState: v.networkState, paused: v.paused, w: v.videoWidth, h: v.videoHeight,
           buffered: buf.join(' '), dropped: v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().droppedVideoFrames : -1,
-          decoded: v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : -1 };
+          decoded: v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : -1,
+          cues: Array.from(v.textTracks).flatMap((t) => (t.cues ? Array.from(t.cues).map((c) => c.text) : [])) };
       });
       if (st.errors.length) { await page.waitForTimeout(300); st.errors = await page.evaluate(() => window.cme.errors); break; }
       if (st.t >= PLAY_TARGET_S || st.ended) break;
@@ -210,6 +215,10 @@ async function playOne(context, base, player, format) {
     if (seen.length) reasons.push(`the element reported sizes outside the ladder: ${seen.join(', ')}`);
     const missing = opts.sizes.filter((s) => !st.variants.includes(s));
     if (missing.length) reasons.push(`the player's variant list [${st.variants.join(', ')}] lacks ${missing.join(', ')}`);
+    if (opts.cue && player.id === 'shaka' && !st.cues.some((c) => c.includes(opts.cue))) {
+      reasons.push(`no cue containing "${opts.cue}" shown (text tracks [${(st.text || []).join(', ')}], ` +
+        `cues [${st.cues.join(' | ')}])`);
+    }
   } else {
     reasons.push('no state read from the page');
   }
@@ -221,7 +230,9 @@ async function playOne(context, base, player, format) {
   const summary = st
     ? `${st.ended ? 'played to the end' : 'played'} to ${st.t.toFixed(2)} s in ${secs} s, ${st.w}x${st.h}` +
       ` (sizes seen: ${st.sizes.join(', ') || 'none'}), variants [${st.variants.join(', ')}]` +
-      `${st.audio.length ? `, audio [${st.audio.join(', ')}]` : ''}, ${st.decoded} frames decoded, ${mediaReqs} media requests`
+      `${st.audio.length ? `, audio [${st.audio.join(', ')}]` : ''}` +
+      `${opts.cue && player.id === 'shaka' ? `, text [${(st.text || []).join(', ')}], ${st.cues.length} cues shown` : ''}` +
+      `, ${st.decoded} frames decoded, ${mediaReqs} media requests`
     : `in ${secs} s`;
   report(reasons.length === 0, `${name}: ${summary}`, reasons);
   if (st) for (const n of st.notes) console.log(`  # note: ${n}`);

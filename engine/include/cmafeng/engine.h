@@ -13,6 +13,7 @@
 #include "cmafeng/common.h"
 
 #define CME_MAX_RUNGS 16
+#define CME_MAX_AUDIO 8 /* audio renditions of one job */
 
 #define CME_MAX_JOB_DEVICES 16
 #define CME_MAX_INSTANCES 16 /* encoder instances per (rung, device) */
@@ -55,12 +56,21 @@ typedef struct CmeJobSettings {
      * than max_attempts times, whatever the policy answers. */
     double stall_seconds; /* > 0 */
     int max_attempts;     /* >= 1 */
-    /* The audio rendition (AAC-LC, directory "audio"), made when the source has audio. */
+    /* The audio rendition (AAC-LC or Opus, directory "audio"), made when the source has
+     * audio; its language is the source stream's. */
     int audio;             /* 1 = encode the source's audio, 0 = leave it out */
     int audio_bitrate;     /* bits/s */
-    int audio_channels;    /* 1 or 2 */
-    int audio_sample_rate; /* 44100 or 48000 */
-    int resume;            /* keep the segments an interrupted run of this job journaled */
+    int audio_channels;    /* 1..6 (6 = 5.1, down/upmixed), 0 = the source's (5.1 at most) */
+    int audio_sample_rate; /* 44100 or 48000 (Opus: always 48000) */
+    int audio_codec;       /* 0 AAC-LC, 1 Opus (CmeAudioCodec in mux.h) */
+    /* Which audio streams become renditions ("audio", then "audio_2", ...): NULL or "" the
+     * best one, "all", or 1-based audio stream numbers and ISO 639-2 languages ("1,3",
+     * "eng,fra"); borrowed until cme_engine_new returns. */
+    const char *audio_streams;
+    /* Also one progressive MP4 per rung, "<output_dir>/<rung>.mp4" with the first audio
+     * rendition muxed in (0: CMAF only, 1: CMAF and MP4); written when the job finishes. */
+    int mp4_files;
+    int resume; /* keep the segments an interrupted run of this job journaled */
 } CmeJobSettings;
 
 CME_API void cme_job_default_settings(CmeJobSettings *s);

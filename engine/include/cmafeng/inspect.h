@@ -5,6 +5,10 @@
  * the codecs string, and per sample (temporal unit) its size, decode time, frame type and
  * whether it is a sync sample. This is what `cmafeng inspect FILE` prints.
  *
+ * ISO BMFF files whose track is not AV1 (AAC or Opus audio, WebVTT text) are read by the
+ * same reader: kind says which, the sample entry's fields (channels, sample rate, the
+ * codec configuration) replace the AV1 ones, and samples carry no frame-level facts.
+ *
  * The input is untrusted: nothing is read outside the buffer, nothing aborts, and a
  * malformed file fails with a message that names where it broke ("moof/traf/trun:
  * sample_count 1000 exceeds the box", "sample 12: obu_size: ...").
@@ -24,6 +28,12 @@ typedef enum CmeInspectFormat {
     CME_INSPECT_FMP4 = 5,    /* init segment followed by media segments */
 } CmeInspectFormat;
 
+typedef enum CmeInspectKind {
+    CME_INSPECT_KIND_AV1 = 0,   /* AV1 video: every AV1 field below is filled */
+    CME_INSPECT_KIND_AUDIO = 1, /* an ISO BMFF sound track (handler soun) */
+    CME_INSPECT_KIND_TEXT = 2,  /* an ISO BMFF text or subtitle track (text, subt, sbtl) */
+} CmeInspectKind;
+
 /* One sample: an MP4 sample, an IVF frame or a temporal unit of an OBU stream. */
 typedef struct CmeInspectSample {
     uint64_t offset;   /* of its first byte in the file */
@@ -42,6 +52,20 @@ typedef struct CmeInspectSample {
 
 typedef struct CmeInspect {
     CmeInspectFormat format;
+    CmeInspectKind kind;
+    char sample_entry[5]; /* MP4: "av01", "mp4a", "Opus", "wvtt", ...; "" otherwise */
+    char handler[5];      /* MP4: hdlr handler_type; "" otherwise */
+    uint32_t nb_tracks;   /* MP4: trak boxes in moov */
+    /* Audio (kind AUDIO): the AudioSampleEntry's channelcount, samplesize and samplerate,
+     * and the decoder configuration: the AudioSpecificConfig of esds (mp4a) or the dOps
+     * body (Opus), owned by this struct. */
+    uint32_t channels, sample_bits, sample_rate;
+    uint8_t *codec_config;
+    size_t codec_config_size;
+    /* MP4: the first edit list entry (ISO/IEC 14496-12 8.6.6); media_time -1 is empty. */
+    int has_edit;
+    int64_t edit_media_time;
+    uint64_t edit_duration; /* movie timescale */
     char brand[5];          /* MP4 major brand of the first ftyp/styp; "" otherwise */
     uint32_t track_id;      /* MP4 only */
     uint32_t timescale;     /* units of dts/duration; 0 when no time is known */
@@ -54,7 +78,7 @@ typedef struct CmeInspect {
      * that differs (a static string, e.g. "enable_cdef"). Decoders use the in-band one. */
     size_t seq_differs_sample;
     const char *seq_differs_field;
-    char codec_string[64]; /* "" without a sequence header */
+    char codec_string[64]; /* AV1: "" without a sequence header; else "mp4a.40.2", "opus"... */
     int has_av1c;
     CmeAv1Config av1c;    /* config_obus points into av1c_record */
     uint8_t *av1c_record; /* the av1C body, owned by this struct */
@@ -79,6 +103,17 @@ CME_API int cme_inspect_buffer(const uint8_t *data, size_t size, const char *nam
 
 /* Reads path and inspects it; err starts with "path: ". Adds CME_EIO to the codes above. */
 CME_API int cme_inspect_file(const char *path, CmeInspect **out, char *err, size_t errlen);
+
+/*
+ * A media segment read with its init segment: the init is prepended so that the track's
+ * kind, timescale and defaults are known; the result describes the segment alone (format
+ * "segment", offsets into the segment file). err starts with the path that failed.
+ */
+CME_API int cme_inspect_segment_file(const char *init_path, const char *seg_path, CmeInspect **out,
+                                     char *err, size_t errlen);
+
+/* "av1", "audio", "text". */
+CME_API const char *cme_inspect_kind_name(CmeInspectKind k);
 
 /* Frees *pi and sets it to NULL; safe on NULL and on *pi == NULL. */
 CME_API void cme_inspect_free(CmeInspect **pi);

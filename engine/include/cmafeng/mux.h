@@ -27,14 +27,22 @@ typedef struct CmeVideoTrack {
 /* ftyp (major cmfc; compatible cmfc, iso6, av01, ...) + moov with one av01 track and mvex. */
 CME_API int cme_mux_write_init(CmeBuf *out, const CmeVideoTrack *track);
 
-/* Everything the init segment says about an AAC audio track (ISO/IEC 14496-3 in MP4,
- * ISO/IEC 14496-14). */
+typedef enum CmeAudioCodec {
+    CME_AUDIO_AAC = 0,  /* mp4a + esds (ISO/IEC 14496-14) */
+    CME_AUDIO_OPUS = 1, /* Opus + dOps (Encapsulation of Opus in ISO BMFF) */
+} CmeAudioCodec;
+
+/* Everything the init segment says about an AAC or Opus audio track (ISO/IEC 14496-3 in
+ * MP4, ISO/IEC 14496-14; Opus in ISO BMFF). */
 typedef struct CmeAudioTrack {
+    CmeAudioCodec codec;
     uint32_t track_id;    /* e.g. 1 in its own init segment */
     uint32_t timescale;   /* mdhd; 0 means sample_rate, which CMAF audio tracks use */
     uint32_t sample_rate; /* Hz, the output rate of the AudioSpecificConfig */
     uint32_t channels;    /* output channels, 1 = mono, 2 = stereo */
-    const uint8_t *asc;   /* AudioSpecificConfig (the AAC encoder's extradata), 2+ bytes */
+    /* AAC: the AudioSpecificConfig (the encoder's extradata), 2+ bytes. Opus: the OpusHead
+     * (RFC 7845 5.1, libopus's extradata), 19+ bytes, from which dOps is written. */
+    const uint8_t *asc;
     size_t asc_size;
     uint32_t max_bitrate, avg_bitrate; /* btrt and DecoderConfigDescriptor; 0 when unknown */
     const char *language;              /* ISO 639-2/T, three lowercase letters; NULL means "und" */
@@ -43,10 +51,12 @@ typedef struct CmeAudioTrack {
 
 /* ftyp (major cmfc; compatible cmfc, iso6, and caac when the ASC is an AAC-LC/HE-AAC/
  * HE-AACv2 stream of at most 2 channels and 48 kHz) + moov with one mp4a track (esds with
- * the ASC, btrt) and mvex. Media segments are cme_mux_write_segment with every sample
- * marked sync. CME_EINVAL on an incomplete track (no track_id, sample rate, channels), an
- * ASC shorter than 2 bytes or with audioObjectType 0, or a language that is not three
- * lowercase letters. */
+ * the ASC, btrt) or one Opus track (dOps, btrt) and mvex. Media segments are
+ * cme_mux_write_segment with every sample marked sync. CME_EINVAL on an incomplete track
+ * (no track_id, sample rate, channels), an ASC shorter than 2 bytes or with
+ * audioObjectType 0, an OpusHead that is not one (magic, version 1, mapping table for
+ * family != 0, channel count as the track's), or a language that is not three lowercase
+ * letters. */
 CME_API int cme_mux_write_init_audio(CmeBuf *out, const CmeAudioTrack *t);
 
 typedef struct CmeSample {
@@ -90,25 +100,41 @@ typedef struct CmeRendition {
     size_t nb_segments;
     uint32_t start_number; /* index of segments[0] in file names (seg_%05d.m4s), 1 */
     /* Audio: is_audio 1, channels and sample_rate non-zero, width/height/fps ignored.
-     * language is an RFC 5646 / ISO 639 tag (letters, digits, '-'), NULL when unknown. */
+     * language is an RFC 5646 / ISO 639 tag (letters, digits, '-'), NULL when unknown.
+     * label is the human-readable name (HLS NAME, DASH Label): printable ASCII without
+     * '"', '<', '>' or '&'; NULL means the language, else the rendition name. is_default
+     * marks the rendition players pick first; when no audio rendition has it, the first
+     * audio rendition is the default. */
     int is_audio;
     uint32_t channels, sample_rate;
     const char *language;
+    const char *label;
+    int is_default;
+    /* Text (WebVTT subtitles): is_text 1, segments seg_%05d.vtt (no init segment) timed like
+     * the video, and "<name>/subtitles.vtt" the whole track for DASH; language and label as
+     * for audio. */
+    int is_text;
 } CmeRendition;
 
 /* Media playlist: EXT-X-VERSION, TARGETDURATION, MEDIA-SEQUENCE, PLAYLIST-TYPE:VOD,
- * INDEPENDENT-SEGMENTS, EXT-X-MAP:URI="init.mp4", EXTINF per segment, ENDLIST. */
+ * INDEPENDENT-SEGMENTS, EXT-X-MAP:URI="init.mp4", EXTINF per segment, ENDLIST. A text
+ * rendition has no EXT-X-MAP and seg_%05d.vtt segments. */
 CME_API int cme_hls_write_media(CmeBuf *out, const CmeRendition *r);
 /* Multivariant playlist: one EXT-X-STREAM-INF per video rendition with BANDWIDTH (peak),
- * AVERAGE-BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE; URI "<name>/index.m3u8". At most one
- * audio rendition: it becomes EXT-X-MEDIA TYPE=AUDIO GROUP-ID "audio" (URI
- * "<name>/index.m3u8"), and every STREAM-INF gets AUDIO="audio", its codecs appended to
- * CODECS and its bandwidths added (RFC 8216 4.3.4.2). At least one video rendition. */
+ * AVERAGE-BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE; URI "<name>/index.m3u8". Every audio
+ * rendition becomes an EXT-X-MEDIA TYPE=AUDIO of GROUP-ID "audio" (NAME, LANGUAGE,
+ * DEFAULT, AUTOSELECT, CHANNELS, URI "<name>/index.m3u8"), and every STREAM-INF gets
+ * AUDIO="audio", each distinct audio codecs string appended to CODECS and the largest
+ * audio bandwidths added (RFC 8216 4.3.4.2). At least one video rendition. */
 CME_API int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb);
-/* Static MPD: one video AdaptationSet, one Representation per video rendition with
+/* Text renditions become EXT-X-MEDIA TYPE=SUBTITLES of GROUP-ID "subs" (SUBTITLES="subs"
+ * on every variant) in HLS and a text/vtt AdaptationSet with the sidecar file in DASH.
+ *
+ * Static MPD: one video AdaptationSet, one Representation per video rendition with
  * SegmentTemplate (initialization "<name>/init.mp4", media "<name>/seg_$Number%05d$.m4s")
- * and a SegmentTimeline with exact durations; then, for the (at most one) audio rendition,
- * an audio AdaptationSet with lang, audioSamplingRate and AudioChannelConfiguration. */
+ * and a SegmentTimeline with exact durations; then one audio AdaptationSet per language
+ * and codec family (lang, Role main on the default's, Label) holding its renditions, each
+ * with audioSamplingRate and AudioChannelConfiguration. */
 CME_API int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb);
 
 #endif /* CMAFENG_MUX_H */
