@@ -598,6 +598,15 @@ const CmeSourceInfo *cme_engine_source_info(const CmeEngine *e)
  * nothing. Which device wins a rung is then the recipe's order, not a race. Devices whose
  * backend cannot tell are checked on their first packet as before.
  */
+/* The instances of device d on the rung start with the rung's header (all instances of a
+ * device share its configuration). */
+static void mark_checked(CmeRung *rung, int d)
+{
+    for (CmeEncSlot *s = rung->parked; s; s = s->next)
+        if (s->device == d)
+            s->header_checked = 1;
+}
+
 static void precheck_headers(CmeJob *job)
 {
     for (int i = 0; i < job->nb_rungs; i++) {
@@ -623,6 +632,7 @@ static void precheck_headers(CmeJob *job)
                 cme_av1_find_seq_hdr(obu_buf, size, &obu, &seq, perr, sizeof(perr)) < 0)
                 continue;
             if (!have_ref) {
+                mark_checked(rung, d);
                 ref = seq;
                 memcpy(ref_obu, obu.data, obu.size);
                 ref_size = obu.size;
@@ -637,8 +647,10 @@ static void precheck_headers(CmeJob *job)
             CmeAv1FieldDiff diffs[8];
             int n = cme_av1_invariant_compare(&ref, ref_obu, ref_size, &seq, obu.data, obu.size,
                                               job->set.invariant, diffs, 8);
-            if (n == 0)
+            if (n == 0) {
+                mark_checked(rung, d);
                 continue;
+            }
             rung->excluded |= UINT64_C(1) << d;
             CmeEvent ev = { .type = CME_EVENT_DEVICE_EXCLUDED,
                             .rung = i,

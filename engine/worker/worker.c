@@ -106,15 +106,21 @@ static CmeEncSlot *unpark(CmeRung *rung, int device)
  * (EOS) ends an instance: if it fails, the chunks it held go back to the policy and need an
  * instance that is still open, and none can be opened mid-job (SVT-AV1 1.4.1). So a rung's
  * instances are drained one at a time (the caller checks that none is busy), in this order:
- * those holding chunks on a device that has failed before, those holding chunks, then clean
- * ones on a failing device, then clean ones. The healthy instances are the last ones left,
+ * those holding a chunk not yet checked against the codec invariant, those holding chunks on
+ * a device that has failed before, those holding chunks, then clean ones on a failing device,
+ * then clean ones. The healthy instances are the last ones left,
  * ready to take the retries of a drain that failed. Only the device's own workers drain its
  * instances, so a worker waits while another device's instance comes first. Sched lock held.
  */
 static int flush_rank(const CmeJob *job, const CmeEncSlot *s)
 {
     int suspect = atomic_load(&((CmeJob *)job)->dev_failures[s->device]) > 0;
-    return (s->head ? 2 : 0) + suspect;
+    /* A chunk whose first packet has not come back has not met the codec invariant yet:
+     * the likeliest to fail, so its instance drains first. */
+    int unverified = 0;
+    for (const CmeInflight *i = s->head; i && !unverified; i = i->next)
+        unverified = i->received == 0 && !i->drop && !s->header_checked;
+    return (unverified ? 4 : 0) + (s->head ? 2 : 0) + suspect;
 }
 
 static CmeEncSlot *unpark_to_flush(CmeJob *job, CmeRung *rung, int d)

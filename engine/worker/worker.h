@@ -35,6 +35,7 @@ typedef struct CmeEncSlot {
     int device;           /* pool index */
     int instance;         /* number among the (rung, device) instances */
     int broken;           /* failed beyond one chunk: no more chunks; closed at teardown */
+    int header_checked;   /* its sequence header was read and matched the rung's at start */
     int64_t next_pts;     /* encoder-local pts of the next frame sent */
     int64_t next_out_pts; /* pts the next packet must carry */
     CmeInflight *head, *tail;
