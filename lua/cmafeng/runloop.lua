@@ -4,7 +4,14 @@
 --
 --   runloop.run(job, opts) -> summary | nil, message, exit_code
 --   opts: events = file handle for JSON lines (or nil), progress = bool,
---         stderr = handle for progress and notes (default io.stderr)
+--         stderr = handle for progress and notes (default io.stderr),
+--         on_event = function(ev) called for every event before the recipe's hooks
+--
+-- The same loop one step at a time, for the REPL, which pumps a job while it waits for input:
+--   runloop.open(job, opts) -> session | nil, message, exit_code   (the engine is started)
+--   session:pump(timeout_ms) -> true while the job runs, false once every event was handled
+--   session:stats()          -> the engine's counters (the last ones once the job ended)
+--   session:close()          -> what runloop.run returns; writes report.json and manifests
 local core = require "cmafeng.core"
 local json = require "cmafeng.json"
 local sandbox = require "cmafeng.sandbox"
@@ -65,7 +72,10 @@ local function call_hook(fn, ...)
   return true, decision
 end
 
-function M.run(job, opts)
+local Session = {}
+Session.__index = Session
+
+function M.open(job, opts)
   opts = opts or {}
   local stderr = opts.stderr or io.stderr
   local eng, err, code = core.engine.new(job)
@@ -104,82 +114,109 @@ function M.run(job, opts)
                              crf = r.crf, preset = r.preset, segments = 0, bytes = 0,
                              duration = 0 }
   end
+  return setmetatable({
+    engine = eng, job = job, info = info, opts = opts, stderr = stderr, report = report,
+    segments_of = segments_of, last_progress = 0,
+  }, Session)
+end
 
-  local failure, hook_error, interrupted
-  local last_progress = 0
-  while true do
-    local evs = eng:events(250)
-    if not evs then break end
-    -- Ctrl-C (cmafeng's main installs the flag): stop cleanly, keep what is written.
-    local sig = core.interrupted and core.interrupted()
-    if sig and not interrupted then
-      interrupted = sig
-      eng:cancel("interrupted by signal " .. sig)
+function Session:stats()
+  if self.engine and not self.closed then self.last_stats = self.engine:stats() end
+  return self.last_stats
+end
+
+-- The progress line's text (no carriage return): per rung segments and fps, then the ETA.
+function Session:progress_text()
+  local stats = self:stats()
+  return progress_line(self.job, stats, self.segments_of(stats)):sub(2)
+end
+
+function Session:pump(timeout_ms)
+  if self.ended then return false end
+  local eng, job, opts, report = self.engine, self.job, self.opts, self.report
+  local evs = eng:events(timeout_ms or 250)
+  if not evs then
+    self.ended = true
+    return false
+  end
+  -- Ctrl-C (cmafeng's main installs the flag): stop cleanly, keep what is written.
+  local sig = core.interrupted and core.interrupted()
+  if sig and not self.interrupted then
+    self.interrupted = sig
+    eng:cancel("interrupted by signal " .. sig)
+  end
+  for _, ev in ipairs(evs) do
+    if ev.rung then ev.rendition = job.video.ladder[ev.rung].name end
+    if ev.audio then ev.rendition = "audio" end
+    if opts.events then
+      opts.events:write(json.encode(ev), "\n")
+      opts.events:flush()
     end
-    for _, ev in ipairs(evs) do
-      if ev.rung then ev.rendition = job.video.ladder[ev.rung].name end
-      if ev.audio then ev.rendition = "audio" end
-      if opts.events then
-        opts.events:write(json.encode(ev), "\n")
-        opts.events:flush()
-      end
-      local hook_ok, decision, hook_msg = true, nil, nil
-      if ev.type == "segment" and ev.audio then
-        local rep = report.audio
-        rep.segments = rep.segments + 1
-        rep.bytes = rep.bytes + ev.bytes
-        rep.duration = rep.duration + ev.duration
-        report.segments[#report.segments + 1] = {
-          rendition = "audio", index = ev.index, bytes = ev.bytes, start = ev.start,
-          duration = ev.duration, frames = ev.frames,
-        }
-      elseif ev.type == "segment" then
-        local rep = report.renditions[ev.rung]
-        rep.segments = rep.segments + 1
-        rep.bytes = rep.bytes + ev.bytes
-        rep.duration = rep.duration + ev.duration
-        report.segments[#report.segments + 1] = {
-          rendition = ev.rendition, index = ev.index, device = ev.device,
-          attempts = ev.attempts, bytes = ev.bytes, start = ev.start,
-          duration = ev.duration, frames = ev.frames, encode_seconds = ev.encode_seconds,
-          resumed = ev.resumed,
-        }
-        hook_ok, decision = call_hook(job.on_segment, ev)
-        if not hook_ok then hook_msg = decision end
-      elseif ev.type == "init" and ev.audio then
-        report.audio.codecs = ev.codecs
-      elseif ev.type == "init" then
-        report.renditions[ev.rung].codecs = ev.codecs
-      elseif ev.type == "requeue" then
-        report.requeues[#report.requeues + 1] = ev
-        hook_ok, decision = call_hook(job.on_requeue, ev)
-        if not hook_ok then hook_msg = decision end
-      elseif ev.type == "failed" then
-        failure = ev.message
-        hook_ok, decision = call_hook(job.on_failure, ev)
-        if not hook_ok then hook_msg = decision end
-      end
-      if not hook_ok and not hook_error then
-        hook_error = "recipe hook failed: " .. tostring(hook_msg)
-        eng:cancel(hook_error)
-      elseif decision == "abort" and not hook_error then
-        hook_error = "aborted by the recipe's " .. ev.type .. " hook"
-        eng:cancel(hook_error)
-      end
+    if opts.on_event then opts.on_event(ev) end
+    local hook_ok, decision, hook_msg = true, nil, nil
+    if ev.type == "segment" and ev.audio then
+      local rep = report.audio
+      rep.segments = rep.segments + 1
+      rep.bytes = rep.bytes + ev.bytes
+      rep.duration = rep.duration + ev.duration
+      report.segments[#report.segments + 1] = {
+        rendition = "audio", index = ev.index, bytes = ev.bytes, start = ev.start,
+        duration = ev.duration, frames = ev.frames,
+      }
+    elseif ev.type == "segment" then
+      local rep = report.renditions[ev.rung]
+      rep.segments = rep.segments + 1
+      rep.bytes = rep.bytes + ev.bytes
+      rep.duration = rep.duration + ev.duration
+      report.segments[#report.segments + 1] = {
+        rendition = ev.rendition, index = ev.index, device = ev.device,
+        attempts = ev.attempts, bytes = ev.bytes, start = ev.start,
+        duration = ev.duration, frames = ev.frames, encode_seconds = ev.encode_seconds,
+        resumed = ev.resumed,
+      }
+      hook_ok, decision = call_hook(job.on_segment, ev)
+      if not hook_ok then hook_msg = decision end
+    elseif ev.type == "init" and ev.audio then
+      report.audio.codecs = ev.codecs
+    elseif ev.type == "init" then
+      report.renditions[ev.rung].codecs = ev.codecs
+    elseif ev.type == "requeue" then
+      report.requeues[#report.requeues + 1] = ev
+      hook_ok, decision = call_hook(job.on_requeue, ev)
+      if not hook_ok then hook_msg = decision end
+    elseif ev.type == "failed" then
+      self.failure = ev.message
+      hook_ok, decision = call_hook(job.on_failure, ev)
+      if not hook_ok then hook_msg = decision end
     end
-    if opts.progress then
-      local now = os.clock()
-      if now - last_progress > 0.2 or #evs > 0 then
-        last_progress = now
-        local stats = eng:stats()
-        stderr:write(progress_line(job, stats, segments_of(stats)))
-        stderr:flush()
-      end
+    if not hook_ok and not self.hook_error then
+      self.hook_error = "recipe hook failed: " .. tostring(hook_msg)
+      eng:cancel(self.hook_error)
+    elseif decision == "abort" and not self.hook_error then
+      self.hook_error = "aborted by the recipe's " .. ev.type .. " hook"
+      eng:cancel(self.hook_error)
     end
   end
-  local stats = eng:stats()
-  if opts.progress then stderr:write(progress_line(job, stats, segments_of(stats)), "\n") end
+  if opts.progress then
+    local now = os.clock()
+    if now - self.last_progress > 0.2 or #evs > 0 then
+      self.last_progress = now
+      local stats = eng:stats()
+      self.stderr:write(progress_line(job, stats, self.segments_of(stats)))
+      self.stderr:flush()
+    end
+  end
+  return true
+end
+
+function Session:close()
+  local eng, job, opts, report, stderr = self.engine, self.job, self.opts, self.report, self.stderr
+  local info, hook_error, failure, interrupted = self.info, self.hook_error, self.failure,
+    self.interrupted
+  local stats = self:stats()
+  if opts.progress then stderr:write(progress_line(job, stats, self.segments_of(stats)), "\n") end
   local fok, ferr = eng:finish()
+  self.closed = true
   eng:close()
 
   report.elapsed = stats.elapsed
@@ -215,6 +252,13 @@ function M.run(job, opts)
   local hok, herr = call_hook(job.on_finish, report)
   if not hok then return nil, "recipe hook on_finish failed: " .. tostring(herr), 1 end
   return report
+end
+
+function M.run(job, opts)
+  local session, err, code = M.open(job, opts)
+  if not session then return nil, err, code end
+  while session:pump(250) do end
+  return session:close()
 end
 
 return M
