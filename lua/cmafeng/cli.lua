@@ -6,7 +6,8 @@ local json = require "cmafeng.json"
 local M = {}
 
 local USAGE = [[
-usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume] [-- ARGS...]
+usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume] [--repl|--repl-on-error]
+                   [-- ARGS...]
        cmafeng probe FILE [--json]
        cmafeng inspect FILE [--json]
        cmafeng validate DIR [--json]
@@ -17,13 +18,16 @@ usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume] [-- ARGS...]
            -o DIR           output directory (overrides the recipe's `output`)
            --events FILE|-  write one JSON object per event (- = stdout)
            --resume         keep the segments an interrupted run of the same job wrote
+           --repl           start the job and open the REPL with it in `run`
+           --repl-on-error  open the REPL when the job fails, the event in `ev`
            ARGS             the words after -- reach the recipe as `arg`
   probe    describe a media file
   inspect  an AV1 file (.obu, .ivf, init.mp4, .m4s, .mp4): sequence header, av1C, codec
            string, and per sample the time, size, frame type and sync flag
   validate check an output directory: manifests against the files on disk (exit 1 on problems)
   version  print the version and the encoder backends built in
-  repl     interactive Lua with `cme` = require "cmafeng"
+  repl     interactive Lua with `cme` = require "cmafeng"; jobs started with cme.start
+           run while the prompt waits (help() in the REPL lists the rest)
 ]]
 
 local function fail(msg, code)
@@ -109,7 +113,7 @@ local function isatty_stderr()
 end
 
 local function cmd_run(args)
-  local recipe_path, out_dir, events_path, resume
+  local recipe_path, out_dir, events_path, resume, repl_mode
   local rest = {}
   local i = 1
   while i <= #args do
@@ -123,6 +127,9 @@ local function cmd_run(args)
       i = i + 1
     elseif a == "--resume" then
       resume = true
+    elseif a == "--repl" or a == "--repl-on-error" then
+      if repl_mode then return fail("run: give one of --repl and --repl-on-error") end
+      repl_mode = a
     elseif a == "--events" then
       events_path = args[i + 1]
       if not events_path then return fail("run: --events needs a FILE or -") end
@@ -152,11 +159,43 @@ local function cmd_run(args)
     if not f then return fail(events_path .. ": " .. tostring(ferr)) end
     events = f
   end
+  if repl_mode == "--repl" then
+    local run, rerr, rcode = require("cmafeng.live").start(job, { events = events })
+    if not run then return fail(rerr, rcode) end
+    io.stderr:write("cmafeng: the job runs; `run` is it (run:status(), run:wait(), ",
+                    "run:cancel()), `job` its table; Ctrl-D cancels it if it still runs\n")
+    local code = require("cmafeng.repl").run { vars = { run = run, job = job }, run = run }
+    if events and events ~= io.stdout then events:close() end
+    return code
+  end
   local progress = not events or events ~= io.stdout
-  progress = progress and isatty_stderr()
-  local report, rerr, code = require("cmafeng.runloop").run(job, {
+  progress = progress and isatty_stderr() and not repl_mode
+  local runloop = require "cmafeng.runloop"
+  local session, opened
+  -- --repl-on-error: the REPL opens on the failing event, the job's threads still running;
+  -- leaving it lets the job go on to its end.
+  local function debug_repl(ev)
+    opened = true
+    io.stderr:write("\ncmafeng: ", ev.type, ": ", tostring(ev.message), "\n",
+      "cmafeng: REPL on error: `ev` is the event, `run` the job, `job` its table; ",
+      "Ctrl-D lets the job go on\n")
+    local run = session and require("cmafeng.live").attach(session)
+    require("cmafeng.repl").run { vars = { ev = ev, run = run, job = job } }
+  end
+  local report, rerr, code
+  session, rerr, code = runloop.open(job, {
     events = events, progress = progress,
+    on_event = repl_mode and function(ev)
+      if ev.type == "failed" and not opened then debug_repl(ev) end
+    end,
   })
+  if session then
+    while session:pump(250) do end
+    report, rerr, code = session:close()
+    if not report and repl_mode and not opened then
+      debug_repl { type = "failed", message = rerr, code = code }
+    end
+  end
   if events and events ~= io.stdout then events:close() end
   if not report then return fail(rerr, code) end
   if events ~= io.stdout then
