@@ -227,7 +227,7 @@ local function engine_method(self, name, ...)
   local f = self.engine[name]
   if type(f) ~= "function" then
     error(format("run:%s: not supported by this engine build (cmafeng.Engine has no %s method)",
-                 name, name), 3)
+                 name, name), 0)
   end
   return f(self.engine, ...)
 end

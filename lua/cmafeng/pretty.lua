@@ -134,6 +134,12 @@ local function count(t)
   return n
 end
 
+-- Objects (tables whose metatable has __tostring, like a job's run) print as their text.
+local function object_text(t)
+  local mt = debug.getmetatable(t)
+  if mt and rawget(mt, "__tostring") then return M.safe_tostring(t) end
+end
+
 local function fmt_table(t, opts, level, path)
   if path[t] then return "<cycle: table: " .. address(t) .. ">" end
   if not opts.raw then
@@ -174,12 +180,6 @@ local function fmt_table(t, opts, level, path)
   end
   local inner = pad .. opts.indent
   return "{\n" .. inner .. concat(items, ",\n" .. inner) .. "\n" .. pad .. "}"
-end
-
--- Objects (tables whose metatable has __tostring, like a job's run) print as their text.
-local function object_text(t)
-  local mt = debug.getmetatable(t)
-  if mt and rawget(mt, "__tostring") then return M.safe_tostring(t) end
 end
 
 function M.format(v, opts)
