@@ -49,12 +49,12 @@ typedef struct LEdit {
     HistEvent hev;
     char *history_path; /* NULL: no history file */
     char prompt[512];
-    lua_State *L;  /* valid inside read() only: the callbacks call back into Lua */
+    lua_State *L; /* valid inside read() only: the callbacks call back into Lua */
     int ref_complete, ref_idle;
     int idle_ms;
     int reading;     /* inside read(): hide() has a line to clear */
     int interrupted; /* Ctrl-C ended the read */
-    int hidden;  /* the edit area was cleared; redraw it after the callback */
+    int hidden;      /* the edit area was cleared; redraw it after the callback */
     int infd;
     /* Plain mode: bytes read but not yet returned as lines. */
     char *buf;
