@@ -27,7 +27,9 @@ function M.parse(x)
     if not info.sequence_header then
       return nil, x .. ": no AV1 sequence header (neither in av1C nor in a sample)", "EINVAL"
     end
-    return info.sequence_header
+    local seq = info.sequence_header
+    seq.codec_string = seq.codec_string or info.codec_string -- as parse(bytes) has it
+    return seq
   end
   return core.av1.parse(x)
 end

@@ -4,7 +4,7 @@
 --       job_or_recipe: a job table (checked by cmafeng.recipe) or a recipe file's path.
 --       opts: args (the recipe's `arg`), output (overrides the job's), events (a file handle
 --       for JSON lines), notify = function(run, text) for one-line notices (requeue, failure,
---       the end of the job).
+--       the end of the job), hide = function() called before a hook or a notice may print.
 --   live.attach(session [, opts]) -> run   a Run over a runloop session pumped by its owner
 --   live.runs                              every run started in this process, by id
 --   live.active()                          the runs still running
@@ -55,7 +55,7 @@ end
 
 local function new_run(job, opts)
   local run = setmetatable({ id = #M.runs + 1, job = job, state = "starting", opts = opts,
-                             notify = opts.notify }, Run)
+                             notify = opts.notify, hide = opts.hide }, Run)
   return run
 end
 
@@ -100,8 +100,17 @@ function Run:_say(text)
   if self.notify then self.notify(self, text) end
 end
 
+local HOOK_OF = { segment = "on_segment", requeue = "on_requeue", failed = "on_failure",
+                  done = "on_finish" }
+
+-- Called for every event before the recipe's hooks: a hook may print, so the REPL's edit
+-- line is cleared first (opts.hide) and redrawn after.
 function Run:_event(ev)
   self.last_event = ev
+  local hook = HOOK_OF[ev.type]
+  if self.hide and ((hook and self.job[hook]) or ev.type == "failed" or ev.type == "requeue") then
+    self.hide()
+  end
   if ev.type == "failed" then
     self.failed_event = ev
     self:_say(format("failed: %s", ev.message or "?"))
@@ -111,6 +120,7 @@ function Run:_event(ev)
 end
 
 function Run:_finish()
+  if self.hide and self.job.on_finish then self.hide() end
   local report, err, code = self.session:close()
   self.result = { report = report, error = err, code = code or (report and 0 or 1) }
   if report then

@@ -535,6 +535,8 @@ function M.run(opts)
     err = function(s)
       if ed then ed:hide() end
       io.stdout:flush()
+      -- The terminal echoed ^C on the statement's line; the message starts a new one.
+      if s:find("^interrupted") and ed and ed:interactive() then s = "\n" .. s end
       io.stderr:write(s)
     end,
     vars = opts.vars,
@@ -545,14 +547,18 @@ function M.run(opts)
   -- Notices from running jobs; the status line lives in the prompt.
   local function notify(run, text) out(format("[run %d] %s\n", run.id, text)) end
   for _, run in ipairs(live.runs) do run.notify = run.notify or notify end
+  local function hide() if ed then ed:hide() end end
+  for _, run in ipairs(live.runs) do run.hide = run.hide or hide end
+  -- The REPL's cme: the module's fields, with start() reporting through the prompt.
   local start = _G.cme.start
-  local repl_cme = setmetatable({
-    start = function(x, o)
-      o = o or {}
-      o.notify = o.notify or notify
-      return start(x, o)
-    end,
-  }, { __index = _G.cme })
+  local repl_cme = {}
+  for k, v in pairs(_G.cme) do repl_cme[k] = v end
+  repl_cme.start = function(x, o)
+    o = o or {}
+    o.notify = o.notify or notify
+    o.hide = o.hide or hide
+    return start(x, o)
+  end
   _G.cme = repl_cme
 
   local quit_requested

@@ -13,13 +13,18 @@ ffmpeg -v error -y -f lavfi -i "testsrc2=s=640x360:r=25:d=20,noise=alls=20:allf=
 
 CMAFENG=$(cd "$(dirname "$CMAFENG")" && pwd)/$(basename "$CMAFENG") # the pane starts in $WORK
 SOCK=cme-repl-$$
-T="tmux -L $SOCK"
-trap '$T kill-server 2>/dev/null || true; rm -rf "$WORK"' EXIT
+T=
+cleanup() {
+  for s in s1 s2; do tmux -L "$SOCK-$s" kill-server 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
 export XDG_STATE_HOME=$WORK/state
 unset CMAFENG_HISTORY
 
 start_repl() { # start_repl NAME: a fresh REPL in a 100x40 pane; its exit status goes to NAME.rc
-  $T kill-server 2>/dev/null || true
+  [ -n "$T" ] && { $T kill-server 2>/dev/null || true; }
+  T="tmux -L $SOCK-$1" # a server per session: a server being killed cannot take the new one
   $T -f /dev/null new-session -d -s repl -x 100 -y 40 \
     "cd '$WORK' && XDG_STATE_HOME='$XDG_STATE_HOME' TERM=tmux-256color '$CMAFENG' repl; echo \$? >'$WORK/$1.rc'; sleep 60"
   wait_for "Ctrl-D quits"
