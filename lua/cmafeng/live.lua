@@ -113,7 +113,7 @@ function Run:_event(ev)
   end
   if ev.type == "failed" then
     self.failed_event = ev
-    self:_say(format("failed: %s", ev.message or "?"))
+    if not self.canceled then self:_say(format("failed: %s", ev.message or "?")) end
   elseif ev.type == "requeue" then
     self:_say(format("requeue %s #%d: %s", ev.rendition or "?", ev.index or 0, ev.message or ""))
   end
@@ -128,7 +128,11 @@ function Run:_finish()
     self:_say(format("done in %.1f s: %s/master.m3u8", report.elapsed or 0, self.job.output))
   else
     self.state = self.canceled and "canceled" or "failed"
-    self:_say(format("%s: %s", self.state, tostring(err)))
+    if self.canceled then
+      self:_say(format("canceled; the segments it finished are kept in %s", self.job.output))
+    else
+      self:_say(format("failed: %s", tostring(err)))
+    end
   end
 end
 

@@ -630,8 +630,8 @@ function M.run(opts)
   if lineedit then lineedit.catch_interrupts(false) end
   if ed then ed:close() end
   _G.cme = require "cmafeng"
-  if code then return code end
   if canceled > 0 or interrupted_quit or quit_requested then return 130 end
+  if code then return code end
   if opts.run then
     local r = opts.run.result
     return r and r.code or 1

@@ -55,6 +55,13 @@ run2 = cme.start{ source = "$SMALL", output = "$OUT/2", workers = 1,
 run2:pause()
 run2:requeue("nope", 1)
 run2:wait() ~= nil
+-- two jobs at once
+a = cme.start{ source = "$SMALL", output = "$OUT/a", workers = 1,
+  video = { ladder = { { width = 320, height = 180, preset = 12 } } } }
+b = cme.start{ source = "$SMALL", output = "$OUT/b", workers = 1,
+  video = { ladder = { { width = 160, height = 90, preset = 12 } } } }
+#runs(), a:status().state, b:status().state
+a:wait().ok and b:wait().ok and "both done"
 run
 LUA
 rc=$?
@@ -74,6 +81,8 @@ check "engine methods this build lacks say so" \
   grep -q "run:pause: not supported by this engine build" "$WORK/e2"
 check "a rung that does not exist is a message" grep -q 'run:requeue: no rung nope' "$WORK/e2"
 check "the second job still ran to its end" grep -qx "true" "$WORK/o2"
+check "two jobs run at once" grep -qx '4	"running"	"running"' "$WORK/o2"
+check "both finish" grep -qx '"both done"' "$WORK/o2"
 check "a run prints as one line" grep -q "^<run 1: done " "$WORK/o2"
 check "exit status 1 after errors in piped input (got $rc)" test "$rc" -eq 1
 
@@ -95,6 +104,22 @@ check "the job was running when input ended" grep -qx '"running"' "$WORK/o3"
 check "finished segments are kept" test -s "$OUT3/360p/seg_00001.m4s"
 check "no temporary file is left" test -z "$(find "$OUT3" -name '*.tmp*')"
 check "the job stopped early" test "$(ls "$OUT3"/360p/seg_*.m4s | wc -l)" -lt 20
+
+# exit() with a job running: the same.
+set +e
+"$CMAFENG" repl >"$WORK/o3b" 2>"$WORK/e3b" <<LUA
+run = cme.start{ source = "$SLOW", output = "$WORK/out3b", workers = 1,
+  video = { ladder = { { width = 640, height = 360, preset = 8 } } } }
+exit(0)
+print("not reached")
+LUA
+rc=$?
+set -e
+check "exit() with a running job exits 130 (got $rc)" test "$rc" -eq 130
+check "exit() canceled the job" grep -q "canceling run 1" "$WORK/e3b"
+check "nothing runs after exit()" test "$(grep -c "not reached" "$WORK/o3b")" -eq 0
+check "one notice says the job was canceled" \
+  test "$(grep -c '^\[run 1\] canceled; the segments it finished are kept' "$WORK/o3b")" -eq 1
 
 # 4. run --repl: the job is `run`; it ends while the REPL is open.
 cat >"$WORK/r.lua" <<'LUA'
