@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -52,9 +53,10 @@ typedef struct LEdit {
     lua_State *L; /* valid inside read() only: the callbacks call back into Lua */
     int ref_complete, ref_idle;
     int idle_ms;
-    int reading;     /* inside read(): hide() has a line to clear */
-    int interrupted; /* Ctrl-C ended the read */
-    int hidden;      /* the edit area was cleared; redraw it after the callback */
+    double last_idle; /* monotonic ms of the last idle() call */
+    int reading;      /* inside read(): hide() has a line to clear */
+    int interrupted;  /* Ctrl-C ended the read */
+    int hidden;       /* the edit area was cleared; redraw it after the callback */
     int infd;
     /* Plain mode: bytes read but not yet returned as lines. */
     char *buf;
@@ -206,8 +208,16 @@ static void run_idle(LEdit *ed)
     redraw(ed);
 }
 
-/* Waits for input on ed->infd, calling idle() every idle_ms. Returns 1 when readable, 0 on
- * Ctrl-C (errno = EINTR), -1 on error. */
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* Waits for input on ed->infd, calling idle() every idle_ms, also while keys keep coming
+ * (a fast typist must not starve the jobs). Returns 1 when readable, 0 on Ctrl-C
+ * (errno = EINTR), -1 on error. */
 static int wait_input(LEdit *ed)
 {
     for (;;) {
@@ -216,14 +226,18 @@ static int wait_input(LEdit *ed)
             errno = EINTR;
             return 0;
         }
+        double due = ed->last_idle + ed->idle_ms - now_ms();
+        if (due <= 0) {
+            run_idle(ed);
+            ed->last_idle = now_ms();
+            continue;
+        }
         struct pollfd p = { .fd = ed->infd, .events = POLLIN };
-        int r = poll(&p, 1, ed->idle_ms);
+        int r = poll(&p, 1, (int)due + 1);
         if (r < 0 && errno != EINTR)
             return -1;
         if (r > 0)
             return 1;
-        if (r == 0)
-            run_idle(ed);
     }
 }
 
@@ -456,6 +470,7 @@ static int l_read(lua_State *L)
     ed->reading = 1;
     ed->hidden = 0;
     ed->interrupted = 0;
+    ed->last_idle = now_ms();
     int status;
     if (!ed->el) {
         if (*prompt) {

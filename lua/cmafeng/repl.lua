@@ -388,6 +388,12 @@ local function fields(v, methods_only)
   end
   local depth = 0
   local cur = v
+  -- An object's methods live in its class (the __index table); functions stored in the
+  -- object itself are callbacks, not methods.
+  local mt = debug.getmetatable(v)
+  if methods_only and type(mt) == "table" and type(rawget(mt, "__index")) == "table" then
+    cur = rawget(mt, "__index")
+  end
   while cur ~= nil and depth < 8 do
     if type(cur) == "table" then
       for k, val in pairs(cur) do add(k, val) end
