@@ -459,9 +459,9 @@ static int l_read(lua_State *L)
 {
     LEdit *ed = check_editor(L);
     const char *prompt = luaL_optstring(L, 2, "");
-    snprintf(ed->prompt, sizeof(ed->prompt), "%s", prompt);
     if (ed->reading)
         return luaL_error(L, "line editor: read() is already waiting for input");
+    snprintf(ed->prompt, sizeof(ed->prompt), "%s", prompt);
     /* Ctrl-C while waiting for input clears the line, whatever the caller was doing. */
     sig_atomic_t depth = eval_depth;
     eval_depth = 0;
