@@ -295,17 +295,31 @@ function Session:execute(fn, is_expr)
   end
   local function handler(e)
     if getmetatable(e) == EXIT then return e end
-    local lines = {}
-    local level = 2
-    while true do
-      local info = debug.getinfo(level, "Slnf")
-      if not info or info.func == runner then break end
-      -- The REPL's own frames (pcall wrappers) end the user's part of the stack.
-      if info.func == self.interruptible then break end
-      lines[#lines + 1] = "\t" .. frame_text(info)
-      level = level + 1
+    -- The user's frames are those above `runner`. A stack overflow is thousands of frames
+    -- deep and each debug.getinfo walks the stack, so find the bottom by bisection and
+    -- show both ends, as Lua does.
+    local lo, hi = 2, 4
+    while debug.getinfo(hi, "f") do lo, hi = hi, hi * 2 end
+    while hi - lo > 1 do
+      local mid = math.floor((lo + hi) / 2)
+      if debug.getinfo(mid, "f") then lo = mid else hi = mid end
     end
-    return { err = e, trace = lines }
+    local stop = lo + 1 -- below the last frame
+    for level = lo, math.max(2, lo - 64), -1 do
+      local f = debug.getinfo(level, "f").func
+      if f == runner or f == self.interruptible then stop = level end
+    end
+    local lines = {}
+    local n = stop - 2
+    for level = 2, stop - 1 do
+      if n > 22 and level == 12 then
+        lines[#lines + 1] = format("\t...\t(skipping %d levels)", n - 21)
+      elseif n <= 22 or level < 12 or level >= stop - 11 then
+        local info = debug.getinfo(level, "Sln")
+        if info then lines[#lines + 1] = "\t" .. frame_text(info) end
+      end
+    end
+    return { wrapped = true, err = e, trace = lines }
   end
   local ok, res
   if self.interruptible then
@@ -319,10 +333,11 @@ function Session:execute(fn, is_expr)
   end
   if getmetatable(res) == EXIT then error(res, 0) end
   self.errors = self.errors + 1
-  local msg = type(res) == "table" and res.err ~= nil and error_text(res.err)
-    or error_text(res)
-  local text = msg
-  if type(res) == "table" and res.trace and #res.trace > 0 then
+  local wrapped = type(res) == "table" and rawget(res, "wrapped")
+  local obj = res
+  if wrapped then obj = res.err end
+  local text = error_text(obj)
+  if wrapped and #res.trace > 0 then
     text = text .. "\nstack traceback:\n" .. concat(res.trace, "\n")
   end
   self.err(text .. "\n")

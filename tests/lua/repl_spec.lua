@@ -112,6 +112,20 @@ describe("repl evaluator", function()
     assert.are.equal("2\n", take())
   end)
 
+  it("shortens the traceback of a stack overflow", function()
+    local _, feed, take = session()
+    feed("function deep(n) return 1 + deep(n + 1) end")
+    feed("deep(1)")
+    local _, e = take()
+    assert.matches("stack overflow", e, 1, true)
+    assert.matches("(skipping %d+ levels)", e)
+    assert.is_true(select(2, e:gsub("\n", "")) < 30)
+    feed("error(nil)")
+    _, e = take()
+    assert.matches("^%(error object is a nil value%) nil\n", e)
+    _G.deep = nil
+  end)
+
   it("exit() raises the exit sentinel to the loop", function()
     local s = session()
     local ok, e = pcall(s.feed, s, "exit(3)")
@@ -198,9 +212,11 @@ describe("cmafeng.lineedit", function()
 
   it("a SIGINT interrupts a running loop under interruptible", function()
     lineedit.catch_interrupts(true)
+    local pid = io.open("/proc/self/stat"):read("*n")
+    local killer -- io.popen, not os.execute: system() ignores SIGINT while it runs
     local f = function()
       local t0 = os.clock()
-      os.execute("kill -INT " .. tostring(io.open("/proc/self/stat"):read("*n")) .. " &")
+      killer = io.popen("sleep 0.2; kill -INT " .. pid)
       local n = 0
       while os.clock() - t0 < 20 do n = n + 1 end
       return n
@@ -208,6 +224,7 @@ describe("cmafeng.lineedit", function()
     jit.off(f, true)
     local ok, e = lineedit.interruptible(f, function(m) return m end)
     lineedit.catch_interrupts(false)
+    killer:close()
     assert.is_false(ok)
     assert.matches("interrupted", e, 1, true)
   end)
