@@ -337,6 +337,7 @@ function Session:execute(fn, is_expr)
   local obj = res
   if wrapped then obj = res.err end
   local text = error_text(obj)
+  if text == "interrupted" then self.interrupted = true end
   if wrapped and #res.trace > 0 then
     text = text .. "\nstack traceback:\n" .. concat(res.trace, "\n")
   end
@@ -637,6 +638,7 @@ function M.run(opts)
       end
     else
       if tty and line:match("%S") then ed:add_history(line) end
+      session.interrupted = false
       local fok, ferr = pcall(session.feed, session, line)
       if not fok then
         if getmetatable(ferr) == EXIT then
@@ -644,6 +646,11 @@ function M.run(opts)
           break
         end
         err("cmafeng: repl: " .. tostring(ferr) .. "\n")
+      end
+      -- A script (piped input) stops at Ctrl-C, as `cmafeng run` does.
+      if session.interrupted and not tty then
+        interrupted_quit = true
+        break
       end
     end
   end

@@ -121,6 +121,24 @@ check "nothing runs after exit()" test "$(grep -c "not reached" "$WORK/o3b")" -e
 check "one notice says the job was canceled" \
   test "$(grep -c '^\[run 1\] canceled; the segments it finished are kept' "$WORK/o3b")" -eq 1
 
+# SIGINT stops a script in an endless loop: the statement is interrupted, nothing after it
+# runs, the job it started is canceled, exit 130. (ThreadSanitizer delivers a signal only
+# when the program enters libc: under TSan the loop calls os.time().)
+LOOP="while true do end"
+grep -qa __tsan_init "$CMAFENG" && LOOP="while true do os.time() end"
+"$CMAFENG" repl >"$WORK/o3c" 2>"$WORK/e3c" <<LUA &
+run = cme.start{ source = "$SLOW", output = "$WORK/out3c", workers = 1,
+  video = { ladder = { { width = 640, height = 360, preset = 8 } } } }
+io.open("$WORK/looping", "w"):close()
+$LOOP
+print("not reached")
+LUA
+interrupt_when "$WORK/looping" $!
+check "SIGINT in a piped script's endless loop exits 130 (got $rc)" test "$rc" -eq 130
+check "the loop was interrupted" grep -qx "interrupted" "$WORK/e3c"
+check "the script stopped there" test "$(grep -c "not reached" "$WORK/o3c")" -eq 0
+check "its job was canceled" grep -q "canceling run 1" "$WORK/e3c"
+
 # 4. run --repl: the job is `run`; it ends while the REPL is open.
 cat >"$WORK/r.lua" <<'LUA'
 return { source = arg[1], output = arg[2], workers = 1,
