@@ -14,7 +14,8 @@ DEB_PACKAGES = build-essential cmake pkg-config clang clang-format libclang-rt-1
 	luajit libluajit-5.1-dev lua-busted \
 	libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
 	ffmpeg libsvtav1enc-dev svt-av1 libdav1d-dev dav1d \
-	libffmpeg-nvenc-dev libva-dev libvpl-dev libcmocka-dev time chromium nodejs mediainfo
+	libffmpeg-nvenc-dev libva-dev libvpl-dev libcmocka-dev time chromium nodejs mediainfo \
+	libedit-dev tmux
 
 .PHONY: all deps build demo test clean tsan format format-check
 

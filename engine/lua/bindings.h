@@ -11,6 +11,8 @@
 /* luaopen for the C module "cmafeng.core": version, backends, probe, engine, av1.
  * Exported so that plain luajit can load build/lua/cmafeng/core.so with require. */
 __attribute__((visibility("default"))) int luaopen_cmafeng_core(lua_State *L);
+/* luaopen for "cmafeng.lineedit": libedit line editing and Ctrl-C for the REPL. */
+__attribute__((visibility("default"))) int luaopen_cmafeng_lineedit(lua_State *L);
 /* Registers the embedded pure-Lua library and cmafeng.core in package.preload. */
 void cme__lua_preload(lua_State *L);
 /* Every C->Lua call goes through here: pcall with debug.traceback as the handler.

@@ -26,6 +26,8 @@ void cme__lua_preload(lua_State *L)
     }
     lua_pushcfunction(L, luaopen_cmafeng_core);
     lua_setfield(L, -2, "cmafeng.core");
+    lua_pushcfunction(L, luaopen_cmafeng_lineedit);
+    lua_setfield(L, -2, "cmafeng.lineedit");
     lua_pop(L, 2);
 }
 

@@ -6,7 +6,8 @@ local json = require "cmafeng.json"
 local M = {}
 
 local USAGE = [[
-usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume] [--overwrite] [-- ARGS...]
+usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume | --overwrite]
+                   [--repl | --repl-on-error] [-- ARGS...]
        cmafeng probe FILE [--json]
        cmafeng inspect FILE [--json]
        cmafeng validate DIR [--decode] [--json]
@@ -20,6 +21,8 @@ usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume] [--overwrite] [-
            --resume         keep the segments an interrupted run of the same job wrote
                             (without a journal in DIR: a normal run, and it says so)
            --overwrite      replace the output of an earlier job in DIR (refused otherwise)
+           --repl           start the job and open the REPL with it in `run`
+           --repl-on-error  open the REPL when the job fails, the event in `ev`
            ARGS             the words after -- reach the recipe as `arg`
   probe    describe a media file: sizes, SAR, rotation, frame rate, colour and HDR,
            audio and subtitle streams (the fields of cmafeng.probe, docs/recipes.md)
@@ -32,7 +35,8 @@ usage: cmafeng run RECIPE [-o DIR] [--events FILE|-] [--resume] [--overwrite] [-
   devices  the encoder devices of this machine (CPU encoders, NVENC, oneVPL, VA-API GPUs)
            and what each backend lacks; --json for machines
   version  print the version and the encoder backends built in
-  repl     interactive Lua with `cme` = require "cmafeng"
+  repl     interactive Lua with `cme` = require "cmafeng"; jobs started with cme.start
+           run while the prompt waits (help() in the REPL lists the rest)
 ]]
 
 local function fail(msg, code)
@@ -184,7 +188,7 @@ local function interrupted_exit()
 end
 
 local function cmd_run(args)
-  local recipe_path, out_dir, events_path, resume, overwrite
+  local recipe_path, out_dir, events_path, resume, overwrite, repl_mode
   local rest = {}
   local i = 1
   while i <= #args do
@@ -200,6 +204,9 @@ local function cmd_run(args)
       resume = true
     elseif a == "--overwrite" then
       overwrite = true
+    elseif a == "--repl" or a == "--repl-on-error" then
+      if repl_mode then return fail("run: give one of --repl and --repl-on-error") end
+      repl_mode = a
     elseif a == "--events" then
       events_path = args[i + 1]
       if not events_path then return fail("run: --events needs a FILE or -") end
@@ -258,22 +265,65 @@ local function cmd_run(args)
     events_file = f
   end
   if events_file then events = checked_stream(events_file) end
-  local progress = events_file ~= io.stdout and isatty_stderr()
+  local function close_events()
+    claim:release()
+    if events_file and events_file ~= io.stdout then
+      local ok, cerr2 = events_file:close()
+      if not ok and not events.err then events.err = cerr2 or "close failed" end
+    end
+  end
+  if repl_mode == "--repl" then
+    local run, rerr, rcode = require("cmafeng.live").start(job, { events = events,
+                                                                  validated = true })
+    if not run then
+      close_events()
+      return fail(rerr, rcode)
+    end
+    io.stderr:write("cmafeng: the job runs; `run` is it (run:status(), run:wait(), ",
+                    "run:cancel()), `job` its table; Ctrl-D cancels it if it still runs\n")
+    local code = require("cmafeng.repl").run { vars = { run = run, job = job }, run = run }
+    close_events()
+    return code
+  end
+  local progress = events_file ~= io.stdout and isatty_stderr() and not repl_mode
+  local runloop = require "cmafeng.runloop"
+  local session, opened
+  -- --repl-on-error: the REPL opens on the failing event, the job's threads still running;
+  -- leaving it lets the job go on to its end.
+  local function debug_repl(ev)
+    opened = true
+    io.stderr:write("\ncmafeng: ", ev.type, ": ", tostring(ev.message), "\n",
+      "cmafeng: REPL on error: `ev` is the event, `run` the job, `job` its table; ",
+      "Ctrl-D lets the job go on\n")
+    local run = session and require("cmafeng.live").attach(session)
+    require("cmafeng.repl").run { vars = { ev = ev, run = run, job = job } }
+  end
   -- The engine raises on arguments it refuses; the schema is meant to have refused them
   -- first, so such an error is still the recipe's, never an "internal error".
-  local pok, report, rerr, code = pcall(require("cmafeng.runloop").run, job, {
-    events = events, progress = progress, recipe = recipe_path,
-  })
+  local report, rerr, code
+  local pok, perr = pcall(function()
+    session, rerr, code = runloop.open(job, {
+      events = events, progress = progress, recipe = recipe_path,
+      on_event = repl_mode and function(ev)
+        if (ev.type == "failed" or ev.type == "chunk_failed") and not opened then
+          debug_repl(ev)
+        end
+      end,
+    })
+    if session then
+      while session:pump(250) do end
+      report, rerr, code = session:close()
+      if not report and repl_mode and not opened then
+        debug_repl { type = "failed", message = rerr, code = code }
+      end
+    end
+  end)
   if not pok then
-    local raised = type(report) == "string" and report or "the engine refused the job"
+    local raised = type(perr) == "string" and perr or "the engine refused the job"
     report, code = nil, 2
     rerr = recipe_path .. ": " .. raised:gsub("^[^:\n]*%.lua:%d+: ", ""):gsub("\n.*", "")
   end
-  claim:release()
-  if events_file and events_file ~= io.stdout then
-    local ok, cerr2 = events_file:close()
-    if not ok and not events.err then events.err = cerr2 or "close failed" end
-  end
+  close_events()
   if not report then return fail(rerr, code) end
   if events and events.err then
     return fail(string.format("%s: cannot write events: %s", events_path == "-" and "stdout"

@@ -3,8 +3,9 @@
 --   cmafeng.version()           -> "0.1.0"
 --   cmafeng.backends(probe)     -> { {name=, built=, available=, status=}, ... }
 --   cmafeng.probe(path)         -> source info | nil, message, code (cmafeng.probe)
---   cmafeng.av1                 -> parse / codec_string / invariant
---   cmafeng.start(job)          -> engine (started) | nil, message, code
+--   cmafeng.av1                 -> parse / codec_string / invariant (cmafeng.av1)
+--   cmafeng.inspect(path)       -> what `cmafeng inspect` reads | nil, message, code
+--   cmafeng.start(job [, opts]) -> a running job (cmafeng.live Run) | nil, message, code
 --   cmafeng.run(job, opts)      -> summary | nil, message, exit_code  (cmafeng.runloop)
 local core = require "cmafeng.core"
 
@@ -12,20 +13,14 @@ local M = {
   version = core.version,
   backends = core.backends,
   probe = require("cmafeng.probe").probe,
-  av1 = core.av1,
+  av1 = require "cmafeng.av1",
+  inspect = function(path) return require("cmafeng.inspect").read(path) end,
 }
 
--- Starts a validated job and returns the running engine, for the REPL and embedders
--- that pull events themselves.
-function M.start(job)
-  local eng, err, code = core.engine.new(job)
-  if not eng then return nil, err, code end
-  local ok, serr, scode = eng:start()
-  if not ok then
-    eng:close()
-    return nil, serr, scode
-  end
-  return eng
+-- Starts a job (a job table or a recipe path) and returns at once; the REPL and embedders
+-- pump it with run:poll(ms) or run:wait() (cmafeng.live).
+function M.start(job, opts)
+  return require("cmafeng.live").start(job, opts)
 end
 
 function M.run(job, opts)

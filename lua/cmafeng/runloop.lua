@@ -4,7 +4,14 @@
 --
 --   runloop.run(job, opts) -> summary | nil, message, exit_code
 --   opts: events = file handle for JSON lines (or nil), progress = bool,
---         stderr = handle for progress and notes (default io.stderr)
+--         stderr = handle for progress and notes (default io.stderr),
+--         on_event = function(ev) called for every event before the recipe's hooks
+--
+-- The same loop one step at a time, for the REPL, which pumps a job while it waits for input:
+--   runloop.open(job, opts) -> session | nil, message, exit_code   (the engine is started)
+--   session:pump(timeout_ms) -> true while the job runs, false once every event was handled
+--   session:stats()          -> the engine's counters (the last ones once the job ended)
+--   session:close()          -> what runloop.run returns; writes report.json and manifests
 local core = require "cmafeng.core"
 local json = require "cmafeng.json"
 local sandbox = require "cmafeng.sandbox"
@@ -66,7 +73,10 @@ local function call_hook(fn, ...)
   return true, decision
 end
 
-function M.run(job, opts)
+local Session = {}
+Session.__index = Session
+
+function M.open(job, opts)
   opts = opts or {}
   local stderr = opts.stderr or io.stderr
   local eng, err, code = core.engine.new(job)
@@ -106,222 +116,253 @@ function M.run(job, opts)
                              crf = r.crf, preset = r.preset, segments = 0, bytes = 0,
                              duration = 0 }
   end
-
   report.chunks = {}
   report.decisions = {}
   local devices = eng:devices()
-  local device_ids, midjob = {}, {}
+  local pol = {
+    device_ids = {}, midjob = {},
+    excluded = {}, -- [rung][device id] = true after a device_excluded event
+    tried = {},    -- ["rung:index"] = the decisions taken for the chunk
+    rule = job.on_chunk_failed or policy.default,
+    name = job.on_chunk_failed and "on_chunk_failed" or "policy.default",
+  }
   for i, d in ipairs(devices) do
-    device_ids[i] = d.id
-    if d.midjob_open then midjob[#midjob + 1] = d.id end
+    pol.device_ids[i] = d.id
+    if d.midjob_open then pol.midjob[#pol.midjob + 1] = d.id end
   end
-  local excluded = {} -- [rung][device id] = true after a device_excluded event
-  local tried = {}    -- ["rung:index"] = decisions taken for the chunk
-  local decide_rule = job.on_chunk_failed or policy.default
-  local hook_name = job.on_chunk_failed and "on_chunk_failed" or "policy.default"
-
-  local function emit(ev)
-    if opts.events then
-      local ok, werr = opts.events:write(json.encode(ev), "\n")
-      if ok then ok, werr = opts.events:flush() end
-      if not ok then return nil, werr end
-    end
-    return true
+  local session = setmetatable({
+    engine = eng, job = job, info = info, opts = opts, stderr = stderr, report = report,
+    segments_of = segments_of, last_progress = 0, last_tick = 0, policy = pol,
+  }, Session)
+  -- The plan first: what will be encoded where, with which limits.
+  local plan = { type = "plan", time = os.time(), source = job.source, rungs = {},
+                 devices = devices, segments = total_segments,
+                 segment_seconds = job.segment_seconds, max_attempts = job.max_attempts,
+                 stall_seconds = job.stall_seconds }
+  local st = eng:stats()
+  for i, r in ipairs(job.video.ladder) do
+    plan.rungs[i] = { name = r.name, width = r.width, height = r.height, crf = r.crf,
+                      preset = r.preset, instances = st.rungs[i].instances }
   end
+  session:emit(plan)
+  return session
+end
 
-  do
-    local plan = { type = "plan", time = os.time(), source = job.source,
-                   rungs = {}, devices = devices, segments = total_segments,
-                   segment_seconds = job.segment_seconds, max_attempts = job.max_attempts,
-                   stall_seconds = job.stall_seconds }
-    local st = eng:stats()
-    for i, r in ipairs(job.video.ladder) do
-      plan.rungs[i] = { name = r.name, width = r.width, height = r.height, crf = r.crf,
-                        preset = r.preset, instances = st.rungs[i].instances }
-    end
-    emit(plan)
+function Session:stats()
+  if self.engine and not self.closed then self.last_stats = self.engine:stats() end
+  return self.last_stats
+end
+
+-- The progress line's text (no carriage return): per rung segments and fps, then the ETA.
+function Session:progress_text()
+  local stats = self:stats()
+  return progress_line(self.job, stats, self.segments_of(stats)):sub(2)
+end
+
+-- Asks the policy about a failed chunk and applies its answer (DESIGN.md section 3,
+-- decisions). Returns nil, message, exit code when the job must stop: a hook that failed
+-- or answered something that is not a decision (2), a decision the engine refused (1).
+function Session:chunk_failed(ev)
+  local eng, job, opts, report, pol = self.engine, self.job, self.opts, self.report, self.policy
+  local key = ev.rung .. ":" .. ev.index
+  pol.tried[key] = pol.tried[key] or {}
+  -- Answered by hand already (the REPL opened on this event): nothing left to decide.
+  local now = eng:chunks(ev.rung, ev.index, 1)[1]
+  if now and now.state ~= "awaiting_policy" then return true end
+  local serving = {}
+  for _, id in ipairs(pol.device_ids) do
+    if not (pol.excluded[ev.rung] and pol.excluded[ev.rung][id]) then serving[#serving + 1] = id end
   end
-
-  -- Asks the policy about a failed chunk and applies its answer. Returns nil, message, code
-  -- when the job must stop (a hook that failed or answered something that is not a
-  -- decision: exit 2; a decision the engine refused: exit 1).
-  local function on_chunk_failed(ev)
-    local key = ev.rung .. ":" .. ev.index
-    tried[key] = tried[key] or {}
-    local serving = {}
-    for _, id in ipairs(device_ids) do
-      if not (excluded[ev.rung] and excluded[ev.rung][id]) then serving[#serving + 1] = id end
-    end
-    local ctx = { job = job, rung = job.video.ladder[ev.rung], devices = serving,
-                  midjob = midjob, tried = tried[key] }
-    local ok, answer
-    if job.on_chunk_failed then
-      ok, answer = call_hook(decide_rule, ev, ctx)
-    else
-      ok, answer = pcall(decide_rule, ev, ctx)
-    end
-    if not ok then return nil, hook_name .. " failed: " .. tostring(answer), 2 end
-    local d, verr = policy.validate(answer)
-    if not d then
-      return nil, (opts.recipe and (opts.recipe .. ": ") or "") .. hook_name .. ": " .. verr, 2
-    end
-    -- A decision naming a device the job does not have raises in the binding: that is an
-    -- answer that is not a decision of this job (exit 2), like a malformed one.
-    local dok, applied, derr = pcall(eng.decide, eng, ev.rung, ev.index, d)
-    if not dok then
-      return nil, (opts.recipe and (opts.recipe .. ": ") or "") .. hook_name .. ": "
-        .. tostring(applied):gsub("^[^:]*:%d+: ", ""), 2
-    end
-    local record = { rendition = ev.rendition, index = ev.index, attempt = ev.attempt,
-                     reason = ev.reason, device = ev.device, decision = d.action,
-                     retry_device = d.device, avoid = d.avoid, crf = d.crf,
-                     preset = d.preset, why = d.why, by = hook_name }
-    if not applied then
-      record.refused = derr
-      report.decisions[#report.decisions + 1] = record
-      emit { type = "decision", time = os.time(), rung = ev.rung, rendition = ev.rendition,
-             index = ev.index, decision = d.action, refused = derr }
-      -- The engine refuses what it cannot do (the attempt limit, a device that does not
-      -- serve the rung): the chunk cannot go on, so neither can the job.
-      eng:cancel(derr)
-      return nil, derr, 1
-    end
-    tried[key][#tried[key] + 1] = d
+  local ctx = { job = job, rung = job.video.ladder[ev.rung], devices = serving,
+                midjob = pol.midjob, tried = pol.tried[key] }
+  local ok, answer
+  if job.on_chunk_failed then
+    ok, answer = call_hook(pol.rule, ev, ctx)
+  else
+    ok, answer = pcall(pol.rule, ev, ctx)
+  end
+  local prefix = (opts.recipe and (opts.recipe .. ": ") or "") .. pol.name .. ": "
+  if not ok then return nil, prefix .. "failed: " .. tostring(answer), 2 end
+  local d, verr = policy.validate(answer)
+  if not d then return nil, prefix .. verr, 2 end
+  -- A decision naming a device the job does not have raises in the binding: that is an
+  -- answer that is not a decision of this job (exit 2), like a malformed one.
+  local dok, applied, derr = pcall(eng.decide, eng, ev.rung, ev.index, d)
+  if not dok then return nil, prefix .. tostring(applied):gsub("^[^:]*:%d+: ", ""), 2 end
+  local record = { rendition = ev.rendition, index = ev.index, attempt = ev.attempt,
+                   reason = ev.reason, device = ev.device, decision = d.action,
+                   retry_device = d.device, avoid = d.avoid, crf = d.crf,
+                   preset = d.preset, why = d.why, by = pol.name }
+  if not applied then
+    record.refused = derr
     report.decisions[#report.decisions + 1] = record
-    emit { type = "decision", time = os.time(), rung = ev.rung, rendition = ev.rendition,
-           index = ev.index, attempt = ev.attempt, decision = d.action, device = d.device,
-           avoid = d.avoid, crf = d.crf, preset = d.preset, why = d.why }
-    if d.action == "retry" and job.on_requeue then
-      local hok, herr = call_hook(job.on_requeue, ev, d)
-      if not hok then return nil, "recipe hook on_requeue failed: " .. tostring(herr), 2 end
-    end
-    return true
+    self:emit { type = "decision", time = os.time(), rung = ev.rung, rendition = ev.rendition,
+                index = ev.index, decision = d.action, refused = derr }
+    -- The engine refuses what it cannot do (the attempt limit, a device that does not serve
+    -- the rung): the chunk cannot go on, so neither can the job.
+    eng:cancel(derr)
+    return nil, derr, 1
   end
+  pol.tried[key][#pol.tried[key] + 1] = d
+  report.decisions[#report.decisions + 1] = record
+  self:emit { type = "decision", time = os.time(), rung = ev.rung, rendition = ev.rendition,
+              index = ev.index, attempt = ev.attempt, decision = d.action, device = d.device,
+              avoid = d.avoid, crf = d.crf, preset = d.preset, why = d.why }
+  if d.action == "retry" and job.on_requeue then
+    local hok, herr = call_hook(job.on_requeue, ev, d)
+    if not hok then return nil, "recipe hook on_requeue failed: " .. tostring(herr), 2 end
+  end
+  return true
+end
 
-  local failure, hook_error, interrupted, exit_code
-  local last_progress, last_tick = 0, 0
-  while true do
-    local evs = eng:events(250)
-    if not evs then break end
-    -- Ctrl-C (cmafeng's main installs the flag): stop cleanly, keep what is written.
-    local sig = core.interrupted and core.interrupted()
-    if sig and not interrupted then
-      interrupted = sig
-      eng:cancel("interrupted by signal " .. sig)
-    end
-    for _, ev in ipairs(evs) do
-      if ev.rung then ev.rendition = job.video.ladder[ev.rung].name end
-      if ev.audio then ev.rendition = "audio" end
-      if ev.type == "done" then ev.ok = failure == nil and hook_error == nil end
-      local eok, eerr = emit(ev)
-      if not eok and not hook_error then
-        hook_error = "events: " .. tostring(eerr)
-        exit_code = 1
-        eng:cancel(hook_error)
-      end
-      local hook_ok, decision, hook_msg = true, nil, nil
-      if ev.type == "segment" and ev.audio then
-        local rep = report.audio
-        rep.segments = rep.segments + 1
-        rep.bytes = rep.bytes + ev.bytes
-        rep.duration = rep.duration + ev.duration
-        report.segments[#report.segments + 1] = {
-          rendition = "audio", index = ev.index, bytes = ev.bytes, start = ev.start,
-          duration = ev.duration, frames = ev.frames,
-        }
-      elseif ev.type == "segment" then
-        local rep = report.renditions[ev.rung]
-        rep.segments = rep.segments + 1
-        rep.bytes = rep.bytes + ev.bytes
-        rep.duration = rep.duration + ev.duration
-        report.segments[#report.segments + 1] = {
-          rendition = ev.rendition, index = ev.index, device = ev.device,
-          attempts = ev.attempts, bytes = ev.bytes, start = ev.start,
-          duration = ev.duration, frames = ev.frames, encode_seconds = ev.encode_seconds,
-          resumed = ev.resumed,
-        }
-        hook_ok, decision = call_hook(job.on_segment, ev)
-        if not hook_ok then hook_msg = decision end
-      elseif ev.type == "init" and ev.audio then
-        report.audio.codecs = ev.codecs
-      elseif ev.type == "init" then
-        report.renditions[ev.rung].codecs = ev.codecs
-      elseif ev.type == "chunk_failed" then
-        report.requeues[#report.requeues + 1] = ev
-        if not hook_error and not interrupted then
-          local ok, msg, code = on_chunk_failed(ev)
-          if not ok then
-            hook_error, exit_code = msg, code
-            eng:cancel(msg)
-          end
-        end
-      elseif ev.type == "device_excluded" then
-        excluded[ev.rung] = excluded[ev.rung] or {}
-        excluded[ev.rung][ev.device] = true
-      elseif ev.type == "failed" then
-        failure = ev.message
-        hook_ok, decision = call_hook(job.on_failure, ev)
-        if not hook_ok then hook_msg = decision end
-      end
-      if not hook_ok and not hook_error then
-        hook_error = "recipe hook failed: " .. tostring(hook_msg)
-        exit_code = 2
-        eng:cancel(hook_error)
-      elseif decision == "abort" and not hook_error then
-        hook_error = "aborted by the recipe's " .. ev.type .. " hook"
-        eng:cancel(hook_error)
-      end
-    end
-    local now_wall = os.time()
-    if now_wall - last_tick >= 1 then
-      last_tick = now_wall
-      local stats = eng:stats()
-      local prog = { type = "progress", time = os.time(), elapsed = stats.elapsed,
-                     frames_decoded = stats.frames_decoded, rungs = {} }
-      for i, r in ipairs(stats.rungs) do
-        prog.rungs[i] = { name = job.video.ladder[i].name,
-                          fps = stats.elapsed > 0 and r.frames_encoded / stats.elapsed or 0,
-                          seconds_done = r.seconds_done, segments_done = r.segments_done,
-                          chunks = r.chunks, busy = r.busy, instances = r.instances }
-      end
-      emit(prog)
-      if job.pick_rung and not hook_error then
-        local ok, pick = call_hook(job.pick_rung, rung_state(job, stats))
-        if not ok then
-          hook_error, exit_code = "recipe hook pick_rung failed: " .. tostring(pick), 2
-          eng:cancel(hook_error)
-        elseif pick ~= nil and (type(pick) ~= "number" or pick % 1 ~= 0 or pick < 1
-                                or pick > #job.video.ladder) then
-          hook_error = string.format("pick_rung: expected a rung number 1..%d or nil, got %s",
-                                     #job.video.ladder, tostring(pick))
-          exit_code = 2
-          eng:cancel(hook_error)
-        else
-          eng:prefer_rung(pick)
-        end
-      end
-    end
-    if opts.progress then
-      local now = os.clock()
-      if now - last_progress > 0.2 or #evs > 0 then
-        last_progress = now
-        local stats = eng:stats()
-        stderr:write(progress_line(job, stats, segments_of(stats)))
-        stderr:flush()
-      end
+-- Writes one JSON event line when the caller asked for them; nil, message when it fails.
+function Session:emit(ev)
+  local out = self.opts.events
+  if not out then return true end
+  local ok, werr = out:write(json.encode(ev), "\n")
+  if ok then ok, werr = out:flush() end
+  if not ok then return nil, werr end
+  return true
+end
+
+-- Stops the job with a message and exit code (the first reason wins).
+function Session:stop(msg, code)
+  if self.hook_error then return end
+  self.hook_error, self.exit_code = msg, code
+  self.engine:cancel(msg)
+end
+
+-- Once a second: a progress event, and the recipe's pick_rung hook asked which rung idle
+-- workers should help.
+function Session:tick()
+  local eng, job = self.engine, self.job
+  local stats = eng:stats()
+  local prog = { type = "progress", time = os.time(), elapsed = stats.elapsed,
+                 frames_decoded = stats.frames_decoded, rungs = {} }
+  for i, r in ipairs(stats.rungs) do
+    prog.rungs[i] = { name = job.video.ladder[i].name,
+                      fps = stats.elapsed > 0 and r.frames_encoded / stats.elapsed or 0,
+                      seconds_done = r.seconds_done, segments_done = r.segments_done,
+                      chunks = r.chunks, busy = r.busy, instances = r.instances }
+  end
+  self:emit(prog)
+  if job.pick_rung and not self.hook_error then
+    local ok, pick = call_hook(job.pick_rung, rung_state(job, stats))
+    if not ok then
+      self:stop("recipe hook pick_rung failed: " .. tostring(pick), 2)
+    elseif pick ~= nil and (type(pick) ~= "number" or pick % 1 ~= 0 or pick < 1
+                            or pick > #job.video.ladder) then
+      self:stop(string.format("pick_rung: expected a rung number 1..%d or nil, got %s",
+                              #job.video.ladder, tostring(pick)), 2)
+    else
+      eng:prefer_rung(pick)
     end
   end
-  local stats = eng:stats()
-  if opts.progress then stderr:write(progress_line(job, stats, segments_of(stats)), "\n") end
+end
+
+function Session:pump(timeout_ms)
+  if self.ended then return false end
+  local eng, job, opts, report = self.engine, self.job, self.opts, self.report
+  local evs = eng:events(timeout_ms or 250)
+  if not evs then
+    self.ended = true
+    return false
+  end
+  -- Ctrl-C (cmafeng's main installs the flag): stop cleanly, keep what is written.
+  local sig = core.interrupted and core.interrupted()
+  if sig and not self.interrupted then
+    self.interrupted = sig
+    eng:cancel("interrupted by signal " .. sig)
+  end
+  for _, ev in ipairs(evs) do
+    if ev.rung then ev.rendition = job.video.ladder[ev.rung].name end
+    if ev.audio then ev.rendition = "audio" end
+    if ev.type == "done" then ev.ok = self.failure == nil and self.hook_error == nil end
+    local eok, eerr = self:emit(ev)
+    if not eok then self:stop("events: " .. tostring(eerr), 1) end
+    if opts.on_event then opts.on_event(ev) end
+    local hook_ok, decision, hook_msg = true, nil, nil
+    if ev.type == "segment" and ev.audio then
+      local rep = report.audio
+      rep.segments = rep.segments + 1
+      rep.bytes = rep.bytes + ev.bytes
+      rep.duration = rep.duration + ev.duration
+      report.segments[#report.segments + 1] = {
+        rendition = "audio", index = ev.index, bytes = ev.bytes, start = ev.start,
+        duration = ev.duration, frames = ev.frames,
+      }
+    elseif ev.type == "segment" then
+      local rep = report.renditions[ev.rung]
+      rep.segments = rep.segments + 1
+      rep.bytes = rep.bytes + ev.bytes
+      rep.duration = rep.duration + ev.duration
+      report.segments[#report.segments + 1] = {
+        rendition = ev.rendition, index = ev.index, device = ev.device,
+        worker = ev.worker, instance = ev.instance,
+        attempts = ev.attempts, bytes = ev.bytes, start = ev.start,
+        duration = ev.duration, frames = ev.frames, encode_seconds = ev.encode_seconds,
+        resumed = ev.resumed,
+      }
+      hook_ok, decision = call_hook(job.on_segment, ev)
+      if not hook_ok then hook_msg = decision end
+    elseif ev.type == "init" and ev.audio then
+      report.audio.codecs = ev.codecs
+    elseif ev.type == "init" then
+      report.renditions[ev.rung].codecs = ev.codecs
+    elseif ev.type == "chunk_failed" then
+      report.requeues[#report.requeues + 1] = ev
+      if not self.hook_error and not self.interrupted then
+        local ok, msg, code = self:chunk_failed(ev)
+        if not ok then self:stop(msg, code) end
+      end
+    elseif ev.type == "device_excluded" then
+      local ex = self.policy.excluded
+      ex[ev.rung] = ex[ev.rung] or {}
+      ex[ev.rung][ev.device] = true
+    elseif ev.type == "failed" then
+      self.failure = ev.message
+      hook_ok, decision = call_hook(job.on_failure, ev)
+      if not hook_ok then hook_msg = decision end
+    end
+    if not hook_ok then
+      self:stop("recipe hook failed: " .. tostring(hook_msg), 2)
+    elseif decision == "abort" then
+      self:stop("aborted by the recipe's " .. ev.type .. " hook", 1)
+    end
+  end
+  local now_wall = os.time()
+  if now_wall - self.last_tick >= 1 then
+    self.last_tick = now_wall
+    self:tick()
+  end
+  if opts.progress then
+    local now = os.clock()
+    if now - self.last_progress > 0.2 or #evs > 0 then
+      self.last_progress = now
+      local stats = eng:stats()
+      self.stderr:write(progress_line(job, stats, self.segments_of(stats)))
+      self.stderr:flush()
+    end
+  end
+  return true
+end
+
+function Session:close()
+  local eng, job, opts, report, stderr = self.engine, self.job, self.opts, self.report, self.stderr
+  local info, hook_error, failure, interrupted = self.info, self.hook_error, self.failure,
+    self.interrupted
+  local stats = self:stats()
+  if opts.progress then stderr:write(progress_line(job, stats, self.segments_of(stats)), "\n") end
   local fok, ferr = eng:finish()
   -- One record per chunk: where and how it was encoded, and what was decided about it.
   for i, r in ipairs(job.video.ladder) do
     for _, c in ipairs(eng:chunks(i)) do
       c.rendition = r.name
-      c.decisions_taken = tried[i .. ":" .. c.index]
+      c.decisions_taken = self.policy.tried[i .. ":" .. c.index]
       report.chunks[#report.chunks + 1] = c
     end
   end
+  self.closed = true
   eng:close()
 
   report.elapsed = stats.elapsed
@@ -369,12 +410,19 @@ function M.run(job, opts)
   if interrupted then
     return nil, "interrupted: finished segments are kept; the manifests were not written", 130
   end
-  if hook_error then return nil, hook_error, exit_code or 1 end
+  if hook_error then return nil, hook_error, self.exit_code or 1 end
   if not fok then return nil, ferr or failure or "job failed", 1 end
   if not wok then return nil, tostring(werr), 1 end
   local hok, herr = call_hook(job.on_finish, report)
   if not hok then return nil, "recipe hook on_finish failed: " .. tostring(herr), 1 end
   return report
+end
+
+function M.run(job, opts)
+  local session, err, code = M.open(job, opts)
+  if not session then return nil, err, code end
+  while session:pump(250) do end
+  return session:close()
 end
 
 return M
