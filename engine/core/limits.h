@@ -23,7 +23,7 @@
     X(MAX_WORKERS, 64, "workers")                                                       \
     X(MAX_THREADS, 64, "encoder threads per worker or device session")                  \
     X(MAX_QUEUE_DEPTH, 16, "chunks buffered per rung")                                  \
-    X(MAX_DEVICES, 16, "entries in devices")                                            \
+    X(MAX_DEVICES, CME_MAX_JOB_DEVICES, "entries in devices")                           \
     X(MAX_SESSIONS, 64, "sessions of one device")                                       \
     X(MAX_INSTANCES, CME_MAX_INSTANCES, "encoder instances per rung and device")        \
     X(MAX_ATTEMPTS, 100, "max_attempts: encode attempts of one chunk")                  \

@@ -184,33 +184,26 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
         snprintf(err, errlen, "output: expected a directory path");
         return CME_EINVAL;
     }
-    if (!(s->segment_seconds > 0 && s->segment_seconds <= 60)) {
-        snprintf(err, errlen, "segment_seconds: expected a number in (0, 60], got %g",
-                 s->segment_seconds);
+    /* The limits are the table the recipe schema reads (core/limits.h): what the schema
+     * accepts, the engine encodes; these checks guard the C API. */
+    if (!(s->segment_seconds > 0 && s->segment_seconds <= CME_LIMIT_MAX_SEGMENT_SECONDS)) {
+        snprintf(err, errlen, "segment_seconds: expected a number in (0, %d], got %g",
+                 CME_LIMIT_MAX_SEGMENT_SECONDS, s->segment_seconds);
         return CME_EINVAL;
     }
-    if (s->nb_rungs < 1 || s->nb_rungs > CME_MAX_RUNGS) {
-        snprintf(err, errlen, "video.ladder: expected 1 to %d rungs, got %d", CME_MAX_RUNGS,
+    if (s->nb_rungs < 1 || s->nb_rungs > CME_LIMIT_MAX_RUNGS) {
+        snprintf(err, errlen, "video.ladder: expected 1 to %d rungs, got %d", CME_LIMIT_MAX_RUNGS,
                  s->nb_rungs);
         return CME_EINVAL;
     }
     for (int i = 0; i < s->nb_rungs; i++) {
         const CmeRungSettings *r = &s->rungs[i];
-        if (r->width < 16 || r->height < 16 || (r->width & 1) || (r->height & 1) ||
-            r->width > 8192 || r->height > 8192) {
+        if (r->width < CME_LIMIT_MIN_DIMENSION || r->height < CME_LIMIT_MIN_DIMENSION ||
+            (r->width & 1) || (r->height & 1) || r->width > CME_LIMIT_MAX_DIMENSION ||
+            r->height > CME_LIMIT_MAX_DIMENSION) {
             snprintf(err, errlen,
-                     "video.ladder[%d]: expected even width and height in "
-                     "[16, 8192], got %dx%d",
-                     i + 1, r->width, r->height);
-            return CME_EINVAL;
-        }
-        /* SVT-AV1 rejects frames smaller than 64x64 only once an encoder opens, in the
-         * middle of the job; say it up front. */
-        if (r->width < 64 || r->height < 64) {
-            snprintf(err, errlen,
-                     "video.ladder[%d]: SVT-AV1 encodes frames of at least "
-                     "64x64, got %dx%d",
-                     i + 1, r->width, r->height);
+                     "video.ladder[%d]: expected even width and height in [%d, %d], got %dx%d",
+                     i + 1, CME_LIMIT_MIN_DIMENSION, CME_LIMIT_MAX_DIMENSION, r->width, r->height);
             return CME_EINVAL;
         }
         if (r->bit_depth != 0 && r->bit_depth != 8 && r->bit_depth != 10) {
@@ -218,8 +211,11 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
                      r->bit_depth);
             return CME_EINVAL;
         }
-        if (r->crf < 1 || r->crf > 63 || r->preset < -1 || r->preset > 13) {
-            snprintf(err, errlen, "video.ladder[%d]: crf must be 1..63 and preset -1..13", i + 1);
+        if (r->crf < CME_LIMIT_MIN_CRF || r->crf > CME_LIMIT_MAX_CRF ||
+            r->preset < CME_LIMIT_MIN_PRESET || r->preset > CME_LIMIT_MAX_PRESET) {
+            snprintf(err, errlen, "video.ladder[%d]: crf must be %d..%d and preset %d..%d", i + 1,
+                     CME_LIMIT_MIN_CRF, CME_LIMIT_MAX_CRF, CME_LIMIT_MIN_PRESET,
+                     CME_LIMIT_MAX_PRESET);
             return CME_EINVAL;
         }
         if (!r->name[0] || strchr(r->name, '/') || !strcmp(r->name, "..") ||
@@ -235,13 +231,14 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
             }
         }
     }
-    if (s->nb_devices == 0 && (s->workers < 1 || s->workers > 64)) {
-        snprintf(err, errlen, "workers: expected 1..64, got %d", s->workers);
+    if (s->nb_devices == 0 && (s->workers < 1 || s->workers > CME_LIMIT_MAX_WORKERS)) {
+        snprintf(err, errlen, "workers: expected 1..%d, got %d", CME_LIMIT_MAX_WORKERS, s->workers);
         return CME_EINVAL;
     }
     if (s->audio && (s->audio_channels < 0 || s->audio_channels > 6 ||
                      (s->audio_sample_rate != 44100 && s->audio_sample_rate != 48000) ||
-                     s->audio_bitrate < 16000 || s->audio_bitrate > 512000 ||
+                     s->audio_bitrate < CME_LIMIT_MIN_AUDIO_BITRATE ||
+                     s->audio_bitrate > CME_LIMIT_MAX_AUDIO_BITRATE ||
                      (s->audio_codec != CME_AUDIO_AAC && s->audio_codec != CME_AUDIO_OPUS))) {
         snprintf(err, errlen,
                  "audio: expected 0 (as the source) to 6 channels, 44100 or 48000 Hz, 16000 "
@@ -260,29 +257,31 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
         return CME_EINVAL;
     }
     for (int i = 0; i < s->nb_rungs; i++) {
-        if (s->rungs[i].instances < 0 || s->rungs[i].instances > CME_MAX_INSTANCES) {
+        if (s->rungs[i].instances < 0 || s->rungs[i].instances > CME_LIMIT_MAX_INSTANCES) {
             snprintf(err, errlen, "video.ladder[%d].instances: expected 1..%d, got %d", i + 1,
-                     CME_MAX_INSTANCES, s->rungs[i].instances);
+                     CME_LIMIT_MAX_INSTANCES, s->rungs[i].instances);
             return CME_EINVAL;
         }
     }
-    if (s->nb_devices < 0 || s->nb_devices > CME_MAX_JOB_DEVICES) {
-        snprintf(err, errlen, "devices: expected at most %d devices, got %d", CME_MAX_JOB_DEVICES,
+    if (s->nb_devices < 0 || s->nb_devices > CME_LIMIT_MAX_DEVICES) {
+        snprintf(err, errlen, "devices: expected at most %d devices, got %d", CME_LIMIT_MAX_DEVICES,
                  s->nb_devices);
         return CME_EINVAL;
     }
     for (int i = 0; i < s->nb_devices; i++) {
         const CmeDeviceSettings *d = &s->devices[i];
-        if (d->instances < 0 || d->instances > CME_MAX_INSTANCES || d->sessions < 0 ||
-            d->sessions > 64) {
+        if (d->instances < 0 || d->instances > CME_LIMIT_MAX_INSTANCES || d->sessions < 0 ||
+            d->sessions > CME_LIMIT_MAX_SESSIONS) {
             snprintf(err, errlen,
-                     "devices[%d]: expected sessions 1..64 and instances 1..%d, got %d and %d",
-                     i + 1, CME_MAX_INSTANCES, d->sessions, d->instances);
+                     "devices[%d]: expected sessions 1..%d and instances 1..%d, got %d and %d",
+                     i + 1, CME_LIMIT_MAX_SESSIONS, CME_LIMIT_MAX_INSTANCES, d->sessions,
+                     d->instances);
             return CME_EINVAL;
         }
     }
-    if (s->queue_depth < 1 || s->queue_depth > 64) {
-        snprintf(err, errlen, "queue_depth: expected 1..64, got %d", s->queue_depth);
+    if (s->queue_depth < 1 || s->queue_depth > CME_LIMIT_MAX_QUEUE_DEPTH) {
+        snprintf(err, errlen, "queue_depth: expected 1..%d, got %d", CME_LIMIT_MAX_QUEUE_DEPTH,
+                 s->queue_depth);
         return CME_EINVAL;
     }
     return 0;

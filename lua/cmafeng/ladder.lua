@@ -33,10 +33,13 @@ M.ENGINE_ROTATES = false
 -- 16:9 rung moves its aspect by well under 1% (480 * 16 / 9 = 853.3 -> 854: 0.08%).
 M.ASPECT_TOLERANCE = 0.02
 
-local height = S.integer { min = 16, max = 8192, even = true }
+-- The engine's limits (engine/core/limits.h), the ones the recipe schema reads.
+local L = require("cmafeng.core").limits
+local height = S.integer { min = L.MIN_DIMENSION, max = L.MAX_DIMENSION, even = true }
 
 local standard_opts = S.record {
-  heights = S.array(height, { min = 1, max = 16, of_desc = "even heights", optional = true }),
+  heights = S.array(height, { min = 1, max = L.MAX_RUNGS, of_desc = "even heights",
+                              optional = true }),
   -- Boxes {width, height} the picture is fitted into; the default is 16:9 boxes of `heights`.
   boxes = S.array(S.array(S.integer { min = 16, max = 8192 }, { min = 2, max = 2 }),
                   { min = 1, max = 16, optional = true, of_desc = "{width, height} pairs" }),

@@ -66,12 +66,25 @@ function M.start(x, opts)
   opts = opts or {}
   local job, err = validated(x, opts)
   if not job then return nil, err, 2 end
+  -- One job per output directory, as for `cmafeng run` (which holds the claim itself when
+  -- it starts a job for `--repl`): a second job into a busy directory is refused.
+  local claim
+  if not opts.validated then
+    local cerr, ccode
+    claim, cerr, ccode = require("cmafeng.outdir").claim(job.output, { resume = job.resume })
+    if not claim then return nil, cerr, ccode end
+    job.resume = claim.resume
+  end
   local run = new_run(job, opts)
+  run.claim = claim
   local session, serr, code = runloop.open(job, {
     events = opts.events, progress = false, stderr = opts.stderr,
     on_event = function(ev) run:_event(ev) end,
   })
-  if not session then return nil, serr, code end
+  if not session then
+    if claim then claim:release() end
+    return nil, serr, code
+  end
   run.session, run.engine, run.state = session, session.engine, "running"
   M.runs[run.id] = run
   return run
@@ -125,6 +138,10 @@ end
 function Run:_finish()
   if self.hide and self.job.on_finish then self.hide() end
   local report, err, code = self.session:close()
+  if self.claim then
+    self.claim:release()
+    self.claim = nil
+  end
   self.result = { report = report, error = err, code = code or (report and 0 or 1) }
   if report then
     self.state = "done"

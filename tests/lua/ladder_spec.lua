@@ -39,7 +39,7 @@ describe("ladder.standard", function()
 
   it("raises on bad arguments", function()
     assert.has_error(function() ladder.standard { heights = { 721 } } end,
-                     "ladder.standard: heights[1]: expected an even integer >= 16, got 721")
+                     "ladder.standard: heights[1]: expected an even integer >= 64, got 721")
     assert.has_error(function() ladder.standard { height = { 720 } } end,
                      "ladder.standard: height: unknown key (did you mean \"heights\"?)")
     assert.has_error(function() ladder.standard { source_width = 1920 } end,

@@ -95,7 +95,7 @@ describe("recipe.load", function()
     assert.are.equal(F .. "runtime_error.lua:3: attempt to index local 't' (a nil value)",
                      load_error("runtime_error.lua"))
     assert.are.equal(
-      F .. "bad_ladder_call.lua:5: ladder.standard: heights[2]: expected an even integer >= 16, got 361",
+      F .. "bad_ladder_call.lua:5: ladder.standard: heights[2]: expected an even integer >= 64, got 361",
       load_error("bad_ladder_call.lua"))
   end)
 
