@@ -5,12 +5,22 @@
 #include "cmafeng/common.h"
 #include "core/signal.h"
 
+int cme__cond_init(pthread_cond_t *c)
+{
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr))
+        return CME_ENOMEM;
+    int r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) || pthread_cond_init(c, &attr);
+    pthread_condattr_destroy(&attr);
+    return r ? CME_ENOMEM : 0;
+}
+
 int cme__signal_init(CmeSignal *s)
 {
     s->seq = 0;
     if (pthread_mutex_init(&s->lock, NULL))
         return CME_ENOMEM;
-    if (pthread_cond_init(&s->cond, NULL)) {
+    if (cme__cond_init(&s->cond)) {
         pthread_mutex_destroy(&s->lock);
         return CME_ENOMEM;
     }
@@ -41,7 +51,7 @@ void cme__signal_notify(CmeSignal *s)
 
 void cme__deadline(struct timespec *ts, int timeout_ms)
 {
-    clock_gettime(CLOCK_REALTIME, ts);
+    clock_gettime(CLOCK_MONOTONIC, ts);
     ts->tv_sec += timeout_ms / 1000;
     ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (ts->tv_nsec >= 1000000000L) {

@@ -23,7 +23,12 @@ void cme__signal_notify(CmeSignal *s);
 /* Sleeps until the sequence differs from seen or timeout_ms passes (< 0: forever).
  * Returns 0 when it moved, CME_ETIMEDOUT otherwise. */
 int cme__signal_wait(CmeSignal *s, uint64_t seen, int timeout_ms);
-/* An absolute CLOCK_REALTIME deadline timeout_ms from now, for pthread_cond_timedwait. */
+/* Initialises a condition variable whose timed waits run on CLOCK_MONOTONIC: a change of
+ * the wall clock (NTP, the user) never shortens or stretches a timeout. Every condition
+ * that is waited on with cme__deadline is made here. 0 or CME_ENOMEM. */
+int cme__cond_init(pthread_cond_t *c);
+/* An absolute CLOCK_MONOTONIC deadline timeout_ms from now, for pthread_cond_timedwait on a
+ * condition made by cme__cond_init. */
 void cme__deadline(struct timespec *ts, int timeout_ms);
 /* Monotonic seconds. */
 double cme__now(void);

@@ -16,11 +16,11 @@ int cme__chunkq_init(CmeChunkQueue *q, int capacity, CmeSignal *notify)
     q->notify = notify;
     if (pthread_mutex_init(&q->lock, NULL))
         return CME_ENOMEM;
-    if (pthread_cond_init(&q->not_full, NULL)) {
+    if (cme__cond_init(&q->not_full)) {
         pthread_mutex_destroy(&q->lock);
         return CME_ENOMEM;
     }
-    if (pthread_cond_init(&q->not_empty, NULL)) {
+    if (cme__cond_init(&q->not_empty)) {
         pthread_cond_destroy(&q->not_full);
         pthread_mutex_destroy(&q->lock);
         return CME_ENOMEM;

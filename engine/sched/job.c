@@ -514,7 +514,7 @@ int cme_engine_new(CmeEngine **out, const CmeJobSettings *s, char *err, size_t e
     pthread_mutex_init(&job->sched_lock, NULL);
     pthread_mutex_init(&job->fail_lock, NULL);
     pthread_mutex_init(&job->events_lock, NULL);
-    pthread_cond_init(&job->events_cond, NULL);
+    cme__cond_init(&job->events_cond);
     cme__signal_init(&job->work);
     atomic_init(&job->prefer_rung, -1);
     job->stall_seconds = s->stall_seconds;

@@ -12,7 +12,7 @@ int cme__lease_pool_init(CmeLeasePool *p)
     memset(p, 0, sizeof(*p));
     if (pthread_mutex_init(&p->lock, NULL))
         return CME_ENOMEM;
-    if (pthread_cond_init(&p->cond, NULL)) {
+    if (cme__cond_init(&p->cond)) {
         pthread_mutex_destroy(&p->lock);
         return CME_ENOMEM;
     }
