@@ -105,6 +105,8 @@ static int l_new(lua_State *L)
         r->preset = (int)num_field(L, rt, path, "preset", 10);
         r->bit_depth = (int)num_field(L, rt, path, "bit_depth", 8);
         r->instances = (int)num_field(L, rt, path, "instances", 0);
+        r->max_bitrate = (int64_t)num_field(L, rt, path, "max_bitrate", 0);
+        r->buffer_size = (int64_t)num_field(L, rt, path, "buffer_size", 0);
         char def[32];
         snprintf(def, sizeof(def), "%dp", r->height);
         str_field(L, rt, path, "name", r->name, sizeof(r->name), def);

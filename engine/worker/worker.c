@@ -720,6 +720,8 @@ int cme__slot_open_with(CmeJob *job, int r, int device, int crf, int preset, Cme
         .full_range = job->full_range,
     };
     snprintf(s.options, sizeof(s.options), "%s", dev.options);
+    s.max_bitrate = rung->set.max_bitrate;
+    s.buffer_size = rung->set.buffer_size;
     char why[384] = { 0 };
     int ret = cme__encoder_open(&slot->enc, dev.backend, &s, why, sizeof(why));
     if (ret < 0) {

@@ -225,10 +225,10 @@ function M.validate(tbl, filename, lines)
   return job
 end
 
--- Whether the engine hands a rung's max_bitrate/buffer_size to its encoder (the SVT-AV1
--- backend caps CRF; the job settings do not carry the fields yet). Until then a capped rung
--- gets a warning instead of silence.
-M.ENGINE_RATE_CAPS = false
+-- Whether the engine hands a rung's max_bitrate/buffer_size to its encoder (it does: the
+-- SVT-AV1 backend caps CRF; a backend that cannot refuses to open). Were it false, a capped
+-- rung would get a warning instead of silence.
+M.ENGINE_RATE_CAPS = true
 
 -- recipe.prepare(job, filename [, lines]) -> job | nil, message
 -- What needs the source: probes it once, sets job.video.rotation/hflip from its display

@@ -19,12 +19,14 @@
 #define CME_MAX_INSTANCES 16 /* encoder instances per (rung, device) */
 
 typedef struct CmeRungSettings {
-    char name[32];     /* output subdirectory, e.g. "720p" */
-    int width, height; /* even */
-    int crf;           /* 1..63 */
-    int preset;        /* SVT-AV1 enc_mode, -1..13 */
-    int bit_depth;     /* 8 or 10 (0 = 8) */
-    int instances;     /* encoder instances per device for this rung, 0 = the default */
+    char name[32];       /* output subdirectory, e.g. "720p" */
+    int width, height;   /* even */
+    int crf;             /* 1..63 */
+    int preset;          /* SVT-AV1 enc_mode, -1..13 */
+    int bit_depth;       /* 8 or 10 (0 = 8) */
+    int instances;       /* encoder instances per device for this rung, 0 = the default */
+    int64_t max_bitrate; /* capped CRF: bits/s, 0 = uncapped */
+    int64_t buffer_size; /* the cap's buffer in bits, 0 = the encoder's default */
 } CmeRungSettings;
 
 typedef struct CmeDeviceSettings {
