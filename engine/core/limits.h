@@ -27,6 +27,7 @@
     X(MAX_SESSIONS, 64, "sessions of one device")                                       \
     X(MAX_INSTANCES, CME_MAX_INSTANCES, "encoder instances per rung and device")        \
     X(MAX_ATTEMPTS, 100, "max_attempts: encode attempts of one chunk")                  \
+    X(MAX_CUTS, 8192, "segment starts in video.cuts (chunking)")                        \
     X(MAX_STALL_SECONDS, 86400, "stall_seconds")                                        \
     X(MIN_AUDIO_BITRATE, 16000, "AAC bit rate, bit/s")                                  \
     X(MAX_AUDIO_BITRATE, 512000, "AAC bit rate, bit/s")                                 \

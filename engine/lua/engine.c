@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmafeng/engine.h"
+#include "core/limits.h"
 #include "lua/bindings.h"
 
 #define ENGINE_MT "cmafeng.Engine"
@@ -111,6 +112,25 @@ static int l_new(lua_State *L)
         snprintf(def, sizeof(def), "%dp", r->height);
         str_field(L, rt, path, "name", r->name, sizeof(r->name), def);
         lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    // stack: job, video
+    double cuts[CME_LIMIT_MAX_CUTS];
+    lua_getfield(L, -1, "cuts");
+    if (lua_istable(L, -1)) {
+        int ct = lua_gettop(L);
+        int n = (int)lua_objlen(L, ct);
+        if (n > CME_LIMIT_MAX_CUTS)
+            luaL_error(L, "video.cuts: at most %d cuts", CME_LIMIT_MAX_CUTS);
+        for (int i = 0; i < n; i++) {
+            lua_rawgeti(L, ct, i + 1);
+            if (!lua_isnumber(L, -1))
+                luaL_error(L, "video.cuts[%d]: expected a number of seconds", i + 1);
+            cuts[i] = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+        }
+        s.cuts = cuts;
+        s.nb_cuts = n;
     }
     lua_pop(L, 2);
 

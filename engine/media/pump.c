@@ -318,6 +318,7 @@ void *cme__pump_main(void *arg)
 {
     CmeJob *job = arg;
     const int k = job->chunk_frames;
+    int next_cut = 0; /* the first cut not yet made */
     int64_t nominal = av_rescale(CME_TIMESCALE, job->info.fps_den, job->info.fps_num);
     if (nominal < 1)
         nominal = 1;
@@ -348,8 +349,20 @@ void *cme__pump_main(void *arg)
                          (job->audio.enc ? cme__audio_errors(job->audio.enc) : 0));
         if (pump_audio(job, &aseg, apkt, 0) < 0)
             break;
-        if (cur && cur->ready == k) {
-            src_chunk_complete(cur, pts - cur->pts[k - 1]);
+        /* A new segment starts every K frames, or with a cut list at the first frame at or
+         * past the next cut (1 ms tolerance for time-base rounding). A chunk is full at K
+         * frames whatever the cuts say: its arrays hold no more. */
+        int cut = cur && cur->ready == k;
+        if (cur && job->nb_cuts > 0) {
+            while (next_cut < job->nb_cuts &&
+                   job->cuts[next_cut] * CME_TIMESCALE - CME_TIMESCALE / 1000 <= cur->pts[0])
+                next_cut++; /* cuts inside the first frame of the chunk are already made */
+            if (next_cut < job->nb_cuts &&
+                pts >= job->cuts[next_cut] * CME_TIMESCALE - CME_TIMESCALE / 1000)
+                cut = 1;
+        }
+        if (cut) {
+            src_chunk_complete(cur, pts - cur->pts[cur->ready - 1]);
             cme__src_chunk_unref(&cur);
         }
         if (!cur) {

@@ -474,6 +474,7 @@ static void engine_close_internal(CmeEngine *e)
         cme__slot_discard(job, &s);
     }
     cme__ct_destroy(&job->ct);
+    free(job->cuts);
     cme__audio_close(&job->audio.enc);
     free(job->audio.segs);
     cme__source_close(&job->src);
@@ -549,6 +550,34 @@ int cme_engine_new(CmeEngine **out, const CmeJobSettings *s, char *err, size_t e
     job->chunk_frames = (int)lround(k);
     if (job->chunk_frames < 1)
         job->chunk_frames = 1;
+    if (s->nb_cuts > 0) {
+        /* Segments between cuts: the longest one sizes every chunk (frame arrays, the
+         * encoders' key-frame interval), with room for a variable frame rate. */
+        job->cuts = malloc((size_t)s->nb_cuts * sizeof(*job->cuts));
+        if (!job->cuts) {
+            r = CME_ENOMEM;
+            goto error;
+        }
+        double prev = 0, longest = 0;
+        for (int i = 0; i < s->nb_cuts; i++) {
+            if (!(s->cuts[i] > prev)) {
+                snprintf(err, errlen,
+                         "video.cuts[%d]: expected a time after %g s (cuts are increasing and "
+                         "after 0), got %g",
+                         i + 1, prev, s->cuts[i]);
+                r = CME_EINVAL;
+                goto error;
+            }
+            longest = fmax(longest, s->cuts[i] - prev);
+            job->cuts[i] = prev = s->cuts[i];
+        }
+        job->nb_cuts = s->nb_cuts;
+        if (job->info.duration > prev)
+            longest = fmax(longest, job->info.duration - prev);
+        if (longest > CME_LIMIT_MAX_SEGMENT_SECONDS)
+            longest = CME_LIMIT_MAX_SEGMENT_SECONDS;
+        job->chunk_frames = (int)ceil(longest * 1.25 * job->info.fps_num / job->info.fps_den) + 2;
+    }
     if (s->audio) {
         r = cme__source_select_audio(job->src, s->audio_streams, job->audio_streams, CME_MAX_AUDIO,
                                      err, errlen);

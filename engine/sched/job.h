@@ -123,7 +123,9 @@ typedef struct CmeJob {
     CmeSource *src;
     CmeSourceInfo info;
     int color_primaries, transfer, matrix, full_range;
-    int chunk_frames; /* K */
+    int chunk_frames; /* K: frames per chunk, or with cuts the most any segment can hold */
+    double *cuts;     /* CmeJobSettings.cuts, owned; NULL: every K frames */
+    int nb_cuts;
 
     CmeRung rungs[CME_MAX_RUNGS];
     int nb_rungs;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,18 @@ static int fingerprint(const CmeJob *job, CmeBuf *b)
                     (long)st.st_mtim.tv_nsec, job->chunk_frames, job->info.fps_num,
                     job->info.fps_den);
     free(real);
+    if (job->nb_cuts > 0) {
+        /* Another chunking is another job: its segments start elsewhere. */
+        uint64_t h = 1469598103934665603ULL;
+        for (int i = 0; i < job->nb_cuts; i++) {
+            int64_t us = llround(job->cuts[i] * 1e6);
+            for (int byte = 0; byte < 8; byte++) {
+                h ^= (uint64_t)((us >> (8 * byte)) & 0xff);
+                h *= 1099511628211ULL;
+            }
+        }
+        cme__buf_printf(b, " cuts=%d:%016llx", job->nb_cuts, (unsigned long long)h);
+    }
     for (int i = 0; i < job->nb_rungs; i++) {
         const CmeRungSettings *r = &job->rungs[i].set;
         cme__buf_printf(b, " rung=%s:%dx%d:crf%d:p%d:%dbit", r->name, r->width, r->height, r->crf,

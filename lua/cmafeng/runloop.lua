@@ -94,7 +94,10 @@ function M.open(job, opts)
   local k = math.max(1, math.floor(job.segment_seconds * info.fps_num / info.fps_den + 0.5))
   local total_segments
   if info.frames and info.frames > 0 then total_segments = math.ceil(info.frames / k) end
+  local cuts = job.video and job.video.cuts
+  if cuts then total_segments = #cuts + 1 end -- segments start at the chunking's cuts
   local function segments_of(stats)
+    if cuts then return total_segments end
     if stats.decode_done then return math.ceil(stats.frames_decoded / k) end
     return total_segments
   end

@@ -36,6 +36,30 @@ eq_check() { if [ "$2" = "$3" ]; then ok "$1: $2"; else not_ok "$1: got '$2', wa
 eq_check "cuts at the known shot changes" "$ours" "1.60,4.00,5.20"
 eq_check "cuts = ffmpeg select='gt(scene,0.3)'" "$ours" "$theirs"
 
+# The engine honours the cuts: every rung's segments start exactly there (EXTINF and tfdt),
+# each starts with a key frame, and the output decodes and validates.
+cat >"$WORK/cut_job.lua" <<LUA
+local chunking = require "cmafeng.chunking"
+return {
+  source = arg[1], output = arg[2], workers = 2,
+  chunking = chunking.scene { min = 1, max = 4, threshold = 0.3 },
+  video = { ladder = { { width = 320, height = 180, crf = 40, preset = 12 },
+                       { width = 160, height = 90, crf = 40, preset = 12 } } },
+}
+LUA
+"$CMAFENG" run "$WORK/cut_job.lua" --events "$WORK/cut.jsonl" -- "$WORK/shots.mkv" "$WORK/cut" \
+  2>"$WORK/cut.err" || { cat "$WORK/cut.err"; not_ok "the scene-chunked job exits 0"; }
+for r in 180p 90p; do
+  starts=$(awk '/^#EXTINF:/ { split($0, a, ":"); t += prev; prev = a[2] + 0; n++;
+                 if (n > 1) printf "%s%.2f", (n > 2 ? "," : ""), t }' "$WORK/cut/$r/index.m3u8")
+  eq_check "$r: segments start at the scene cuts (EXTINF)" "$starts" "$ours"
+done
+tfdt=$("$CMAFENG" inspect "$WORK/cut/180p/seg_00002.m4s" --json | grep -o '"dts":[0-9]*' |
+  head -1 | cut -d: -f2)
+eq_check "segment 2's tfdt is the first cut" "$(awk -v t="$tfdt" 'BEGIN { printf "%.2f", t / 90000 }')" \
+  "${ours%%,*}"
+validate_decode "$WORK/cut"
+
 # A cut function that returns an unsorted list: exit 2 before anything is written.
 cat >"$WORK/bad_cuts.lua" <<LUA
 return {

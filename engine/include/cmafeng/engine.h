@@ -73,6 +73,11 @@ typedef struct CmeJobSettings {
      * rendition muxed in (0: CMAF only, 1: CMAF and MP4); written when the job finishes. */
     int mp4_files;
     int resume; /* keep the segments an interrupted run of this job journaled */
+    /* Where segments start (chunking policy): seconds from the first video frame, strictly
+     * increasing, each > 0; segment k + 1 starts at the first frame at or past cuts[k]
+     * (1 ms tolerance). NULL: every segment_seconds. Borrowed until cme_engine_new returns. */
+    const double *cuts;
+    int nb_cuts;
 } CmeJobSettings;
 
 CME_API void cme_job_default_settings(CmeJobSettings *s);
