@@ -110,28 +110,32 @@ static int eligible(const CmeChunk *c, int device)
     return device < 0 || device >= 64 || !(c->excluded & (UINT64_C(1) << device));
 }
 
+/* Unlinks c (after prev, NULL for the head) and wakes whom that concerns. Lock held. */
+static CmeChunk *unlink_locked(CmeChunkQueue *q, CmeChunk *prev, CmeChunk *c)
+{
+    if (prev)
+        prev->next = c->next;
+    else
+        q->head = c->next;
+    if (q->tail == c)
+        q->tail = prev;
+    c->next = NULL;
+    q->count--;
+    pthread_cond_broadcast(&q->not_full);
+    /* Closed and now empty: pops blocked for a device that could not take the last chunks
+     * must wake up and return CME_ECLOSED. */
+    if (q->closed && q->count == 0)
+        pthread_cond_broadcast(&q->not_empty);
+    return c;
+}
+
 /* Unlinks the first chunk the device may take. Called with q->lock held. */
 static CmeChunk *take_locked(CmeChunkQueue *q, int device)
 {
     CmeChunk *prev = NULL;
-    for (CmeChunk *c = q->head; c; prev = c, c = c->next) {
-        if (!eligible(c, device))
-            continue;
-        if (prev)
-            prev->next = c->next;
-        else
-            q->head = c->next;
-        if (q->tail == c)
-            q->tail = prev;
-        c->next = NULL;
-        q->count--;
-        pthread_cond_broadcast(&q->not_full);
-        /* Closed and now empty: pops blocked for a device that could not take the last
-         * chunks must wake up and return CME_ECLOSED. */
-        if (q->closed && q->count == 0)
-            pthread_cond_broadcast(&q->not_empty);
-        return c;
-    }
+    for (CmeChunk *c = q->head; c; prev = c, c = c->next)
+        if (eligible(c, device))
+            return unlink_locked(q, prev, c);
     return NULL;
 }
 
@@ -181,23 +185,9 @@ int cme__chunkq_pop_unservable(CmeChunkQueue *q, uint64_t servable, CmeChunk **o
     CmeChunk *found = NULL;
     pthread_mutex_lock(&q->lock);
     CmeChunk *prev = NULL;
-    for (CmeChunk *c = q->head; c; prev = c, c = c->next) {
-        if (~c->excluded & servable)
-            continue;
-        if (prev)
-            prev->next = c->next;
-        else
-            q->head = c->next;
-        if (q->tail == c)
-            q->tail = prev;
-        c->next = NULL;
-        q->count--;
-        pthread_cond_broadcast(&q->not_full);
-        if (q->closed && q->count == 0)
-            pthread_cond_broadcast(&q->not_empty);
-        found = c;
-        break;
-    }
+    for (CmeChunk *c = q->head; c && !found; prev = c, c = c->next)
+        if (!(~c->excluded & servable))
+            found = unlink_locked(q, prev, c);
     pthread_mutex_unlock(&q->lock);
     if (!found)
         return CME_EAGAIN;

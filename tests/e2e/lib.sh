@@ -44,6 +44,17 @@ interrupt_when() {
   set -e
 }
 
+# has_event FILE TYPE PATTERN...: one JSON event line of that type (cmafeng run --events)
+# matches every pattern; keys come sorted, so the patterns are matched one by one.
+has_event() {
+  local file=$1 type=$2
+  shift 2
+  local lines
+  lines=$(grep "\"type\":\"$type\"" "$file" || true)
+  for p in "$@"; do lines=$(printf '%s\n' "$lines" | grep -e "$p" || true); done
+  [ -n "$lines" ]
+}
+
 # The job ended with every chunk done or failed by a decision (DESIGN.md section 3, chunk
 # table): report.json's per-chunk records say so, one per segment of every rung, and the
 # count of done chunks is the count of segment files. assert_chunks_settled REPORT LABEL

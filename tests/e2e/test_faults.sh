@@ -10,15 +10,6 @@ SRC=$WORK/src.mkv
 ffmpeg -v error -y -f lavfi -i "testsrc2=s=320x180:r=25:d=4,noise=alls=20:allf=t" \
   -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$SRC"
 
-# has_event FILE TYPE PATTERN...: one event line of that type matches every pattern.
-has_event() {
-  local file=$1 type=$2
-  shift 2
-  local lines
-  lines=$(grep "\"type\":\"$type\"" "$file" || true)
-  for p in "$@"; do lines=$(printf '%s\n' "$lines" | grep -e "$p" || true); done
-  [ -n "$lines" ]
-}
 count_events() { grep "\"type\":\"$2\"" "$1" | grep -c -e "${3:-.}" || true; }
 
 # job NAME DEVICES [EXTRA]: writes a recipe with these device tables and runs it.
@@ -153,17 +144,18 @@ check "unknown device in a decision: named" grep -q '"nope" is not a device of t
 
 # 10. A retry with another preset on a backend that can open an encoder mid-job (libaom):
 # the chunk gets an encoder of its own with those settings; the rung's instances keep theirs.
+# The fault device fails every chunk it takes (it surely takes some: libaom is slow).
 cat >"$WORK/preset.lua" <<'LUA'
 local policy = require "cmafeng.policy"
 return {
   source = arg[1], output = arg[2], segment_seconds = 0.5,
   devices = {
-    { backend = "fault", id = "f", sessions = 1, threads = 1, options = "fail@3", level = 0 },
+    { backend = "fault", id = "f", sessions = 1, threads = 1, options = "fail@all", level = 0 },
     { backend = "aom", id = "aom", sessions = 1, threads = 1 },
   },
   video = { ladder = { { width = 320, height = 180, preset = 8, crf = 40 } } },
   on_chunk_failed = function(ev)
-    if ev.index == 3 and ev.attempt == 1 then return policy.retry { device = "aom", preset = 7 } end
+    if ev.device == "f" then return policy.retry { device = "aom", preset = 7 } end
     return policy.abort("unexpected failure " .. ev.reason)
   end,
 }
@@ -177,8 +169,8 @@ check "preset: the retry with preset 7 on aom was applied" \
 # SVT-AV1 and libaom headers differ in cmaf fields here unless levels agree: either the
 # rung took aom's chunk (exit 0) or the invariant refused it; both end by decision.
 if [ "$RC" -eq 0 ]; then
-  check "preset: segment 3 written by aom at attempt 2" \
-    has_event "$WORK/preset.jsonl" segment '"index":3,' '"device":"aom"' '"attempts":2'
+  check "preset: a segment f failed was written by aom at attempt 2" \
+    has_event "$WORK/preset.jsonl" segment '"device":"aom"' '"attempts":2'
   check "preset: the chunk record says preset 7" \
     grep -q '"preset": 7' "$WORK/preset/report.json"
   complete preset

@@ -25,16 +25,6 @@ return {
 }
 LUA
 
-# has_event FILE TYPE PATTERN...: one event line of that type matches every pattern (JSON
-# keys come sorted, so the patterns are matched one by one).
-has_event() {
-  local file=$1 type=$2
-  shift 2
-  local lines
-  lines=$(grep "\"type\":\"$type\"" "$file" || true)
-  for p in "$@"; do lines=$(printf '%s\n' "$lines" | grep -e "$p" || true); done
-  [ -n "$lines" ]
-}
 
 decodes_all() { # OUT RUNG
   cat "$1/$2/init.mp4" "$1/$2"/seg_*.m4s >"$WORK/r.mp4"
