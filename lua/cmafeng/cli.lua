@@ -164,6 +164,9 @@ end
 
 -- A write-checking wrapper for the --events stream: the first failing write or flush is
 -- kept (a full disk, /dev/full, a closed pipe) and the run then fails naming the file.
+-- The events stream: remembers its first error and reports it from every later call, so
+-- the runloop stops the job at once (a full disk loses no more work than it must) and the
+-- command names the stream at the end.
 local function checked_stream(f)
   local w = {}
   function w:write(...)
@@ -171,6 +174,7 @@ local function checked_stream(f)
       local ok, e = f:write(...)
       if not ok then self.err = e end
     end
+    if self.err then return nil, self.err end
     return self
   end
   function w:flush()
@@ -178,6 +182,7 @@ local function checked_stream(f)
       local ok, e = f:flush()
       if not ok then self.err = e end
     end
+    if self.err then return nil, self.err end
     return self
   end
   return w
@@ -324,11 +329,11 @@ local function cmd_run(args)
     rerr = recipe_path .. ": " .. raised:gsub("^[^:\n]*%.lua:%d+: ", ""):gsub("\n.*", "")
   end
   close_events()
-  if not report then return fail(rerr, code) end
   if events and events.err then
     return fail(string.format("%s: cannot write events: %s", events_path == "-" and "stdout"
       or events_path, tostring(events.err)), 1)
   end
+  if not report then return fail(rerr, code) end
   if events_file ~= io.stdout then
     local lines = {}
     for _, r in ipairs(report.renditions) do
