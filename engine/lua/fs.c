@@ -12,6 +12,8 @@
  *   fs.realpath(path)            -> absolute path | nil, message
  *   fs.mkdir(path)               -> true | nil, message   (one level, mode 0755)
  *   fs.pid()                     -> this process's id
+ *   fs.fsync(path)               -> true | nil, message   (a file written through io: the
+ *                                   events stream, once closed)
  *
  * Expected failures return nil, message (STYLE.md, two error channels); bad argument types
  * raise.
@@ -20,6 +22,7 @@
 #define _DEFAULT_SOURCE /* realpath */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +167,24 @@ static int l_mkdir(lua_State *L)
     return 1;
 }
 
+static int l_fsync(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: fsync failed: %s", path, strerror(e));
+        return 2;
+    }
+    if (close(fd) < 0)
+        return fail(L, strerror(errno));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int l_pid(lua_State *L)
 {
     lua_pushinteger(L, (lua_Integer)getpid());
@@ -193,6 +214,7 @@ void cme__lua_open_fs(lua_State *L)
         { "realpath", l_realpath },
         { "mkdir", l_mkdir },
         { "pid", l_pid },
+        { "fsync", l_fsync },
         { NULL, NULL },
     };
     lua_newtable(L);

@@ -275,6 +275,13 @@ local function cmd_run(args)
     if events_file and events_file ~= io.stdout then
       local ok, cerr2 = events_file:close()
       if not ok and not events.err then events.err = cerr2 or "close failed" end
+      -- Complete on disk too, like every file the job writes (a character device such as
+      -- /dev/null has nothing to sync).
+      local st = core.fs.stat(events_path)
+      if ok and st and st.type == "file" then
+        local sok, serr = core.fs.fsync(events_path)
+        if not sok and not events.err then events.err = serr end
+      end
     end
   end
   if repl_mode == "--repl" then
