@@ -10,7 +10,9 @@ ffmpeg -v error -y -f lavfi -i "testsrc2=s=640x360:r=25:d=10,noise=alls=20:allf=
   -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$SRC"
 cat >"$WORK/job.lua" <<'LUA'
 return { source = arg[1], output = arg[2], segment_seconds = 1, workers = 2,
-  video = { ladder = { { width = 640, height = 360, preset = tonumber(arg[3] or "8") } } } }
+  -- One encoder instance: the interrupt below must land while segments are still missing.
+  video = { ladder = { { width = 640, height = 360, preset = tonumber(arg[3] or "8"),
+                         instances = 1 } } } }
 LUA
 OUT=$WORK/out
 "$CMAFENG" run "$WORK/job.lua" -- "$SRC" "$OUT" 2>"$WORK/stderr1" &
