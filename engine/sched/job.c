@@ -639,6 +639,8 @@ static void precheck_headers(CmeJob *job)
 {
     for (int i = 0; i < job->nb_rungs; i++) {
         CmeRung *rung = &job->rungs[i];
+        for (CmeEncSlot *s = rung->parked; s; s = s->next)
+            s->header_checked = 0;
         CmeAv1SeqHdr ref;
         uint8_t ref_obu[512];
         size_t ref_size = 0;
@@ -702,6 +704,9 @@ static void precheck_headers(CmeJob *job)
                          "): excluded from the rung before encoding");
             cme__job_post(job, &ev);
         }
+        for (CmeEncSlot *s = rung->parked; s; s = s->next)
+            if (!s->header_checked && !(rung->excluded & (UINT64_C(1) << s->device)))
+                rung->unchecked = 1;
     }
 }
 

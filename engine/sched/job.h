@@ -85,6 +85,8 @@ typedef struct CmeRung {
     /* The header the rung expects before its first packet: the first serving device's,
      * read at start where the backend tells it (cme__encoder_sequence_header). A first
      * packet that differs from it is a mismatch rather than the rung's invariant. */
+    int unchecked; /* an instance's header could not be read at start (checked on its first
+                    * packet only); guarded by job->sched_lock after start */
     int exp_set;
     CmeAv1SeqHdr exp_seq;
     uint8_t exp_obu[512];

@@ -103,25 +103,26 @@ static CmeEncSlot *unpark(CmeRung *rung, int device)
 
 /*
  * The parked instance of device d to drain now that its rung is finished, or NULL. Draining
- * (EOS) ends an instance: if it fails, the chunks it held go back to the policy and need an
- * instance that is still open, and none can be opened mid-job (SVT-AV1 1.4.1). So a rung's
- * instances are drained one at a time (the caller checks that none is busy), in this order:
- * those holding a chunk not yet checked against the codec invariant, those holding chunks on
- * a device that has failed before, those holding chunks, then clean ones on a failing device,
- * then clean ones. The healthy instances are the last ones left,
- * ready to take the retries of a drain that failed. Only the device's own workers drain its
- * instances, so a worker waits while another device's instance comes first. Sched lock held.
+ * (EOS) ends an instance and is most of its work at the end (the encoder's look-ahead):
+ * drains of instances that are safe run in parallel. An instance is risky while it holds a
+ * chunk whose sequence header was not checked at start, or when its device has failed
+ * before: if its drain fails, the chunks it held go back to the policy and need an instance
+ * still open, and none can be opened mid-job (SVT-AV1 1.4.1). So while any parked instance
+ * of the rung is risky, the rung drains one instance at a time (none busy), the riskiest
+ * first, and the safe ones are still open to take the retries. Only the device's own
+ * workers drain its instances. Sched lock held.
  */
 static int flush_rank(const CmeJob *job, const CmeEncSlot *s)
 {
     int suspect = atomic_load(&((CmeJob *)job)->dev_failures[s->device]) > 0;
-    /* A chunk whose first packet has not come back has not met the codec invariant yet:
-     * the likeliest to fail, so its instance drains first. */
+    /* A chunk whose first packet has not come back has not met the codec invariant yet. */
     int unverified = 0;
     for (const CmeInflight *i = s->head; i && !unverified; i = i->next)
         unverified = i->received == 0 && !i->drop && !s->header_checked;
     return (unverified ? 4 : 0) + (s->head ? 2 : 0) + suspect;
 }
+
+#define RISKY(rank) ((rank) >= 4 || ((rank)&1))
 
 static CmeEncSlot *unpark_to_flush(CmeJob *job, CmeRung *rung, int d)
 {
@@ -129,9 +130,22 @@ static CmeEncSlot *unpark_to_flush(CmeJob *job, CmeRung *rung, int d)
     for (CmeEncSlot *s = rung->parked; s; s = s->next)
         if (flush_rank(job, s) > best)
             best = flush_rank(job, s);
+    if (best < 0)
+        return NULL;
+    /* A busy instance may be a risky one about to park: a rung with instances whose header
+     * was not checked at start, or on a device that failed, drains one at a time too. */
+    int failing = 0;
+    for (int dv = 0; dv < CME_MAX_DEVICES && !failing; dv++)
+        failing = rung->open[dv] > 0 && atomic_load(&job->dev_failures[dv]) > 0;
+    const int one_at_a_time = RISKY(best) || rung->unchecked || failing;
+    if (one_at_a_time && rung->busy_encoders > 0)
+        return NULL;
     for (CmeEncSlot **pp = &rung->parked; *pp; pp = &(*pp)->next) {
         CmeEncSlot *s = *pp;
-        if (s->device == d && flush_rank(job, s) == best) {
+        int rank = flush_rank(job, s);
+        /* One at a time: only the riskiest. In parallel: any of this device's, those holding
+         * chunks first (best is then 2 or more). */
+        if (s->device == d && (one_at_a_time ? rank == best : rank >= (best & 2))) {
             *pp = s->next;
             s->next = NULL;
             return s;
@@ -228,7 +242,7 @@ static Claim claim(Worker *w, CmeChunk **out_chunk, CmeEncSlot **out_slot)
     for (int r = 0; r < job->nb_rungs; r++) {
         CmeRung *rung = &job->rungs[r];
         int finished = rung_finished(job, rung);
-        if (finished && rung->busy_encoders == 0 && (*out_slot = unpark_to_flush(job, rung, d))) {
+        if (finished && (*out_slot = unpark_to_flush(job, rung, d))) {
             rung->busy_encoders++;
             result = CLAIM_FLUSH;
             goto out;
