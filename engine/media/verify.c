@@ -17,21 +17,10 @@
 #include <libavutil/error.h>
 
 #include "cmafeng/common.h"
+#include "core/errf.h"
 #include "core/file.h"
 #include "media/verify.h"
 #include "mux/mp4_reader.h"
-
-static int errf(char *err, size_t errlen, int code, const char *fmt, ...) CME_PRINTF(4, 5);
-static int errf(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 typedef struct Ctx {
     const char *const *paths;
@@ -126,7 +115,7 @@ static int decode_av1(Ctx *c, const uint8_t *all, char *err, size_t errlen)
     s.logger.callback = NULL; /* findings are reported by the caller, not on stderr */
     Dav1dContext *dec = NULL;
     if (dav1d_open(&dec, &s) < 0)
-        return errf(err, errlen, CME_ENOMEM, "libdav1d: cannot open a decoder");
+        return cme__errf(err, errlen, CME_ENOMEM, "libdav1d: cannot open a decoder");
     snprintf(c->out->decoder, sizeof(c->out->decoder), "libdav1d %s", dav1d_version());
     int ret = 0;
     Dav1dPicture pic;
@@ -181,7 +170,7 @@ static int decode_av1(Ctx *c, const uint8_t *all, char *err, size_t errlen)
         ret = take_picture(c, &pic);
     }
     dav1d_close(&dec);
-    return ret < 0 ? errf(err, errlen, ret, "out of memory") : 0;
+    return ret < 0 ? cme__errf(err, errlen, ret, "out of memory") : 0;
 }
 
 /* ---- AAC and Opus: libavcodec --------------------------------------------------------- */
@@ -271,29 +260,29 @@ static int decode_audio(Ctx *c, const uint8_t *all, char *err, size_t errlen)
     } else if (!memcmp(f->sample_entry, "Opus", 4) && f->dops) {
         id = AV_CODEC_ID_OPUS;
         if (opus_head(f->dops, f->dops_size, head, sizeof(head), &extra_size) < 0)
-            return errf(err, errlen, CME_EBITSTREAM, "%s: dOps: malformed", c->paths[0]);
+            return cme__errf(err, errlen, CME_EBITSTREAM, "%s: dOps: malformed", c->paths[0]);
         extra = head;
     } else {
-        return errf(err, errlen, CME_EUNSUPPORTED,
-                    "%s: no verification decoder for sample entry %s", c->paths[0],
-                    f->sample_entry);
+        return cme__errf(err, errlen, CME_EUNSUPPORTED,
+                         "%s: no verification decoder for sample entry %s", c->paths[0],
+                         f->sample_entry);
     }
     const AVCodec *codec = avcodec_find_decoder(id);
     if (!codec)
-        return errf(err, errlen, CME_EUNSUPPORTED, "libavcodec has no %s decoder",
-                    avcodec_get_name(id));
+        return cme__errf(err, errlen, CME_EUNSUPPORTED, "libavcodec has no %s decoder",
+                         avcodec_get_name(id));
     snprintf(c->out->decoder, sizeof(c->out->decoder), "%s", codec->name);
     AVCodecContext *dec = avcodec_alloc_context3(codec);
     AVPacket *pkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc();
     int ret = 0;
     if (!dec || !pkt || !frame) {
-        ret = errf(err, errlen, CME_ENOMEM, "out of memory");
+        ret = cme__errf(err, errlen, CME_ENOMEM, "out of memory");
         goto out;
     }
     dec->extradata = av_mallocz(extra_size + AV_INPUT_BUFFER_PADDING_SIZE);
     if (!dec->extradata) {
-        ret = errf(err, errlen, CME_ENOMEM, "out of memory");
+        ret = cme__errf(err, errlen, CME_ENOMEM, "out of memory");
         goto out;
     }
     memcpy(dec->extradata, extra, extra_size);
@@ -313,14 +302,15 @@ static int decode_audio(Ctx *c, const uint8_t *all, char *err, size_t errlen)
     if (r < 0) {
         char e[AV_ERROR_MAX_STRING_SIZE];
         av_strerror(r, e, sizeof(e));
-        ret = errf(err, errlen, CME_EBITSTREAM, "%s: the %s decoder refuses the configuration: %s",
-                   c->paths[0], codec->name, e);
+        ret = cme__errf(err, errlen, CME_EBITSTREAM,
+                        "%s: the %s decoder refuses the configuration: %s", c->paths[0],
+                        codec->name, e);
         goto out;
     }
     for (size_t i = 0; i < f->nb_samples && ret == 0; i++) {
         const CmeMp4Sample *sm = &f->samples[i];
         if (av_new_packet(pkt, (int)sm->size) < 0) {
-            ret = errf(err, errlen, CME_ENOMEM, "out of memory");
+            ret = cme__errf(err, errlen, CME_ENOMEM, "out of memory");
             break;
         }
         memcpy(pkt->data, all + sm->offset, sm->size);
@@ -338,7 +328,7 @@ static int decode_audio(Ctx *c, const uint8_t *all, char *err, size_t errlen)
     if (ret == 0 && avcodec_send_packet(dec, NULL) == 0)
         ret = take_frames(c, dec, frame, f->nb_samples);
     if (ret < 0)
-        ret = errf(err, errlen, ret, "out of memory");
+        ret = cme__errf(err, errlen, ret, "out of memory");
 out:
     av_frame_free(&frame);
     av_packet_free(&pkt);
@@ -354,7 +344,7 @@ int cme__verify_decode(const char *const *paths, size_t n, CmeVerifyResult *out,
     if (err && errlen)
         err[0] = '\0';
     if (!paths || n == 0 || !out)
-        return errf(err, errlen, CME_EINVAL, "cme__verify_decode: invalid argument");
+        return cme__errf(err, errlen, CME_EINVAL, "cme__verify_decode: invalid argument");
     memset(out, 0, sizeof(*out));
     Ctx c;
     memset(&c, 0, sizeof(c));
@@ -367,7 +357,7 @@ int cme__verify_decode(const char *const *paths, size_t n, CmeVerifyResult *out,
     c.starts = calloc(n, sizeof(*c.starts));
     out->files = calloc(n, sizeof(*out->files));
     if (!c.starts || !out->files) {
-        r = errf(err, errlen, CME_ENOMEM, "out of memory");
+        r = cme__errf(err, errlen, CME_ENOMEM, "out of memory");
         goto error;
     }
     out->nb_files = n;
@@ -379,7 +369,7 @@ int cme__verify_decode(const char *const *paths, size_t n, CmeVerifyResult *out,
         uint8_t *grown = len ? realloc(all, size + len) : all;
         if (len && !grown) {
             free(d);
-            r = errf(err, errlen, CME_ENOMEM, "out of memory");
+            r = cme__errf(err, errlen, CME_ENOMEM, "out of memory");
             goto error;
         }
         all = grown;
@@ -392,11 +382,12 @@ int cme__verify_decode(const char *const *paths, size_t n, CmeVerifyResult *out,
     }
     char inner[400];
     if ((r = cme__mp4_parse(all, size, &c.f, inner, sizeof(inner))) < 0) {
-        r = errf(err, errlen, r, "%s + %zu segments: %s", paths[0], n - 1, inner);
+        r = cme__errf(err, errlen, r, "%s + %zu segments: %s", paths[0], n - 1, inner);
         goto error;
     }
     if (!c.f.has_moov) {
-        r = errf(err, errlen, CME_EBITSTREAM, "%s: no moov box: not an init segment", paths[0]);
+        r = cme__errf(err, errlen, CME_EBITSTREAM, "%s: no moov box: not an init segment",
+                      paths[0]);
         goto error;
     }
     memcpy(out->sample_entry, c.f.sample_entry, sizeof(out->sample_entry));
@@ -416,8 +407,9 @@ int cme__verify_decode(const char *const *paths, size_t n, CmeVerifyResult *out,
         out->kind = CME_VERIFY_AUDIO;
         r = decode_audio(&c, all, err, errlen);
     } else {
-        r = errf(err, errlen, CME_EUNSUPPORTED, "%s: no verification decoder for %s track (%s)",
-                 paths[0], c.f.handler[0] ? c.f.handler : "an unknown", c.f.sample_entry);
+        r = cme__errf(err, errlen, CME_EUNSUPPORTED,
+                      "%s: no verification decoder for %s track (%s)", paths[0],
+                      c.f.handler[0] ? c.f.handler : "an unknown", c.f.sample_entry);
     }
     if (r < 0)
         goto error;

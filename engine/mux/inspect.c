@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/errf.h"
 #include "cmafeng/inspect.h"
 #include "core/file.h"
 #include "mux/mp4_reader.h"
@@ -33,18 +34,6 @@ static int list_add(List *l, const CmeInspectSample *s)
     return 0;
 }
 
-static int errf(char *err, size_t errlen, int code, const char *fmt, ...) CME_PRINTF(4, 5);
-static int errf(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 static uint32_t le16(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8;
@@ -65,17 +54,17 @@ static int read_ivf(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
                     size_t errlen)
 {
     if (size < 32)
-        return errf(err, errlen, CME_EBITSTREAM, "IVF header: truncated (%zu bytes, need 32)",
-                    size);
+        return cme__errf(err, errlen, CME_EBITSTREAM, "IVF header: truncated (%zu bytes, need 32)",
+                         size);
     size_t hdr = le16(d + 6);
     if (hdr < 32 || hdr > size)
-        return errf(err, errlen, CME_EBITSTREAM, "IVF header: header size %zu invalid", hdr);
+        return cme__errf(err, errlen, CME_EBITSTREAM, "IVF header: header size %zu invalid", hdr);
     if (memcmp(d + 8, "AV01", 4)) {
         char cc[5];
         for (int i = 0; i < 4; i++)
             cc[i] = (d[8 + i] >= 0x20 && d[8 + i] < 0x7f) ? (char)d[8 + i] : '?';
         cc[4] = '\0';
-        return errf(err, errlen, CME_EUNSUPPORTED, "IVF fourcc %s is not AV1 (AV01)", cc);
+        return cme__errf(err, errlen, CME_EUNSUPPORTED, "IVF fourcc %s is not AV1 (AV01)", cc);
     }
     pi->width = le16(d + 12);
     pi->height = le16(d + 14);
@@ -86,15 +75,16 @@ static int read_ivf(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
     while (pos < size) {
         size_t idx = l->n + 1;
         if (size - pos < 12)
-            return errf(err, errlen, CME_EBITSTREAM,
-                        "IVF frame %zu: header truncated (%zu bytes left, need 12)", idx,
-                        size - pos);
+            return cme__errf(err, errlen, CME_EBITSTREAM,
+                             "IVF frame %zu: header truncated (%zu bytes left, need 12)", idx,
+                             size - pos);
         uint32_t fs = le32(d + pos);
         uint64_t pts = (uint64_t)le32(d + pos + 4) | (uint64_t)le32(d + pos + 8) << 32;
         pos += 12;
         if (fs > size - pos)
-            return errf(err, errlen, CME_EBITSTREAM,
-                        "IVF frame %zu: %" PRIu32 " bytes but only %zu left", idx, fs, size - pos);
+            return cme__errf(err, errlen, CME_EBITSTREAM,
+                             "IVF frame %zu: %" PRIu32 " bytes but only %zu left", idx, fs,
+                             size - pos);
         CmeInspectSample s;
         memset(&s, 0, sizeof(s));
         s.offset = pos;
@@ -102,7 +92,7 @@ static int read_ivf(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
         s.has_time = timed;
         s.dts = timed ? pts * num : 0;
         if (list_add(l, &s) < 0)
-            return errf(err, errlen, CME_ENOMEM, "out of memory");
+            return cme__errf(err, errlen, CME_ENOMEM, "out of memory");
         pos += fs;
     }
     /* Durations from the next frame's time; the last frame repeats the one before. */
@@ -136,14 +126,14 @@ static int read_obu(const uint8_t *d, size_t size, List *l, char *err, size_t er
         if (count++ == 0 &&
             ((o.type != CME_OBU_TEMPORAL_DELIMITER && o.type != CME_OBU_SEQUENCE_HEADER) ||
              !o.has_size_field))
-            return errf(err, errlen, CME_EBITSTREAM,
-                        "not IVF, ISO BMFF or an AV1 OBU stream (first byte 0x%02x)", d[0]);
+            return cme__errf(err, errlen, CME_EBITSTREAM,
+                             "not IVF, ISO BMFF or an AV1 OBU stream (first byte 0x%02x)", d[0]);
         if (o.type == CME_OBU_TEMPORAL_DELIMITER || !open) {
             CmeInspectSample s;
             memset(&s, 0, sizeof(s));
             s.offset = (uint64_t)(o.data - d);
             if (list_add(l, &s) < 0)
-                return errf(err, errlen, CME_ENOMEM, "out of memory");
+                return cme__errf(err, errlen, CME_ENOMEM, "out of memory");
             open = 1;
         }
         CmeInspectSample *cur = &l->s[l->n - 1];
@@ -151,14 +141,14 @@ static int read_obu(const uint8_t *d, size_t size, List *l, char *err, size_t er
     }
     if (r < 0) {
         if (count == 0)
-            return errf(err, errlen, CME_EBITSTREAM,
-                        "not IVF, ISO BMFF or an AV1 OBU stream (first byte 0x%02x: %s)",
-                        size ? d[0] : 0, inner);
-        return errf(err, errlen, CME_EBITSTREAM, "temporal unit %zu (offset %zu): %s",
-                    l->n + (open ? 0 : 1), (size_t)(p - d), inner);
+            return cme__errf(err, errlen, CME_EBITSTREAM,
+                             "not IVF, ISO BMFF or an AV1 OBU stream (first byte 0x%02x: %s)",
+                             size ? d[0] : 0, inner);
+        return cme__errf(err, errlen, CME_EBITSTREAM, "temporal unit %zu (offset %zu): %s",
+                         l->n + (open ? 0 : 1), (size_t)(p - d), inner);
     }
     if (count == 0)
-        return errf(err, errlen, CME_EBITSTREAM, "empty file");
+        return cme__errf(err, errlen, CME_EBITSTREAM, "empty file");
     return 0;
 }
 
@@ -177,10 +167,11 @@ static int read_mp4(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
             pi->kind = CME_INSPECT_KIND_TEXT;
         } else {
             r = f.sample_entry[0]
-                    ? errf(err, errlen, CME_EUNSUPPORTED,
-                           "the %s track's sample entry is %s, not AV1 (av01)",
-                           !strcmp(f.handler, "vide") ? "video" : f.handler, f.sample_entry)
-                    : errf(err, errlen, CME_EUNSUPPORTED, "moov has no track with a sample entry");
+                    ? cme__errf(err, errlen, CME_EUNSUPPORTED,
+                                "the %s track's sample entry is %s, not AV1 (av01)",
+                                !strcmp(f.handler, "vide") ? "video" : f.handler, f.sample_entry)
+                    : cme__errf(err, errlen, CME_EUNSUPPORTED,
+                                "moov has no track with a sample entry");
             goto out;
         }
         (void)cme__mp4_codec_string(&f, pi->codec_string, sizeof(pi->codec_string));
@@ -199,14 +190,14 @@ static int read_mp4(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
     if (cfg && cfg_size) {
         pi->codec_config = malloc(cfg_size);
         if (!pi->codec_config) {
-            r = errf(err, errlen, CME_ENOMEM, "out of memory");
+            r = cme__errf(err, errlen, CME_ENOMEM, "out of memory");
             goto out;
         }
         memcpy(pi->codec_config, cfg, cfg_size);
         pi->codec_config_size = cfg_size;
     }
     if (!f.has_moov && f.nb_moof == 0) {
-        r = errf(err, errlen, CME_EBITSTREAM, "neither a moov nor a moof box: no samples");
+        r = cme__errf(err, errlen, CME_EBITSTREAM, "neither a moov nor a moof box: no samples");
         goto out;
     }
     pi->format = f.has_moov ? (f.nb_moof    ? CME_INSPECT_FMP4
@@ -229,7 +220,7 @@ static int read_mp4(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
     if (f.has_av1c) {
         pi->av1c_record = malloc(f.av1c_size ? f.av1c_size : 1);
         if (!pi->av1c_record) {
-            r = errf(err, errlen, CME_ENOMEM, "out of memory");
+            r = cme__errf(err, errlen, CME_ENOMEM, "out of memory");
             goto out;
         }
         memcpy(pi->av1c_record, f.av1c, f.av1c_size);
@@ -251,7 +242,7 @@ static int read_mp4(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
         s.sync = m->sync;
         s.frame_type = -1;
         if (list_add(l, &s) < 0) {
-            r = errf(err, errlen, CME_ENOMEM, "out of memory");
+            r = cme__errf(err, errlen, CME_ENOMEM, "out of memory");
             goto out;
         }
     }
@@ -283,12 +274,13 @@ static int analyse(const uint8_t *d, CmeInspect *pi, List *l, char *err, size_t 
         CmeAv1TuInfo ti;
         int r = cme_av1_tu_info(tu, s->size, cur, &ti, inner, sizeof(inner));
         if (r < 0)
-            return errf(err, errlen, r, "sample %zu (offset %" PRIu64 ", %" PRIu32 " bytes): %s",
-                        i + 1, s->offset, s->size, inner);
+            return cme__errf(err, errlen, r,
+                             "sample %zu (offset %" PRIu64 ", %" PRIu32 " bytes): %s", i + 1,
+                             s->offset, s->size, inner);
         if (ti.has_seq_hdr) {
             r = cme_av1_find_seq_hdr(tu, s->size, &obu, &latest, inner, sizeof(inner));
             if (r < 0)
-                return errf(err, errlen, r, "sample %zu: %s", i + 1, inner);
+                return cme__errf(err, errlen, r, "sample %zu: %s", i + 1, inner);
             CmeAv1FieldDiff diff[1];
             if (have_cfg && !pi->seq_differs_sample &&
                 cme_av1_invariant_compare(&cfg, cfg_obu.data, cfg_obu.size, &latest, obu.data,
@@ -319,17 +311,17 @@ int cme_inspect_buffer(const uint8_t *data, size_t size, const char *name_hint, 
     if (err && errlen)
         err[0] = '\0';
     if (!out || (!data && size))
-        return errf(err, errlen, CME_EINVAL, "cme_inspect_buffer: invalid argument");
+        return cme__errf(err, errlen, CME_EINVAL, "cme_inspect_buffer: invalid argument");
     *out = NULL;
     CmeInspect *pi = calloc(1, sizeof(*pi));
     if (!pi)
-        return errf(err, errlen, CME_ENOMEM, "out of memory");
+        return cme__errf(err, errlen, CME_ENOMEM, "out of memory");
     List l = { 0 };
     int r;
     char inner[200];
 
     if (size == 0) {
-        r = errf(err, errlen, CME_EBITSTREAM, "empty file");
+        r = cme__errf(err, errlen, CME_EBITSTREAM, "empty file");
         goto error;
     }
     if (size >= 4 && !memcmp(data, "DKIF", 4)) {
@@ -339,8 +331,9 @@ int cme_inspect_buffer(const uint8_t *data, size_t size, const char *name_hint, 
         r = read_mp4(data, size, pi, &l, err, errlen);
     } else if (name_hint && (ends_with(name_hint, ".mp4") || ends_with(name_hint, ".m4s") ||
                              ends_with(name_hint, ".cmfv"))) {
-        r = errf(err, errlen, CME_EBITSTREAM,
-                 "not an ISO BMFF file: it does not start with an ftyp, styp, moov or moof box");
+        r = cme__errf(
+            err, errlen, CME_EBITSTREAM,
+            "not an ISO BMFF file: it does not start with an ftyp, styp, moov or moof box");
     } else {
         pi->format = CME_INSPECT_OBU;
         r = read_obu(data, size, &l, err, errlen);
@@ -364,14 +357,14 @@ int cme_inspect_buffer(const uint8_t *data, size_t size, const char *name_hint, 
             pi->has_seq_hdr = 1;
             pi->seq_from_av1c = 1;
         } else if (r != CME_EOF) {
-            r = errf(err, errlen, r, "av1C.configOBUs: %s", inner);
+            r = cme__errf(err, errlen, r, "av1C.configOBUs: %s", inner);
             goto error;
         }
     }
     if ((r = analyse(data, pi, &l, err, errlen)) < 0)
         goto error;
     if (!pi->has_seq_hdr && pi->format != CME_INSPECT_INIT) {
-        r = errf(err, errlen, CME_EBITSTREAM, "no sequence header OBU in the file");
+        r = cme__errf(err, errlen, CME_EBITSTREAM, "no sequence header OBU in the file");
         goto error;
     }
     if (pi->has_seq_hdr)
@@ -417,7 +410,7 @@ int cme_inspect_file(const char *path, CmeInspect **out, char *err, size_t errle
     if (err && errlen)
         err[0] = '\0';
     if (!path || !out)
-        return errf(err, errlen, CME_EINVAL, "cme_inspect_file: invalid argument");
+        return cme__errf(err, errlen, CME_EINVAL, "cme_inspect_file: invalid argument");
     *out = NULL;
     unsigned char *data = NULL;
     size_t size = 0;
@@ -428,7 +421,7 @@ int cme_inspect_file(const char *path, CmeInspect **out, char *err, size_t errle
     r = cme_inspect_buffer(data, size, path, out, inner, sizeof(inner));
     free(data);
     if (r < 0)
-        return errf(err, errlen, r, "%s: %s", path, inner);
+        return cme__errf(err, errlen, r, "%s: %s", path, inner);
     return 0;
 }
 
@@ -438,7 +431,7 @@ int cme_inspect_segment_file(const char *init_path, const char *seg_path, CmeIns
     if (err && errlen)
         err[0] = '\0';
     if (!init_path || !seg_path || !out)
-        return errf(err, errlen, CME_EINVAL, "cme_inspect_segment_file: invalid argument");
+        return cme__errf(err, errlen, CME_EINVAL, "cme_inspect_segment_file: invalid argument");
     *out = NULL;
     unsigned char *init = NULL, *seg = NULL, *all = NULL;
     size_t init_size = 0, seg_size = 0;
@@ -448,7 +441,7 @@ int cme_inspect_segment_file(const char *init_path, const char *seg_path, CmeIns
     if (r < 0)
         goto out;
     if (seg_size > SIZE_MAX - init_size || !(all = malloc(init_size + seg_size + 1))) {
-        r = errf(err, errlen, CME_ENOMEM, "out of memory");
+        r = cme__errf(err, errlen, CME_ENOMEM, "out of memory");
         goto out;
     }
     memcpy(all, init, init_size);
@@ -461,27 +454,28 @@ int cme_inspect_segment_file(const char *init_path, const char *seg_path, CmeIns
         int has_moov = f.has_moov, bad = !f.has_moov || f.nb_samples > 0;
         cme__mp4_file_free(&f);
         if (bad) {
-            r = errf(err, errlen, CME_EBITSTREAM, "%s: not an init segment (%s)", init_path,
-                     has_moov ? "it holds samples" : "no moov");
+            r = cme__errf(err, errlen, CME_EBITSTREAM, "%s: not an init segment (%s)", init_path,
+                          has_moov ? "it holds samples" : "no moov");
             goto out;
         }
     } else {
-        r = errf(err, errlen, r, "%s: %s", init_path, inner);
+        r = cme__errf(err, errlen, r, "%s: %s", init_path, inner);
         goto out;
     }
     if (!cme__mp4_probe(seg, seg_size)) {
-        r = errf(err, errlen, CME_EBITSTREAM, "%s: not an ISO BMFF media segment", seg_path);
+        r = cme__errf(err, errlen, CME_EBITSTREAM, "%s: not an ISO BMFF media segment", seg_path);
         goto out;
     }
     r = cme_inspect_buffer(all, init_size + seg_size, seg_path, out, inner, sizeof(inner));
     if (r < 0) {
-        r = errf(err, errlen, r, "%s (with %s): %s", seg_path, init_path, inner);
+        r = cme__errf(err, errlen, r, "%s (with %s): %s", seg_path, init_path, inner);
         goto out;
     }
     CmeInspect *pi = *out;
     if (pi->nb_fragments == 0) {
         cme_inspect_free(out);
-        r = errf(err, errlen, CME_EBITSTREAM, "%s: no moof box: not a media segment", seg_path);
+        r = cme__errf(err, errlen, CME_EBITSTREAM, "%s: no moof box: not a media segment",
+                      seg_path);
         goto out;
     }
     pi->format = CME_INSPECT_SEGMENT;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmafeng/common.h"
+#include "core/errf.h"
 #include "core/buf.h"
 #include "core/file.h"
 #include "mux/box.h"
@@ -16,18 +17,6 @@
 #include "mux/mp4_reader.h"
 
 #define MOVIE_TIMESCALE 1000
-
-static int errf(char *err, size_t errlen, int code, const char *fmt, ...) CME_PRINTF(4, 5);
-static int errf(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 typedef struct Chunk {
     uint64_t offset; /* in the mdat payload until the layout is known, then in the file */
@@ -63,7 +52,7 @@ static int in_read(In *t, const CmeStitchTrack *s, char *err, size_t errlen)
     t->starts = calloc(t->nb_files, sizeof(*t->starts));
     t->chunks = calloc(t->nb_files, sizeof(*t->chunks));
     if (!t->starts || !t->chunks)
-        return errf(err, errlen, CME_ENOMEM, "out of memory");
+        return cme__errf(err, errlen, CME_ENOMEM, "out of memory");
     for (size_t i = 0; i < t->nb_files; i++) {
         const char *path = i == 0 ? s->init : s->segments[i - 1];
         unsigned char *d = NULL;
@@ -74,7 +63,7 @@ static int in_read(In *t, const CmeStitchTrack *s, char *err, size_t errlen)
         uint8_t *grown = realloc(t->data, t->size + n + 1);
         if (!grown) {
             free(d);
-            return errf(err, errlen, CME_ENOMEM, "out of memory");
+            return cme__errf(err, errlen, CME_ENOMEM, "out of memory");
         }
         t->data = grown;
         memcpy(t->data + t->size, d, n);
@@ -85,12 +74,13 @@ static int in_read(In *t, const CmeStitchTrack *s, char *err, size_t errlen)
     char inner[400];
     int r = cme__mp4_parse(t->data, t->size, &t->f, inner, sizeof(inner));
     if (r < 0)
-        return errf(err, errlen, r, "%s + %zu segments: %s", s->init, s->nb_segments, inner);
+        return cme__errf(err, errlen, r, "%s + %zu segments: %s", s->init, s->nb_segments, inner);
     if (!t->f.has_moov || !t->f.stsd)
-        return errf(err, errlen, CME_EBITSTREAM, "%s: no moov with a sample description", s->init);
+        return cme__errf(err, errlen, CME_EBITSTREAM, "%s: no moov with a sample description",
+                         s->init);
     if (t->f.nb_samples == 0 || t->f.nb_samples > UINT32_MAX)
-        return errf(err, errlen, CME_EBITSTREAM, "%s: %zu samples in its segments", s->init,
-                    t->f.nb_samples);
+        return cme__errf(err, errlen, CME_EBITSTREAM, "%s: %zu samples in its segments", s->init,
+                         t->f.nb_samples);
     for (size_t i = 0; i < t->f.nb_samples; i++)
         t->ticks += t->f.samples[i].duration;
     return 0;
@@ -416,7 +406,7 @@ int cme__mp4_stitch(const char *out_path, const CmeStitchTrack *tracks, size_t n
     if (err && errlen)
         err[0] = '\0';
     if (!out_path || !tracks || nb_tracks == 0 || nb_tracks > 16)
-        return errf(err, errlen, CME_EINVAL, "cme__mp4_stitch: invalid argument");
+        return cme__errf(err, errlen, CME_EINVAL, "cme__mp4_stitch: invalid argument");
     In in[16];
     memset(in, 0, sizeof(in));
     CmeBuf head = { 0 };
@@ -456,8 +446,8 @@ int cme__mp4_stitch(const char *out_path, const CmeStitchTrack *tracks, size_t n
     }
     for (size_t k = 0; k < nb_tracks; k++)
         if (in[k].next_sample != in[k].f.nb_samples) {
-            r = errf(err, errlen, CME_EBITSTREAM, "%s: samples out of segment order",
-                     tracks[k].init);
+            r = cme__errf(err, errlen, CME_EBITSTREAM, "%s: samples out of segment order",
+                          tracks[k].init);
             goto out;
         }
     /* 64-bit offsets when the end of the data could pass 4 GiB (the moov is far smaller
@@ -476,7 +466,7 @@ int cme__mp4_stitch(const char *out_path, const CmeStitchTrack *tracks, size_t n
     if ((r = write_moov(&head, in, nb_tracks, co64)) < 0)
         goto out;
     if (head.size + (large ? 16 : 8) != base) {
-        r = errf(err, errlen, CME_EINVAL, "%s: moov changed size", out_path);
+        r = cme__errf(err, errlen, CME_EINVAL, "%s: moov changed size", out_path);
         goto out;
     }
     if (large) {
@@ -494,7 +484,7 @@ int cme__mp4_stitch(const char *out_path, const CmeStitchTrack *tracks, size_t n
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", out_path, (long)getpid());
     fp = fopen(tmp, "wb");
     if (!fp) {
-        r = errf(err, errlen, CME_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+        r = cme__errf(err, errlen, CME_EIO, "%s: cannot create: %s", tmp, strerror(errno));
         tmp[0] = '\0';
         goto out;
     }
@@ -515,12 +505,12 @@ int cme__mp4_stitch(const char *out_path, const CmeStitchTrack *tracks, size_t n
         ok = 0;
     fp = NULL;
     if (!ok) {
-        r = errf(err, errlen, CME_EIO, "%s: write failed: %s", tmp, strerror(errno));
+        r = cme__errf(err, errlen, CME_EIO, "%s: write failed: %s", tmp, strerror(errno));
         goto out;
     }
     if (rename(tmp, out_path) < 0) {
-        r = errf(err, errlen, CME_EIO, "%s: rename to %s failed: %s", tmp, out_path,
-                 strerror(errno));
+        r = cme__errf(err, errlen, CME_EIO, "%s: rename to %s failed: %s", tmp, out_path,
+                      strerror(errno));
         goto out;
     }
     tmp[0] = '\0';

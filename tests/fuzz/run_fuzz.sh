@@ -30,7 +30,7 @@ av1)
     ;;
 mp4)
     sources=("$src"/engine/av1/*.c "$src/engine/mux/mp4_reader.c" "$src/engine/mux/inspect.c"
-        "$src/engine/core/file.c")
+        "$src/engine/core/file.c" "$src/engine/core/errf.c")
     max_len=16384
     if command -v ffmpeg >/dev/null 2>&1; then
         for f in "$src"/tests/fixtures/av1/svt_8bit_bt709.obu "$src"/tests/fixtures/av1/aom_10bit_hlg.obu; do
