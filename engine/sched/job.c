@@ -304,6 +304,26 @@ static void device_caps(CmeDevice *dev, const CmeEncoderImpl *impl)
     }
 }
 
+/* A declared device's id: its own, or "<backend>:<position>". */
+static void device_id(const CmeDeviceSettings *d, int i, char *out, size_t n)
+{
+    if (d->id[0])
+        snprintf(out, n, "%s", d->id);
+    else
+        snprintf(out, n, "%s:%d", d->backend, i);
+}
+
+/* Every rung against the device's capabilities, before anything opens. */
+static int check_rungs(const CmeJobSettings *s, const CmeDevice *dev, char *err, size_t errlen)
+{
+    for (int k = 0; k < s->nb_rungs; k++) {
+        int r = cme__encoder_check_rung(&s->rungs[k], dev, err, errlen);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
 /* Registers the job's devices in the process's pool (hardware devices must probe; an
  * optional one that cannot is skipped with a warning), checks every rung against every
  * device's capabilities, and decides how many encoder instances each device gives each
@@ -321,11 +341,9 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
                           .threads = s->threads_per_worker };
         snprintf(dev.id, sizeof(dev.id), "cpu");
         device_caps(&dev, cme__encoder_find(CME_BACKEND_SVT));
-        for (int k = 0; k < s->nb_rungs; k++) {
-            int cr = cme__encoder_check_rung(&s->rungs[k], &dev, err, errlen);
-            if (cr < 0)
-                return cr;
-        }
+        int cr = check_rungs(s, &dev, err, errlen);
+        if (cr < 0)
+            return cr;
         int r = cme__lease_pool_register(job->pool, &dev);
         if (r < 0) {
             snprintf(err, errlen, "device \"cpu\": %s", cme_strerror(r));
@@ -350,18 +368,11 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
                           .sessions = d->sessions > 0 ? d->sessions : 1,
                           .threads = d->threads > 0 ? d->threads : s->threads_per_worker,
                           .level = d->level };
-        if (d->id[0])
-            snprintf(dev.id, sizeof(dev.id), "%s", d->id);
-        else
-            snprintf(dev.id, sizeof(dev.id), "%s:%d", d->backend, i);
+        device_id(d, i, dev.id, sizeof(dev.id));
         snprintf(dev.options, sizeof(dev.options), "%s", d->options);
         for (int j = 0; j < i; j++) {
-            const CmeDeviceSettings *o = &s->devices[j];
             char oid[32];
-            if (o->id[0])
-                snprintf(oid, sizeof(oid), "%s", o->id);
-            else
-                snprintf(oid, sizeof(oid), "%s:%d", o->backend, j);
+            device_id(&s->devices[j], j, oid, sizeof(oid));
             if (!strcmp(oid, dev.id)) {
                 snprintf(err, errlen, "devices[%d].id: \"%s\" is already devices[%d]'s id", i + 1,
                          dev.id, j + 1);
@@ -387,12 +398,9 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
                                      : "the device pool is full");
             return r;
         }
-        /* Every rung against the device's capabilities, before anything opens. */
-        for (int k = 0; k < s->nb_rungs; k++) {
-            int cr = cme__encoder_check_rung(&s->rungs[k], &dev, err, errlen);
-            if (cr < 0)
-                return cr;
-        }
+        int cr = check_rungs(s, &dev, err, errlen);
+        if (cr < 0)
+            return cr;
         job->dev_mask |= UINT64_C(1) << r;
         job->dev_order[job->nb_devs++] = r;
         sessions[r] = dev.sessions;
