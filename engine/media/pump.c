@@ -13,7 +13,7 @@
 #include "core/buf.h"
 #include "core/file.h"
 #include "media/audio.h"
-#include "sched/job.h"
+#include "job/job.h"
 
 void cme__src_chunk_unref(CmeSrcChunk **pc)
 {

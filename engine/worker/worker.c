@@ -23,7 +23,7 @@
 #include "cmafeng/common.h"
 #include "core/buf.h"
 #include "core/file.h"
-#include "sched/journal.h"
+#include "job/journal.h"
 #include "worker/worker.h"
 
 typedef struct Worker {

@@ -12,7 +12,7 @@
 #include "cmafeng/buf.h"
 #include "cmafeng/mux.h"
 #include "enc/encoder.h"
-#include "sched/job.h"
+#include "job/job.h"
 
 typedef struct CmeInflight {
     CmeChunk *chunk;  /* the ticket; the chunk table holds the chunk's state */

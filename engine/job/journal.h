@@ -8,10 +8,10 @@
  * codec invariant from its init.mp4, and encodes only the rest. The journal is removed
  * when the job succeeds.
  */
-#ifndef CME_SCHED_JOURNAL_H
-#define CME_SCHED_JOURNAL_H
+#ifndef CME_JOB_JOURNAL_H
+#define CME_JOB_JOURNAL_H
 
-#include "sched/job.h"
+#include "job/job.h"
 
 /* Starts a fresh journal (atomically replacing any old one). Policy thread, at start. */
 int cme__journal_begin(CmeJob *job, char *err, size_t errlen);

@@ -20,8 +20,8 @@
 #include "media/audio.h"
 #include "media/subtitles.h"
 #include "mux/mp4_file.h"
-#include "sched/job.h"
-#include "sched/journal.h"
+#include "job/job.h"
+#include "job/journal.h"
 #include "worker/worker.h"
 
 struct CmeEngine {

@@ -1,14 +1,14 @@
 /*
  * The job: shared state of one engine run, seen by the decode pump (media/pump.c), the
- * workers (worker/worker.c) and the policy thread (sched/job.c, the public API).
+ * workers (worker/worker.c) and the policy thread (job/engine.c, the public API).
  *
  * Locks, and their order when nested: job->sched_lock (worker claims, parked encoders)
  * -> a rung's queue lock (inside chunk_queue.c). rung->lock (invariant, segment table),
  * a source chunk's lock (frames of a chunk still filling), job->fail_lock and
  * job->events_lock are leaves: nothing else is taken while holding them.
  */
-#ifndef CME_SCHED_JOB_H
-#define CME_SCHED_JOB_H
+#ifndef CME_JOB_JOB_H
+#define CME_JOB_JOB_H
 
 #include <pthread.h>
 #include <stdatomic.h>

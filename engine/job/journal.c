@@ -13,7 +13,7 @@
 #include "cmafeng/inspect.h"
 #include "core/buf.h"
 #include "core/file.h"
-#include "sched/journal.h"
+#include "job/journal.h"
 
 #define JOURNAL_NAME ".cmafeng-journal"
 #define JOURNAL_MAGIC "cmafeng-journal 2"
