@@ -11,8 +11,10 @@ ffmpeg -v error -y -f lavfi -i "testsrc2=s=320x180:r=25:d=10,noise=alls=20:allf=
   -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$SRC"
 ln -s "$SRC" "$WORK/alias.mkv"
 cat >"$WORK/job.lua" <<'LUA'
+-- One encoder instance: segments come one after another, so the interrupt below lands
+-- while segments are still missing.
 return { source = arg[1], output = arg[2], segment_seconds = 1, workers = 2,
-  video = { ladder = { { width = 320, height = 180, preset = 8 } } } }
+  video = { ladder = { { width = 320, height = 180, preset = 8, instances = 1 } } } }
 LUA
 
 total_frames() { # the whole rendition through dav1d
