@@ -23,6 +23,8 @@
     X(MAX_WORKERS, 64, "workers")                                                       \
     X(MAX_THREADS, 64, "encoder threads per worker or device session")                  \
     X(MAX_QUEUE_DEPTH, 16, "chunks buffered per rung")                                  \
+    X(MIN_FRAME_MEMORY_MB, 8, "frame_memory_mb: MiB of decoded frames held")            \
+    X(MAX_FRAME_MEMORY_MB, 65536, "frame_memory_mb: MiB of decoded frames held")        \
     X(MAX_DEVICES, CME_MAX_JOB_DEVICES, "entries in devices")                           \
     X(MAX_SESSIONS, 64, "sessions of one device")                                       \
     X(MAX_INSTANCES, CME_MAX_INSTANCES, "encoder instances per rung and device")        \

@@ -15,13 +15,17 @@
 #include "core/buf.h"
 #include "cmafeng_config.h"
 #include "core/file.h"
+#include "core/outpath.h"
 #include "core/limits.h"
 #include "enc/fault.h"
 #include "media/audio.h"
 #include "media/subtitles.h"
 #include "mux/mp4_file.h"
-#include "job/job.h"
+#include "sched/job_state.h"
 #include "job/journal.h"
+#include "job/pump_sink.h"
+#include "media/src_chunk.h"
+#include "media/source.h"
 #include "worker/worker.h"
 
 struct CmeEngine {
@@ -36,6 +40,7 @@ void cme_job_default_settings(CmeJobSettings *s)
     s->workers = 2;
     s->threads_per_worker = 0;
     s->queue_depth = 2;
+    s->frame_memory_mb = CME_DEFAULT_FRAME_MEMORY_MB;
     s->invariant = CME_INVARIANT_CMAF;
     s->audio = 1;
     s->audio_bitrate = 128000;
@@ -43,133 +48,6 @@ void cme_job_default_settings(CmeJobSettings *s)
     s->audio_sample_rate = 48000;
     s->stall_seconds = 120;
     s->max_attempts = 6;
-}
-
-/* --- failure and events -------------------------------------------------------------- */
-
-void cme__job_fail(CmeJob *job, int code, const char *fmt, ...)
-{
-    pthread_mutex_lock(&job->fail_lock);
-    if (!job->fail_code) {
-        job->fail_code = code < 0 ? code : CME_EENCODER;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(job->fail_msg, sizeof(job->fail_msg), fmt, ap);
-        va_end(ap);
-    }
-    pthread_mutex_unlock(&job->fail_lock);
-    if (atomic_exchange(&job->failed, 1))
-        return;
-    for (int r = 0; r < job->nb_rungs; r++)
-        cme__chunkq_close(&job->rungs[r].queue);
-    cme__signal_notify(&job->work);
-}
-
-int cme__job_chunk_fail(CmeJob *job, int rung, uint32_t index, int attempt, int worker, int device,
-                        int instance, CmeFailReason reason, const char *fmt, ...)
-{
-    CmeEvent ev = { .type = CME_EVENT_CHUNK_FAILED,
-                    .rung = rung,
-                    .index = index + 1,
-                    .device = device,
-                    .worker = worker,
-                    .instance = instance,
-                    .attempts = attempt,
-                    .from_rung = -1,
-                    .reason = reason };
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ev.message, sizeof(ev.message), fmt, ap);
-    va_end(ap);
-    int r = cme__ct_fail(&job->ct, rung, index, attempt, reason, ev.message, cme__now());
-    if (r < 0)
-        return r; /* declared stalled or failed already: reported once */
-    if (device >= 0 && device < CME_MAX_DEVICES)
-        atomic_fetch_add(&job->dev_failures[device], 1);
-    if (device >= 0) {
-        pthread_mutex_lock(&job->pool->lock);
-        snprintf(ev.device_id, sizeof(ev.device_id), "%s", job->pool->devices[device].id);
-        pthread_mutex_unlock(&job->pool->lock);
-    }
-    cme__job_post(job, &ev);
-    cme__signal_notify(&job->work);
-    return 0;
-}
-
-void cme__job_post(CmeJob *job, const CmeEvent *in)
-{
-    CmeEvent stamped = *in;
-    CmeEvent *ev = &stamped;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    ev->wall_time = (double)now.tv_sec + now.tv_nsec / 1e9;
-    pthread_mutex_lock(&job->events_lock);
-    if (job->nb_events == job->events_cap) {
-        /* Compact consumed events before growing. */
-        if (job->events_head > 0) {
-            memmove(job->events, job->events + job->events_head,
-                    (job->nb_events - job->events_head) * sizeof(*job->events));
-            job->nb_events -= job->events_head;
-            job->events_head = 0;
-        }
-        if (job->nb_events == job->events_cap) {
-            size_t cap = job->events_cap ? job->events_cap * 2 : 64;
-            CmeEvent *e = realloc(job->events, cap * sizeof(*e));
-            if (!e) {
-                /* Events are reports; the job state itself is not lost without them. */
-                pthread_mutex_unlock(&job->events_lock);
-                return;
-            }
-            job->events = e;
-            job->events_cap = cap;
-        }
-    }
-    job->events[job->nb_events++] = *ev;
-    pthread_cond_signal(&job->events_cond);
-    pthread_mutex_unlock(&job->events_lock);
-}
-
-void cme__job_thread_exit(CmeJob *job)
-{
-    if (atomic_fetch_sub(&job->live_threads, 1) != 1)
-        return;
-    if (!job->fail_code) {
-        /* Every thread is gone. The job ends only when every chunk is done or failed by a
-         * decision; anything else would be a lost chunk, which must never pass silently. */
-        if (!cme__ct_settled(&job->ct))
-            cme__job_fail(job, CME_ESTATE,
-                          "internal error: the threads ended with chunks "
-                          "neither done nor failed");
-        for (int r = 0; r < job->nb_rungs && !job->fail_code; r++) {
-            CmeChunkRecord rec;
-            for (uint32_t i = 0; cme__ct_get(&job->ct, r, i, &rec) == 0; i++) {
-                if (rec.state == CME_CHUNK_FAILED) {
-                    cme__job_fail(job, CME_EENCODER,
-                                  "%s: segment %u failed (skipped by the policy after %d "
-                                  "attempt%s; last: %s: %s)",
-                                  job->rungs[r].set.name, i + 1, rec.attempt,
-                                  rec.attempt == 1 ? "" : "s", cme_fail_reason_name(rec.reason),
-                                  rec.message);
-                    break;
-                }
-            }
-        }
-    }
-    if (job->fail_code) {
-        CmeEvent ev = { .type = CME_EVENT_FAILED, .rung = -1, .device = -1 };
-        pthread_mutex_lock(&job->fail_lock);
-        snprintf(ev.message, sizeof(ev.message), "%s", job->fail_msg);
-        pthread_mutex_unlock(&job->fail_lock);
-        cme__job_post(job, &ev);
-    }
-    CmeEvent done = { .type = CME_EVENT_JOB_DONE, .rung = -1, .device = -1 };
-    cme__job_post(job, &done);
-    /* If memory ran out the event above may be missing; this flag still ends the job for
-     * the policy thread (cme_engine_next_event). */
-    pthread_mutex_lock(&job->events_lock);
-    job->threads_done = 1;
-    pthread_cond_broadcast(&job->events_cond);
-    pthread_mutex_unlock(&job->events_lock);
 }
 
 /* --- setup --------------------------------------------------------------------------- */
@@ -219,7 +97,7 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
             return CME_EINVAL;
         }
         if (!r->name[0] || strchr(r->name, '/') || !strcmp(r->name, "..") ||
-            !strcmp(r->name, ".") || !strcmp(r->name, "audio")) {
+            !strcmp(r->name, ".") || !strcmp(r->name, CME_OUT_AUDIO)) {
             snprintf(err, errlen, "video.ladder[%d].name: expected a directory name", i + 1);
             return CME_EINVAL;
         }
@@ -278,6 +156,12 @@ static int validate(const CmeJobSettings *s, char *err, size_t errlen)
                      d->instances);
             return CME_EINVAL;
         }
+    }
+    if (s->frame_memory_mb < CME_LIMIT_MIN_FRAME_MEMORY_MB ||
+        s->frame_memory_mb > CME_LIMIT_MAX_FRAME_MEMORY_MB) {
+        snprintf(err, errlen, "frame_memory_mb: expected %d..%d, got %d",
+                 CME_LIMIT_MIN_FRAME_MEMORY_MB, CME_LIMIT_MAX_FRAME_MEMORY_MB, s->frame_memory_mb);
+        return CME_EINVAL;
     }
     if (s->queue_depth < 1 || s->queue_depth > CME_LIMIT_MAX_QUEUE_DEPTH) {
         snprintf(err, errlen, "queue_depth: expected 1..%d, got %d", CME_LIMIT_MAX_QUEUE_DEPTH,
@@ -448,7 +332,7 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
 /* The chunk table's references to the shared source frames. */
 static void src_chunk_ref(void *p)
 {
-    atomic_fetch_add(&((CmeSrcChunk *)p)->refs, 1);
+    cme__src_chunk_ref(p);
 }
 
 static void src_chunk_unref(void *p)
@@ -493,6 +377,11 @@ static void engine_close_internal(CmeEngine *e)
     pthread_cond_destroy(&job->events_cond);
     free(job->events);
     free(job->worker_threads);
+    /* Last: every chunk (queued, parked, in the table) has given its frames back. */
+    if (job->budget) {
+        cme__frame_budget_destroy(job->budget);
+        free(job->budget);
+    }
     free(e);
 }
 
@@ -527,6 +416,15 @@ int cme_engine_new(CmeEngine **out, const CmeJobSettings *s, char *err, size_t e
     cme__signal_init(&job->work);
     atomic_init(&job->prefer_rung, -1);
     job->stall_seconds = s->stall_seconds;
+    job->budget = malloc(sizeof(*job->budget));
+    if (!job->budget ||
+        cme__frame_budget_init(job->budget, (int64_t)s->frame_memory_mb << 20) < 0) {
+        free(job->budget);
+        job->budget = NULL;
+        r = CME_ENOMEM;
+        cme__ct_init(&job->ct, 0, NULL, NULL);
+        goto error;
+    }
     r = cme__ct_init(&job->ct, s->nb_rungs, src_chunk_ref, src_chunk_unref);
     if (r < 0) {
         cme__ct_init(&job->ct, 0, NULL, NULL);
@@ -675,11 +573,7 @@ static void precheck_headers(CmeJob *job)
                 memcpy(ref_obu, obu.data, obu.size);
                 ref_size = obu.size;
                 have_ref = 1;
-                /* No thread runs yet: no lock needed. */
-                rung->exp_seq = seq;
-                memcpy(rung->exp_obu, obu.data, obu.size);
-                rung->exp_obu_size = obu.size;
-                rung->exp_set = 1;
+                (void)cme__rung_expect(rung, &seq, obu.data, obu.size);
                 continue;
             }
             CmeAv1FieldDiff diffs[8];
@@ -728,17 +622,18 @@ int cme_engine_start(CmeEngine *e, char *err, size_t errlen)
     int r = cme__mkdir_p(job->output, err, errlen);
     for (int i = 0; r == 0 && i < job->nb_rungs; i++) {
         char path[2100];
-        snprintf(path, sizeof(path), "%s/%s", job->output, job->rungs[i].set.name);
+        cme__outpath(path, sizeof(path), job->output, NULL, job->rungs[i].set.name);
         r = cme__mkdir_p(path, err, errlen);
     }
     if (r == 0 && job->audio.enc) {
         char path[2100];
-        snprintf(path, sizeof(path), "%s/audio", job->output);
+        cme__outpath(path, sizeof(path), job->output, NULL, CME_OUT_AUDIO);
         r = cme__mkdir_p(path, err, errlen);
     }
     if (r == 0)
         r = job->set.resume ? cme__journal_resume(job, err, errlen)
                             : cme__journal_begin(job, err, errlen);
+    job->segment_written = cme__journal_append;
     if (r < 0)
         return r;
     /* Every encoder instance the job needs is opened here, before any thread encodes:
@@ -776,7 +671,7 @@ int cme_engine_start(CmeEngine *e, char *err, size_t errlen)
     job->t_start = cme__now();
     atomic_store(&job->live_threads, 1 + job->nb_workers);
     job->started = 1;
-    if (pthread_create(&job->pump_thread, NULL, cme__pump_main, job)) {
+    if (pthread_create(&job->pump_thread, NULL, cme__job_pump_main, job)) {
         snprintf(err, errlen, "cannot start the decode thread");
         job->started = 0;
         return CME_ENOMEM;
@@ -1121,11 +1016,12 @@ static int write_buf(const char *dir, const char *sub, const char *name, CmeBuf 
                      size_t errlen)
 {
     char path[2200];
-    if (sub)
-        snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
-    else
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-    int r = cme__buf_status(b);
+    int r = cme__outpath(path, sizeof(path), dir, sub, name);
+    if (r < 0) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return r;
+    }
+    r = cme__buf_status(b);
     if (r < 0) {
         snprintf(err, errlen, "%s: out of memory", path);
         return r;
@@ -1159,7 +1055,7 @@ static int write_media_playlist(CmeJob *job, CmeRendition *rep, char *err, size_
     CmeBuf b = { 0 };
     int r = cme_hls_write_media(&b, rep);
     if (r == 0)
-        r = write_buf(job->output, rep->name, "index.m3u8", &b, err, errlen);
+        r = write_buf(job->output, rep->name, CME_OUT_MEDIA_PLAYLIST, &b, err, errlen);
     cme__buf_free(&b);
     return r;
 }
@@ -1205,7 +1101,7 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
     char lang[4];
     if (r == 0 && au->enc && au->nb_segs > 0) {
         reps[nb] = (CmeRendition){
-            .name = "audio",
+            .name = CME_OUT_AUDIO,
             .codecs = au->codecs,
             .timescale = (uint32_t)cme__audio_sample_rate(au->enc),
             .segments = au->segs,
@@ -1255,14 +1151,14 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
         CmeBuf b = { 0 };
         r = cme_hls_write_master(&b, reps, nb);
         if (r == 0)
-            r = write_buf(job->output, NULL, "master.m3u8", &b, err, errlen);
+            r = write_buf(job->output, NULL, CME_OUT_MASTER_PLAYLIST, &b, err, errlen);
         cme__buf_free(&b);
     }
     if (r == 0) {
         CmeBuf b = { 0 };
         r = cme_dash_write_mpd(&b, reps, nb);
         if (r == 0)
-            r = write_buf(job->output, NULL, "manifest.mpd", &b, err, errlen);
+            r = write_buf(job->output, NULL, CME_OUT_MPD, &b, err, errlen);
         cme__buf_free(&b);
     }
     cme__audio_extra_free(&extra);
@@ -1271,7 +1167,7 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
     for (int i = 0; r == 0 && job->set.mp4_files && i < job->nb_rungs; i++)
         r = cme__rung_mp4(job->output, job->rungs[i].set.name,
                           (size_t)atomic_load(&job->rungs[i].total_chunks),
-                          au->enc ? "audio" : NULL, au->nb_segs, err, errlen);
+                          au->enc ? CME_OUT_AUDIO : NULL, au->nb_segs, err, errlen);
     for (int i = 0; i < job->nb_rungs; i++)
         free(segs[i]);
     if (r < 0 && !err[0])

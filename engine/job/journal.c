@@ -13,14 +13,14 @@
 #include "cmafeng/inspect.h"
 #include "core/buf.h"
 #include "core/file.h"
+#include "core/outpath.h"
 #include "job/journal.h"
 
-#define JOURNAL_NAME ".cmafeng-journal"
 #define JOURNAL_MAGIC "cmafeng-journal 2"
 
 static void journal_path(const CmeJob *job, char *out, size_t n)
 {
-    snprintf(out, n, "%s/%s", job->output, JOURNAL_NAME);
+    cme__outpath(out, n, job->output, NULL, CME_OUT_JOURNAL);
 }
 
 /* Everything that decides which frames land in which segment file, and how they are
@@ -70,7 +70,7 @@ static int fingerprint(const CmeJob *job, CmeBuf *b)
 static void segment_path(const CmeJob *job, const CmeRung *rung, uint32_t index, char *out,
                          size_t n)
 {
-    snprintf(out, n, "%s/%s/seg_%05" PRIu32 ".m4s", job->output, rung->set.name, index + 1);
+    cme__outpath_segment(out, n, job->output, rung->set.name, index + 1, "m4s");
 }
 
 /* Reads a file back and checksums it; 0, or CME_EIO when it cannot be read or its size is
@@ -160,7 +160,7 @@ void cme__journal_remove(CmeJob *job)
 static int load_invariant(CmeJob *job, CmeRung *rung)
 {
     char path[2100], err[256];
-    snprintf(path, sizeof(path), "%s/%s/init.mp4", job->output, rung->set.name);
+    cme__outpath(path, sizeof(path), job->output, rung->set.name, CME_OUT_INIT);
     CmeInspect *in = NULL;
     int r = cme_inspect_file(path, &in, err, sizeof(err));
     if (r < 0)
@@ -170,17 +170,9 @@ static int load_invariant(CmeJob *job, CmeRung *rung)
     r = in->has_av1c ? cme_av1_find_seq_hdr(in->av1c.config_obus, in->av1c.config_obus_size, &obu,
                                             &seq, err, sizeof(err))
                      : CME_EBITSTREAM;
+    if (r == 0)
+        r = cme__rung_restore_invariant(rung, &seq, obu.data, obu.size);
     if (r == 0) {
-        rung->seq_obu = malloc(obu.size);
-        if (!rung->seq_obu)
-            r = CME_ENOMEM;
-    }
-    if (r == 0) {
-        memcpy(rung->seq_obu, obu.data, obu.size);
-        rung->seq_obu_size = obu.size;
-        rung->seq = seq;
-        cme_av1_codec_string(&seq, rung->codecs, sizeof(rung->codecs));
-        rung->inv_set = 1;
         CmeEvent ev = { .type = CME_EVENT_INIT_WRITTEN,
                         .rung = rung->index,
                         .device = -1,
@@ -204,25 +196,9 @@ static int resume_segment(CmeJob *job, CmeRung *rung, uint32_t index, const CmeS
     uint64_t sum;
     if (checksum_file(path, seg->bytes, &sum) < 0 || sum != want_sum)
         return 0;
-    if (index >= rung->segs_cap) {
-        size_t cap = rung->segs_cap ? rung->segs_cap : 64;
-        while (cap <= index)
-            cap *= 2;
-        CmeSegmentEntry *s = realloc(rung->segs, cap * sizeof(*s));
-        if (!s)
-            return CME_ENOMEM;
-        rung->segs = s;
-        uint8_t *d = realloc(rung->seg_done, cap);
-        if (!d)
-            return CME_ENOMEM;
-        memset(d + rung->segs_cap, 0, cap - rung->segs_cap);
-        rung->seg_done = d;
-        rung->segs_cap = cap;
-    }
-    if (rung->seg_done[index])
-        return 0;
-    rung->segs[index] = *seg;
-    rung->seg_done[index] = 1;
+    int kept = cme__rung_keep_segment(rung, index, seg);
+    if (kept <= 0)
+        return kept;
     atomic_fetch_add(&rung->segments_done, 1);
     CmeEvent ev = { .type = CME_EVENT_SEGMENT_DONE,
                     .rung = rung->index,

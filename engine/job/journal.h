@@ -11,7 +11,7 @@
 #ifndef CME_JOB_JOURNAL_H
 #define CME_JOB_JOURNAL_H
 
-#include "job/job.h"
+#include "sched/job_state.h"
 
 /* Starts a fresh journal (atomically replacing any old one). Policy thread, at start. */
 int cme__journal_begin(CmeJob *job, char *err, size_t errlen);

@@ -80,6 +80,7 @@ static int l_new(lua_State *L)
     s.workers = (int)num_field(L, 1, "", "workers", s.workers);
     s.threads_per_worker = (int)num_field(L, 1, "", "threads_per_worker", s.threads_per_worker);
     s.queue_depth = (int)num_field(L, 1, "", "queue_depth", s.queue_depth);
+    s.frame_memory_mb = (int)num_field(L, 1, "", "frame_memory_mb", s.frame_memory_mb);
     s.stall_seconds = num_field(L, 1, "", "stall_seconds", s.stall_seconds);
     s.max_attempts = (int)num_field(L, 1, "", "max_attempts", s.max_attempts);
 

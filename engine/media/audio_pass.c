@@ -15,6 +15,7 @@
 #include "cmafeng/common.h"
 #include "core/buf.h"
 #include "core/file.h"
+#include "core/outpath.h"
 #include "media/audio.h"
 
 static int add_entry(CmeAudioPassResult *res, const CmeSegmentEntry *e)
@@ -34,8 +35,7 @@ static int add_entry(CmeAudioPassResult *res, const CmeSegmentEntry *e)
 static int write_file(const char *dir, const char *name, const CmeBuf *b, char *err, size_t errlen)
 {
     char path[2200];
-    int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= sizeof(path)) {
+    if (cme__outpath(path, sizeof(path), dir, NULL, name) < 0) {
         snprintf(err, errlen, "%s/%s: path too long", dir, name);
         return CME_EINVAL;
     }
@@ -217,7 +217,7 @@ int cme__audio_extra(const char *src_path, const char *out_dir, const int *strea
         /* Named by its place in the selection; the language goes into the manifests. */
         snprintf(x->names[k], sizeof(x->names[k]), "audio_%d", k + 2);
         char dir[2200];
-        snprintf(dir, sizeof(dir), "%s/%s", out_dir, x->names[k]);
+        cme__outpath(dir, sizeof(dir), out_dir, NULL, x->names[k]);
         if ((r = cme__mkdir_p(dir, err, errlen)) < 0)
             break;
         r = cme__audio_pass(src_path, streams[k], s, origin, origin_tb, cuts, nb_video, video_ts,

@@ -411,6 +411,22 @@ int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *
     return 0;
 }
 
+int cme__source_seek(CmeSource *s, int64_t pts, uint32_t timescale)
+{
+    AVStream *st = s->fmt->streams[s->stream];
+    if (s->first_pts == AV_NOPTS_VALUE)
+        return CME_EMEDIA;
+    int64_t ts = s->first_pts + av_rescale_q(pts, (AVRational){ 1, (int)timescale }, st->time_base);
+    if (av_seek_frame(s->fmt, s->stream, ts, AVSEEK_FLAG_BACKWARD) < 0)
+        return CME_EMEDIA;
+    avcodec_flush_buffers(s->dec);
+    av_frame_unref(s->held);
+    s->have_held = 0;
+    s->draining = 0;
+    s->last_pts = INT64_MIN;
+    return 0;
+}
+
 void cme__source_close(CmeSource **ps)
 {
     CmeSource *s = *ps;

@@ -34,6 +34,10 @@ void cme__source_color(const CmeSource *s, int *primaries, int *transfer, int *m
 int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *pts, char *err,
                      size_t errlen);
 void cme__source_close(CmeSource **ps);
+/* Repositions reading at the key frame at or before time `pts` (units of `timescale`, the
+ * timeline of cme__source_read); timestamps of later reads stay on that timeline. 0, or
+ * CME_EMEDIA when the file cannot seek. */
+int cme__source_seek(CmeSource *s, int64_t pts, uint32_t timescale);
 
 /* Sets the damaged share that fails the read (default CME_SOURCE_MAX_DAMAGE; >= 1: never). */
 void cme__source_set_max_damage(CmeSource *s, double share);

@@ -10,6 +10,7 @@
 #include "cmafeng/common.h"
 #include "core/buf.h"
 #include "core/file.h"
+#include "core/outpath.h"
 #include "media/audio.h"
 #include "media/subtitles.h"
 #include "mux/webvtt.h"
@@ -87,8 +88,7 @@ static int cue_order(const void *a, const void *b)
 static int write_file(const char *dir, const char *name, const CmeBuf *b, char *err, size_t errlen)
 {
     char path[2300];
-    int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= sizeof(path)) {
+    if (cme__outpath(path, sizeof(path), dir, NULL, name) < 0) {
         snprintf(err, errlen, "%s/%s: path too long", dir, name);
         return CME_EINVAL;
     }
@@ -102,7 +102,7 @@ static int write_track(const char *out_dir, CmeTextExtra *x, int k, Track *t, co
 {
     snprintf(x->names[k], sizeof(x->names[k]), k == 0 ? "subs" : "subs_%d", k + 1);
     char dir[2200];
-    snprintf(dir, sizeof(dir), "%s/%s", out_dir, x->names[k]);
+    cme__outpath(dir, sizeof(dir), out_dir, NULL, x->names[k]);
     int r = cme__mkdir_p(dir, err, errlen);
     if (r < 0)
         return r;
@@ -120,7 +120,7 @@ static int write_track(const char *out_dir, CmeTextExtra *x, int k, Track *t, co
         uint64_t to = (video[i].start + video[i].duration) * 1000 / video_ts;
         CmeBuf b = { 0 };
         char name[32];
-        snprintf(name, sizeof(name), "seg_%05zu.vtt", i + 1);
+        cme__outname_segment(name, sizeof(name), (uint32_t)(i + 1), "vtt");
         r = cme__webvtt_write(&b, t->cues, t->nb, from, to, 1);
         if (r == 0)
             r = write_file(dir, name, &b, err, errlen);

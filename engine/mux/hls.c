@@ -10,6 +10,7 @@
 
 #include "cmafeng/mux.h"
 #include "core/buf.h"
+#include "core/outpath.h"
 #include "mux/manifest.h"
 
 /*
@@ -59,11 +60,11 @@ int cme_hls_write_media(CmeBuf *out, const CmeRendition *r)
     /* RFC 8216 4.3.2.5: the CMAF header needed to parse every segment; WebVTT segments
      * (3.5) stand alone. */
     if (!r->is_text)
-        cme__buf_printf(out, "#EXT-X-MAP:URI=\"init.mp4\"\n");
+        cme__buf_printf(out, "#EXT-X-MAP:URI=\"" CME_OUT_INIT "\"\n");
     for (size_t i = 0; i < r->nb_segments; i++) {
         uint64_t us = cme__scale_round(r->segments[i].duration, r->timescale, 1000000);
         /* RFC 8216 4.3.2.1: "#EXTINF:<duration>,[<title>]", the comma is required. */
-        cme__buf_printf(out, "#EXTINF:%" PRIu64 ".%06" PRIu64 ",\nseg_%05" PRIu32 ".%s\n",
+        cme__buf_printf(out, "#EXTINF:%" PRIu64 ".%06" PRIu64 ",\n" CME_OUT_SEGMENT_FMT "\n",
                         us / 1000000, us % 1000000, (uint32_t)(r->start_number + i),
                         r->is_text ? "vtt" : "m4s");
     }
@@ -134,9 +135,10 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
                         cme__audio_label(r, nb, i));
         if (a->language)
             cme__buf_printf(out, ",LANGUAGE=\"%s\"", a->language);
-        cme__buf_printf(
-            out, ",DEFAULT=%s,AUTOSELECT=YES,CHANNELS=\"%" PRIu32 "\",URI=\"%s/index.m3u8\"\n",
-            a == def ? "YES" : "NO", a->channels, a->name);
+        cme__buf_printf(out,
+                        ",DEFAULT=%s,AUTOSELECT=YES,CHANNELS=\"%" PRIu32
+                        "\",URI=\"%s/" CME_OUT_MEDIA_PLAYLIST "\"\n",
+                        a == def ? "YES" : "NO", a->channels, a->name);
     }
     for (size_t i = 0; i < nb; i++) {
         const CmeRendition *t = &r[i];
@@ -149,8 +151,9 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
                         cme__audio_label(r, nb, i));
         if (t->language)
             cme__buf_printf(out, ",LANGUAGE=\"%s\"", t->language);
-        cme__buf_printf(out, ",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI=\"%s/index.m3u8\"\n",
-                        t->name);
+        cme__buf_printf(
+            out, ",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI=\"%s/" CME_OUT_MEDIA_PLAYLIST "\"\n",
+            t->name);
     }
     for (size_t i = 0; i < nb; i++) {
         const CmeRendition *x = &r[i];
@@ -195,7 +198,7 @@ int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb)
             cme__buf_printf(out, ",AUDIO=\"" AUDIO_GROUP "\"");
         if (has_text)
             cme__buf_printf(out, ",SUBTITLES=\"" TEXT_GROUP "\"");
-        cme__buf_printf(out, "\n%s/index.m3u8\n", x->name);
+        cme__buf_printf(out, "\n%s/" CME_OUT_MEDIA_PLAYLIST "\n", x->name);
     }
 
     err = cme__buf_status(out);

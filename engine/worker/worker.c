@@ -23,7 +23,8 @@
 #include "cmafeng/common.h"
 #include "core/buf.h"
 #include "core/file.h"
-#include "job/journal.h"
+#include "core/outpath.h"
+#include "media/reload.h"
 #include "worker/worker.h"
 
 typedef struct Worker {
@@ -323,15 +324,11 @@ static void break_slot(Worker *w, CmeEncSlot *slot, CmeFailReason reason, const 
 
 /* --- output ------------------------------------------------------------------------- */
 
-static int rung_path(CmeJob *job, const CmeRung *rung, const char *file, char *out, size_t n)
+/* Writes init.mp4 from the rung's invariant (CmeRungInitWriter). Called with rung->lock held,
+ * once. */
+static int write_init(void *opaque, CmeRung *rung)
 {
-    int len = snprintf(out, n, "%s/%s/%s", job->output, rung->set.name, file);
-    return len < 0 || (size_t)len >= n ? CME_EINVAL : 0;
-}
-
-/* Writes init.mp4 from the rung's invariant. Called with rung->lock held, once. */
-static int write_init(Worker *w, CmeRung *rung)
-{
+    Worker *w = opaque;
     uint8_t av1c[1024];
     size_t av1c_size = 0;
     int r = cme_av1_write_av1c(&rung->seq, rung->seq_obu, rung->seq_obu_size, av1c, sizeof(av1c),
@@ -360,7 +357,7 @@ static int write_init(Worker *w, CmeRung *rung)
     r = cme_mux_write_init(&b, &t);
     char path[2048];
     if (r == 0)
-        r = rung_path(w->job, rung, "init.mp4", path, sizeof(path));
+        r = cme__outpath(path, sizeof(path), w->job->output, rung->set.name, CME_OUT_INIT);
     if (r == 0)
         r = cme__file_write_atomic(path, b.data, b.size, w->err, sizeof(w->err));
     else
@@ -411,42 +408,18 @@ static Check check_invariant(Worker *w, CmeEncSlot *slot, const uint8_t *data, s
                  rung->set.name, w->dev.id, r == CME_EOF ? "none found" : perr);
         return CHECK_MALFORMED;
     }
-    pthread_mutex_lock(&rung->lock);
-    if (rung->inv_set || rung->exp_set) {
-        const int set = rung->inv_set;
-        CmeAv1FieldDiff diffs[8];
-        int n = cme_av1_invariant_compare(set ? &rung->seq : &rung->exp_seq,
-                                          set ? rung->seq_obu : rung->exp_obu,
-                                          set ? rung->seq_obu_size : rung->exp_obu_size, &seq,
-                                          obu.data, obu.size, job->set.invariant, diffs, 8);
-        if (n != 0) {
-            describe_mismatch(slot, diffs, n);
-            pthread_mutex_unlock(&rung->lock);
-            return CHECK_MISMATCH;
-        }
-        if (set) {
-            pthread_mutex_unlock(&rung->lock);
-            return CHECK_MATCH;
-        }
-    }
-    rung->seq = seq;
-    rung->seq_obu = malloc(obu.size);
-    if (!rung->seq_obu) {
-        pthread_mutex_unlock(&rung->lock);
-        snprintf(w->err, sizeof(w->err), "out of memory");
+    CmeAv1FieldDiff diffs[8];
+    int n = 0;
+    switch (cme__rung_check_invariant(rung, job->set.invariant, &seq, obu.data, obu.size, diffs, 8,
+                                      &n, write_init, w)) {
+    case CME_INVARIANT_MATCH: return CHECK_MATCH;
+    case CME_INVARIANT_MISMATCH: describe_mismatch(slot, diffs, n); return CHECK_MISMATCH;
+    case CME_INVARIANT_SET: break;
+    default:
+        if (n == CME_ENOMEM)
+            snprintf(w->err, sizeof(w->err), "out of memory");
         return CHECK_ERROR;
     }
-    memcpy(rung->seq_obu, obu.data, obu.size);
-    rung->seq_obu_size = obu.size;
-    cme_av1_codec_string(&seq, rung->codecs, sizeof(rung->codecs));
-    if (write_init(w, rung) < 0) {
-        free(rung->seq_obu);
-        rung->seq_obu = NULL;
-        pthread_mutex_unlock(&rung->lock);
-        return CHECK_ERROR;
-    }
-    rung->inv_set = 1;
-    pthread_mutex_unlock(&rung->lock);
     CmeEvent ev = { .type = CME_EVENT_INIT_WRITTEN,
                     .rung = rung->index,
                     .device = w->device,
@@ -484,7 +457,7 @@ static void finalize_segment(Worker *w, CmeEncSlot *slot, CmeInflight *inf)
         r = cme_mux_write_segment(&b, &seg, inf->samples, (size_t)src->nb_frames, inf->data.data,
                                   inf->data.size);
     char name[32], path[2048];
-    snprintf(name, sizeof(name), "seg_%05u.m4s", seg.sequence_number);
+    cme__outname_segment(name, sizeof(name), seg.sequence_number, "m4s");
     if (r < 0) {
         char msg[256];
         snprintf(msg, sizeof(msg), "%s/%s: muxing failed: %s", rung->set.name, name,
@@ -493,7 +466,7 @@ static void finalize_segment(Worker *w, CmeEncSlot *slot, CmeInflight *inf)
         fail_inflight(w, slot, inf, CME_FAIL_MUX, msg);
         return;
     }
-    r = rung_path(job, rung, name, path, sizeof(path));
+    r = cme__outpath(path, sizeof(path), job->output, rung->set.name, name);
     if (r == 0)
         r = cme__file_write_atomic(path, b.data, b.size, w->err, sizeof(w->err));
     else
@@ -514,7 +487,8 @@ static void finalize_segment(Worker *w, CmeEncSlot *slot, CmeInflight *inf)
         return; /* cannot happen: the write began in this attempt */
     atomic_fetch_add(&rung->segments_done, 1);
     atomic_fetch_add(&rung->ticks_done, duration);
-    cme__journal_append(job, rung, index, &done);
+    if (job->segment_written)
+        job->segment_written(job, rung, index, &done);
 
     CmeEvent ev = {
         .type = CME_EVENT_SEGMENT_DONE,
@@ -804,6 +778,31 @@ static int send_frame(Worker *w, CmeEncSlot *slot, const AVFrame *f, uint32_t ch
     return 0;
 }
 
+/* A retry's frames: the pump's while every one is still there, else the chunk decoded
+ * again from the source. 0 with *out (nb_frames frames, the caller frees them), or an
+ * error with w->err set. */
+static int take_frames(Worker *w, CmeSrcChunk *src, AVFrame ***out)
+{
+    cme__src_chunk_wait_complete(src);
+    AVFrame **frames = calloc((size_t)(src->nb_frames > 0 ? src->nb_frames : 1), sizeof(*frames));
+    if (!frames) {
+        snprintf(w->err, sizeof(w->err), "out of memory");
+        return CME_ENOMEM;
+    }
+    int r = cme__src_chunk_pin(src, frames);
+    if (r == CME_EAGAIN)
+        r = cme__chunk_reload(w->job->source, src->pts, src->nb_frames, frames, w->err,
+                              sizeof(w->err));
+    else if (r < 0)
+        snprintf(w->err, sizeof(w->err), "out of memory");
+    if (r < 0) {
+        free(frames);
+        return r;
+    }
+    *out = frames;
+    return 0;
+}
+
 /* Encodes one chunk on an instance: frames are sent as the pump decodes them (the chunk
  * may still be filling), packets are taken as they come. */
 static void encode_chunk(Worker *w, CmeEncSlot *slot, CmeChunk *c, int attempt)
@@ -829,13 +828,26 @@ static void encode_chunk(Worker *w, CmeEncSlot *slot, CmeChunk *c, int attempt)
     else
         slot->head = inf;
     slot->tail = inf;
+    /* The rung's first attempt sends the pump's frames and lets each go once sent; a
+     * later one takes them while they last, or decodes the chunk again. */
+    AVFrame **own = NULL;
+    const int first = cme__src_chunk_claim(src, c->rung);
+    if (!first && take_frames(w, src, &own) < 0) {
+        fail_inflight(w, slot, inf, CME_FAIL_SEND, w->err);
+        own = NULL;
+    }
+    cme__frame_budget_enter(src->budget);
     const AVFrame *f;
-    for (int i = 0; !slot->broken && (f = cme__src_chunk_frame(src, i)) != NULL; i++) {
+    for (int i = 0; !slot->broken && !inf->failed &&
+                    (f = own ? (i < src->nb_frames ? own[i] : NULL) : cme__src_chunk_frame(src, i));
+         i++) {
         if (atomic_load(&job->failed))
             break;
         if (inf->drop)
             break; /* failed already (stall, invariant): the rest would be dropped */
         int r = send_frame(w, slot, f, c->index, i == 0);
+        if (first)
+            cme__src_chunk_release(src, i);
         if (r < 0) {
             fail_inflight(w, slot, inf, CME_FAIL_SEND, w->err);
             break;
@@ -843,6 +855,12 @@ static void encode_chunk(Worker *w, CmeEncSlot *slot, CmeChunk *c, int attempt)
         inf->sent++;
         cme__ct_progress(&job->ct, c->rung, c->index, attempt, cme__now());
         drain(w, slot, 0);
+    }
+    cme__frame_budget_leave(src->budget);
+    if (own) {
+        for (int i = 0; i < src->nb_frames; i++)
+            av_frame_free(&own[i]);
+        free(own);
     }
     /* Sealed: its last packets may already be back. A chunk cut short by a failure still
      * waits for the packets of the frames it sent, so the instance stays in step. */

@@ -12,7 +12,8 @@
 #include "cmafeng/buf.h"
 #include "cmafeng/mux.h"
 #include "enc/encoder.h"
-#include "job/job.h"
+#include "media/src_chunk.h"
+#include "sched/job_state.h"
 
 typedef struct CmeInflight {
     CmeChunk *chunk;  /* the ticket; the chunk table holds the chunk's state */
@@ -51,6 +52,8 @@ int cme__slot_open_with(CmeJob *job, int r, int device, int crf, int preset, Cme
                         char *err, size_t errlen);
 /* Closes a parked slot after the threads are gone (job teardown); drops its chunks. */
 void cme__slot_discard(CmeJob *job, CmeEncSlot **ps);
+/* A worker thread's body: claims chunks and encodes them until the job ends. */
+void *cme__worker_main(void *job);
 /* A chunk's ticket is done with (the chunk table keeps the chunk's state). */
 void cme__chunk_ticket_free(CmeChunk **pc);
 

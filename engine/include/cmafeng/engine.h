@@ -41,6 +41,11 @@ typedef struct CmeDeviceSettings {
     int optional;      /* a device that cannot be used is skipped with a warning */
 } CmeDeviceSettings;
 
+/* 64 MiB: 20 1080p 4:2:0 8-bit frames, 5 at 2160p; enough read-ahead to keep encoders fed
+ * (the pump decodes far faster than they encode), and the peak memory of a 1080p ladder
+ * stays that of its encoders (bench/ladder.sh prints it against ffmpeg's). */
+#define CME_DEFAULT_FRAME_MEMORY_MB 64
+
 typedef struct CmeJobSettings {
     const char *source;     /* input media file; borrowed until cme_engine_new returns */
     const char *output_dir; /* borrowed likewise */
@@ -48,6 +53,10 @@ typedef struct CmeJobSettings {
     int workers;            /* worker threads; used when nb_devices == 0 */
     int threads_per_worker; /* SVT-AV1 logical processors per encoder, 0 = default */
     int queue_depth;        /* chunks buffered per rung */
+    /* Decoded source frames the job holds at most, in MiB (DESIGN.md section 3): the pump
+     * reads ahead of the slowest rung until this much is held, and beyond it only while
+     * every worker waits for a frame. Default CME_DEFAULT_FRAME_MEMORY_MB. */
+    int frame_memory_mb;
     CmeInvariantMode invariant;
     CmeRungSettings rungs[CME_MAX_RUNGS];
     int nb_rungs;

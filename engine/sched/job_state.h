@@ -1,67 +1,39 @@
 /*
- * The job: shared state of one engine run, seen by the decode pump (media/pump.c), the
- * workers (worker/worker.c) and the policy thread (job/engine.c, the public API).
+ * The scheduler's state of one job: its rungs (queue, parked encoder instances, codec
+ * invariant, segment table), the chunk table, the devices it leases, failure and the
+ * event queue to the policy thread. The job (job/engine.c, the public API) builds and
+ * owns it; the workers (worker/worker.c) and the pump's sink (job/pump_sink.c) share it.
+ * It lives here, below the workers, so that nothing below job/ includes job/.
  *
- * Locks, and their order when nested: job->sched_lock (worker claims, parked encoders)
- * -> a rung's queue lock (inside chunk_queue.c). rung->lock (invariant, segment table),
- * a source chunk's lock (frames of a chunk still filling), job->fail_lock and
- * job->events_lock are leaves: nothing else is taken while holding them.
+ * Every lock of the engine, outermost first; a thread holding one takes only locks below
+ * it in this list, and the leaves nothing at all:
+ *   1. job->sched_lock: worker claims, parked and open instances, helper moves.
+ *   2. a rung's queue lock (chunk_queue.c) or the chunk table's lock (chunk_table.c), taken
+ *      under sched_lock; never both at once, and neither calls out while held.
+ *   leaves: rung->lock (invariant and kept segments; held while init.mp4 is written), a
+ *      source chunk's lock (media/src_chunk.c, frames still filling), the lease pool's
+ *      lock (lease_pool.c; chunk_fail takes it after the chunk table's is released),
+ *      job->fail_lock, job->events_lock, a CmeSignal's lock (core/signal.c; queues notify
+ *      with their own lock released), SVT-AV1's init lock (enc/svtav1.c, held across a
+ *      library init; encoders are opened with no engine lock held: at start on the
+ *      policy thread, and one-off instances by a worker between claims) and the fault
+ *      backend's fired_lock (enc/fault.c, test builds).
  */
-#ifndef CME_JOB_JOB_H
-#define CME_JOB_JOB_H
+#ifndef CME_SCHED_JOB_STATE_H
+#define CME_SCHED_JOB_STATE_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include <libavutil/frame.h>
-
 #include "cmafeng/av1.h"
 #include "cmafeng/engine.h"
 #include "cmafeng/mux.h"
 #include "core/signal.h"
-#include "media/source.h"
+#include "core/timescale.h"
 #include "sched/chunk_queue.h"
 #include "sched/chunk_table.h"
 #include "sched/lease_pool.h"
-
-/* The media timescale of every track: 90 kHz represents the usual frame rates exactly
- * (25, 30, 50, 60, 24000/1001 ...) and is what HLS and DASH tooling expect. */
-#define CME_TIMESCALE 90000
-
-/*
- * K consecutive decoded source frames, shared by reference by every rung's chunk.
- *
- * A chunk is published to the rung queues when its first frame is decoded and filled
- * while workers already encode it: waiting for all K frames before any encoder starts
- * left the cores idle for a whole segment of decoding at the start of every job. The
- * pump appends under `lock` and broadcasts `cond`; a worker waits for frame i with
- * cme__src_chunk_frame(). `complete` is set once the last frame's duration is known;
- * from then on nb_frames and every array are final and read without the lock. The pump
- * publishes a chunk only when every rung queue has room, so it never blocks while a
- * published chunk is incomplete (a worker waiting on a frame could otherwise wait for a
- * pump that waits for that worker's queue).
- */
-typedef struct CmeSrcChunk {
-    atomic_int refs;
-    uint32_t index;
-    int capacity; /* K */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int ready;     /* frames appended so far; guarded by lock */
-    int complete;  /* guarded by lock; set once, after the last append */
-    int nb_frames; /* final frame count, valid once complete */
-    AVFrame **frames;
-    int64_t *pts;      /* CME_TIMESCALE units */
-    int64_t *duration; /* CME_TIMESCALE units, valid once complete */
-} CmeSrcChunk;
-
-/* Frame i of the chunk, waiting until the pump has decoded it; NULL when the chunk is
- * complete with fewer frames. Worker threads. */
-const AVFrame *cme__src_chunk_frame(CmeSrcChunk *c, int i);
-/* Waits until the chunk is complete (its frame count and durations are final). */
-void cme__src_chunk_wait_complete(CmeSrcChunk *c);
-void cme__src_chunk_unref(CmeSrcChunk **pc);
 
 struct CmeEncSlot;
 
@@ -106,13 +78,41 @@ typedef struct CmeRung {
     atomic_int total_chunks; /* -1 until the pump reaches the end */
 } CmeRung;
 
+/* Writes the rung's init segment from its new invariant; called with rung->lock held.
+ * 0 or a negative error. */
+typedef int (*CmeRungInitWriter)(void *opaque, CmeRung *rung);
+
+/*
+ * The codec invariant (DESIGN.md section 3) for a chunk's first sequence header: MATCH,
+ * MISMATCH (diffs[0..*nb_diffs) name the fields, or *nb_diffs < 0 when the comparison
+ * failed), or SET: the header became the rung's invariant and write_init wrote init.mp4.
+ * MALFORMED here means the invariant could not be recorded (*nb_diffs holds the error).
+ * A rung with a header expected at start (cme__rung_expect) compares the first header
+ * against it, so a device whose stream changed cannot become the reference by being fast.
+ * Any worker thread; takes rung->lock.
+ */
+CmeInvariantOutcome cme__rung_check_invariant(CmeRung *rung, CmeInvariantMode mode,
+                                              const CmeAv1SeqHdr *seq, const uint8_t *obu,
+                                              size_t size, CmeAv1FieldDiff *diffs, int max_diffs,
+                                              int *nb_diffs, CmeRungInitWriter write_init,
+                                              void *opaque);
+/* The invariant of an earlier run (its init.mp4), before any thread runs. */
+int cme__rung_restore_invariant(CmeRung *rung, const CmeAv1SeqHdr *seq, const uint8_t *obu,
+                                size_t size);
+/* The header the rung expects before its first packet (read from a device at start). */
+int cme__rung_expect(CmeRung *rung, const CmeAv1SeqHdr *seq, const uint8_t *obu, size_t size);
+/* Segment `index` (from 0) of an earlier run is kept: 1, 0 when it already was, or
+ * CME_ENOMEM. */
+int cme__rung_keep_segment(CmeRung *rung, uint32_t index, const CmeSegmentEntry *seg);
+/* 1 with *out when segment `index` was kept from an earlier run, else 0. */
+int cme__rung_kept_segment(CmeRung *rung, uint32_t index, CmeSegmentEntry *out);
+
 /* The audio rendition; written by the pump thread only, read by the policy thread after
  * the threads are joined. */
 typedef struct CmeAudioRung {
     struct CmeAudio *enc; /* NULL: the job has no audio */
     char codecs[16];
     int init_written;
-    uint64_t next_time;       /* output samples muxed so far */
     uint64_t segment_samples; /* nominal segment length, aligned with the video chunks */
     CmeSegmentEntry *segs;
     size_t nb_segs, segs_cap;
@@ -122,7 +122,8 @@ typedef struct CmeJob {
     CmeJobSettings set;
     char source[1024];
     char output[1024];
-    CmeSource *src;
+    struct CmeSource *src;
+    struct CmeFrameBudget *budget; /* decoded frames held (media/src_chunk.h) */
     CmeSourceInfo info;
     int color_primaries, transfer, matrix, full_range;
     int chunk_frames; /* K: frames per chunk, or with cuts the most any segment can hold */
@@ -149,6 +150,9 @@ typedef struct CmeJob {
                                  * 1.4.1 instances are not closed while others encode);
                                  * guarded by sched_lock */
     atomic_int next_worker;     /* worker numbers */
+    /* A segment file is written and synced (the run journal records it). Worker threads. */
+    void (*segment_written)(struct CmeJob *job, const CmeRung *rung, uint32_t index,
+                            const CmeSegmentEntry *seg);
 
     pthread_t pump_thread;
     pthread_t *worker_threads;
@@ -189,8 +193,5 @@ int cme__job_chunk_fail(CmeJob *job, int rung, uint32_t index, int attempt, int 
 void cme__job_post(CmeJob *job, const CmeEvent *ev);
 /* Called by every engine thread as it exits; the last one posts JOB_DONE. */
 void cme__job_thread_exit(CmeJob *job);
-
-void *cme__pump_main(void *job);
-void *cme__worker_main(void *job);
 
 #endif
