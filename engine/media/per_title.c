@@ -26,6 +26,7 @@
 
 #include "cmafeng/probe.h"
 #include "enc/encoder.h"
+#include "media/rotate.h"
 
 /* The longest window a probe keeps in memory (frames at the reference size). */
 #define MAX_WINDOW_FRAMES 250
@@ -104,6 +105,18 @@ static int read_window(const char *path, double start, int frames, int ref_w, in
     for (unsigned i = 0; i < fmt->nb_streams; i++)
         if ((int)i != vi)
             fmt->streams[i]->discard = AVDISCARD_ALL;
+    /* Probes see the picture the job encodes: turned upright as the pump turns it. */
+    CmeRotation rot = CME_ROTATION_IDENTITY;
+    size_t dm_size = 0;
+    const uint8_t *dm = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &dm_size);
+    if (dm && dm_size >= 9 * sizeof(int32_t)) {
+        int32_t m[9];
+        memcpy(m, dm, sizeof(m));
+        if (cme__rotation_from_matrix(m, &rot, NULL) < 0) {
+            snprintf(err, errlen, "%s: the display matrix is not a quarter turn", path);
+            goto done;
+        }
+    }
     AVRational fr = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
     w->fps = fr.num > 0 && fr.den > 0 ? av_q2d(fr) : 25.0;
     ret = CME_ENOMEM;
@@ -135,6 +148,11 @@ static int read_window(const char *path, double start, int frames, int ref_w, in
         if (r == 0) {
             int64_t pts = frame->best_effort_timestamp;
             double t = pts == AV_NOPTS_VALUE ? start : (pts - origin) * av_q2d(st->time_base);
+            if (t + half >= start && (r = cme__rotate_frame(&rot, frame)) < 0) {
+                ret = r;
+                snprintf(err, errlen, "%s: cannot turn the window upright", path);
+                goto done;
+            }
             if (t + half >= start) {
                 sws = sws_getCachedContext(sws, frame->width, frame->height,
                                            (enum AVPixelFormat)frame->format, ref_w, ref_h,
