@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/file.h"
 #include "media/audio.h"
+#include "media/rotate.h"
 #include "job/job.h"
 
 void cme__src_chunk_unref(CmeSrcChunk **pc)
@@ -341,6 +342,12 @@ void *cme__pump_main(void *arg)
             break;
         if (r < 0) {
             cme__job_fail(job, r, "%s", err);
+            break;
+        }
+        /* Upright once here, not per rung: the display matrix (media/rotate.h). */
+        if ((r = cme__rotate_frame(cme__source_rotation(job->src), frame)) < 0) {
+            cme__job_fail(job, r, "%s: cannot turn a frame upright: %s", job->source,
+                          cme_strerror(r));
             break;
         }
         atomic_fetch_add(&job->frames_decoded, 1);
