@@ -25,9 +25,10 @@ local floor, abs, min, max = math.floor, math.abs, math.min, math.max
 -- The default heights of ladder.standard: a common 16:9 web ladder.
 M.DEFAULT_HEIGHTS = { 1080, 720, 480, 360 }
 
--- Whether the engine turns the pixels of a source with a display matrix (rotation). Until
--- the worker's scaler does, a rotated source is encoded as stored and ladder.check warns.
-M.ENGINE_ROTATES = false
+-- Whether the engine turns the pixels of a source with a display matrix (rotation and
+-- mirror): the decode pump applies it to every frame (engine/media/rotate.c), so rungs are
+-- sized for the display (probe's display_width/height) and the output carries no matrix.
+M.ENGINE_ROTATES = true
 
 -- Display aspects closer than this (relative) count as the same: even-size rounding of a
 -- 16:9 rung moves its aspect by well under 1% (480 * 16 / 9 = 853.3 -> 854: 0.08%).
@@ -180,7 +181,7 @@ function M.check(rungs, info, path)
                                   .. "display (%dx%d) come out stretched", path, v.rotation,
                                   dw, dh)
   end
-  if v.hflip then
+  if v.hflip and not M.ENGINE_ROTATES then
     out[#out + 1] = path .. ": the source's display matrix mirrors the picture; the engine "
                     .. "encodes it unmirrored"
   end

@@ -233,14 +233,15 @@ M.ENGINE_RATE_CAPS = true
 -- recipe.prepare(job, filename [, lines]) -> job | nil, message
 -- What needs the source: probes it once, sets job.video.rotation/hflip from its display
 -- matrix, lists what is wrong with the ladder for it (job.warnings: upscaling, stretching,
--- 8-bit HDR, rotation; cmafeng.ladder.check) and resolves `chunking` into segment_seconds
+-- 8-bit HDR; cmafeng.ladder.check) and resolves `chunking` into segment_seconds
 -- or video.cuts. A source that does not probe is
 -- left to the engine, which reports it with its own message (exit 2).
 function M.prepare(job, filename, lines)
   local info = require("cmafeng.probe").probe(job.source)
   job.warnings = job.warnings or {}
   if info and info.video then
-    -- The display matrix, for the engine's scaler: clockwise quarter turns and a mirror.
+    -- The display matrix, as the engine applies it to every decoded frame (media/rotate.c):
+    -- clockwise quarter turns and a mirror.
     -- Rungs are sized for the display (ladder.standard turns its boxes for portrait).
     job.video.rotation = info.video.rotation
     job.video.hflip = info.video.hflip

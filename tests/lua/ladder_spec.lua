@@ -143,14 +143,22 @@ describe("ladder.check", function()
     assert.matches("^video.ladder%[2%] %(540p%): 8%-bit rung for a PQ %(HDR%) source", w[3])
   end)
 
-  it("explains an anamorphic source's sizes and warns that rotation is not applied yet", function()
+  it("explains an anamorphic source's sizes; a rotated source is judged by its display", function()
     local w = ladder.check({ { name = "576p", width = 720, height = 576 } },
                            src(720, 576, { sar_num = 64, sar_den = 45 }))
     assert.are.equal(1, #w)
     assert.matches("coded 720x576, SAR 64:45", w[1])
-    w = ladder.check({ { name = "640p", width = 360, height = 640 } },
+    -- The engine turns the pixels: a portrait rung for a 90-degree source is right ...
+    assert.is_true(ladder.ENGINE_ROTATES)
+    w = ladder.check({ { name = "360p", width = 360, height = 640 } },
                      src(640, 360, { rotation = 90 }))
-    assert.are.equal(1, #w)
-    assert.matches("rotated 90 degrees clockwise, but the engine does not rotate pixels yet", w[1])
+    assert.are.same({}, w)
+    -- ... and a rung sized for the stored picture is too wide and stretched.
+    w = ladder.check({ { name = "360p", width = 640, height = 360 } },
+                     src(640, 360, { rotation = 90 }))
+    assert.are.equal(2, #w)
+    assert.matches("640x360 is larger than the source's display size 360x640 %(coded 640x360, "
+                   .. "SAR 1:1, rotation 90%)", w[1])
+    assert.matches("will be stretched", w[2])
   end)
 end)
