@@ -153,6 +153,27 @@ function M.standard(opts)
   return rungs
 end
 
+-- ladder.hdr_metadata(info) -> mastering_display, content_light_level
+-- What a PQ or HLG source (info = cmafeng.probe's table) says about its mastering display
+-- (SMPTE ST 2086) and content light level, in the shape video.mastering_display and
+-- video.content_light_level take; nil for an SDR source or one that says nothing. recipe
+-- preparation applies it by default; a recipe may pass it on itself or change it.
+function M.hdr_metadata(info)
+  local v = info and info.video
+  if not v or (v.hdr ~= "pq" and v.hdr ~= "hlg") then return nil, nil end
+  local md, cll
+  local m = v.mastering_display
+  -- A mastering display needs its luminance range; primaries alone do not make an mdcv.
+  if m and m.red and m.green and m.blue and m.white_point and (m.max_luminance or 0) > 0 then
+    md = { red = { m.red[1], m.red[2] }, green = { m.green[1], m.green[2] },
+           blue = { m.blue[1], m.blue[2] }, white_point = { m.white_point[1], m.white_point[2] },
+           min_luminance = m.min_luminance or 0, max_luminance = m.max_luminance }
+  end
+  local c = v.content_light_level
+  if c then cll = { max_cll = floor(c.max_cll or 0), max_fall = floor(c.max_fall or 0) } end
+  return md, cll
+end
+
 local function aspect_text(w, h)
   return string.format("%dx%d, aspect %.3f", w, h, w / h)
 end

@@ -131,6 +131,9 @@ local function default_names(ladder)
   end
 end
 
+-- A CIE 1931 chromaticity {x, y}.
+local xy = S.array(S.number { min = 0, max = 1 }, { min = 2, max = 2, of_desc = "{x, y}" })
+
 M.job_schema = S.record {
   source = S.string { non_empty = true, max_len = L.MAX_PATH, desc = "the input media file" },
   output = S.string { non_empty = true, max_len = L.MAX_PATH, default = "out",
@@ -152,6 +155,21 @@ M.job_schema = S.record {
         return unique_names(ladder, path)
       end,
     }),
+    -- HDR10 static metadata for every rung: AV1 metadata OBUs from the encoder and mdcv/clli
+    -- in the init segments. The shapes cmafeng.probe returns; absent: the source's, when it
+    -- is PQ or HLG and says them (hdr_metadata = false: none).
+    mastering_display = S.record({
+      red = xy, green = xy, blue = xy, white_point = xy,
+      min_luminance = S.number { min = 0, max = 100, desc = "cd/m2" },
+      max_luminance = S.number { gt = 0, max = 10000, desc = "cd/m2" },
+    }, { optional = true, desc = "SMPTE ST 2086: {red = {x, y}, green, blue, white_point, "
+                                 .. "min_luminance, max_luminance}" }),
+    content_light_level = S.record({
+      max_cll = S.integer { min = 0, max = 65535, desc = "cd/m2" },
+      max_fall = S.integer { min = 0, max = 65535, desc = "cd/m2" },
+    }, { optional = true, desc = "{max_cll, max_fall}" }),
+    hdr_metadata = S.boolean { default = true,
+                               desc = "carry the source's mastering display and light level" },
   }, { desc = "video = { ladder = { ... } }" }),
   audio = audio,
   -- "cmaf": CMAF segments and manifests; "both": also one progressive MP4 per rung
@@ -245,6 +263,28 @@ function M.prepare(job, filename, lines)
     -- Rungs are sized for the display (ladder.standard turns its boxes for portrait).
     job.video.rotation = info.video.rotation
     job.video.hflip = info.video.hflip
+    -- HDR10 metadata of a PQ/HLG source goes to every rung unless the recipe gave its own
+    -- or said hdr_metadata = false (ladder.hdr_metadata is the same choice, made early).
+    if job.video.hdr_metadata ~= false then
+      local md, cll = require("cmafeng.ladder").hdr_metadata(info)
+      job.video.mastering_display = job.video.mastering_display or md
+      job.video.content_light_level = job.video.content_light_level or cll
+    else
+      job.video.mastering_display, job.video.content_light_level = nil, nil
+    end
+  end
+  if job.video.mastering_display or job.video.content_light_level then
+    -- Only SVT-AV1 writes the metadata OBUs: FFmpeg 5.1's libaom and librav1e wrappers drop
+    -- frame side data. The init segments' mdcv/clli boxes carry it whatever the encoder.
+    for i, d in ipairs(job.devices or {}) do
+      local b = d.backend or "svt"
+      if b ~= "svt" and b ~= "fault" then
+        job.warnings[#job.warnings + 1] = string.format(
+          "devices[%d] (%s): this encoder writes no HDR metadata OBUs; segments it encodes "
+          .. "carry the mastering display and light level only in the init segment's "
+          .. "mdcv/clli", i, b)
+      end
+    end
   end
   if info then
     for _, w in ipairs(require("cmafeng.ladder").check(job.video.ladder, info)) do

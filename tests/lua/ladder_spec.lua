@@ -162,3 +162,25 @@ describe("ladder.check", function()
     assert.matches("will be stretched", w[2])
   end)
 end)
+
+describe("ladder.hdr_metadata", function()
+  local md = { red = { 0.68, 0.32 }, green = { 0.265, 0.69 }, blue = { 0.15, 0.06 },
+               white_point = { 0.3127, 0.329 }, min_luminance = 0.005, max_luminance = 1000 }
+  it("returns a PQ or HLG source's mastering display and light level, as copies", function()
+    for _, hdr in ipairs { "pq", "hlg" } do
+      local info = { video = { hdr = hdr, mastering_display = md,
+                               content_light_level = { max_cll = 1000, max_fall = 400 } } }
+      local m, c = ladder.hdr_metadata(info)
+      assert.are.same(md, m)
+      assert.are_not.equal(md, m)
+      assert.are.same({ max_cll = 1000, max_fall = 400 }, c)
+    end
+  end)
+  it("returns nothing for SDR, for a source that says nothing, or without luminance", function()
+    assert.are.same({}, { ladder.hdr_metadata { video = { hdr = "sdr", mastering_display = md } } })
+    assert.are.same({}, { ladder.hdr_metadata { video = { hdr = "pq" } } })
+    assert.are.same({}, { ladder.hdr_metadata { video = { hdr = "pq", mastering_display = {
+      red = md.red, green = md.green, blue = md.blue, white_point = md.white_point } } } })
+    assert.are.same({}, { ladder.hdr_metadata {} })
+  end)
+end)
