@@ -306,6 +306,21 @@ function M.prepare(job, filename, lines)
   if pt and pt.last then
     job.per_title = pt.last
     pt.last = nil
+    -- The probes leased the devices ladder.per_title was given; the job leases its own. When
+    -- they differ the probes ran beside, not within, the job's capacity (and a device they
+    -- registered first keeps their session cap): say so.
+    local want = pt.probe_devices { workers = job.workers, devices = job.devices,
+                                    threads_per_worker = job.threads_per_worker }
+    local function key(list)
+      local k = {}
+      for i, d in ipairs(list or {}) do k[i] = d.id .. "x" .. d.sessions end
+      return table.concat(k, ",")
+    end
+    if key(want) ~= key(job.per_title.probe_devices) then
+      job.warnings[#job.warnings + 1] = string.format(
+        "ladder.per_title: the probes ran on %s but the job uses %s: pass the job's workers "
+        .. "and devices to ladder.per_title", key(job.per_title.probe_devices), key(want))
+    end
   end
   if job.chunking ~= nil then
     local ok, errs = require("cmafeng.chunking").resolve(job, info, function(fn, ...)
