@@ -5,6 +5,7 @@
 #    no warning, no display matrix in the output, and the decoded picture matches ffmpeg's own
 #    autorotate of the source (PSNR > 30 dB) but not the unturned picture squeezed to that size;
 #  - rotate=180 and rotate=270 with a ladder written by hand: sizes and PSNR as above;
+#  - a mirroring matrix and a transposing one (tkhd patched): the same against ffmpeg;
 #  - a 30-degree matrix (tkhd patched): refused, exit 2, naming the angle, nothing written.
 source "$(dirname "$0")/lib.sh"
 
@@ -79,13 +80,39 @@ for deg in 180 270; do
   check "rot$deg: matches ffmpeg's autorotate (PSNR $p dB > 30)" above "$p" 30
 done
 
-# --- a matrix that is no quarter turn: refused before anything is written ---
-# The tkhd matrix sits 40 bytes into a version-0 tkhd's payload (ISO/IEC 14496-12 8.3.2);
-# write a 30-degree turn there: a = d = cos, b = -c = sin in 16.16.
-cp "$WORK/rot90.mp4" "$WORK/rot30.mp4"
-off=$(grep -obUaP 'tkhd' "$WORK/rot30.mp4" | head -1 | cut -d: -f1)
+# The tkhd matrix sits 40 bytes into a version-0 tkhd's payload (ISO/IEC 14496-12 8.3.2):
+# patch_matrix FILE A B C D writes a, b, u = 0, c, d (16.16) there.
 be32() { printf '%08x' $(( $1 & 0xffffffff )) | sed 's/../\\x&/g'; }
-printf '%b' "$(be32 56756)$(be32 32768)$(be32 0)$(be32 -32768)$(be32 56756)" | dd of="$WORK/rot30.mp4" bs=1 seek=$((off + 4 + 40)) conv=notrunc status=none
+patch_matrix() {
+  local off
+  off=$(grep -obUaP 'tkhd' "$1" | head -1 | cut -d: -f1)
+  printf '%b' "$(be32 "$2")$(be32 "$3")$(be32 0)$(be32 "$4")$(be32 "$5")" |
+    dd of="$1" bs=1 seek=$((off + 4 + 40)) conv=notrunc status=none
+}
+
+# --- mirrors: a plain mirror and a transpose (a mirrored quarter turn) ---
+cp "$WORK/flat.mp4" "$WORK/mirror.mp4"
+patch_matrix "$WORK/mirror.mp4" -65536 0 0 65536
+cp "$WORK/flat.mp4" "$WORK/transpose.mp4"
+patch_matrix "$WORK/transpose.mp4" 0 65536 65536 0
+for m in mirror transpose; do
+  "$CMAFENG" probe "$WORK/$m.mp4" --json | tr -d ' \n' >"$WORK/probe_$m.json"
+  check "$m: probe says hflip" grep -q '"hflip":true' "$WORK/probe_$m.json"
+  run_ok "$m" "$WORK/small.lua" "$WORK/$m.mp4" "$WORK/out_$m"
+  cat "$WORK/out_$m/half/init.mp4" "$WORK/out_$m/half"/seg_*.m4s >"$WORK/o_$m.mp4"
+  size=$(ffprobe -v error -show_entries stream=width,height -of csv=p=0:s=x "$WORK/o_$m.mp4")
+  want=$([ "$m" = mirror ] && echo 320x180 || echo 180x320)
+  eq "$m: size" "$size" "$want"
+  p=$(psnr "$WORK/o_$m.mp4" "$WORK/$m.mp4" "$want")
+  check "$m: matches ffmpeg's autorotate (PSNR $p dB > 30)" above "$p" 30
+done
+p=$(psnr "$WORK/o_mirror.mp4" "$WORK/flat.mp4" 320x180)
+check "mirror: ... and not the unmirrored picture (PSNR $p dB < 20)" above 20 "$p"
+
+# --- a matrix that is no quarter turn: refused before anything is written ---
+# A 30-degree turn: a = d = cos, b = -c = sin in 16.16.
+cp "$WORK/rot90.mp4" "$WORK/rot30.mp4"
+patch_matrix "$WORK/rot30.mp4" 56756 32768 -32768 56756
 check "fixture: ffprobe reads a -30 degree matrix (it prints -29.99 truncated)" \
   sh -c "ffprobe -v error -select_streams v:0 -show_entries stream_side_data=rotation -of csv=p=0 '$WORK/rot30.mp4' | grep -qE '^-(29|30)$'"
 set +e
