@@ -8,8 +8,7 @@
 # encodes each source with its per-title ladder: the probes lease the job's devices (2 at
 # once), report.json carries per_title (curves, hull, choice, probe cost, the device of every
 # probe), per_title.svg is written, and the probe cost is printed as a fraction of the
-# encode. Declared SVT-AV1 devices are leased by the probes too; probes on devices other
-# than the job's get a warning.
+# encode. (test_per_title_devices.sh: declared devices, under TSan too.)
 source "$(dirname "$0")/lib.sh"
 
 BIN_DIR=${CME_BINARY_DIR:-$(dirname "$CMAFENG")}
@@ -148,48 +147,4 @@ for name in simple grain; do
     "$(grep '^devices=' "$WORK/cost_$name.out" | cut -d= -f2)" "24/24/24/2"
 done
 
-# Declared devices: the probes lease the SVT-AV1 ones (one session each: both are used) and
-# skip the others; a job whose workers differ from the probes' gets a warning.
-cat >"$WORK/pt_dev.lua" <<'LUA'
-local cmafeng = require "cmafeng"
-local ladder = require "cmafeng.ladder"
-local info = assert(cmafeng.probe(arg[1]))
-local devices = { { backend = "svt", id = "left", sessions = 1 },
-                  { backend = "svt", id = "right", sessions = 1 } }
-return {
-  source = arg[1], output = arg[2], segment_seconds = 1, devices = devices,
-  video = { ladder = ladder.per_title {
-    source = info, psnr = { 30 }, devices = devices,
-    heights = { 360, 180 }, crfs = { 36, 56 }, windows = 1, window_seconds = 0.4,
-    probe_preset = 12, preset = 12,
-  } },
-}
-LUA
-"$CMAFENG" run "$WORK/pt_dev.lua" -- "$WORK/simple.mkv" "$WORK/out_dev" 2>"$WORK/run_dev.err" ||
-  { cat "$WORK/run_dev.err"; not_ok "declared devices: cmafeng run exits 0"; finish; exit 1; }
-ok "declared devices: cmafeng run exits 0"
-got=$(luajit -e "
-  package.path = '$SRC_DIR/lua/?.lua;' .. package.path
-  local f = assert(io.open('$WORK/out_dev/report.json')); local r = require('cmafeng.json').decode(f:read('*a'))
-  local on = {}
-  for _, p in ipairs(r.per_title.probes) do on[p.device] = (on[p.device] or 0) + 1 end
-  print(((on.left or 0) + (on.right or 0)) .. ' ' .. (on.left and on.right and 'both' or 'one') .. ' ' .. r.per_title.probe_parallel)")
-eq "declared devices: 4 probes on left and right, 2 at once" "$got" "4 both 2"
-cat >"$WORK/pt_mismatch.lua" <<'LUA'
-local cmafeng = require "cmafeng"
-local ladder = require "cmafeng.ladder"
-local info = assert(cmafeng.probe(arg[1]))
-return {
-  source = arg[1], output = arg[2], segment_seconds = 1, workers = 3,
-  video = { ladder = ladder.per_title {
-    source = info, psnr = { 30 }, devices = { { backend = "svt", id = "left", sessions = 1 } },
-    heights = { 360, 180 }, crfs = { 36, 56 }, windows = 1, window_seconds = 0.4,
-    probe_preset = 12, preset = 12,
-  } },
-}
-LUA
-"$CMAFENG" run "$WORK/pt_mismatch.lua" -- "$WORK/simple.mkv" "$WORK/out_mismatch" 2>"$WORK/run_mismatch.err" ||
-  { cat "$WORK/run_mismatch.err"; not_ok "mismatch: cmafeng run exits 0"; finish; exit 1; }
-check "probes on other devices than the job's: a warning ($(grep -m1 per_title "$WORK/run_mismatch.err"))" \
-  grep -q "ladder.per_title: the probes ran on leftx1 but the job uses cpux3" "$WORK/run_mismatch.err"
 finish
