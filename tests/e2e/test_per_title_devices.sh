@@ -4,7 +4,8 @@
 # their own, several at once, each holding a lease of the process-wide device pool.
 #  - two declared SVT-AV1 devices of one session each: the probes run on both, two at once,
 #    and report.json names the device of each;
-#  - the probes given other devices than the job's: a warning.
+#  - the probes given other devices than the job's: a warning;
+#  - the shipped recipes/per_title.lua on a short clip: no warning, every probe on "cpu".
 source "$(dirname "$0")/lib.sh"
 export SVT_LOG=1
 eq() { if [ "$2" = "$3" ]; then ok "$1: $2"; else not_ok "$1: got '$2', want '$3'"; fi; }
@@ -57,4 +58,19 @@ LUA
 check "probes on other devices than the job's: a warning ($(grep -m1 per_title "$WORK/run_mismatch.err"))" \
   grep -q "ladder.per_title: the probes ran on leftx1 but the job uses cpux3" "$WORK/run_mismatch.err"
 
+
+ffmpeg -v error -y -f lavfi -i "testsrc=s=640x360:r=25:d=2" -c:v libx264 -preset ultrafast \
+  "$WORK/simple.mkv"
+"$CMAFENG" run "$SRC_DIR/recipes/per_title.lua" -o "$WORK/out_recipe" -- "$WORK/simple.mkv" \
+  2>"$WORK/run_recipe.err" ||
+  { cat "$WORK/run_recipe.err"; not_ok "recipes/per_title.lua: cmafeng run exits 0"; finish; exit 1; }
+ok "recipes/per_title.lua: cmafeng run exits 0"
+check "recipes/per_title.lua: no warning" sh -c "! grep -q warning '$WORK/run_recipe.err'"
+got=$(luajit -e "
+  package.path = '$SRC_DIR/lua/?.lua;' .. package.path
+  local f = assert(io.open('$WORK/out_recipe/report.json')); local r = require('cmafeng.json').decode(f:read('*a'))
+  local n = 0
+  for _, p in ipairs(r.per_title.probes) do if p.device == 'cpu' then n = n + 1 end end
+  print(n .. '/' .. r.per_title.probe_count .. ' at ' .. r.per_title.probe_parallel)")
+eq "recipes/per_title.lua: every probe on cpu, 2 at once" "$got" "12/12 at 2"
 finish
