@@ -6,7 +6,8 @@
 #    autorotate of the source (PSNR > 30 dB) but not the unturned picture squeezed to that size;
 #  - rotate=180 and rotate=270 with a ladder written by hand: sizes and PSNR as above;
 #  - a mirroring matrix and a transposing one (tkhd patched): the same against ffmpeg;
-#  - a 30-degree matrix (tkhd patched): refused, exit 2, naming the angle, nothing written.
+#  - a 30-degree matrix (tkhd patched): refused, exit 2, naming the angle, nothing written;
+#  - a 4:2:2 source turned a quarter: refused, naming the pixel format.
 source "$(dirname "$0")/lib.sh"
 
 eq() { if [ "$2" = "$3" ]; then ok "$1: $2"; else not_ok "$1: got '$2', want '$3'"; fi; }
@@ -123,5 +124,17 @@ eq "rot30: exit 2" "$rc" "2"
 check "rot30: says why ($(tail -1 "$WORK/rot30.err"))" \
   grep -q "display matrix turns the picture by 30.0 degrees; only quarter turns" "$WORK/rot30.err"
 check "rot30: nothing written" sh -c "! ls '$WORK/out30'/*/seg_*.m4s 2>/dev/null"
+
+# --- a quarter turn of 4:2:2 would be 4:4:0: refused, naming the format ---
+ffmpeg -v error -y -f lavfi -i testsrc2=s=320x180:r=25:d=0.4 -c:v libx264 -preset ultrafast \
+  -pix_fmt yuv422p "$WORK/flat422.mp4"
+ffmpeg -v error -y -i "$WORK/flat422.mp4" -c copy -metadata:s:v:0 rotate=90 "$WORK/rot422.mp4"
+set +e
+"$CMAFENG" run "$WORK/small.lua" -o "$WORK/out422" -- "$WORK/rot422.mp4" 2>"$WORK/rot422.err"
+rc=$?
+set -e
+eq "4:2:2 turned: exit 2" "$rc" "2"
+check "4:2:2 turned: says why ($(tail -1 "$WORK/rot422.err"))" \
+  grep -q "cannot be applied to yuv422p frames" "$WORK/rot422.err"
 
 finish
