@@ -65,8 +65,9 @@ clean:
 # The multi-worker tests under ThreadSanitizer (DESIGN.md section 6). Uninstrumented
 # FFmpeg/SVT-AV1 internals are suppressed by tests/tsan.supp; our code stays checked.
 # busted is left out: a TSan binary cannot be loaded into a plain luajit; so are the two
-# recipe-layer tests that load cmafeng.core into luajit to resolve a recipe (per-title and
-# scene chunking run on the policy thread only; `make test` runs them).
+# recipe-layer tests that load cmafeng.core into luajit to resolve a recipe (`make test`
+# runs them); the threaded per-title probes run under TSan in test_per_title_devices, and
+# scene chunking runs on the policy thread only.
 TSAN_BUILD ?= build-tsan
 tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCME_SANITIZE=thread

@@ -31,6 +31,9 @@ print(string.format("hdr10: %s %s, %d-bit%s%s", source, v.hdr:upper(), v.bit_dep
   md and string.format(", mastering %.4f..%.0f cd/m2", md.min_luminance, md.max_luminance) or "",
   cll and string.format(", MaxCLL %d MaxFALL %d", cll.max_cll, cll.max_fall) or ""))
 
+-- In the shape video.mastering_display / content_light_level take (nil when absent).
+local hdr_md, hdr_cll = ladder.hdr_metadata(info)
+
 return {
   source = source,
   output = "out",
@@ -40,5 +43,10 @@ return {
     -- bit_depth = 10 is what ladder.standard picks for PQ/HLG anyway; said here for the reader.
     ladder = ladder.standard { source = info, heights = { 1080, 720, 480 }, crf = 30,
                                preset = 10, bit_depth = 10 },
+    -- The source's mastering display and content light level go into every rung: AV1
+    -- metadata OBUs in the bitstream and mdcv/clli boxes in the init segments (this is also
+    -- what happens when these two keys are left out; set them to override the source).
+    mastering_display = hdr_md,
+    content_light_level = hdr_cll,
   },
 }

@@ -21,14 +21,19 @@ local info, err = cmafeng.probe(source)
 if not info then error(err, 0) end
 if not info.video then error(source .. ": no video stream: nothing to encode", 0) end
 
+-- The probes run on the job's own devices, as many at once as its workers: give
+-- ladder.per_title the same `workers` (or `devices`) as the job.
+local workers = 2
+
 return {
   source = source,
   output = "out",
   segment_seconds = 2,
-  workers = 2,
+  workers = workers,
   video = {
     ladder = ladder.per_title {
       source = info,
+      workers = workers,
       -- Target peak-ish rates for the rungs, bit/s: one rung per target.
       bitrates = { 2500000, 1000000, 400000 },
       -- Candidate sizes (16:9 boxes fitted to the source) and the CRF grid of the probes.
@@ -36,8 +41,9 @@ return {
       crfs = { 26, 34, 42, 50 },
       -- Three 1 s windows, probed at SVT-AV1's fastest preset (the curves' shape holds);
       -- the rungs are encoded at preset 10. The cost is fixed per source (windows x sizes x
-      -- CRFs): 11.9 s for these 36 probes of a 720p source on 2 cores, 30% of the 39.3 s
-      -- encode of a 40 s clip, ~2% of a 10 min one; report.json per_title.probe_seconds.
+      -- CRFs): 11.9 s for these 36 probes of a 720p source on 2 cores run one at a time,
+      -- 30% of the 39.3 s encode of a 40 s clip, ~2% of a 10 min one (two at a time: less);
+      -- report.json per_title.probe_seconds, and per_title.probes says where each ran.
       -- Probes carry a key frame per window and a faster preset, so their rates run above
       -- the final encode's: the targets are met with room to spare.
       windows = 3,

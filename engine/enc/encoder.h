@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cmafeng/av1.h"
 #include "sched/lease_pool.h"
 
 typedef struct CmeEncoderSettings {
@@ -33,6 +34,9 @@ typedef struct CmeEncoderSettings {
     /* Hardware backends: the device to open ("/dev/dri/renderD129", a CUDA ordinal);
      * "" = the backend's default device. */
     char hw_device[64];
+    /* HDR10 static metadata for the bitstream's metadata OBUs (AV1 6.7.3, 6.7.4); backends
+     * that cannot write them ignore it (the init segment's mdcv/clli still carry it). */
+    CmeHdrMetadata hdr;
 } CmeEncoderSettings;
 
 /* A 4:2:0 picture at the encoder's bit depth: 8-bit samples, or 10-bit samples in 16-bit

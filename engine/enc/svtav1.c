@@ -34,6 +34,58 @@ typedef struct SvtPriv {
  * setup (see cme_engine_start for why the engine opens its encoders up front). */
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* v * scale rounded into [0, max]: AV1's fixed-point metadata fields. */
+static uint32_t fixed(double v, double scale, uint32_t max)
+{
+    double x = v * scale + 0.5;
+    if (!(x > 0))
+        return 0;
+    return x >= (double)max ? max : (uint32_t)x;
+}
+
+/* SVT-AV1 1.4.1 keeps the metadata fields as the OBU's big-endian bytes in memory (its own
+ * svt_aom_parse_mastering_display() fills them so): built from bytes, right on any host. */
+static uint16_t be16(uint32_t v)
+{
+    const uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+    uint16_t out;
+    memcpy(&out, b, 2);
+    return out;
+}
+
+static uint32_t be32(uint32_t v)
+{
+    const uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+    uint32_t out;
+    memcpy(&out, b, 4);
+    return out;
+}
+
+/* HDR10 static metadata into the configuration, which SVT-AV1 writes as metadata OBUs with
+ * each key frame: AV1 6.7.4 mastering display (chromaticities 0.16 fixed point, red, green,
+ * blue; luminance_max 24.8, luminance_min 18.14 fixed point, cd/m^2) and 6.7.3 content
+ * light level (MaxCLL, MaxFALL in cd/m^2). */
+static void set_hdr(EbSvtAv1EncConfiguration *cfg, const CmeHdrMetadata *h)
+{
+    if (h->has_mastering) {
+        struct EbSvtAv1ChromaPoints *pts[3] = { &cfg->mastering_display.r,
+                                                &cfg->mastering_display.g,
+                                                &cfg->mastering_display.b };
+        for (int i = 0; i < 3; i++) {
+            pts[i]->x = be16(fixed(h->primaries[i][0], 65536, 65535));
+            pts[i]->y = be16(fixed(h->primaries[i][1], 65536, 65535));
+        }
+        cfg->mastering_display.white_point.x = be16(fixed(h->white_point[0], 65536, 65535));
+        cfg->mastering_display.white_point.y = be16(fixed(h->white_point[1], 65536, 65535));
+        cfg->mastering_display.max_luma = be32(fixed(h->max_luminance, 256, UINT32_MAX));
+        cfg->mastering_display.min_luma = be32(fixed(h->min_luminance, 16384, UINT32_MAX));
+    }
+    if (h->has_content_light) {
+        cfg->content_light_level.max_cll = be16(h->max_cll > 65535 ? 65535 : h->max_cll);
+        cfg->content_light_level.max_fall = be16(h->max_fall > 65535 ? 65535 : h->max_fall);
+    }
+}
+
 static int svt_probe(char *msg, size_t msglen)
 {
     snprintf(msg, msglen, "SVT-AV1 %s (software)", svt_av1_get_version());
@@ -100,6 +152,7 @@ static int svt_open_locked(SvtPriv *p, const CmeEncoderSettings *s, char *err, s
         cfg.matrix_coefficients = (EbMatrixCoefficients)s->matrix_coefficients;
     }
     cfg.color_range = s->full_range ? EB_CR_FULL_RANGE : EB_CR_STUDIO_RANGE;
+    set_hdr(&cfg, &s->hdr);
     /* Capped CRF (SVT-AV1 max_bit_rate with rate_control_mode 0): the buffer is given in
      * milliseconds at the cap, as FFmpeg's wrapper converts -bufsize; 20..10000 ms is the
      * library's range. */

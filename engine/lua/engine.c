@@ -62,6 +62,46 @@ static void str_field(lua_State *L, int t, const char *path, const char *k, char
     lua_pop(L, 1);
 }
 
+/* video.mastering_display ({red = {x, y}, green, blue, white_point, min_luminance,
+ * max_luminance}, the shape cmafeng.probe returns) and video.content_light_level
+ * ({max_cll, max_fall}) into h; absent: none. The video table is at index v. */
+static void hdr_fields(lua_State *L, int v, CmeHdrMetadata *h)
+{
+    lua_getfield(L, v, "mastering_display");
+    if (lua_istable(L, -1)) {
+        int m = lua_gettop(L);
+        static const char *const names[4] = { "red", "green", "blue", "white_point" };
+        for (int i = 0; i < 4; i++) {
+            double *xy = i < 3 ? h->primaries[i] : h->white_point;
+            lua_getfield(L, m, names[i]);
+            // stack: ..., md, {x, y}
+            if (!lua_istable(L, -1))
+                luaL_error(L, "video.mastering_display.%s: expected {x, y}", names[i]);
+            for (int j = 0; j < 2; j++) {
+                lua_rawgeti(L, -1, j + 1);
+                if (!lua_isnumber(L, -1))
+                    luaL_error(L, "video.mastering_display.%s[%d]: expected a number", names[i],
+                               j + 1);
+                xy[j] = lua_tonumber(L, -1);
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+        h->min_luminance = num_field(L, m, "video.mastering_display.", "min_luminance", 0);
+        h->max_luminance = num_field(L, m, "video.mastering_display.", "max_luminance", 0);
+        h->has_mastering = 1;
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, v, "content_light_level");
+    if (lua_istable(L, -1)) {
+        int c = lua_gettop(L);
+        h->max_cll = (unsigned)num_field(L, c, "video.content_light_level.", "max_cll", 0);
+        h->max_fall = (unsigned)num_field(L, c, "video.content_light_level.", "max_fall", 0);
+        h->has_content_light = 1;
+    }
+    lua_pop(L, 1);
+}
+
 /* new(job) -> engine | nil, message, code. The source is opened here; nothing is
  * written until engine:start(). */
 static int l_new(lua_State *L)
@@ -116,6 +156,7 @@ static int l_new(lua_State *L)
     }
     lua_pop(L, 1);
     // stack: job, video
+    hdr_fields(L, lua_gettop(L), &s.hdr);
     double cuts[CME_LIMIT_MAX_CUTS];
     lua_getfield(L, -1, "cuts");
     if (lua_istable(L, -1)) {

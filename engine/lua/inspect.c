@@ -173,6 +173,29 @@ static int l_inspect(lua_State *L)
         set_bool(L, "full_range", pi->colr_full_range);
         lua_setfield(L, -2, "colr");
     }
+    if (pi->hdr.has_mastering) {
+        /* mdcv, in the shape cmafeng.probe gives: {x, y} per primary, cd/m^2. */
+        static const char *const names[4] = { "red", "green", "blue", "white_point" };
+        lua_createtable(L, 0, 6);
+        for (int i = 0; i < 4; i++) {
+            const double *xy = i < 3 ? pi->hdr.primaries[i] : pi->hdr.white_point;
+            lua_createtable(L, 2, 0);
+            lua_pushnumber(L, xy[0]);
+            lua_rawseti(L, -2, 1);
+            lua_pushnumber(L, xy[1]);
+            lua_rawseti(L, -2, 2);
+            lua_setfield(L, -2, names[i]);
+        }
+        set_num(L, "min_luminance", pi->hdr.min_luminance);
+        set_num(L, "max_luminance", pi->hdr.max_luminance);
+        lua_setfield(L, -2, "mdcv");
+    }
+    if (pi->hdr.has_content_light) {
+        lua_createtable(L, 0, 2);
+        set_num(L, "max_cll", pi->hdr.max_cll);
+        set_num(L, "max_fall", pi->hdr.max_fall);
+        lua_setfield(L, -2, "clli");
+    }
     lua_createtable(L, (int)(pi->nb_samples < 1u << 30 ? pi->nb_samples : 0), 0);
     for (size_t i = 0; i < pi->nb_samples; i++) {
         push_sample(L, pi, i);

@@ -216,7 +216,9 @@ static int opt_int_field(lua_State *L, int t, const char *k, int def)
 }
 
 /* probe_encodes(path, { start =, frames =, ref_width =, ref_height =, preset =,
- *                       probes = { {width =, height =, crf =}, ... } })
+ *                       probes = { {width =, height =, crf =}, ... }
+ *                       [, devices = { {id =, sessions =, threads =}, ... }, parallel =,
+ *                          timeout = seconds] })
  *   -> { seconds =, probes = { {width, height, crf, bytes, frames, psnr, ssim,
  *                                encode_seconds}, ... } } | nil, message, code */
 static int l_probe_encodes(lua_State *L)
@@ -245,12 +247,46 @@ static int l_probe_encodes(lua_State *L)
         pr[i].crf = opt_int_field(L, lua_gettop(L), "crf", 0);
         lua_pop(L, 1);
     }
+    // stack: path, opts, probes, results (userdata: kept on the stack while C uses it)
+    /* devices = { {id =, sessions =, threads =}, ... }, parallel =, timeout =: leased from
+     * the process-wide pool (cme_probe_encodes_on); absent: one after another, unleased. */
+    CmeProbeDevice devs[16];
+    CmeProbeRunSettings run = { .devices = devs };
+    lua_getfield(L, 2, "devices");
+    int pooled = lua_istable(L, -1);
+    if (pooled) {
+        int dt = lua_gettop(L);
+        run.nb_devices = (int)lua_objlen(L, dt);
+        luaL_argcheck(L, run.nb_devices >= 1 && run.nb_devices <= 16, 2,
+                      "devices: expected 1..16 entries");
+        for (int i = 0; i < run.nb_devices; i++) {
+            lua_rawgeti(L, dt, i + 1);
+            luaL_argcheck(L, lua_istable(L, -1), 2, "devices: expected {id =, sessions =}");
+            int d = lua_gettop(L);
+            lua_getfield(L, d, "id");
+            const char *id = lua_tostring(L, -1);
+            luaL_argcheck(L, id && strlen(id) < sizeof(devs[i].id), 2,
+                          "devices: expected an id of at most 31 bytes");
+            snprintf(devs[i].id, sizeof(devs[i].id), "%s", id);
+            lua_pop(L, 1);
+            devs[i].sessions = opt_int_field(L, d, "sessions", 1);
+            devs[i].threads = opt_int_field(L, d, "threads", 0);
+            lua_pop(L, 1);
+        }
+        run.parallel = opt_int_field(L, 2, "parallel", 1);
+        lua_getfield(L, 2, "timeout");
+        run.timeout_ms = (int)(luaL_optnumber(L, -1, 600) * 1000);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
     char err[512] = { 0 };
     double seconds = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int r = cme_probe_encodes(path, start, frames, ref_w, ref_h, preset, pr, n, &seconds, err,
-                              sizeof(err));
+    int r = pooled ? cme_probe_encodes_on(path, start, frames, ref_w, ref_h, preset, pr, n, &run,
+                                          &seconds, err, sizeof(err))
+                   : cme_probe_encodes(path, start, frames, ref_w, ref_h, preset, pr, n, &seconds,
+                                       err, sizeof(err));
     if (r < 0) {
         lua_pushnil(L);
         lua_pushstring(L, err);
@@ -272,6 +308,8 @@ static int l_probe_encodes(lua_State *L)
         set_num(L, "psnr", pr[i].psnr);
         set_num(L, "ssim", pr[i].ssim);
         set_num(L, "encode_seconds", pr[i].encode_seconds);
+        if (pr[i].device[0])
+            set_str(L, "device", pr[i].device);
         lua_rawseti(L, -2, i + 1);
     }
     lua_setfield(L, -2, "probes");

@@ -14,6 +14,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@
 
 #include "cmafeng/probe.h"
 #include "enc/encoder.h"
+#include "sched/lease_pool.h"
+#include "media/rotate.h"
 
 /* The longest window a probe keeps in memory (frames at the reference size). */
 #define MAX_WINDOW_FRAMES 250
@@ -104,6 +107,18 @@ static int read_window(const char *path, double start, int frames, int ref_w, in
     for (unsigned i = 0; i < fmt->nb_streams; i++)
         if ((int)i != vi)
             fmt->streams[i]->discard = AVDISCARD_ALL;
+    /* Probes see the picture the job encodes: turned upright as the pump turns it. */
+    CmeRotation rot = CME_ROTATION_IDENTITY;
+    size_t dm_size = 0;
+    const uint8_t *dm = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &dm_size);
+    if (dm && dm_size >= 9 * sizeof(int32_t)) {
+        int32_t m[9];
+        memcpy(m, dm, sizeof(m));
+        if (cme__rotation_from_matrix(m, &rot, NULL) < 0) {
+            snprintf(err, errlen, "%s: the display matrix is not a quarter turn", path);
+            goto done;
+        }
+    }
     AVRational fr = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
     w->fps = fr.num > 0 && fr.den > 0 ? av_q2d(fr) : 25.0;
     ret = CME_ENOMEM;
@@ -135,6 +150,11 @@ static int read_window(const char *path, double start, int frames, int ref_w, in
         if (r == 0) {
             int64_t pts = frame->best_effort_timestamp;
             double t = pts == AV_NOPTS_VALUE ? start : (pts - origin) * av_q2d(st->time_base);
+            if (t + half >= start && (r = cme__rotate_frame(&rot, frame)) < 0) {
+                ret = r;
+                snprintf(err, errlen, "%s: cannot turn the window upright", path);
+                goto done;
+            }
             if (t + half >= start) {
                 sws = sws_getCachedContext(sws, frame->width, frame->height,
                                            (enum AVPixelFormat)frame->format, ref_w, ref_h,
@@ -249,9 +269,9 @@ static void nop_free(const uint8_t *data, void *cookie)
     (void)cookie;
 }
 
-/* Encodes the window at pr's size and CRF into pk. */
-static int encode_window(const Window *w, int preset, CmeProbeEncode *pr, Packets *pk, char *err,
-                         size_t errlen)
+/* Opens the probe encoder: SVT-AV1 at pr's size and CRF, one key frame for the window. */
+static int open_probe(const Window *w, int preset, int threads, const CmeProbeEncode *pr,
+                      CmeEncoder **e, char *err, size_t errlen)
 {
     CmeEncoderSettings s = {
         .width = pr->width,
@@ -261,16 +281,20 @@ static int encode_window(const Window *w, int preset, CmeProbeEncode *pr, Packet
         .bit_depth = 8,
         .crf = pr->crf,
         .preset = preset,
-        .threads = 0,
+        .threads = threads,
         .keyint = w->n + 1,
         .color_primaries = 2,
         .transfer_characteristics = 2,
         .matrix_coefficients = 2,
     };
-    CmeEncoder *e = NULL;
-    int r = cme__encoder_open(&e, CME_BACKEND_SVT, &s, err, errlen);
-    if (r < 0)
-        return r;
+    return cme__encoder_open(e, CME_BACKEND_SVT, &s, err, errlen);
+}
+
+/* Encodes the window at pr's size with the open encoder e into pk, draining it (EOS). */
+static int encode_window(CmeEncoder *e, const Window *w, CmeProbeEncode *pr, Packets *pk, char *err,
+                         size_t errlen)
+{
+    int r;
     AVFrame *in = alloc_yuv(pr->width, pr->height);
     struct SwsContext *sws =
         sws_getContext(w->refs[0]->width, w->refs[0]->height, AV_PIX_FMT_YUV420P, pr->width,
@@ -310,7 +334,6 @@ static int encode_window(const Window *w, int preset, CmeProbeEncode *pr, Packet
 done:
     sws_freeContext(sws);
     av_frame_free(&in);
-    cme__encoder_close(&e);
     return r;
 }
 
@@ -399,15 +422,12 @@ done:
     return ret;
 }
 
-int cme_probe_encodes(const char *path, double start, int frames, int ref_width, int ref_height,
-                      int preset, CmeProbeEncode *probes, int nb_probes, double *seconds, char *err,
-                      size_t errlen)
+/* Checks the arguments both entry points share; 0 or CME_EINVAL with err. */
+static int check_args(int frames, int ref_width, int ref_height, int preset,
+                      const CmeProbeEncode *probes, int nb_probes, char *err, size_t errlen)
 {
-    if (!path || !probes || nb_probes <= 0 || !seconds || !err || errlen == 0)
-        return CME_EINVAL;
-    err[0] = '\0';
     if (frames < 1 || frames > MAX_WINDOW_FRAMES || ref_width < 16 || ref_height < 16 ||
-        ref_width > 8192 || ref_height > 8192 || start < 0 || preset < -1 || preset > 13) {
+        ref_width > 8192 || ref_height > 8192 || preset < -1 || preset > 13) {
         snprintf(err, errlen,
                  "probe window: expected 1..%d frames, a reference of 16..8192 pixels and a "
                  "preset -1..13, got %d frames, %dx%d, preset %d",
@@ -425,8 +445,21 @@ int cme_probe_encodes(const char *path, double start, int frames, int ref_width,
             return CME_EINVAL;
         }
     }
+    return 0;
+}
+
+int cme_probe_encodes(const char *path, double start, int frames, int ref_width, int ref_height,
+                      int preset, CmeProbeEncode *probes, int nb_probes, double *seconds, char *err,
+                      size_t errlen)
+{
+    if (!path || !probes || nb_probes <= 0 || !seconds || !err || errlen == 0)
+        return CME_EINVAL;
+    err[0] = '\0';
+    int r = check_args(frames, ref_width, ref_height, preset, probes, nb_probes, err, errlen);
+    if (r < 0)
+        return r;
     Window w = { 0 };
-    int r = read_window(path, start, frames, ref_width, ref_height, &w, err, errlen);
+    r = read_window(path, start, frames, ref_width, ref_height, &w, err, errlen);
     if (r < 0) {
         window_free(&w);
         return r;
@@ -438,7 +471,12 @@ int cme_probe_encodes(const char *path, double start, int frames, int ref_width,
         double t0 = now_seconds();
         pk.size = 0;
         pk.n = 0;
-        r = encode_window(&w, preset, p, &pk, err, errlen);
+        p->device[0] = '\0';
+        CmeEncoder *e = NULL;
+        r = open_probe(&w, preset, 0, p, &e, err, errlen);
+        if (r == 0)
+            r = encode_window(e, &w, p, &pk, err, errlen);
+        cme__encoder_close(&e);
         if (r == 0) {
             p->bytes = pk.size;
             r = measure(&w, &pk, p, err, errlen);
@@ -447,6 +485,164 @@ int cme_probe_encodes(const char *path, double start, int frames, int ref_width,
     }
     free(pk.data);
     free(pk.ends);
+    window_free(&w);
+    return r;
+}
+
+/* --- on the job's devices, in parallel ----------------------------------------------- */
+
+/* One probe of a batch: its lease, its open encoder, its thread's results. */
+typedef struct Slot {
+    const Window *w;
+    CmeProbeEncode *pr;
+    CmeEncoder *enc;
+    CmeLease lease;
+    Packets pk;
+    double t0;
+    int ret;
+    char err[256];
+    pthread_t thread;
+    int started;
+} Slot;
+
+/* A batch thread: encode (the encoder drains at EOS), decode, measure. */
+static void *slot_main(void *arg)
+{
+    Slot *s = arg;
+    s->pk.size = 0;
+    s->pk.n = 0;
+    s->ret = encode_window(s->enc, s->w, s->pr, &s->pk, s->err, sizeof(s->err));
+    if (s->ret == 0) {
+        s->pr->bytes = s->pk.size;
+        s->ret = measure(s->w, &s->pk, s->pr, s->err, sizeof(s->err));
+    }
+    s->pr->encode_seconds = now_seconds() - s->t0;
+    return NULL;
+}
+
+/* Registers (or finds) the run's devices in the process pool: the lease mask, or an error. */
+static int pool_devices(CmeLeasePool *pool, const CmeProbeRunSettings *run, uint64_t *mask,
+                        char *err, size_t errlen)
+{
+    const CmeEncoderImpl *impl = cme__encoder_find(CME_BACKEND_SVT);
+    CmeEncoderCaps caps = { 0 };
+    char msg[128];
+    int have_caps = impl && impl->caps && impl->caps(&caps, msg, sizeof(msg)) == 0;
+    *mask = 0;
+    for (int i = 0; i < run->nb_devices; i++) {
+        const CmeProbeDevice *d = &run->devices[i];
+        if (!d->id[0] || d->sessions < 1 || d->threads < 0) {
+            snprintf(err, errlen,
+                     "probe devices[%d]: expected an id, sessions >= 1 and threads "
+                     ">= 0",
+                     i + 1);
+            return CME_EINVAL;
+        }
+        CmeDevice dev = { .backend = CME_BACKEND_SVT,
+                          .sessions = d->sessions,
+                          .threads = d->threads };
+        snprintf(dev.id, sizeof(dev.id), "%s", d->id);
+        if (have_caps) {
+            dev.max_width = caps.max_width;
+            dev.max_height = caps.max_height;
+            dev.ten_bit = (caps.bit_depths >> 10) & 1;
+            dev.midjob_open = caps.midjob_open_safe;
+        }
+        int r = cme__lease_pool_register(pool, &dev);
+        if (r < 0) {
+            snprintf(err, errlen, "probe device %s: %s", d->id,
+                     r == CME_EINVAL ? "registered in this process with another backend than "
+                                       "SVT-AV1"
+                                     : "the device pool is full");
+            return r;
+        }
+        *mask |= UINT64_C(1) << r;
+    }
+    return 0;
+}
+
+int cme_probe_encodes_on(const char *path, double start, int frames, int ref_width, int ref_height,
+                         int preset, CmeProbeEncode *probes, int nb_probes,
+                         const CmeProbeRunSettings *run, double *seconds, char *err, size_t errlen)
+{
+    if (!path || !probes || nb_probes <= 0 || !seconds || !err || errlen == 0 || !run ||
+        !run->devices || run->nb_devices < 1 || run->nb_devices > 16 || run->parallel < 1)
+        return CME_EINVAL;
+    err[0] = '\0';
+    int r = check_args(frames, ref_width, ref_height, preset, probes, nb_probes, err, errlen);
+    if (r < 0)
+        return r;
+    CmeLeasePool *pool = cme__device_pool();
+    uint64_t mask = 0;
+    if ((r = pool_devices(pool, run, &mask, err, errlen)) < 0)
+        return r;
+    Window w = { 0 };
+    r = read_window(path, start, frames, ref_width, ref_height, &w, err, errlen);
+    if (r < 0) {
+        window_free(&w);
+        return r;
+    }
+    *seconds = w.n / w.fps;
+    int width = run->parallel < nb_probes ? run->parallel : nb_probes;
+    Slot *slots = calloc((size_t)width, sizeof(*slots));
+    if (!slots) {
+        window_free(&w);
+        return CME_ENOMEM;
+    }
+    for (int next = 0; next < nb_probes && r == 0;) {
+        /* Leases: wait (FIFO) for the first, take more only while they are free. */
+        int n = 0;
+        r = cme__lease_acquire_in(pool, mask, &slots[0].lease, run->timeout_ms);
+        if (r < 0) {
+            snprintf(err, errlen,
+                     "per-title probes: no free session on the job's devices within %d ms "
+                     "(running jobs hold them)",
+                     run->timeout_ms);
+            break;
+        }
+        n = 1;
+        while (n < width && next + n < nb_probes &&
+               cme__lease_try_acquire_in(pool, mask, &slots[n].lease) == 0)
+            n++;
+        /* Every encoder of the batch opens before any encodes (SVT-AV1 1.4.1). */
+        for (int i = 0; i < n && r == 0; i++) {
+            Slot *s = &slots[i];
+            const CmeDevice *dev = &pool->devices[s->lease.device]; /* fixed once registered */
+            s->w = &w;
+            s->pr = &probes[next + i];
+            s->t0 = now_seconds();
+            s->started = 0;
+            snprintf(s->pr->device, sizeof(s->pr->device), "%s", dev->id);
+            r = open_probe(&w, preset, dev->threads, s->pr, &s->enc, err, errlen);
+        }
+        for (int i = 0; i < n && r == 0; i++) {
+            if (pthread_create(&slots[i].thread, NULL, slot_main, &slots[i]) != 0) {
+                snprintf(err, errlen, "per-title probes: cannot start a thread");
+                r = CME_ENOMEM;
+                break;
+            }
+            slots[i].started = 1;
+        }
+        for (int i = 0; i < n; i++) {
+            if (slots[i].started)
+                pthread_join(slots[i].thread, NULL);
+            if (r == 0 && slots[i].started && slots[i].ret < 0) {
+                r = slots[i].ret;
+                snprintf(err, errlen, "%s", slots[i].err);
+            }
+        }
+        /* Closed only after every encoder of the batch drained, then the leases go back. */
+        for (int i = 0; i < n; i++) {
+            cme__encoder_close(&slots[i].enc);
+            cme__lease_release(pool, &slots[i].lease);
+        }
+        next += n;
+    }
+    for (int i = 0; i < width; i++) {
+        free(slots[i].pk.data);
+        free(slots[i].pk.ends);
+    }
+    free(slots);
     window_free(&w);
     return r;
 }

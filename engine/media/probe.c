@@ -17,11 +17,11 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
-#include <libavutil/display.h>
 #include <libavutil/mastering_display_metadata.h>
 #include <libavutil/pixdesc.h>
 
 #include "cmafeng/probe.h"
+#include "media/rotate.h"
 
 /* Packets scanned for frame durations: ~20 s at 30 fps, a few MB of reading. */
 #define SCAN_PACKETS 600
@@ -71,10 +71,9 @@ const char *cme_probe_hdr_name(CmeHdrKind kind)
     }
 }
 
-/* The display matrix (ISO/IEC 14496-12 8.5.3 tkhd matrix, as FFmpeg exports it) rotates
- * counter-clockwise by av_display_rotation_get() degrees; players turn the picture the
- * other way. A mirrored matrix has a negative determinant. Angles are snapped to the
- * nearest quarter turn: nothing else is used for video. */
+/* The display matrix (ISO/IEC 14496-12 8.5.3 tkhd matrix, as FFmpeg exports it), read by
+ * the parser the engine turns the pixels with (media/rotate.c). A matrix that is not a
+ * quarter turn reports the nearest one here; the engine refuses such a source. */
 static void read_rotation(const AVStream *st, CmeProbeVideo *v)
 {
     size_t size = 0;
@@ -83,17 +82,10 @@ static void read_rotation(const AVStream *st, CmeProbeVideo *v)
         return;
     int32_t m[9];
     memcpy(m, sd, sizeof(m));
-    v->hflip = (int64_t)m[0] * m[4] - (int64_t)m[1] * m[3] < 0;
-    if (v->hflip) {
-        /* Undo the mirror on the first column, then read the rotation that remains. */
-        m[0] = -m[0];
-        m[3] = -m[3];
-    }
-    double ccw = av_display_rotation_get(m);
-    if (isnan(ccw))
-        return;
-    long quarter = lround(-ccw / 90.0);
-    v->rotation = (int)(((quarter % 4) + 4) % 4) * 90;
+    CmeRotation r;
+    (void)cme__rotation_from_matrix(m, &r, NULL);
+    v->rotation = r.degrees;
+    v->hflip = r.hflip;
 }
 
 static void read_mastering(CmeProbeVideo *v, const AVMasteringDisplayMetadata *md)

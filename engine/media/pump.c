@@ -15,6 +15,7 @@
 
 #include "cmafeng/common.h"
 #include "media/pump.h"
+#include "media/rotate.h"
 
 typedef struct Pump {
     const CmePumpSettings *s;
@@ -147,6 +148,11 @@ void cme__pump_run(const CmePumpSettings *s, const CmePumpSink *sink)
             break;
         if (r < 0) {
             pump_fail(p, r, "%s", err);
+            break;
+        }
+        /* Upright once here, not per rung: the display matrix (media/rotate.h). */
+        if ((r = cme__rotate_frame(cme__source_rotation(s->src), frame)) < 0) {
+            pump_fail(p, r, "%s: cannot turn a frame upright: %s", s->source_name, cme_strerror(r));
             break;
         }
         if (pump_audio(p, apkt, 0) < 0)

@@ -6,6 +6,7 @@
 
 #include "cmafeng/common.h"
 #include "media/reload.h"
+#include "media/rotate.h"
 #include "media/source.h"
 
 /* Reads on until every wanted frame is found: 0, CME_EAGAIN when a wanted timestamp was
@@ -29,6 +30,11 @@ static int collect(CmeSource *s, const int64_t *pts, int n, AVFrame **out, char 
             continue;
         if (t > pts[j]) {
             r = CME_EAGAIN;
+            break;
+        }
+        /* Turned upright as the pump turned the first decode. */
+        if ((r = cme__rotate_frame(cme__source_rotation(s), f)) < 0) {
+            snprintf(err, errlen, "cannot turn a frame upright: %s", cme_strerror(r));
             break;
         }
         if (!(out[j] = av_frame_clone(f))) {

@@ -12,6 +12,7 @@
 
 #include "cmafeng/common.h"
 #include "media/audio.h"
+#include "media/rotate.h"
 #include "media/source.h"
 
 struct CmeSource {
@@ -30,7 +31,8 @@ struct CmeSource {
     int64_t last_pts;  /* output timescale */
     AVFrame *held;     /* the first frame, decoded at open to prove the stream decodes */
     int have_held;
-    double max_damage; /* share of damaged packets/frames that fails the job */
+    double max_damage;    /* share of damaged packets/frames that fails the job */
+    CmeRotation rotation; /* the display matrix, applied to every frame by the pump */
     char path[1024];
 };
 
@@ -117,6 +119,25 @@ int cme__source_open(CmeSource **out, const char *path, char *err, size_t errlen
         snprintf(err, errlen, "%s: video stream has no frame size", path);
         goto error;
     }
+    /* A display matrix is applied to the pixels (media/rotate.c): a quarter turn, mirrored
+     * or not; any other angle is refused before anything is written. */
+    size_t dm_size = 0;
+    const uint8_t *dm = av_stream_get_side_data(st_v, AV_PKT_DATA_DISPLAYMATRIX, &dm_size);
+    if (dm && dm_size >= 9 * sizeof(int32_t)) {
+        int32_t m[9];
+        double ccw = 0;
+        memcpy(m, dm, sizeof(m));
+        if (cme__rotation_from_matrix(m, &s->rotation, &ccw) < 0) {
+            snprintf(err, errlen,
+                     "%s: the display matrix turns the picture by %.1f degrees; only quarter "
+                     "turns (0, 90, 180, 270, mirrored or not) can be applied",
+                     path, -ccw);
+            ret = CME_EUNSUPPORTED;
+            goto error;
+        }
+    } else {
+        s->rotation = CME_ROTATION_IDENTITY;
+    }
     s->pkt = av_packet_alloc();
     s->held = av_frame_alloc();
     if (!s->pkt || !s->held) {
@@ -137,6 +158,16 @@ int cme__source_open(CmeSource **out, const char *path, char *err, size_t errlen
         goto error;
     }
     s->have_held = 1;
+    if (!cme__rotation_supports(&s->rotation, s->held->format)) {
+        const char *name = av_get_pix_fmt_name((enum AVPixelFormat)s->held->format);
+        snprintf(err, errlen,
+                 "%s: the display matrix turns the picture %d degrees%s, which cannot be "
+                 "applied to %s frames (planar YUV with equal chroma subsampling is needed)",
+                 path, s->rotation.degrees, s->rotation.hflip ? " and mirrors it" : "",
+                 name ? name : "these");
+        ret = CME_EUNSUPPORTED;
+        goto error;
+    }
     *out = s;
     return 0;
 error:
@@ -148,8 +179,10 @@ void cme__source_info(const CmeSource *s, CmeSourceInfo *info)
 {
     memset(info, 0, sizeof(*info));
     AVStream *st = s->fmt->streams[s->stream];
-    info->width = s->dec->width;
-    info->height = s->dec->height;
+    /* The size of the frames the pump hands on: turned by the display matrix. */
+    int t = cme__rotation_transposes(&s->rotation);
+    info->width = t ? s->dec->height : s->dec->width;
+    info->height = t ? s->dec->width : s->dec->height;
     AVRational fr = st->avg_frame_rate;
     if (fr.num <= 0 || fr.den <= 0)
         fr = st->r_frame_rate;
@@ -425,6 +458,11 @@ int cme__source_seek(CmeSource *s, int64_t pts, uint32_t timescale)
     s->draining = 0;
     s->last_pts = INT64_MIN;
     return 0;
+}
+
+const CmeRotation *cme__source_rotation(const CmeSource *s)
+{
+    return &s->rotation;
 }
 
 void cme__source_close(CmeSource **ps)

@@ -39,6 +39,12 @@ void cme__source_close(CmeSource **ps);
  * CME_EMEDIA when the file cannot seek. */
 int cme__source_seek(CmeSource *s, int64_t pts, uint32_t timescale);
 
+/* The display matrix of the video stream as a quarter turn and mirror (the identity when
+ * there is none); cme__source_open refuses any other matrix. The pump applies it to every
+ * frame (cme__rotate_frame); cme__source_info reports the turned size. */
+struct CmeRotation;
+const struct CmeRotation *cme__source_rotation(const CmeSource *s);
+
 /* Sets the damaged share that fails the read (default CME_SOURCE_MAX_DAMAGE; >= 1: never). */
 void cme__source_set_max_damage(CmeSource *s, double share);
 /* Damaged input so far: packets the decoder rejected and frames it flagged. */

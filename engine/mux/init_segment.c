@@ -161,6 +161,43 @@ static void write_colr(CmeBuf *b, const CmeVideoTrack *t)
     cme__box_end(b, box);
 }
 
+/* Rounds v * scale into [0, max]: the boxes' fixed-point units. */
+static uint32_t fixed(double v, double scale, uint32_t max)
+{
+    double x = v * scale + 0.5;
+    if (!(x > 0)) /* negative or NaN */
+        return 0;
+    return x >= (double)max ? max : (uint32_t)x;
+}
+
+/* MasteringDisplayColourVolumeBox (ISO/IEC 14496-12:2022, a plain Box in the visual
+ * sample entry; the fields of SMPTE ST 2086 as in the HEVC SEI): three primaries in the
+ * order green, blue, red, then the white point, as x, y in units of 0.00002, then the
+ * maximum and minimum luminance in units of 0.0001 cd/m^2. */
+static void write_mdcv(CmeBuf *b, const CmeHdrMetadata *h)
+{
+    static const int order[3] = { 1, 2, 0 }; /* G, B, R from our R, G, B */
+    size_t box = cme__box_begin(b, "mdcv");
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++)
+            cme__buf_be16(b, (uint16_t)fixed(h->primaries[order[i]][j], 50000, 50000));
+    cme__buf_be16(b, (uint16_t)fixed(h->white_point[0], 50000, 50000));
+    cme__buf_be16(b, (uint16_t)fixed(h->white_point[1], 50000, 50000));
+    cme__buf_be32(b, fixed(h->max_luminance, 10000, UINT32_MAX));
+    cme__buf_be32(b, fixed(h->min_luminance, 10000, UINT32_MAX));
+    cme__box_end(b, box);
+}
+
+/* ContentLightLevelBox (ISO/IEC 14496-12:2022, a plain Box; CTA-861.3): MaxCLL and
+ * MaxFALL in cd/m^2. */
+static void write_clli(CmeBuf *b, const CmeHdrMetadata *h)
+{
+    size_t box = cme__box_begin(b, "clli");
+    cme__buf_be16(b, (uint16_t)(h->max_cll > 65535 ? 65535 : h->max_cll));
+    cme__buf_be16(b, (uint16_t)(h->max_fall > 65535 ? 65535 : h->max_fall));
+    cme__box_end(b, box);
+}
+
 /* ISO/IEC 14496-12 12.1.4: hSpacing and vSpacing, the pixel aspect ratio. */
 static void write_pasp(CmeBuf *b, uint32_t sar_num, uint32_t sar_den)
 {
@@ -209,6 +246,10 @@ static void write_av01(CmeBuf *b, const CmeVideoTrack *t, uint32_t sar_num, uint
     cme__buf_be16(b, 0xffff); /* pre_defined = -1 */
     write_av1c(b, t);
     write_colr(b, t);
+    if (t->hdr.has_mastering)
+        write_mdcv(b, &t->hdr);
+    if (t->hdr.has_content_light)
+        write_clli(b, &t->hdr);
     if (sar_num != sar_den)
         write_pasp(b, sar_num, sar_den);
     write_btrt(b, t->max_bitrate, t->avg_bitrate);

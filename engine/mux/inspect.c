@@ -217,6 +217,7 @@ static int read_mp4(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
         pi->colr_matrix = f.colr_matrix;
         pi->colr_full_range = f.colr_full_range;
     }
+    pi->hdr = f.hdr;
     if (f.has_av1c) {
         pi->av1c_record = malloc(f.av1c_size ? f.av1c_size : 1);
         if (!pi->av1c_record) {

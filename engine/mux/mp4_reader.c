@@ -64,6 +64,7 @@ typedef struct Trak {
     size_t av1c_size;
     int has_av1c, has_colr;
     int colr_primaries, colr_transfer, colr_matrix, colr_full_range;
+    CmeHdrMetadata hdr; /* mdcv / clli */
     uint32_t channels, sample_bits, sample_rate;
     const uint8_t *stsd;
     size_t stsd_size;
@@ -376,6 +377,50 @@ static int read_colr(Ctx *c, const Box *b)
         c->trak->colr_transfer = trc;
         c->trak->colr_matrix = mat;
         c->trak->colr_full_range = full;
+    }
+    return 0;
+}
+
+/* MasteringDisplayColourVolumeBox (ISO/IEC 14496-12:2022, a plain Box): primaries in the
+ * order green, blue, red, then the white point, x and y in units of 0.00002; maximum and
+ * minimum luminance in units of 0.0001 cd/m^2. Kept as red, green, blue. */
+static int read_mdcv(Ctx *c, const Box *b)
+{
+    static const int order[3] = { 1, 2, 0 };
+    Cur r = cur_box(c, b);
+    CmeHdrMetadata h = { 0 };
+    for (int i = 0; i < 3; i++) {
+        h.primaries[order[i]][0] = rd_u16(&r, "display_primaries_x") / 50000.0;
+        h.primaries[order[i]][1] = rd_u16(&r, "display_primaries_y") / 50000.0;
+    }
+    h.white_point[0] = rd_u16(&r, "white_point_x") / 50000.0;
+    h.white_point[1] = rd_u16(&r, "white_point_y") / 50000.0;
+    h.max_luminance = rd_u32(&r, "max_display_mastering_luminance") / 10000.0;
+    h.min_luminance = rd_u32(&r, "min_display_mastering_luminance") / 10000.0;
+    if (r.bad)
+        return truncated(c, &r);
+    if (c->trak && !c->trak->hdr.has_mastering) {
+        memcpy(c->trak->hdr.primaries, h.primaries, sizeof(h.primaries));
+        memcpy(c->trak->hdr.white_point, h.white_point, sizeof(h.white_point));
+        c->trak->hdr.min_luminance = h.min_luminance;
+        c->trak->hdr.max_luminance = h.max_luminance;
+        c->trak->hdr.has_mastering = 1;
+    }
+    return 0;
+}
+
+/* ContentLightLevelBox (ISO/IEC 14496-12:2022, a plain Box): MaxCLL, MaxFALL in cd/m^2. */
+static int read_clli(Ctx *c, const Box *b)
+{
+    Cur r = cur_box(c, b);
+    unsigned cll = rd_u16(&r, "max_content_light_level");
+    unsigned fall = rd_u16(&r, "max_pic_average_light_level");
+    if (r.bad)
+        return truncated(c, &r);
+    if (c->trak && !c->trak->hdr.has_content_light) {
+        c->trak->hdr.has_content_light = 1;
+        c->trak->hdr.max_cll = cll;
+        c->trak->hdr.max_fall = fall;
     }
     return 0;
 }
@@ -947,6 +992,7 @@ static int select_trak(Ctx *c, const Trak *t)
     f->colr_transfer = t->colr_transfer;
     f->colr_matrix = t->colr_matrix;
     f->colr_full_range = t->colr_full_range;
+    f->hdr = t->hdr;
     push(c, "trak/mdia/minf/stbl");
     int err = build_classic(c, t);
     pop(c);
@@ -1196,6 +1242,10 @@ static int handle(Ctx *c, const Box *b)
             return read_av1c(c, b);
         if (is_type(b, "colr"))
             return read_colr(c, b);
+        if (is_type(b, "mdcv"))
+            return read_mdcv(c, b);
+        if (is_type(b, "clli"))
+            return read_clli(c, b);
         if (is_type(b, "esds"))
             return read_esds(c, b);
         if (is_type(b, "dOps"))

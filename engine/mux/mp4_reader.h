@@ -64,6 +64,7 @@ typedef struct CmeMp4File {
     size_t av1c_size;
     int has_colr; /* colr of type nclx */
     int colr_primaries, colr_transfer, colr_matrix, colr_full_range;
+    CmeHdrMetadata hdr;    /* the sample entry's mdcv / clli (has_mastering, has_content_light) */
     CmeMp4Sample *samples; /* malloc()ed; free with cme__mp4_file_free */
     size_t nb_samples;
 } CmeMp4File;

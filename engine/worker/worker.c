@@ -352,6 +352,7 @@ static int write_init(void *opaque, CmeRung *rung)
         .transfer_characteristics = cc->transfer_characteristics,
         .matrix_coefficients = cc->matrix_coefficients,
         .full_range = cc->color_range,
+        .hdr = w->job->set.hdr, /* mdcv/clli: what the encoder wrote as metadata OBUs */
     };
     CmeBuf b = { 0 };
     r = cme_mux_write_init(&b, &t);
@@ -710,6 +711,7 @@ int cme__slot_open_with(CmeJob *job, int r, int device, int crf, int preset, Cme
     snprintf(s.options, sizeof(s.options), "%s", dev.options);
     s.max_bitrate = rung->set.max_bitrate;
     s.buffer_size = rung->set.buffer_size;
+    s.hdr = job->set.hdr;
     char why[384] = { 0 };
     int ret = cme__encoder_open(&slot->enc, dev.backend, &s, why, sizeof(why));
     if (ret < 0) {

@@ -182,6 +182,16 @@ function M.text(info)
       c.colour_primaries, c.transfer_characteristics, c.matrix_coefficients,
       c.full_range and "full" or "limited")
   end
+  local m = info.mdcv
+  if m then
+    out[#out + 1] = format("  mdcv: R %.4f,%.4f G %.4f,%.4f B %.4f,%.4f WP %.4f,%.4f, " ..
+      "luminance %.4f..%.4f cd/m2", m.red[1], m.red[2], m.green[1], m.green[2], m.blue[1],
+      m.blue[2], m.white_point[1], m.white_point[2], m.min_luminance, m.max_luminance)
+  end
+  if info.clli then
+    out[#out + 1] = format("  clli: MaxCLL %d, MaxFALL %d cd/m2", info.clli.max_cll,
+      info.clli.max_fall)
+  end
   local summary = info.kind == "av1"
     and format("  samples: %d (%d sync, %d key frames)", info.frames, info.sync_samples,
       info.key_frames)

@@ -25,9 +25,10 @@ local floor, abs, min, max = math.floor, math.abs, math.min, math.max
 -- The default heights of ladder.standard: a common 16:9 web ladder.
 M.DEFAULT_HEIGHTS = { 1080, 720, 480, 360 }
 
--- Whether the engine turns the pixels of a source with a display matrix (rotation). Until
--- the worker's scaler does, a rotated source is encoded as stored and ladder.check warns.
-M.ENGINE_ROTATES = false
+-- Whether the engine turns the pixels of a source with a display matrix (rotation and
+-- mirror): the decode pump applies it to every frame (engine/media/rotate.c), so rungs are
+-- sized for the display (probe's display_width/height) and the output carries no matrix.
+M.ENGINE_ROTATES = true
 
 -- Display aspects closer than this (relative) count as the same: even-size rounding of a
 -- 16:9 rung moves its aspect by well under 1% (480 * 16 / 9 = 853.3 -> 854: 0.08%).
@@ -152,6 +153,27 @@ function M.standard(opts)
   return rungs
 end
 
+-- ladder.hdr_metadata(info) -> mastering_display, content_light_level
+-- What a PQ or HLG source (info = cmafeng.probe's table) says about its mastering display
+-- (SMPTE ST 2086) and content light level, in the shape video.mastering_display and
+-- video.content_light_level take; nil for an SDR source or one that says nothing. recipe
+-- preparation applies it by default; a recipe may pass it on itself or change it.
+function M.hdr_metadata(info)
+  local v = info and info.video
+  if not v or (v.hdr ~= "pq" and v.hdr ~= "hlg") then return nil, nil end
+  local md, cll
+  local m = v.mastering_display
+  -- A mastering display needs its luminance range; primaries alone do not make an mdcv.
+  if m and m.red and m.green and m.blue and m.white_point and (m.max_luminance or 0) > 0 then
+    md = { red = { m.red[1], m.red[2] }, green = { m.green[1], m.green[2] },
+           blue = { m.blue[1], m.blue[2] }, white_point = { m.white_point[1], m.white_point[2] },
+           min_luminance = m.min_luminance or 0, max_luminance = m.max_luminance }
+  end
+  local c = v.content_light_level
+  if c then cll = { max_cll = floor(c.max_cll or 0), max_fall = floor(c.max_fall or 0) } end
+  return md, cll
+end
+
 local function aspect_text(w, h)
   return string.format("%dx%d, aspect %.3f", w, h, w / h)
 end
@@ -180,7 +202,7 @@ function M.check(rungs, info, path)
                                   .. "display (%dx%d) come out stretched", path, v.rotation,
                                   dw, dh)
   end
-  if v.hflip then
+  if v.hflip and not M.ENGINE_ROTATES then
     out[#out + 1] = path .. ": the source's display matrix mirrors the picture; the engine "
                     .. "encodes it unmirrored"
   end

@@ -13,10 +13,14 @@
 -- a rung {width, height, crf}. A simple source reaches high quality at a low rate at full
 -- size; a complex one moves to smaller sizes sooner: the ladders differ per title.
 --
--- The probes run on the policy thread before the job starts, one after another (SVT-AV1
--- 1.4.1 must not open an encoder while another encodes), each with all cores; they write
--- nothing to disk. The analysis (curves, hull, choices, cost) is kept in M.last for
--- recipe.load, which puts it in report.json (per_title) and an SVG plot next to it.
+-- The probes run before the job starts, on the job's own devices: each probe encoder holds
+-- a lease from the process-wide device pool (the recipe's `devices`, or its `workers` on
+-- the "cpu" device), `workers` of them (the devices' sessions) at once, so a per-title
+-- analysis never runs more encoders on a device than the job itself would. Pass the job's
+-- `workers`/`devices` to ladder.per_title (recipe.load warns when they differ). Only
+-- SVT-AV1 devices run probes. They write nothing to disk. The analysis (curves, hull,
+-- choices, cost, which device ran each probe) is kept in M.last for recipe.load, which puts
+-- it in report.json (per_title) and an SVG plot next to it.
 
 local core = require "cmafeng.core"
 local schema = require "cmafeng.schema"
@@ -42,7 +46,36 @@ local opts_spec = S.record {
                      { min = 1, max = 16, optional = true, of_desc = "target bit rates (bit/s)" }),
   psnr = S.array(S.number { gt = 0, max = 100 },
                  { min = 1, max = 16, optional = true, of_desc = "target PSNRs (dB)" }),
+  -- Where the probes run: the job's `workers` (on its "cpu" device) or its `devices` (the
+  -- SVT-AV1 ones), and its threads_per_worker.
+  workers = S.integer { min = 1, max = 64, default = 2, desc = "the job's workers" },
+  devices = S.array(S.record({
+    backend = S.string { non_empty = true },
+    id = S.string { non_empty = true, max_len = 31, optional = true },
+    sessions = S.integer { min = 1, max = 64, optional = true },
+    threads = S.integer { min = 0, max = 64, optional = true },
+  }, { open = true }), { min = 1, max = 16, optional = true, of_desc = "the job's devices" }),
+  threads_per_worker = S.integer { min = 0, max = 64, default = 0 },
 }
+
+-- The devices probes lease, as the engine names them (engine/job/engine.c setup_devices):
+-- "cpu" with `workers` sessions, or each declared SVT-AV1 device ("<backend>:<index>").
+function M.probe_devices(o)
+  local out, parallel = {}, 0
+  if not o.devices then
+    out[1] = { id = "cpu", sessions = o.workers, threads = o.threads_per_worker }
+    return out, o.workers
+  end
+  for i, d in ipairs(o.devices) do
+    if d.backend == "svt" then
+      local sessions = d.sessions or 1
+      out[#out + 1] = { id = d.id or ("svt:" .. (i - 1)), sessions = sessions,
+                        threads = d.threads or o.threads_per_worker }
+      parallel = parallel + sessions
+    end
+  end
+  return out, parallel
+end
 
 local function pooled_psnr(points)
   -- Pools mean squared errors, weighted by frames: the PSNR of the windows taken together.
@@ -109,19 +142,28 @@ function M.analyse(opts, level)
   local duration = v.duration or info.duration or 0
   local fps = v.fps or 25
   local frames = math.max(1, math.floor(o.window_seconds * fps + 0.5))
+  local devices, parallel = M.probe_devices(o)
+  if #devices == 0 then
+    error("ladder.per_title: devices: no SVT-AV1 device (backend = \"svt\") to run the probe "
+          .. "encodes on", level)
+  end
   local wall, seconds = 0, 0
   local acc = {}
   local starts = {}
+  local runs = {} -- every probe encode: window, size, crf, device, seconds
   for w = 1, o.windows do
     -- Windows centred in equal parts of the source.
     local start = math.max(0, (w - 0.5) * duration / o.windows - o.window_seconds / 2)
     starts[w] = start
     local res, perr = core.probe_encodes(path, { start = start, frames = frames,
-      ref_width = ref.width, ref_height = ref.height, preset = o.probe_preset, probes = probes })
+      ref_width = ref.width, ref_height = ref.height, preset = o.probe_preset, probes = probes,
+      devices = devices, parallel = parallel })
     if not res then error("ladder.per_title: " .. perr, level) end
     wall = wall + res.wall_seconds
     seconds = seconds + res.seconds
     for i, p in ipairs(res.probes) do
+      runs[#runs + 1] = { window = w, width = p.width, height = p.height, crf = p.crf,
+                          device = p.device, seconds = p.encode_seconds }
       acc[i] = acc[i] or { width = p.width, height = p.height, crf = p.crf, bytes = 0,
                            windows = {} }
       acc[i].bytes = acc[i].bytes + p.bytes
@@ -155,6 +197,7 @@ function M.analyse(opts, level)
     window_seconds = seconds / o.windows, probe_preset = o.probe_preset,
     curves = curves, hull = M.hull(all),
     probe_seconds = wall, probe_count = #probes * o.windows,
+    probe_devices = devices, probe_parallel = parallel, probes = runs,
     targets = { bitrates = o.bitrates, psnr = o.psnr },
   }
 end

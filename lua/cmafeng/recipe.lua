@@ -131,6 +131,9 @@ local function default_names(ladder)
   end
 end
 
+-- A CIE 1931 chromaticity {x, y}.
+local xy = S.array(S.number { min = 0, max = 1 }, { min = 2, max = 2, of_desc = "{x, y}" })
+
 M.job_schema = S.record {
   source = S.string { non_empty = true, max_len = L.MAX_PATH, desc = "the input media file" },
   output = S.string { non_empty = true, max_len = L.MAX_PATH, default = "out",
@@ -155,6 +158,21 @@ M.job_schema = S.record {
         return unique_names(ladder, path)
       end,
     }),
+    -- HDR10 static metadata for every rung: AV1 metadata OBUs from the encoder and mdcv/clli
+    -- in the init segments. The shapes cmafeng.probe returns; absent: the source's, when it
+    -- is PQ or HLG and says them (hdr_metadata = false: none).
+    mastering_display = S.record({
+      red = xy, green = xy, blue = xy, white_point = xy,
+      min_luminance = S.number { min = 0, max = 100, desc = "cd/m2" },
+      max_luminance = S.number { gt = 0, max = 10000, desc = "cd/m2" },
+    }, { optional = true, desc = "SMPTE ST 2086: {red = {x, y}, green, blue, white_point, "
+                                 .. "min_luminance, max_luminance}" }),
+    content_light_level = S.record({
+      max_cll = S.integer { min = 0, max = 65535, desc = "cd/m2" },
+      max_fall = S.integer { min = 0, max = 65535, desc = "cd/m2" },
+    }, { optional = true, desc = "{max_cll, max_fall}" }),
+    hdr_metadata = S.boolean { default = true,
+                               desc = "carry the source's mastering display and light level" },
   }, { desc = "video = { ladder = { ... } }" }),
   audio = audio,
   -- "cmaf": CMAF segments and manifests; "both": also one progressive MP4 per rung
@@ -236,17 +254,40 @@ M.ENGINE_RATE_CAPS = true
 -- recipe.prepare(job, filename [, lines]) -> job | nil, message
 -- What needs the source: probes it once, sets job.video.rotation/hflip from its display
 -- matrix, lists what is wrong with the ladder for it (job.warnings: upscaling, stretching,
--- 8-bit HDR, rotation; cmafeng.ladder.check) and resolves `chunking` into segment_seconds
+-- 8-bit HDR; cmafeng.ladder.check) and resolves `chunking` into segment_seconds
 -- or video.cuts. A source that does not probe is
 -- left to the engine, which reports it with its own message (exit 2).
 function M.prepare(job, filename, lines)
   local info = require("cmafeng.probe").probe(job.source)
   job.warnings = job.warnings or {}
   if info and info.video then
-    -- The display matrix, for the engine's scaler: clockwise quarter turns and a mirror.
+    -- The display matrix, as the engine applies it to every decoded frame (media/rotate.c):
+    -- clockwise quarter turns and a mirror.
     -- Rungs are sized for the display (ladder.standard turns its boxes for portrait).
     job.video.rotation = info.video.rotation
     job.video.hflip = info.video.hflip
+    -- HDR10 metadata of a PQ/HLG source goes to every rung unless the recipe gave its own
+    -- or said hdr_metadata = false (ladder.hdr_metadata is the same choice, made early).
+    if job.video.hdr_metadata ~= false then
+      local md, cll = require("cmafeng.ladder").hdr_metadata(info)
+      job.video.mastering_display = job.video.mastering_display or md
+      job.video.content_light_level = job.video.content_light_level or cll
+    else
+      job.video.mastering_display, job.video.content_light_level = nil, nil
+    end
+  end
+  if job.video.mastering_display or job.video.content_light_level then
+    -- Only SVT-AV1 writes the metadata OBUs: FFmpeg 5.1's libaom and librav1e wrappers drop
+    -- frame side data. The init segments' mdcv/clli boxes carry it whatever the encoder.
+    for i, d in ipairs(job.devices or {}) do
+      local b = d.backend or "svt"
+      if b ~= "svt" and b ~= "fault" then
+        job.warnings[#job.warnings + 1] = string.format(
+          "devices[%d] (%s): this encoder writes no HDR metadata OBUs; segments it encodes "
+          .. "carry the mastering display and light level only in the init segment's "
+          .. "mdcv/clli", i, b)
+      end
+    end
   end
   if info then
     for _, w in ipairs(require("cmafeng.ladder").check(job.video.ladder, info)) do
@@ -268,6 +309,21 @@ function M.prepare(job, filename, lines)
   if pt and pt.last then
     job.per_title = pt.last
     pt.last = nil
+    -- The probes leased the devices ladder.per_title was given; the job leases its own. When
+    -- they differ the probes ran beside, not within, the job's capacity (and a device they
+    -- registered first keeps their session cap): say so.
+    local want = pt.probe_devices { workers = job.workers, devices = job.devices,
+                                    threads_per_worker = job.threads_per_worker }
+    local function key(list)
+      local k = {}
+      for i, d in ipairs(list or {}) do k[i] = d.id .. "x" .. d.sessions end
+      return table.concat(k, ",")
+    end
+    if key(want) ~= key(job.per_title.probe_devices) then
+      job.warnings[#job.warnings + 1] = string.format(
+        "ladder.per_title: the probes ran on %s but the job uses %s: pass the job's workers "
+        .. "and devices to ladder.per_title", key(job.per_title.probe_devices), key(want))
+    end
   end
   if job.chunking ~= nil then
     local ok, errs = require("cmafeng.chunking").resolve(job, info, function(fn, ...)

@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "cmafeng/inspect.h"
 #include "cmafeng/mux.h"
 
 /* ---- helpers ---------------------------------------------------------------------- */
@@ -374,6 +375,65 @@ static void test_init_pasp(void **state)
     assert_box(&b, "pasp", exp_pasp, sizeof(exp_pasp));
     const uint8_t *tkhd = find_box(b.data, b.size, "tkhd");
     assert_int_equal(rd32(tkhd + 84), (64 * 4 / 3) << 16 | ((64 * 4 % 3) << 16) / 3);
+    cme_buf_free(&b);
+}
+
+/* HDR10 metadata adds mdcv and clli after colr (ISO/IEC 14496-12:2022 plain boxes in the
+ * visual sample entry): primaries G, B, R then the white point in 0.00002 units, luminance
+ * max then min in 0.0001 cd/m2; MaxCLL, MaxFALL. The MP4 reader behind `inspect` reads them
+ * back in R, G, B order. */
+static void test_init_hdr(void **state)
+{
+    (void)state;
+    static const char *const exp[] = {
+        "ftyp", "moov", "mvhd", "trak", "tkhd", "mdia", "mdhd", "hdlr", "minf",
+        "vmhd", "dinf", "dref", "url ", "stbl", "stsd", "av01", "av1C", "colr",
+        "mdcv", "clli", "btrt", "stts", "stsc", "stsz", "stco", "mvex", "trex",
+    };
+#define BE16(v) (uint8_t)((v) >> 8), (uint8_t)(v)
+    static const uint8_t exp_mdcv[] = {
+        BE32(32),    CC("mdcv"),  BE16(8500),  BE16(39850), BE16(6550),       BE16(2300),
+        BE16(35400), BE16(14600), BE16(15635), BE16(16450), BE32(10000000u), BE32(50),
+    };
+    static const uint8_t exp_clli[] = { BE32(12), CC("clli"), BE16(1000), BE16(400) };
+#undef BE16
+    CmeBuf b = { 0 };
+    CmeVideoTrack t = test_track();
+    /* BT.2020 primaries, D65, a 1000 cd/m2 mastering display (SMPTE ST 2086). */
+    t.hdr = (CmeHdrMetadata){ .has_mastering = 1,
+                              .primaries = { { 0.708, 0.292 }, { 0.170, 0.797 }, { 0.131, 0.046 } },
+                              .white_point = { 0.3127, 0.3290 },
+                              .min_luminance = 0.005,
+                              .max_luminance = 1000,
+                              .has_content_light = 1,
+                              .max_cll = 1000,
+                              .max_fall = 400 };
+    assert_int_equal(cme_mux_write_init(&b, &t), 0);
+    check_tree(&b, exp, sizeof(exp) / sizeof(exp[0]));
+    assert_box(&b, "mdcv", exp_mdcv, sizeof(exp_mdcv));
+    assert_box(&b, "clli", exp_clli, sizeof(exp_clli));
+
+    CmeInspect *pi = NULL;
+    char err[256] = { 0 };
+    assert_int_equal(cme_inspect_buffer(b.data, b.size, "init.mp4", &pi, err, sizeof(err)), 0);
+    assert_true(pi->hdr.has_mastering);
+    assert_true(pi->hdr.has_content_light);
+    assert_float_equal(pi->hdr.primaries[0][0], 0.708, 1e-9);
+    assert_float_equal(pi->hdr.primaries[1][1], 0.797, 1e-9);
+    assert_float_equal(pi->hdr.primaries[2][0], 0.131, 1e-9);
+    assert_float_equal(pi->hdr.white_point[1], 0.329, 1e-9);
+    assert_float_equal(pi->hdr.max_luminance, 1000, 1e-9);
+    assert_float_equal(pi->hdr.min_luminance, 0.005, 1e-9);
+    assert_int_equal(pi->hdr.max_cll, 1000);
+    assert_int_equal(pi->hdr.max_fall, 400);
+    cme_inspect_free(&pi);
+    cme_buf_free(&b);
+
+    /* Content light level alone: clli without mdcv. */
+    t.hdr.has_mastering = 0;
+    assert_int_equal(cme_mux_write_init(&b, &t), 0);
+    assert_null(find_box(b.data, b.size, "mdcv"));
+    assert_box(&b, "clli", exp_clli, sizeof(exp_clli));
     cme_buf_free(&b);
 }
 
@@ -1022,6 +1082,7 @@ int main(void)
         cmocka_unit_test(test_init_boxes),
         cmocka_unit_test(test_init_structure),
         cmocka_unit_test(test_init_pasp),
+        cmocka_unit_test(test_init_hdr),
         cmocka_unit_test(test_init_invalid),
         cmocka_unit_test(test_ffprobe_reads_segments),
         cmocka_unit_test(test_audio_init_boxes),

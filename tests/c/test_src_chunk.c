@@ -91,7 +91,7 @@ static void test_budget_brake(void **state)
 {
     (void)state;
     CmeFrameBudget b;
-    assert_int_equal(cme__frame_budget_init(&b, 1), 0); /* one byte: always at the limit */
+    assert_int_equal(cme__frame_budget_init(&b, 1), 0);  /* one byte: always at the limit */
     assert_int_equal(cme__frame_budget_wait(&b, 10), 0); /* nothing held */
     CmeSrcChunk *c = cme__src_chunk_new(0, 2, &b);
     cme__src_chunk_set_consumers(c, 1);
@@ -153,8 +153,8 @@ static void test_reload(void **state)
             const AVFrame *a = first[starts[k] + i], *b = again[i];
             assert_int_equal(a->width, b->width);
             for (int y = 0; y < a->height; y++)
-                assert_memory_equal(a->data[0] + y * a->linesize[0], b->data[0] + y * b->linesize[0],
-                                    (size_t)a->width);
+                assert_memory_equal(a->data[0] + y * a->linesize[0],
+                                    b->data[0] + y * b->linesize[0], (size_t)a->width);
             av_frame_free(&again[i]);
         }
     }

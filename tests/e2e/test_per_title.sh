@@ -5,12 +5,14 @@
 # windows; their ladders must differ, each per-title rung must sit on or above the fixed
 # ladder's rate-quality curve (640x360 and 426x240 at CRF 35, measured by the same probes on
 # the same windows), and the bit rate saved at equal PSNR is printed. Then `cmafeng run`
-# encodes the grainy source with its per-title ladder: report.json carries per_title
-# (curves, hull, choice, probe cost), per_title.svg is written, and the probe cost is
-# printed as a fraction of the encode.
+# encodes each source with its per-title ladder: the probes lease the job's devices (2 at
+# once), report.json carries per_title (curves, hull, choice, probe cost, the device of every
+# probe), per_title.svg is written, and the probe cost is printed as a fraction of the
+# encode. (test_per_title_devices.sh: declared devices, under TSan too.)
 source "$(dirname "$0")/lib.sh"
 
 BIN_DIR=${CME_BINARY_DIR:-$(dirname "$CMAFENG")}
+eq() { if [ "$2" = "$3" ]; then ok "$1: $2"; else not_ok "$1: got '$2', want '$3'"; fi; }
 export SVT_LOG=1
 
 ffmpeg -v error -y -f lavfi -i "testsrc=s=640x360:r=25:d=3" -c:v libx264 -preset ultrafast \
@@ -25,7 +27,7 @@ local info = assert(cmafeng.probe(arg[1]))
 return {
   source = arg[1], output = arg[2] or "out", segment_seconds = 1, workers = 2,
   video = { ladder = ladder.per_title {
-    source = info, bitrates = { 1500000, 500000, 150000 },
+    source = info, bitrates = { 1500000, 500000, 150000 }, workers = 2,
     heights = { 360, 270, 180 }, crfs = { 26, 36, 46, 56 },
     windows = 2, window_seconds = 0.6, probe_preset = 12, preset = 12,
   } },
@@ -116,18 +118,33 @@ check "grainy source: per-title rungs on or above the fixed ladder's curve ($(va
   test "$(val grain_onabove)" = true
 check "grainy source: at least one per-title rung compared with the fixed curve" test "$(val grain_compared)" -ge 1
 
-# The whole job: probes, then the encode of the chosen ladder.
-"$CMAFENG" run "$WORK/pt.lua" -- "$WORK/grain.mkv" "$WORK/out" 2>"$WORK/run.err" ||
-  { cat "$WORK/run.err"; not_ok "cmafeng run with a per-title ladder exits 0"; finish; exit 1; }
-ok "cmafeng run with a per-title ladder exits 0"
-check "report.json has per_title with the hull and the choices" \
-  grep -q '"per_title"' "$WORK/out/report.json"
-check "per_title.svg is written" grep -q "<svg " "$WORK/out/per_title.svg"
-check "no probe output left in the output directory" \
-  test "$(ls "$WORK/out" | grep -vcE '^(master.m3u8|manifest.mpd|report.json|per_title.svg|[0-9]+p(-[0-9]+k)?)$')" -eq 0
-luajit -e "
-  package.path = '$SRC_DIR/lua/?.lua;' .. package.path
-  local f = assert(io.open('$WORK/out/report.json')); local r = require('cmafeng.json').decode(f:read('*a'))
-  print(string.format('# probe cost: %.1f s of probes, %.1f s of encoding: %.0f%%', r.per_title.probe_seconds,
-    r.elapsed, 100 * r.per_title.probe_seconds / r.elapsed))"
+# The whole job: probes, then the encode of the chosen ladder, for both sources. The probes
+# lease the job's devices (here its 2 workers on "cpu") and run 2 at a time; report.json
+# names the device of every probe.
+for name in simple grain; do
+  out="$WORK/out_$name"
+  "$CMAFENG" run "$WORK/pt.lua" -- "$WORK/$name.mkv" "$out" 2>"$WORK/run_$name.err" ||
+    { cat "$WORK/run_$name.err"; not_ok "$name: cmafeng run with a per-title ladder exits 0"; finish; exit 1; }
+  ok "$name: cmafeng run with a per-title ladder exits 0"
+  check "$name: report.json has per_title with the hull and the choices" \
+    grep -q '"per_title"' "$out/report.json"
+  check "$name: per_title.svg is written" grep -q "<svg " "$out/per_title.svg"
+  check "$name: no probe output left in the output directory" \
+    test "$(ls "$out" | grep -vcE '^(master.m3u8|manifest.mpd|report.json|per_title.svg|[0-9]+p(-[0-9]+k)?)$')" -eq 0
+  check "$name: no warning (the probes used the job's devices)" sh -c "! grep -q warning '$WORK/run_$name.err'"
+  luajit -e "
+    package.path = '$SRC_DIR/lua/?.lua;' .. package.path
+    local f = assert(io.open('$out/report.json')); local r = require('cmafeng.json').decode(f:read('*a'))
+    local pt = r.per_title
+    local on = {}
+    for _, p in ipairs(pt.probes) do on[p.device] = (on[p.device] or 0) + 1 end
+    print(string.format('# $name: probe cost: %.2f s of probes (%d encodes, %d at once on %s), %.2f s of encoding: %.0f%% of the encode',
+      pt.probe_seconds, pt.probe_count, pt.probe_parallel, pt.probe_devices[1].id, r.elapsed,
+      100 * pt.probe_seconds / r.elapsed))
+    print('devices=' .. (on.cpu or 0) .. '/' .. pt.probe_count .. '/' .. #pt.probes .. '/' .. pt.probe_parallel)" |
+    tee "$WORK/cost_$name.out"
+  eq "$name: every probe in report.json ran on the job's device cpu, 2 at a time (on cpu/count/listed/parallel)" \
+    "$(grep '^devices=' "$WORK/cost_$name.out" | cut -d= -f2)" "24/24/24/2"
+done
+
 finish

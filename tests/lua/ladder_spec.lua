@@ -143,14 +143,44 @@ describe("ladder.check", function()
     assert.matches("^video.ladder%[2%] %(540p%): 8%-bit rung for a PQ %(HDR%) source", w[3])
   end)
 
-  it("explains an anamorphic source's sizes and warns that rotation is not applied yet", function()
+  it("explains an anamorphic source's sizes; a rotated source is judged by its display", function()
     local w = ladder.check({ { name = "576p", width = 720, height = 576 } },
                            src(720, 576, { sar_num = 64, sar_den = 45 }))
     assert.are.equal(1, #w)
     assert.matches("coded 720x576, SAR 64:45", w[1])
-    w = ladder.check({ { name = "640p", width = 360, height = 640 } },
+    -- The engine turns the pixels: a portrait rung for a 90-degree source is right ...
+    assert.is_true(ladder.ENGINE_ROTATES)
+    w = ladder.check({ { name = "360p", width = 360, height = 640 } },
                      src(640, 360, { rotation = 90 }))
-    assert.are.equal(1, #w)
-    assert.matches("rotated 90 degrees clockwise, but the engine does not rotate pixels yet", w[1])
+    assert.are.same({}, w)
+    -- ... and a rung sized for the stored picture is too wide and stretched.
+    w = ladder.check({ { name = "360p", width = 640, height = 360 } },
+                     src(640, 360, { rotation = 90 }))
+    assert.are.equal(2, #w)
+    assert.matches("640x360 is larger than the source's display size 360x640 %(coded 640x360, "
+                   .. "SAR 1:1, rotation 90%)", w[1])
+    assert.matches("will be stretched", w[2])
+  end)
+end)
+
+describe("ladder.hdr_metadata", function()
+  local md = { red = { 0.68, 0.32 }, green = { 0.265, 0.69 }, blue = { 0.15, 0.06 },
+               white_point = { 0.3127, 0.329 }, min_luminance = 0.005, max_luminance = 1000 }
+  it("returns a PQ or HLG source's mastering display and light level, as copies", function()
+    for _, hdr in ipairs { "pq", "hlg" } do
+      local info = { video = { hdr = hdr, mastering_display = md,
+                               content_light_level = { max_cll = 1000, max_fall = 400 } } }
+      local m, c = ladder.hdr_metadata(info)
+      assert.are.same(md, m)
+      assert.are_not.equal(md, m)
+      assert.are.same({ max_cll = 1000, max_fall = 400 }, c)
+    end
+  end)
+  it("returns nothing for SDR, for a source that says nothing, or without luminance", function()
+    assert.are.same({}, { ladder.hdr_metadata { video = { hdr = "sdr", mastering_display = md } } })
+    assert.are.same({}, { ladder.hdr_metadata { video = { hdr = "pq" } } })
+    assert.are.same({}, { ladder.hdr_metadata { video = { hdr = "pq", mastering_display = {
+      red = md.red, green = md.green, blue = md.blue, white_point = md.white_point } } } })
+    assert.are.same({}, { ladder.hdr_metadata {} })
   end)
 end)

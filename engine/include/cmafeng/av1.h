@@ -221,4 +221,17 @@ CME_API int cme_av1_invariant_compare(const CmeAv1SeqHdr *a, const uint8_t *a_ob
                                       const uint8_t *b_obu, size_t b_obu_size,
                                       CmeInvariantMode mode, CmeAv1FieldDiff *diffs, int max_diffs);
 
+/* HDR10 static metadata: the SMPTE ST 2086 mastering display colour volume and the CTA-861.3
+ * content light level. The encoder writes them as AV1 metadata OBUs (AV1 6.7.3, 6.7.4) and
+ * the init segment as the sample entry's mdcv and clli boxes, which AV1-ISOBMFF (sample entry
+ * semantics) asks for on HDR content, with values matching the OBUs. */
+typedef struct CmeHdrMetadata {
+    int has_mastering;
+    double primaries[3][2];              /* CIE 1931 x, y of the red, green and blue primaries */
+    double white_point[2];               /* CIE 1931 x, y */
+    double min_luminance, max_luminance; /* cd/m^2 */
+    int has_content_light;
+    unsigned max_cll, max_fall; /* cd/m^2, at most 65535 */
+} CmeHdrMetadata;
+
 #endif /* CMAFENG_AV1_H */

@@ -87,6 +87,9 @@ typedef struct CmeJobSettings {
      * (1 ms tolerance). NULL: every segment_seconds. Borrowed until cme_engine_new returns. */
     const double *cuts;
     int nb_cuts;
+    /* HDR10 static metadata written by every rung's encoder (metadata OBUs) and init segment
+     * (mdcv, clli); zero: none. The recipe layer fills it from the source by default. */
+    CmeHdrMetadata hdr;
 } CmeJobSettings;
 
 CME_API void cme_job_default_settings(CmeJobSettings *s);

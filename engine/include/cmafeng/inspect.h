@@ -85,6 +85,7 @@ typedef struct CmeInspect {
     size_t av1c_size;
     int has_colr; /* colr nclx */
     int colr_primaries, colr_transfer, colr_matrix, colr_full_range;
+    CmeHdrMetadata hdr;        /* mdcv / clli in the sample entry (has_mastering, ...) */
     uint32_t nb_fragments;     /* moof boxes */
     CmeInspectSample *samples; /* owned by this struct */
     size_t nb_samples;

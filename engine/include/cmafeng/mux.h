@@ -8,6 +8,7 @@
 #ifndef CMAFENG_MUX_H
 #define CMAFENG_MUX_H
 
+#include "cmafeng/av1.h"
 #include "cmafeng/buf.h"
 #include "cmafeng/common.h"
 
@@ -22,6 +23,7 @@ typedef struct CmeVideoTrack {
     /* colr nclx, from the sequence header's color_config (2 = unspecified). */
     int color_primaries, transfer_characteristics, matrix_coefficients, full_range;
     uint32_t max_bitrate, avg_bitrate; /* btrt; 0 when unknown */
+    CmeHdrMetadata hdr;                /* mdcv / clli when has_mastering / has_content_light */
 } CmeVideoTrack;
 
 /* ftyp (major cmfc; compatible cmfc, iso6, av01, ...) + moov with one av01 track and mvex. */

@@ -7,7 +7,9 @@
  * Also the scene-score pre-pass behind cmafeng.chunking.scene: one fast decode of the
  * video at a small size, a score per frame.
  *
- * Both are plain functions of a path: no engine, no threads, no callbacks.
+ * Both are plain functions of a path: no engine, no callbacks. Per-title probe encodes
+ * (cme_probe_encodes_on) lease the job's devices from the process-wide pool and run on
+ * threads of their own.
  */
 #ifndef CMAFENG_PROBE_H
 #define CMAFENG_PROBE_H
@@ -137,6 +139,7 @@ typedef struct CmeProbeEncode {
     double psnr;           /* luma PSNR in dB over the window (mean squared error pooled) */
     double ssim;           /* luma SSIM, mean of 8x8 blocks over the window */
     double encode_seconds; /* wall time of encode + decode + metrics */
+    char device[32];       /* the device that encoded it ("" outside a pool) */
 } CmeProbeEncode;
 
 /*
@@ -152,5 +155,36 @@ typedef struct CmeProbeEncode {
 CME_API int cme_probe_encodes(const char *path, double start, int frames, int ref_width,
                               int ref_height, int preset, CmeProbeEncode *probes, int nb_probes,
                               double *seconds, char *err, size_t errlen);
+
+/* One SVT-AV1 device of the process-wide pool that probes may lease (the job's own). */
+typedef struct CmeProbeDevice {
+    char id[32];  /* the id the job gives it: "cpu" for its `workers` slots, "svt:0", ... */
+    int sessions; /* its session cap when this registers it first (a job's `workers`) */
+    int threads;  /* SVT-AV1 threads per probe encoder, 0 = library default */
+} CmeProbeDevice;
+
+/* Where and how wide probes run (cme_probe_encodes_on). */
+typedef struct CmeProbeRunSettings {
+    const CmeProbeDevice *devices; /* 1..16 devices, borrowed for the call */
+    int nb_devices;
+    int parallel;   /* most probes encoding at once, >= 1 (the recipe's worker count) */
+    int timeout_ms; /* the longest wait for a first free session; < 0: forever */
+} CmeProbeRunSettings;
+
+/*
+ * cme_probe_encodes, but on the job's devices and in parallel: the devices are registered
+ * in the process-wide device pool (or found there, by id, with the session cap of whoever
+ * registered them first) and every probe encoder holds a lease on one for its life, so a
+ * per-title analysis never runs more encoders on a device than its sessions, nor more
+ * than `parallel` at once, even beside a running job. Probes run in batches: a lease is
+ * awaited for the first (FIFO, up to timeout_ms), more are taken while free, every
+ * encoder of the batch is opened before any encodes and closed after all drained
+ * (SVT-AV1 1.4.1), and each encodes, decodes and measures on its own thread.
+ * probes[i].device names the device that ran it. CME_ETIMEDOUT when no session came free.
+ */
+CME_API int cme_probe_encodes_on(const char *path, double start, int frames, int ref_width,
+                                 int ref_height, int preset, CmeProbeEncode *probes, int nb_probes,
+                                 const CmeProbeRunSettings *run, double *seconds, char *err,
+                                 size_t errlen);
 
 #endif /* CMAFENG_PROBE_H */
