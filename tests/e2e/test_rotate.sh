@@ -62,6 +62,22 @@ p_wrong=$(ffmpeg -v info -noautorotate -i "$WORK/out90.mp4" -noautorotate -i "$W
   awk '/PSNR y:/ { for (i = 1; i <= NF; i++) if ($i ~ /^average:/) { sub("average:", "", $i); print $i } }')
 check "rot90: ... and not the stored picture squeezed to 360x640 (PSNR $p_wrong dB < 20)" above 20 "$p_wrong"
 
+# --- a retry decodes its chunk again (the pump let its frames go): turned upright too ---
+cat >"$WORK/retry.lua" <<'LUA'
+return {
+  source = arg[1], segment_seconds = 0.4,
+  devices = { { backend = "fault", id = "f", sessions = 1, threads = 1, options = "fail_once@2" } },
+  video = { ladder = { { name = "r", width = 360, height = 640, crf = 30, preset = 12 } } },
+}
+LUA
+run_ok retry "$WORK/retry.lua" "$WORK/rot90.mp4" "$WORK/outretry"
+check "retry: segment 2 was encoded twice (report.json attempts)" \
+  sh -c "tr -d ' \n' <'$WORK/outretry/report.json' | grep -q '\"attempts\":2'"
+cat "$WORK/outretry/r/init.mp4" "$WORK/outretry/r"/seg_*.m4s >"$WORK/oretry.mp4"
+eq "retry: every frame decodes (dav1d)" "$(dav1d_frames "$WORK/oretry.mp4")" "25"
+p=$(psnr "$WORK/oretry.mp4" "$WORK/rot90.mp4" 360x640)
+check "retry: the re-decoded segment is upright too (PSNR $p dB > 30)" above "$p" 30
+
 # --- 180 and 270 with a ladder written by hand ---
 cat >"$WORK/small.lua" <<'LUA'
 local info = require("cmafeng").probe(arg[1])
