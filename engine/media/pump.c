@@ -129,6 +129,7 @@ void cme__pump_run(const CmePumpSettings *s, const CmePumpSink *sink)
         nominal = 1;
     CmeSrcChunk *cur = NULL;
     uint32_t next_index = 0;
+    int idle_waits = 0; /* budget waits in a row without room */
     char err[512] = { 0 };
     AVPacket *apkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc();
@@ -139,9 +140,15 @@ void cme__pump_run(const CmePumpSettings *s, const CmePumpSink *sink)
     for (;;) {
         if (stopped(p))
             break;
-        /* Read ahead only within the frame budget (or when every sender starves). */
-        if (s->budget && cme__frame_budget_wait(s->budget, 100) == CME_EAGAIN)
+        /* Read ahead only within the frame budget, or when every worker starves. Held
+         * frames are let go as busy workers send them; should two seconds pass without
+         * room, one more frame is decoded anyway: a slow drip rather than a hang if that
+         * reasoning ever had a hole. */
+        int idle = 0;
+        if (s->budget && cme__frame_budget_wait(s->budget, 100, &idle) == CME_EAGAIN &&
+            ++idle_waits < 20)
             continue;
+        idle_waits = 0;
         int64_t pts;
         int r = cme__source_read(s->src, frame, CME_TIMESCALE, &pts, err, sizeof(err));
         if (r == CME_EOF)

@@ -4,6 +4,7 @@
  * counted against the job's frame budget.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -35,7 +36,7 @@ void cme__frame_budget_destroy(CmeFrameBudget *b)
     pthread_mutex_destroy(&b->lock);
 }
 
-static void budget_add(CmeFrameBudget *b, int64_t bytes, int waiting, int senders)
+static void budget_add(CmeFrameBudget *b, int64_t bytes, int waiting, int workers)
 {
     if (!b)
         return;
@@ -44,14 +45,14 @@ static void budget_add(CmeFrameBudget *b, int64_t bytes, int waiting, int sender
     if (b->bytes > b->peak)
         b->peak = b->bytes;
     b->waiting += waiting;
-    b->senders += senders;
-    /* Less held, a worker starving or a sender gone: each may let the pump go on. */
-    if (bytes < 0 || waiting > 0 || senders < 0)
+    b->workers += workers;
+    /* Less held, a worker starving or gone: each may let the pump go on. */
+    if (bytes < 0 || waiting > 0 || workers < 0)
         pthread_cond_broadcast(&b->cond);
     pthread_mutex_unlock(&b->lock);
 }
 
-void cme__frame_budget_enter(CmeFrameBudget *b)
+void cme__frame_budget_join(CmeFrameBudget *b)
 {
     budget_add(b, 0, 0, 1);
 }
@@ -61,7 +62,12 @@ void cme__frame_budget_leave(CmeFrameBudget *b)
     budget_add(b, 0, 0, -1);
 }
 
-int cme__frame_budget_wait(CmeFrameBudget *b, int timeout_ms)
+void cme__frame_budget_idle(CmeFrameBudget *b, int delta)
+{
+    budget_add(b, 0, delta, 0);
+}
+
+int cme__frame_budget_wait(CmeFrameBudget *b, int timeout_ms, int *idle)
 {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -73,12 +79,13 @@ int cme__frame_budget_wait(CmeFrameBudget *b, int timeout_ms)
     }
     pthread_mutex_lock(&b->lock);
     int r = 0;
-    while (b->limit > 0 && b->bytes >= b->limit && b->waiting < b->senders) {
+    while (b->limit > 0 && b->bytes >= b->limit && !(b->workers > 0 && b->waiting >= b->workers)) {
         if (pthread_cond_timedwait(&b->cond, &b->lock, &until)) {
             r = CME_EAGAIN;
             break;
         }
     }
+    *idle = b->workers == 0;
     pthread_mutex_unlock(&b->lock);
     return r;
 }

@@ -56,9 +56,11 @@ typedef struct CmeSrcChunk {
 /*
  * The bytes of decoded frames a job holds, and the pump's brake (DESIGN.md section 3:
  * frames in flight are bounded in bytes). The pump decodes on while the bytes held are
- * under the limit, and beyond it only while every worker sending frames waits for one
- * (nobody else would release any; the limit is a bound on read-ahead, never a deadlock).
- * Its lock is a leaf.
+ * under the limit, and beyond it only while every worker starves: waits for a frame or
+ * for work (nobody else would release any; the limit bounds read-ahead, it never
+ * deadlocks). A worker that is sending, draining or muxing will release frames or come
+ * back to wait, so the pump waits for it, up to a safety valve the pump keeps. Its lock
+ * is a leaf.
  */
 typedef struct CmeFrameBudget {
     pthread_mutex_t lock;
@@ -66,18 +68,21 @@ typedef struct CmeFrameBudget {
     int64_t limit; /* bytes; <= 0: no limit */
     int64_t bytes; /* decoded frames held now */
     int64_t peak;
-    int senders; /* workers inside a chunk's send loop (cme__frame_budget_enter) */
-    int waiting; /* of them, waiting for the pump (cme__src_chunk_frame) */
+    int workers; /* workers of the job (cme__frame_budget_join) */
+    int waiting; /* of them, waiting for a frame (cme__src_chunk_frame) or for work */
 } CmeFrameBudget;
 
 int cme__frame_budget_init(CmeFrameBudget *b, int64_t limit);
 void cme__frame_budget_destroy(CmeFrameBudget *b);
-/* A worker starts or stops sending a chunk's frames. Worker threads. */
-void cme__frame_budget_enter(CmeFrameBudget *b);
+/* A worker joins the job (it holds its lease) or leaves it. Worker threads. */
+void cme__frame_budget_join(CmeFrameBudget *b);
 void cme__frame_budget_leave(CmeFrameBudget *b);
+/* A worker starts (+1) or stops (-1) waiting for work. Worker threads. */
+void cme__frame_budget_idle(CmeFrameBudget *b, int delta);
 /* Pump thread: 0 when the next frame may be decoded, CME_EAGAIN after timeout_ms without
- * room (the caller checks whether to stop, then waits again). */
-int cme__frame_budget_wait(CmeFrameBudget *b, int timeout_ms);
+ * room (the caller checks whether to stop, then waits again); *idle: no worker has
+ * joined. */
+int cme__frame_budget_wait(CmeFrameBudget *b, int timeout_ms, int *idle);
 /* Bytes held now and at most so far. */
 void cme__frame_budget_stats(CmeFrameBudget *b, int64_t *bytes, int64_t *peak);
 

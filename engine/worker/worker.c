@@ -838,7 +838,6 @@ static void encode_chunk(Worker *w, CmeEncSlot *slot, CmeChunk *c, int attempt)
         fail_inflight(w, slot, inf, CME_FAIL_SEND, w->err);
         own = NULL;
     }
-    cme__frame_budget_enter(src->budget);
     const AVFrame *f;
     for (int i = 0; !slot->broken && !inf->failed &&
                     (f = own ? (i < src->nb_frames ? own[i] : NULL) : cme__src_chunk_frame(src, i));
@@ -858,7 +857,6 @@ static void encode_chunk(Worker *w, CmeEncSlot *slot, CmeChunk *c, int attempt)
         cme__ct_progress(&job->ct, c->rung, c->index, attempt, cme__now());
         drain(w, slot, 0);
     }
-    cme__frame_budget_leave(src->budget);
     if (own) {
         for (int i = 0; i < src->nb_frames; i++)
             av_frame_free(&own[i]);
@@ -967,6 +965,7 @@ void *cme__worker_main(void *arg)
         pthread_mutex_lock(&job->pool->lock);
         w.dev = job->pool->devices[w.device];
         pthread_mutex_unlock(&job->pool->lock);
+        cme__frame_budget_join(job->budget);
     }
     while (w.lease.device >= 0 && !atomic_load(&job->failed)) {
         uint64_t seen = cme__signal_seq(&job->work);
@@ -976,7 +975,14 @@ void *cme__worker_main(void *arg)
         if (cl == CLAIM_DONE)
             break;
         if (cl == CLAIM_WAIT) {
+            /* Waiting for work is starving, as far as the pump's frame budget goes; a paused
+             * job's workers do not ask the pump to read ahead. */
+            const int starving = !atomic_load(&job->paused);
+            if (starving)
+                cme__frame_budget_idle(job->budget, 1);
             cme__signal_wait(&job->work, seen, 500);
+            if (starving)
+                cme__frame_budget_idle(job->budget, -1);
             continue;
         }
         if (cl == CLAIM_UNSERVABLE) {
@@ -1034,6 +1040,8 @@ void *cme__worker_main(void *arg)
         sws_freeContext(w.sws[r]);
         av_frame_free(&w.scaled[r]);
     }
+    if (w.lease.device >= 0)
+        cme__frame_budget_leave(job->budget);
     cme__lease_release(job->pool, &w.lease);
     cme__job_thread_exit(job);
     return NULL;

@@ -3,7 +3,8 @@
  * (engine/media/reload.h): a frame is freed when the last rung's first attempt has sent it,
  * not before; a rung claims a chunk's frames once; pinning works while every frame is
  * there and says EAGAIN after one was let go; the budget counts the bytes of held frames,
- * holds the pump at the limit, lets it go when every sender starves, and returns to zero
+ * holds the pump at the limit (saying whether anyone sends), lets it go when every worker
+ * starves, and returns to zero
  * when the chunks are gone. The reload test decodes a generated clip through the pump's
  * timeline and gets back exactly the frames the first decode had, with and without a seek.
  */
@@ -91,28 +92,31 @@ static void test_budget_brake(void **state)
 {
     (void)state;
     CmeFrameBudget b;
-    assert_int_equal(cme__frame_budget_init(&b, 1), 0);  /* one byte: always at the limit */
-    assert_int_equal(cme__frame_budget_wait(&b, 10), 0); /* nothing held */
+    assert_int_equal(cme__frame_budget_init(&b, 1), 0); /* one byte: always at the limit */
+    int idle;
+    assert_int_equal(cme__frame_budget_wait(&b, 10, &idle), 0); /* nothing held */
     CmeSrcChunk *c = cme__src_chunk_new(0, 2, &b);
     cme__src_chunk_set_consumers(c, 1);
     cme__src_chunk_append(c, gray_frame(16, 16, 1), 0);
-    /* Held at the limit with nobody sending: no one would release, the pump goes on. */
-    assert_int_equal(cme__frame_budget_wait(&b, 10), 0);
-    /* A sender that is not starving: the pump waits. */
-    cme__frame_budget_enter(&b);
-    assert_int_equal(cme__frame_budget_wait(&b, 20), CME_EAGAIN);
-    /* The sender starves (waits for a frame): the pump must go on. */
-    pthread_mutex_lock(&b.lock);
-    b.waiting++;
-    pthread_mutex_unlock(&b.lock);
-    assert_int_equal(cme__frame_budget_wait(&b, 20), 0);
-    pthread_mutex_lock(&b.lock);
-    b.waiting--;
-    pthread_mutex_unlock(&b.lock);
+    /* Held at the limit with no worker yet: the pump waits, told that no one has joined. */
+    assert_int_equal(cme__frame_budget_wait(&b, 10, &idle), CME_EAGAIN);
+    assert_int_equal(idle, 1);
+    /* A worker that is not starving: the pump waits. */
+    cme__frame_budget_join(&b);
+    assert_int_equal(cme__frame_budget_wait(&b, 20, &idle), CME_EAGAIN);
+    assert_int_equal(idle, 0);
+    /* The worker starves (waits for work): the pump must go on. */
+    cme__frame_budget_idle(&b, 1);
+    assert_int_equal(cme__frame_budget_wait(&b, 20, &idle), 0);
+    /* A second worker that is busy holds the pump again. */
+    cme__frame_budget_join(&b);
+    assert_int_equal(cme__frame_budget_wait(&b, 20, &idle), CME_EAGAIN);
+    cme__frame_budget_leave(&b);
+    cme__frame_budget_idle(&b, -1);
     /* The frame is sent and let go: room again. */
     assert_int_equal(cme__src_chunk_claim(c, 0), 1);
     cme__src_chunk_release(c, 0);
-    assert_int_equal(cme__frame_budget_wait(&b, 20), 0);
+    assert_int_equal(cme__frame_budget_wait(&b, 20, &idle), 0);
     cme__frame_budget_leave(&b);
     cme__src_chunk_unref(&c);
     cme__frame_budget_destroy(&b);
