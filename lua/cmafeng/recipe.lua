@@ -157,6 +157,9 @@ M.job_schema = S.record {
   -- "cmaf": CMAF segments and manifests; "both": also one progressive MP4 per rung
   -- (OUT/<rung>.mp4, fast start, the first audio rendition muxed in).
   output_mode = S.enum({ "cmaf", "both" }, { default = "cmaf" }),
+  -- Also DASH on demand: OUT/ondemand/<rendition>.mp4 (init + sidx + fragments, one file per
+  -- rendition) and OUT/ondemand/manifest.mpd (isoff-on-demand profile, SegmentBase).
+  dash_ondemand = S.boolean { default = false },
   -- Where segments start: chunking.fixed{...}, chunking.scene{...}, a function returning a
   -- cut list, or a cut list (cmafeng.chunking). Resolved by recipe.load into
   -- segment_seconds or video.cuts.

@@ -72,6 +72,9 @@ typedef struct CmeJobSettings {
     /* Also one progressive MP4 per rung, "<output_dir>/<rung>.mp4" with the first audio
      * rendition muxed in (0: CMAF only, 1: CMAF and MP4); written when the job finishes. */
     int mp4_files;
+    /* Also the DASH on-demand output: OUT/ondemand/<rendition>.mp4 (init + sidx +
+     * fragments) and OUT/ondemand/manifest.mpd (isoff-on-demand profile). */
+    int dash_ondemand;
     int resume; /* keep the segments an interrupted run of this job journaled */
     /* Where segments start (chunking policy): seconds from the first video frame, strictly
      * increasing, each > 0; segment k + 1 starts at the first frame at or past cuts[k]

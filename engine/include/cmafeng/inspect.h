@@ -85,7 +85,15 @@ typedef struct CmeInspect {
     size_t av1c_size;
     int has_colr; /* colr nclx */
     int colr_primaries, colr_transfer, colr_matrix, colr_full_range;
-    uint32_t nb_fragments;     /* moof boxes */
+    uint32_t nb_fragments; /* moof boxes */
+    /* The first top-level sidx (ISO/IEC 14496-12 8.16.3), as a DASH on-demand file has:
+     * its byte range (start..end-1), references, earliest presentation time, and whether it
+     * indexes the fragments exactly (sidx_problem "" when it does, else why not). */
+    int has_sidx;
+    uint64_t sidx_start, sidx_end;
+    uint32_t sidx_references;
+    uint64_t sidx_earliest_presentation_time;
+    char sidx_problem[256];
     CmeInspectSample *samples; /* owned by this struct */
     size_t nb_samples;
 } CmeInspect;
