@@ -1265,6 +1265,9 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
             r = write_buf(job->output, NULL, "manifest.mpd", &b, err, errlen);
         cme__buf_free(&b);
     }
+    /* DASH on demand: one indexed file per rendition and its own MPD. */
+    if (r == 0 && job->set.dash_ondemand)
+        r = cme__ondemand_write(job->output, reps, nb, err, errlen);
     cme__audio_extra_free(&extra);
     cme__text_extra_free(&text);
     /* One progressive MP4 per rung, the first audio rendition muxed in. */
