@@ -137,6 +137,9 @@ static int l_new(lua_State *L)
     char mode[8];
     str_field(L, 1, "", "output_mode", mode, sizeof(mode), "cmaf");
     s.mp4_files = !strcmp(mode, "both");
+    lua_getfield(L, 1, "dash_ondemand");
+    s.dash_ondemand = lua_toboolean(L, -1);
+    lua_pop(L, 1);
 
     lua_getfield(L, 1, "resume");
     s.resume = lua_toboolean(L, -1);
