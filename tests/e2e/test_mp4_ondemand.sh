@@ -80,4 +80,11 @@ set -e
 check "validate exits 1 on a wrong subsegment_duration ($(grep -m1 'subsegment_duration' "$WORK/bad2.out" | sed 's/^ *//'))" \
   test "$rc" -eq 1 -a -n "$(grep 'ondemand/90p.mp4.*reference 1: subsegment_duration 1,' "$WORK/bad2.out")"
 
+# --overwrite replaces the earlier on-demand directory as a whole: no stale file survives.
+echo stale >"$OD/stale.mp4"
+"$CMAFENG" run "$WORK/job.lua" --overwrite -- "$SRC" "$OUT" 2>"$WORK/stderr2" ||
+  { cat "$WORK/stderr2"; not_ok "cmafeng run --overwrite exits 0"; }
+check "--overwrite removed the earlier ondemand/ with its stale file" \
+  test ! -e "$OD/stale.mp4" -a -s "$OD/manifest.mpd"
+
 finish
