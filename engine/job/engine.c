@@ -129,6 +129,78 @@ void cme__job_post(CmeJob *job, const CmeEvent *in)
     pthread_mutex_unlock(&job->events_lock);
 }
 
+/*
+ * The audio streams after the first and the text subtitle streams: one pass each over the
+ * source, cut at the first rung's segments, run by the last thread of the job once every
+ * chunk is done, so that their segments are SEGMENT_DONE events (rung -1, is_audio or
+ * is_text, the rendition's name and language) before JOB_DONE. The manifests read
+ * job->audio_extra and job->text_extra. A failure fails the job.
+ */
+static void extra_tracks(CmeJob *job)
+{
+    const CmeAudioRung *au = &job->audio;
+    if (job->nb_rungs == 0)
+        return;
+    size_t nb = cme__ct_count(&job->ct, 0);
+    CmeSegmentEntry *segs = calloc(nb ? nb : 1, sizeof(*segs));
+    int n = segs ? cme__ct_segments(&job->ct, 0, segs, nb) : CME_ENOMEM;
+    char err[1024] = { 0 };
+    AVRational tb;
+    int64_t origin = cme__source_origin(job->src, &tb);
+    int r = n < 0 ? n : 0;
+    if (r == 0 && au->enc && job->nb_audio_streams > 1) {
+        CmeAudioSettings as = { .bitrate = job->set.audio_bitrate,
+                                .channels = job->set.audio_channels,
+                                .sample_rate = job->set.audio_sample_rate,
+                                .codec = (CmeAudioCodec)job->set.audio_codec };
+        r = cme__audio_extra(job->source, job->output, job->audio_streams + 1,
+                             job->nb_audio_streams - 1, &as, origin, tb, segs, (size_t)n,
+                             CME_TIMESCALE, &job->audio_extra, err, sizeof(err));
+    }
+    if (r == 0)
+        r = cme__text_extra(job->source, job->output, origin, tb, segs, (size_t)n, CME_TIMESCALE,
+                            &job->text_extra, err, sizeof(err));
+    free(segs);
+    if (r < 0) {
+        cme__job_fail(job, r, "%s", err[0] ? err : cme_strerror(r));
+        return;
+    }
+    const CmeRendition *reps[CME_MAX_AUDIO + CME_MAX_TEXT];
+    int nr = 0;
+    for (int k = 0; k < job->audio_extra.n; k++)
+        reps[nr++] = &job->audio_extra.reps[k];
+    for (int k = 0; k < job->text_extra.n; k++)
+        reps[nr++] = &job->text_extra.reps[k];
+    for (int k = 0; k < nr; k++) {
+        const CmeRendition *rep = reps[k];
+        CmeEvent ev = { .rung = -1,
+                        .device = -1,
+                        .worker = -1,
+                        .instance = -1,
+                        .is_audio = rep->is_audio,
+                        .is_text = rep->is_text,
+                        .timescale = rep->timescale };
+        snprintf(ev.rendition, sizeof(ev.rendition), "%s", rep->name);
+        snprintf(ev.language, sizeof(ev.language), "%s", rep->language ? rep->language : "");
+        if (rep->is_audio) {
+            ev.type = CME_EVENT_INIT_WRITTEN;
+            snprintf(ev.codecs, sizeof(ev.codecs), "%s", rep->codecs);
+            cme__job_post(job, &ev);
+        }
+        ev.type = CME_EVENT_SEGMENT_DONE;
+        ev.attempts = 1;
+        snprintf(ev.codecs, sizeof(ev.codecs), "%s", rep->codecs);
+        snprintf(ev.device_id, sizeof(ev.device_id), "cpu");
+        for (size_t i = 0; i < rep->nb_segments; i++) {
+            ev.index = rep->start_number + (uint32_t)i;
+            ev.bytes = rep->segments[i].bytes;
+            ev.start = rep->segments[i].start;
+            ev.duration = rep->segments[i].duration;
+            cme__job_post(job, &ev);
+        }
+    }
+}
+
 void cme__job_thread_exit(CmeJob *job)
 {
     if (atomic_fetch_sub(&job->live_threads, 1) != 1)
@@ -155,6 +227,8 @@ void cme__job_thread_exit(CmeJob *job)
             }
         }
     }
+    if (!job->fail_code)
+        extra_tracks(job);
     if (job->fail_code) {
         CmeEvent ev = { .type = CME_EVENT_FAILED, .rung = -1, .device = -1 };
         pthread_mutex_lock(&job->fail_lock);
@@ -485,6 +559,8 @@ static void engine_close_internal(CmeEngine *e)
     free(job->cuts);
     cme__audio_close(&job->audio.enc);
     free(job->audio.segs);
+    cme__audio_extra_free(&job->audio_extra);
+    cme__text_extra_free(&job->text_extra);
     cme__source_close(&job->src);
     cme__signal_destroy(&job->work);
     pthread_mutex_destroy(&job->sched_lock);
@@ -1169,7 +1245,6 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
     /* The ladder, then the audio and text renditions. */
     CmeRendition reps[CME_MAX_RUNGS + CME_MAX_AUDIO + CME_MAX_TEXT];
     CmeSegmentEntry *segs[CME_MAX_RUNGS] = { 0 };
-    size_t nb_segs0 = 0; /* segments of the first rung: the other tracks are cut like it */
     memset(reps, 0, sizeof(reps));
     int r = 0;
     for (int i = 0; i < job->nb_rungs && r == 0; i++) {
@@ -1196,8 +1271,6 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
             .nb_segments = (size_t)n,
             .start_number = 1,
         };
-        if (i == 0)
-            nb_segs0 = (size_t)n;
         r = write_media_playlist(job, &reps[i], err, errlen);
     }
     size_t nb = (size_t)job->nb_rungs;
@@ -1220,36 +1293,19 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
         r = write_media_playlist(job, &reps[nb], err, errlen);
         nb++;
     }
-    /* The other audio streams: one pass each over the source, cut at the video's segments. */
-    CmeAudioExtra extra = { 0 };
-    if (r == 0 && au->enc && job->nb_audio_streams > 1 && job->nb_rungs > 0) {
-        CmeAudioSettings as = { .bitrate = job->set.audio_bitrate,
-                                .channels = job->set.audio_channels,
-                                .sample_rate = job->set.audio_sample_rate,
-                                .codec = (CmeAudioCodec)job->set.audio_codec };
-        AVRational tb;
-        int64_t origin = cme__source_origin(job->src, &tb);
-        r = cme__audio_extra(job->source, job->output, job->audio_streams + 1,
-                             job->nb_audio_streams - 1, &as, origin, tb, segs[0], nb_segs0,
-                             CME_TIMESCALE, &extra, err, errlen);
-        for (int k = 0; r == 0 && k < extra.n; k++) {
-            reps[nb] = extra.reps[k];
-            r = write_media_playlist(job, &reps[nb], err, errlen);
-            nb++;
-        }
+    /* The other audio streams and the text streams, written before JOB_DONE
+     * (extra_tracks). */
+    CmeAudioExtra *extra = &job->audio_extra;
+    for (int k = 0; r == 0 && k < extra->n; k++) {
+        reps[nb] = extra->reps[k];
+        r = write_media_playlist(job, &reps[nb], err, errlen);
+        nb++;
     }
-    /* Text subtitle streams: WebVTT renditions segmented like the video. */
-    CmeTextExtra text = { 0 };
-    if (r == 0 && job->nb_rungs > 0) {
-        AVRational tb;
-        int64_t origin = cme__source_origin(job->src, &tb);
-        r = cme__text_extra(job->source, job->output, origin, tb, segs[0], nb_segs0, CME_TIMESCALE,
-                            &text, err, errlen);
-        for (int k = 0; r == 0 && k < text.n; k++) {
-            reps[nb] = text.reps[k];
-            r = write_media_playlist(job, &reps[nb], err, errlen);
-            nb++;
-        }
+    CmeTextExtra *text = &job->text_extra;
+    for (int k = 0; r == 0 && k < text->n; k++) {
+        reps[nb] = text->reps[k];
+        r = write_media_playlist(job, &reps[nb], err, errlen);
+        nb++;
     }
     if (r == 0) {
         CmeBuf b = { 0 };
@@ -1268,8 +1324,6 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
     /* DASH on demand: one indexed file per rendition and its own MPD. */
     if (r == 0 && job->set.dash_ondemand)
         r = cme__ondemand_write(job->output, reps, nb, err, errlen);
-    cme__audio_extra_free(&extra);
-    cme__text_extra_free(&text);
     /* One progressive MP4 per rung, the first audio rendition muxed in. */
     for (int i = 0; r == 0 && job->set.mp4_files && i < job->nb_rungs; i++)
         r = cme__rung_mp4(job->output, job->rungs[i].set.name,

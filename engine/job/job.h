@@ -20,7 +20,9 @@
 #include "cmafeng/engine.h"
 #include "cmafeng/mux.h"
 #include "core/signal.h"
+#include "media/audio.h"
 #include "media/source.h"
+#include "media/subtitles.h"
 #include "sched/chunk_queue.h"
 #include "sched/chunk_table.h"
 #include "sched/lease_pool.h"
@@ -134,6 +136,10 @@ typedef struct CmeJob {
     CmeAudioRung audio;
     int audio_streams[CME_MAX_AUDIO]; /* AVStream indexes: [0] the pump's, the rest a pass each */
     int nb_audio_streams;
+    /* The audio streams after the first and the text streams, written once every chunk is
+     * done, before JOB_DONE (their segments are events too); read by the manifests. */
+    CmeAudioExtra audio_extra;
+    CmeTextExtra text_extra;
     CmeLeasePool *pool; /* the process's (cme__device_pool), shared with other jobs */
     uint64_t dev_mask;  /* bit d: pool device d serves this job */
     int dev_order[CME_MAX_JOB_DEVICES]; /* the job's pool devices in the recipe's order */
