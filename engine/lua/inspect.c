@@ -5,7 +5,7 @@
  * lua/cmafeng/inspect.lua turns the table into the text and JSON of `cmafeng inspect`.
  *
  *   { path, format = "obu"|"ivf"|"mp4"|"init"|"segment"|"fmp4", kind = "av1"|"audio"|"text",
- *     sample_entry, handler, tracks, channels, sample_rate, sample_bits (audio),
+ *     sample_entry, handler, tracks, channels, sample_rate, sample_bits (audio), language,
  *     codec_config (hex of the AudioSpecificConfig or dOps), edit = { media_time,
  *     duration }, brand, track_id,
  *     timescale, width, height, fragments, sidx = { start, size, references,
@@ -148,6 +148,8 @@ static int l_inspect(lua_State *L)
         set_num(L, "height", pi->height);
     if (pi->format == CME_INSPECT_SEGMENT || pi->format == CME_INSPECT_FMP4)
         set_num(L, "fragments", pi->nb_fragments);
+    if (pi->language[0])
+        set_str(L, "language", pi->language);
     if (pi->has_sidx) {
         lua_createtable(L, 0, 5);
         set_num(L, "start", (double)pi->sidx_start);

@@ -182,6 +182,8 @@ static int read_mp4(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
     pi->channels = f.channels;
     pi->sample_bits = f.sample_bits;
     pi->sample_rate = f.sample_rate;
+    if (strcmp(f.language, "und"))
+        memcpy(pi->language, f.language, sizeof(pi->language));
     pi->has_edit = f.has_edit;
     pi->edit_media_time = f.edit_media_time;
     pi->edit_duration = f.edit_duration;

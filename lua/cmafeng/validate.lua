@@ -1336,12 +1336,12 @@ local function check_ondemand(ctx, renditions, decode)
   end
 end
 
--- Counts seg_%05d.m4s files in a rendition directory: every index up to the highest one any
+-- Counts seg_%05d.m4s (or .EXT) files in a rendition directory: every index up to the highest one any
 -- manifest names, then onwards while the next one exists (Lua cannot list a directory).
-local function count_on_disk(ctx, dir, highest)
+local function count_on_disk(ctx, dir, highest, ext)
   local n, i = 0, 1
   while true do
-    local exists = file_size(ctx.path(join(dir, format("seg_%05d.m4s", i)))) ~= nil
+    local exists = file_size(ctx.path(join(dir, format("seg_%05d.%s", i, ext or "m4s")))) ~= nil
     if exists then n = n + 1 elseif i > highest then break end
     i = i + 1
   end
@@ -1358,18 +1358,36 @@ local function check_report(ctx)
   local rep, err = json.decode(text)
   if not rep then ctx.problem(P, rel, "does not parse as JSON: " .. tostring(err)); return end
   if type(rep) ~= "table" then ctx.problem(P, rel, "is not a JSON object"); return end
-  local list = {}
+  local list, ext, pass = {}, {}, {} -- pass[r]: written by a pass after the video
   for _, r in ipairs(type(rep.renditions) == "table" and rep.renditions or {}) do list[#list + 1] = r end
-  if type(rep.audio) == "table" then list[#list + 1] = rep.audio end
+  -- Every audio rendition (audio_renditions; older reports: the one audio table) and every
+  -- subtitle rendition (WebVTT segments, .vtt).
+  if type(rep.audio_renditions) == "table" and #rep.audio_renditions > 0 then
+    for _, r in ipairs(rep.audio_renditions) do
+      list[#list + 1] = r
+      pass[r] = r.name ~= "audio"
+    end
+  elseif type(rep.audio) == "table" then
+    list[#list + 1] = rep.audio
+  end
+  for _, r in ipairs(type(rep.subtitles) == "table" and rep.subtitles or {}) do
+    list[#list + 1] = r
+    ext[r], pass[r] = "vtt", true
+  end
   if #list == 0 then ctx.problem(P, rel, "lists no renditions") end
   for _, r in ipairs(list) do
     if type(r.name) ~= "string" or type(r.segments) ~= "number" then
       ctx.problem(P, rel, "a rendition without a name or a segment count")
     elseif join("", r.name) then
-      local n = count_on_disk(ctx, r.name, r.segments)
+      local n = count_on_disk(ctx, r.name, r.segments, ext[r])
       if n ~= r.segments then
-        ctx.problem(P, rel, format("rendition %s: segment count does not match the seg_*.m4s " ..
-          "files in %s/ (expected %d on disk, got %d in the report)", r.name, r.name, n, r.segments))
+        ctx.problem(P, rel, format("rendition %s: segment count does not match the seg_*.%s " ..
+          "files in %s/ (expected %d on disk, got %d in the report)", r.name, ext[r] or "m4s",
+          r.name, n, r.segments))
+      end
+      -- The renditions of the source's other streams are listed in the manifests too.
+      if pass[r] and r.segments > 0 and not file_size(ctx.path(join(r.name, "index.m3u8"))) then
+        ctx.problem(P, rel, format("rendition %s: no %s/index.m3u8", r.name, r.name))
       end
     end
   end
@@ -1377,6 +1395,9 @@ local function check_report(ctx)
     if type(s) == "table" and type(s.rendition) == "string" and type(s.index) == "number"
         and type(s.bytes) == "number" and join("", s.rendition) then
       local srel = join(s.rendition, format("seg_%05d.m4s", s.index))
+      if not file_size(ctx.path(srel)) then
+        srel = join(s.rendition, format("seg_%05d.vtt", s.index)) -- a subtitle segment
+      end
       local size = file_size(ctx.path(srel))
       if size and size ~= s.bytes then
         ctx.problem(P, rel, format("%s: size does not match the report (expected %d, got %d on disk)",

@@ -132,8 +132,13 @@ typedef enum CmeEventType {
 
 typedef struct CmeEvent {
     CmeEventType type;
-    int rung;       /* -1 for job events and audio */
-    int is_audio;   /* INIT_WRITTEN / SEGMENT_DONE of the audio rendition */
+    int rung;     /* -1 for job events and audio */
+    int is_audio; /* INIT_WRITTEN / SEGMENT_DONE of an audio rendition */
+    int is_text;  /* SEGMENT_DONE of a subtitle (WebVTT) rendition; rung is -1 */
+    /* Audio and text: the rendition's directory ("audio_2", "subs"); "" for the first audio
+     * rendition ("audio") and for video. language: ISO 639-2 ("eng"), "" when unknown. */
+    char rendition[32];
+    char language[8];
     int resumed;    /* SEGMENT_DONE: kept from an earlier run (--resume) */
     uint32_t index; /* segment number (1-based, as in seg_%05d.m4s) */
     uint64_t bytes;

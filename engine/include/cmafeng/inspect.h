@@ -60,6 +60,7 @@ typedef struct CmeInspect {
      * and the decoder configuration: the AudioSpecificConfig of esds (mp4a) or the dOps
      * body (Opus), owned by this struct. */
     uint32_t channels, sample_bits, sample_rate;
+    char language[4]; /* MP4: the track's mdhd language (ISO 639-2/T), "" when none or "und" */
     uint8_t *codec_config;
     size_t codec_config_size;
     /* MP4: the first edit list entry (ISO/IEC 14496-12 8.6.6); media_time -1 is empty. */
