@@ -166,9 +166,13 @@ M.job_schema = S.record {
   chunking = S.any { optional = true, check = function(v, path)
     return require("cmafeng.chunking").validate_policy(v, path)
   end },
+  -- "auto": every hardware AV1 encoder discovery finds (NVENC, oneVPL, VA-API), each with
+  -- its session cap; none: the CPU (SVT-AV1, `workers` sessions), with the reason on stderr.
   devices = S.array(device, {
     optional = true, min = 1, max = L.MAX_DEVICES, of_desc = "device tables",
+    or_values = { "auto" },
     check = function(devices, path)
+      if devices == "auto" then return end
       local seen = {}
       for i, d in ipairs(devices) do
         local id = d.id or (d.backend .. ":" .. (i - 1))

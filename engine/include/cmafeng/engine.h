@@ -53,6 +53,10 @@ typedef struct CmeJobSettings {
     int nb_rungs;
     CmeDeviceSettings devices[CME_MAX_JOB_DEVICES];
     int nb_devices; /* 0: `workers` software (svt) slots */
+    /* devices = "auto" (nb_devices 0): every hardware AV1 encoder device discovery finds,
+     * each with its session cap; none: `workers` software slots, the reason on stderr. A
+     * declared hardware device without an id resolves through discovery the same way. */
+    int devices_auto;
     /* Limits the policy relies on (DESIGN.md section 3, decisions): an attempt that returns
      * no packet for stall_seconds fails with reason "stall"; a chunk is never begun more
      * than max_attempts times, whatever the policy answers. */
