@@ -16,6 +16,7 @@
 #include "cmafeng_config.h"
 #include "core/file.h"
 #include "core/limits.h"
+#include "enc/discover_pool.h"
 #include "enc/fault.h"
 #include "media/audio.h"
 #include "media/subtitles.h"
@@ -398,6 +399,21 @@ static int check_rungs(const CmeJobSettings *s, const CmeDevice *dev, char *err,
     return 0;
 }
 
+/* A device discovery resolved (devices = "auto", or a hardware backend without an id): the
+ * backend's capabilities where this build can ask them, narrowed to what the device itself
+ * reported. */
+static void discovered_caps(CmeDevice *dev)
+{
+    CmeDevice own = *dev;
+    device_caps(dev, cme__encoder_find(dev->backend));
+    if (!dev->max_width || (own.max_width && own.max_width < dev->max_width))
+        dev->max_width = own.max_width;
+    if (!dev->max_height || (own.max_height && own.max_height < dev->max_height))
+        dev->max_height = own.max_height;
+    dev->ten_bit = own.ten_bit;
+    dev->midjob_open = own.midjob_open;
+}
+
 /* Registers the job's devices in the process's pool (hardware devices must probe; an
  * optional one that cannot is skipped with a warning), checks every rung against every
  * device's capabilities, and decides how many encoder instances each device gives each
@@ -409,7 +425,37 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
     job->nb_workers = 0;
     int instances[CME_MAX_DEVICES] = { 0 }; /* per pool device, 0 = default */
     int sessions[CME_MAX_DEVICES] = { 0 };
-    if (s->nb_devices == 0) {
+    /* Discovered devices: devices = "auto", or declared hardware devices without an id. */
+    CmeDevice found[CME_MAX_JOB_DEVICES];
+    int nb_found = 0, hw_auto = 0;
+    char why[1024] = { 0 };
+    if (s->devices_auto && s->nb_devices == 0) {
+        nb_found =
+            cme__discover_devices(NULL, s->workers, found, CME_MAX_JOB_DEVICES, why, sizeof(why));
+        if (nb_found < 0)
+            return nb_found;
+        hw_auto = nb_found > 0;
+        if (!hw_auto)
+            fprintf(stderr,
+                    "cmafeng: warning: devices = \"auto\": no hardware AV1 encoder here (%s); "
+                    "encoding on the CPU (SVT-AV1, %d sessions)\n",
+                    why, s->workers);
+    }
+    for (int i = 0; i < nb_found; i++) {
+        discovered_caps(&found[i]);
+        int cr = check_rungs(s, &found[i], err, errlen);
+        int r = cr < 0 ? cr : cme__lease_pool_register(job->pool, &found[i]);
+        if (r < 0) {
+            if (cr == 0)
+                snprintf(err, errlen, "device %s: %s", found[i].id, cme_strerror(r));
+            return r;
+        }
+        job->dev_mask |= UINT64_C(1) << r;
+        job->dev_order[job->nb_devs++] = r;
+        sessions[r] = found[i].sessions;
+        job->nb_workers += found[i].sessions;
+    }
+    if (s->nb_devices == 0 && !hw_auto) {
         CmeDevice dev = { .backend = CME_BACKEND_SVT,
                           .sessions = s->workers,
                           .threads = s->threads_per_worker };
@@ -438,6 +484,44 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
             return lr;
         }
         const CmeBackend b = impl->backend;
+        if (cme__backend_is_hardware(b) && !d->id[0]) {
+            /* Every device of that backend discovery finds, each with its session cap (at
+             * most the recipe's sessions when it gives them). */
+            CmeDevice hw[CME_MAX_JOB_DEVICES];
+            int nh = cme__discover_devices(d->backend, d->sessions > 1 ? d->sessions : 8, hw,
+                                           CME_MAX_JOB_DEVICES, why, sizeof(why));
+            if (nh < 0)
+                return nh;
+            if (nh == 0) {
+                if (d->optional) {
+                    fprintf(stderr, "cmafeng: warning: devices[%d] (%s:%d): skipped: %s\n", i + 1,
+                            d->backend, i, why);
+                    continue;
+                }
+                snprintf(err, errlen, "devices[%d] (%s:%d): %s", i + 1, d->backend, i, why);
+                return CME_ENODEV;
+            }
+            for (int k = 0; k < nh; k++) {
+                discovered_caps(&hw[k]);
+                hw[k].threads = d->threads;
+                hw[k].level = d->level;
+                snprintf(hw[k].options, sizeof(hw[k].options), "%s", d->options);
+                int cr = check_rungs(s, &hw[k], err, errlen);
+                int r = cr < 0 ? cr : cme__lease_pool_register(job->pool, &hw[k]);
+                if (r < 0) {
+                    if (cr == 0)
+                        snprintf(err, errlen, "devices[%d] (%s): %s", i + 1, hw[k].id,
+                                 cme_strerror(r));
+                    return r;
+                }
+                job->dev_mask |= UINT64_C(1) << r;
+                job->dev_order[job->nb_devs++] = r;
+                sessions[r] = hw[k].sessions;
+                instances[r] = d->instances;
+                job->nb_workers += hw[k].sessions;
+            }
+            continue;
+        }
         CmeDevice dev = { .backend = b,
                           .sessions = d->sessions > 0 ? d->sessions : 1,
                           .threads = d->threads > 0 ? d->threads : s->threads_per_worker,
