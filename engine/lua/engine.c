@@ -165,6 +165,7 @@ static int l_new(lua_State *L)
     lua_pop(L, 1);
 
     lua_getfield(L, 1, "devices");
+    s.devices_auto = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "auto");
     if (lua_istable(L, -1)) {
         int dt = lua_gettop(L);
         s.nb_devices = (int)lua_objlen(L, dt);
