@@ -5,8 +5,10 @@
  *
  *   build/examples/embed input.mkv out/ [PRESET]
  *
- * A source with audio gets an audio rendition too: its events carry rung -1 (is_audio),
- * so an event's rendition is named by rendition_name(), never by indexing the ladder.
+ * A source with audio gets an audio rendition too, and every further audio stream and text
+ * subtitle stream one more: their events carry rung -1 (is_audio or is_text) and the
+ * rendition's name ("audio_2", "subs"; "" for the first audio rendition), so an event's
+ * rendition is named by rendition_name(), never by indexing the ladder.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +16,12 @@
 
 #include "cmafeng/engine.h"
 
-/* The ladder rung an event is about, or "audio": audio events have rung == -1. */
+/* The ladder rung an event is about, or the audio or text rendition's name: those events
+ * have rung == -1. */
 static const char *rendition_name(const CmeJobSettings *s, const CmeEvent *ev)
 {
+    if ((ev->is_audio || ev->is_text) && ev->rendition[0])
+        return ev->rendition;
     if (ev->is_audio || ev->rung < 0)
         return "audio";
     if (ev->rung >= s->nb_rungs)

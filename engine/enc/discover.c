@@ -1,10 +1,12 @@
 /* Device discovery across backends (discover.h): software devices, then each SDK. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmafeng/common.h"
 #include "enc/discover.h"
+#include "enc/discover_pool.h"
 #include "enc/encoder.h"
 #include "enc/lavc.h"
 #include "sched/lease_pool.h"
@@ -33,28 +35,114 @@ void cme__discovery_note(CmeDiscovery *d, const char *backend, int built, int av
     va_end(ap);
 }
 
+int cme__backend_is_hardware(int backend)
+{
+    return backend == CME_BACKEND_NVENC || backend == CME_BACKEND_QSV ||
+           backend == CME_BACKEND_VAAPI || backend == CME_BACKEND_AMF;
+}
+
+int cme__discovery_to_device(const CmeDeviceInfo *dev, int software_sessions, int max_hw_sessions,
+                             CmeDevice *out)
+{
+    const CmeEncoderImpl *impl = cme__encoder_find_name(dev->backend);
+    if (!dev->can_run || !dev->av1_encode || !impl)
+        return CME_ENODEV;
+    int hw = cme__backend_is_hardware(impl->backend);
+    int sessions = software_sessions;
+    if (hw)
+        sessions =
+            dev->sessions > 0 && dev->sessions < max_hw_sessions ? dev->sessions : max_hw_sessions;
+    if (sessions < 1)
+        return CME_ENODEV;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->id, sizeof(out->id), "%s", dev->id);
+    snprintf(out->path, sizeof(out->path), "%s", dev->path);
+    out->backend = impl->backend;
+    out->sessions = sessions;
+    out->max_width = dev->max_width;
+    out->max_height = dev->max_height;
+    out->ten_bit = dev->ten_bit;
+    /* SVT-AV1 1.4.1 opens every encoder before the first frame; libavcodec's encoders and
+     * oneVPL sessions may open mid-job. */
+    out->midjob_open = impl->backend != CME_BACKEND_SVT;
+    return 0;
+}
+
+static const CmeBackendNote *note_of(const CmeDiscovery *d, const char *backend)
+{
+    for (int i = 0; i < d->nb_notes; i++)
+        if (!strcmp(d->notes[i].backend, backend))
+            return &d->notes[i];
+    return NULL;
+}
+
+/* Appends "no <backend> device: <why>" to buf: the backend's note, and the devices it found
+ * that cannot run here. */
+static void why_none(const CmeDiscovery *d, const char *backend, char *buf, size_t n)
+{
+    size_t len = strlen(buf);
+    const CmeBackendNote *note = note_of(d, backend);
+    len += (size_t)snprintf(buf + len, len < n ? n - len : 0, "%sno %s device: %s", len ? "; " : "",
+                            backend, note && note->status[0] ? note->status : "not discovered");
+    for (int i = 0; i < d->nb_devices && len < n; i++) {
+        const CmeDeviceInfo *v = &d->devices[i];
+        if (!strcmp(v->backend, backend))
+            len += (size_t)snprintf(buf + len, n - len, " (%s%s%s: %s)", v->id,
+                                    v->name[0] ? " " : "", v->name, v->status);
+    }
+}
+
+int cme__discovery_select(const CmeDiscovery *d, const char *backend, int max_hw_sessions,
+                          CmeDevice *out, int max, char *why, size_t whylen)
+{
+    static const char *const hardware[] = { "nvenc", "qsv", "vaapi", "amf" };
+    int n = 0;
+    if (why && whylen)
+        why[0] = '\0';
+    for (int i = 0; i < d->nb_devices && n < max; i++) {
+        const CmeDeviceInfo *v = &d->devices[i];
+        const CmeEncoderImpl *impl = cme__encoder_find_name(v->backend);
+        if (!impl ||
+            (backend ? strcmp(v->backend, backend) : !cme__backend_is_hardware(impl->backend)))
+            continue;
+        if (cme__discovery_to_device(v, 1, max_hw_sessions, &out[n]) == 0)
+            n++;
+    }
+    if (n == 0 && why && whylen) {
+        if (backend) {
+            why_none(d, backend, why, whylen);
+        } else {
+            for (size_t k = 0; k < sizeof(hardware) / sizeof(hardware[0]); k++)
+                why_none(d, hardware[k], why, whylen);
+        }
+    }
+    return n;
+}
+
+int cme__discover_devices(const char *backend, int max_hw_sessions, CmeDevice *out, int max,
+                          char *why, size_t whylen)
+{
+    CmeDiscovery *d = malloc(sizeof(*d));
+    if (!d) {
+        if (why && whylen)
+            snprintf(why, whylen, "out of memory");
+        return CME_ENOMEM;
+    }
+    cme__devices_discover(d);
+    int n = cme__discovery_select(d, backend, max_hw_sessions, out, max, why, whylen);
+    free(d);
+    return n;
+}
+
 int cme__discovery_fill_pool(const CmeDiscovery *d, CmeLeasePool *pool, int software_sessions,
                              int max_hw_sessions)
 {
     int added = 0;
     for (int i = 0; i < d->nb_devices; i++) {
-        const CmeDeviceInfo *dev = &d->devices[i];
-        const CmeEncoderImpl *impl = cme__encoder_find_name(dev->backend);
-        if (!dev->can_run || !dev->av1_encode || !impl)
+        CmeDevice dev;
+        if (cme__discovery_to_device(&d->devices[i], software_sessions, max_hw_sessions, &dev) < 0)
             continue;
-        CmeEncoderCaps c;
-        char msg[256];
-        memset(&c, 0, sizeof(c));
-        if (impl->caps(&c, msg, sizeof(msg)) < 0)
-            continue;
-        int sessions = software_sessions;
-        if (c.hardware) {
-            sessions = dev->sessions > 0 && dev->sessions < max_hw_sessions ? dev->sessions
-                                                                            : max_hw_sessions;
-        }
-        if (sessions < 1)
-            continue;
-        int r = cme__lease_pool_add(pool, dev->id, impl->backend, sessions, 0);
+        int r = cme__lease_pool_register(pool, &dev);
         if (r < 0)
             return r;
         added++;

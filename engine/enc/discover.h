@@ -8,8 +8,9 @@
  * attributes for VA-API, implementation descriptions for oneVPL), so the parsing is unit
  * tested from recorded structures without the hardware (tests/c/test_devices.c).
  *
- * Discovery runs on the policy thread, before a job starts (`cmafeng devices`, and the
- * lease pool when the lead wires it up): it may take a second with a GPU present.
+ * Discovery runs on the policy thread, before a job starts (`cmafeng devices`, and a job whose
+ * recipe says `devices = "auto"` or names a hardware backend without an id): it may take a
+ * second with a GPU present.
  */
 #ifndef CME_ENC_DISCOVER_H
 #define CME_ENC_DISCOVER_H
@@ -59,14 +60,34 @@ typedef struct CmeDiscovery {
 void cme__devices_discover(CmeDiscovery *out);
 
 struct CmeLeasePool;
+struct CmeDevice;
+
 /*
- * Adds every discovered device that can run to a lease pool, before any lease is taken:
- * software devices with software_sessions sessions (their cap is the cores: the caller's
- * worker count), hardware devices with their own cap limited to max_hw_sessions (NVENC
- * reports 8; an unlimited VA-API or oneVPL device gets max_hw_sessions). Returns the
- * number of devices added, or CME_ERANGE when the pool is full. The device path a
- * hardware encoder must open (CmeDeviceInfo.path) is not in CmeDevice yet: the engine
- * passes it as CmeEncoderSettings.hw_device once the pool keeps it.
+ * The lease-pool device a discovered device becomes: its id, backend, path (CmeDevice.path,
+ * which the worker passes as CmeEncoderSettings.hw_device), size limits and 10-bit support,
+ * and its session cap: software devices software_sessions (the cores bound them: the
+ * caller's worker count), hardware devices their own cap limited to max_hw_sessions (NVENC
+ * reports 8; an unlimited VA-API or oneVPL device, cap 0, gets max_hw_sessions). Pure.
+ * CME_ENODEV when the device cannot encode AV1 with this build (no AV1 encode, the encoder
+ * missing from the linked FFmpeg, a backend not built).
+ */
+int cme__discovery_to_device(const CmeDeviceInfo *dev, int software_sessions, int max_hw_sessions,
+                             struct CmeDevice *out);
+
+/*
+ * The discovered devices that can run, as pool devices (cme__discovery_to_device), of one
+ * backend ("nvenc") or, with backend NULL, of every hardware backend; at most max. Returns
+ * how many. With none, why says so and why, from the backend's own answer: "no nvenc
+ * device: no NVENC device: libcuda not found", or for NULL one clause per hardware backend.
+ * Pure (reads d only).
+ */
+int cme__discovery_select(const CmeDiscovery *d, const char *backend, int max_hw_sessions,
+                          struct CmeDevice *out, int max, char *why, size_t whylen);
+
+/*
+ * Adds every discovered device that can run to a lease pool (cme__discovery_to_device),
+ * before any lease is taken. Returns the number of devices added, or CME_ERANGE when the
+ * pool is full.
  */
 int cme__discovery_fill_pool(const CmeDiscovery *d, struct CmeLeasePool *pool,
                              int software_sessions, int max_hw_sessions);

@@ -17,6 +17,7 @@
 #include "core/file.h"
 #include "core/outpath.h"
 #include "core/limits.h"
+#include "enc/discover_pool.h"
 #include "enc/fault.h"
 #include "media/audio.h"
 #include "media/subtitles.h"
@@ -29,7 +30,11 @@
 #include "worker/worker.h"
 
 struct CmeEngine {
-    CmeJob job;
+    CmeJob job; /* first: extra_tracks gets the engine from the job */
+    /* The audio streams after the first and the text streams, written once every chunk is
+     * done, before JOB_DONE (their segments are events too); read by the manifests. */
+    CmeAudioExtra audio_extra;
+    CmeTextExtra text_extra;
 };
 
 void cme_job_default_settings(CmeJobSettings *s)
@@ -48,6 +53,79 @@ void cme_job_default_settings(CmeJobSettings *s)
     s->audio_sample_rate = 48000;
     s->stall_seconds = 120;
     s->max_attempts = 6;
+}
+
+/*
+ * The audio streams after the first and the text subtitle streams: one pass each over the
+ * source, cut at the first rung's segments, run by the last thread of the job once every
+ * chunk is done, so that their segments are SEGMENT_DONE events (rung -1, is_audio or
+ * is_text, the rendition's name and language) before JOB_DONE (job->before_done). The
+ * manifests read e->audio_extra and e->text_extra. A failure fails the job.
+ */
+static void extra_tracks(CmeJob *job)
+{
+    CmeEngine *e = (CmeEngine *)job; /* the job is the engine's first member */
+    const CmeAudioRung *au = &job->audio;
+    if (job->nb_rungs == 0)
+        return;
+    size_t nb = cme__ct_count(&job->ct, 0);
+    CmeSegmentEntry *segs = calloc(nb ? nb : 1, sizeof(*segs));
+    int n = segs ? cme__ct_segments(&job->ct, 0, segs, nb) : CME_ENOMEM;
+    char err[1024] = { 0 };
+    AVRational tb;
+    int64_t origin = cme__source_origin(job->src, &tb);
+    int r = n < 0 ? n : 0;
+    if (r == 0 && au->enc && job->nb_audio_streams > 1) {
+        CmeAudioSettings as = { .bitrate = job->set.audio_bitrate,
+                                .channels = job->set.audio_channels,
+                                .sample_rate = job->set.audio_sample_rate,
+                                .codec = (CmeAudioCodec)job->set.audio_codec };
+        r = cme__audio_extra(job->source, job->output, job->audio_streams + 1,
+                             job->nb_audio_streams - 1, &as, origin, tb, segs, (size_t)n,
+                             CME_TIMESCALE, &e->audio_extra, err, sizeof(err));
+    }
+    if (r == 0)
+        r = cme__text_extra(job->source, job->output, origin, tb, segs, (size_t)n, CME_TIMESCALE,
+                            &e->text_extra, err, sizeof(err));
+    free(segs);
+    if (r < 0) {
+        cme__job_fail(job, r, "%s", err[0] ? err : cme_strerror(r));
+        return;
+    }
+    const CmeRendition *reps[CME_MAX_AUDIO + CME_MAX_TEXT];
+    int nr = 0;
+    for (int k = 0; k < e->audio_extra.n; k++)
+        reps[nr++] = &e->audio_extra.reps[k];
+    for (int k = 0; k < e->text_extra.n; k++)
+        reps[nr++] = &e->text_extra.reps[k];
+    for (int k = 0; k < nr; k++) {
+        const CmeRendition *rep = reps[k];
+        CmeEvent ev = { .rung = -1,
+                        .device = -1,
+                        .worker = -1,
+                        .instance = -1,
+                        .is_audio = rep->is_audio,
+                        .is_text = rep->is_text,
+                        .timescale = rep->timescale };
+        snprintf(ev.rendition, sizeof(ev.rendition), "%s", rep->name);
+        snprintf(ev.language, sizeof(ev.language), "%s", rep->language ? rep->language : "");
+        if (rep->is_audio) {
+            ev.type = CME_EVENT_INIT_WRITTEN;
+            snprintf(ev.codecs, sizeof(ev.codecs), "%s", rep->codecs);
+            cme__job_post(job, &ev);
+        }
+        ev.type = CME_EVENT_SEGMENT_DONE;
+        ev.attempts = 1;
+        snprintf(ev.codecs, sizeof(ev.codecs), "%s", rep->codecs);
+        snprintf(ev.device_id, sizeof(ev.device_id), "cpu");
+        for (size_t i = 0; i < rep->nb_segments; i++) {
+            ev.index = rep->start_number + (uint32_t)i;
+            ev.bytes = rep->segments[i].bytes;
+            ev.start = rep->segments[i].start;
+            ev.duration = rep->segments[i].duration;
+            cme__job_post(job, &ev);
+        }
+    }
 }
 
 /* --- setup --------------------------------------------------------------------------- */
@@ -208,6 +286,21 @@ static int check_rungs(const CmeJobSettings *s, const CmeDevice *dev, char *err,
     return 0;
 }
 
+/* A device discovery resolved (devices = "auto", or a hardware backend without an id): the
+ * backend's capabilities where this build can ask them, narrowed to what the device itself
+ * reported. */
+static void discovered_caps(CmeDevice *dev)
+{
+    CmeDevice own = *dev;
+    device_caps(dev, cme__encoder_find(dev->backend));
+    if (!dev->max_width || (own.max_width && own.max_width < dev->max_width))
+        dev->max_width = own.max_width;
+    if (!dev->max_height || (own.max_height && own.max_height < dev->max_height))
+        dev->max_height = own.max_height;
+    dev->ten_bit = own.ten_bit;
+    dev->midjob_open = own.midjob_open;
+}
+
 /* Registers the job's devices in the process's pool (hardware devices must probe; an
  * optional one that cannot is skipped with a warning), checks every rung against every
  * device's capabilities, and decides how many encoder instances each device gives each
@@ -219,7 +312,37 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
     job->nb_workers = 0;
     int instances[CME_MAX_DEVICES] = { 0 }; /* per pool device, 0 = default */
     int sessions[CME_MAX_DEVICES] = { 0 };
-    if (s->nb_devices == 0) {
+    /* Discovered devices: devices = "auto", or declared hardware devices without an id. */
+    CmeDevice found[CME_MAX_JOB_DEVICES];
+    int nb_found = 0, hw_auto = 0;
+    char why[1024] = { 0 };
+    if (s->devices_auto && s->nb_devices == 0) {
+        nb_found =
+            cme__discover_devices(NULL, s->workers, found, CME_MAX_JOB_DEVICES, why, sizeof(why));
+        if (nb_found < 0)
+            return nb_found;
+        hw_auto = nb_found > 0;
+        if (!hw_auto)
+            fprintf(stderr,
+                    "cmafeng: warning: devices = \"auto\": no hardware AV1 encoder here (%s); "
+                    "encoding on the CPU (SVT-AV1, %d sessions)\n",
+                    why, s->workers);
+    }
+    for (int i = 0; i < nb_found; i++) {
+        discovered_caps(&found[i]);
+        int cr = check_rungs(s, &found[i], err, errlen);
+        int r = cr < 0 ? cr : cme__lease_pool_register(job->pool, &found[i]);
+        if (r < 0) {
+            if (cr == 0)
+                snprintf(err, errlen, "device %s: %s", found[i].id, cme_strerror(r));
+            return r;
+        }
+        job->dev_mask |= UINT64_C(1) << r;
+        job->dev_order[job->nb_devs++] = r;
+        sessions[r] = found[i].sessions;
+        job->nb_workers += found[i].sessions;
+    }
+    if (s->nb_devices == 0 && !hw_auto) {
         CmeDevice dev = { .backend = CME_BACKEND_SVT,
                           .sessions = s->workers,
                           .threads = s->threads_per_worker };
@@ -248,6 +371,44 @@ static int setup_devices(CmeJob *job, char *err, size_t errlen)
             return lr;
         }
         const CmeBackend b = impl->backend;
+        if (cme__backend_is_hardware(b) && !d->id[0]) {
+            /* Every device of that backend discovery finds, each with its session cap (at
+             * most the recipe's sessions when it gives them). */
+            CmeDevice hw[CME_MAX_JOB_DEVICES];
+            int nh = cme__discover_devices(d->backend, d->sessions > 1 ? d->sessions : 8, hw,
+                                           CME_MAX_JOB_DEVICES, why, sizeof(why));
+            if (nh < 0)
+                return nh;
+            if (nh == 0) {
+                if (d->optional) {
+                    fprintf(stderr, "cmafeng: warning: devices[%d] (%s:%d): skipped: %s\n", i + 1,
+                            d->backend, i, why);
+                    continue;
+                }
+                snprintf(err, errlen, "devices[%d] (%s:%d): %s", i + 1, d->backend, i, why);
+                return CME_ENODEV;
+            }
+            for (int k = 0; k < nh; k++) {
+                discovered_caps(&hw[k]);
+                hw[k].threads = d->threads;
+                hw[k].level = d->level;
+                snprintf(hw[k].options, sizeof(hw[k].options), "%s", d->options);
+                int cr = check_rungs(s, &hw[k], err, errlen);
+                int r = cr < 0 ? cr : cme__lease_pool_register(job->pool, &hw[k]);
+                if (r < 0) {
+                    if (cr == 0)
+                        snprintf(err, errlen, "devices[%d] (%s): %s", i + 1, hw[k].id,
+                                 cme_strerror(r));
+                    return r;
+                }
+                job->dev_mask |= UINT64_C(1) << r;
+                job->dev_order[job->nb_devs++] = r;
+                sessions[r] = hw[k].sessions;
+                instances[r] = d->instances;
+                job->nb_workers += hw[k].sessions;
+            }
+            continue;
+        }
         CmeDevice dev = { .backend = b,
                           .sessions = d->sessions > 0 ? d->sessions : 1,
                           .threads = d->threads > 0 ? d->threads : s->threads_per_worker,
@@ -369,6 +530,8 @@ static void engine_close_internal(CmeEngine *e)
     free(job->cuts);
     cme__audio_close(&job->audio.enc);
     free(job->audio.segs);
+    cme__audio_extra_free(&e->audio_extra);
+    cme__text_extra_free(&e->text_extra);
     cme__source_close(&job->src);
     cme__signal_destroy(&job->work);
     pthread_mutex_destroy(&job->sched_lock);
@@ -634,6 +797,7 @@ int cme_engine_start(CmeEngine *e, char *err, size_t errlen)
         r = job->set.resume ? cme__journal_resume(job, err, errlen)
                             : cme__journal_begin(job, err, errlen);
     job->segment_written = cme__journal_append;
+    job->before_done = extra_tracks;
     if (r < 0)
         return r;
     /* Every encoder instance the job needs is opened here, before any thread encodes:
@@ -1065,7 +1229,6 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
     /* The ladder, then the audio and text renditions. */
     CmeRendition reps[CME_MAX_RUNGS + CME_MAX_AUDIO + CME_MAX_TEXT];
     CmeSegmentEntry *segs[CME_MAX_RUNGS] = { 0 };
-    size_t nb_segs0 = 0; /* segments of the first rung: the other tracks are cut like it */
     memset(reps, 0, sizeof(reps));
     int r = 0;
     for (int i = 0; i < job->nb_rungs && r == 0; i++) {
@@ -1092,8 +1255,6 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
             .nb_segments = (size_t)n,
             .start_number = 1,
         };
-        if (i == 0)
-            nb_segs0 = (size_t)n;
         r = write_media_playlist(job, &reps[i], err, errlen);
     }
     size_t nb = (size_t)job->nb_rungs;
@@ -1116,36 +1277,19 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
         r = write_media_playlist(job, &reps[nb], err, errlen);
         nb++;
     }
-    /* The other audio streams: one pass each over the source, cut at the video's segments. */
-    CmeAudioExtra extra = { 0 };
-    if (r == 0 && au->enc && job->nb_audio_streams > 1 && job->nb_rungs > 0) {
-        CmeAudioSettings as = { .bitrate = job->set.audio_bitrate,
-                                .channels = job->set.audio_channels,
-                                .sample_rate = job->set.audio_sample_rate,
-                                .codec = (CmeAudioCodec)job->set.audio_codec };
-        AVRational tb;
-        int64_t origin = cme__source_origin(job->src, &tb);
-        r = cme__audio_extra(job->source, job->output, job->audio_streams + 1,
-                             job->nb_audio_streams - 1, &as, origin, tb, segs[0], nb_segs0,
-                             CME_TIMESCALE, &extra, err, errlen);
-        for (int k = 0; r == 0 && k < extra.n; k++) {
-            reps[nb] = extra.reps[k];
-            r = write_media_playlist(job, &reps[nb], err, errlen);
-            nb++;
-        }
+    /* The other audio streams and the text streams, written before JOB_DONE
+     * (extra_tracks). */
+    CmeAudioExtra *extra = &((CmeEngine *)job)->audio_extra;
+    for (int k = 0; r == 0 && k < extra->n; k++) {
+        reps[nb] = extra->reps[k];
+        r = write_media_playlist(job, &reps[nb], err, errlen);
+        nb++;
     }
-    /* Text subtitle streams: WebVTT renditions segmented like the video. */
-    CmeTextExtra text = { 0 };
-    if (r == 0 && job->nb_rungs > 0) {
-        AVRational tb;
-        int64_t origin = cme__source_origin(job->src, &tb);
-        r = cme__text_extra(job->source, job->output, origin, tb, segs[0], nb_segs0, CME_TIMESCALE,
-                            &text, err, errlen);
-        for (int k = 0; r == 0 && k < text.n; k++) {
-            reps[nb] = text.reps[k];
-            r = write_media_playlist(job, &reps[nb], err, errlen);
-            nb++;
-        }
+    CmeTextExtra *text = &((CmeEngine *)job)->text_extra;
+    for (int k = 0; r == 0 && k < text->n; k++) {
+        reps[nb] = text->reps[k];
+        r = write_media_playlist(job, &reps[nb], err, errlen);
+        nb++;
     }
     if (r == 0) {
         CmeBuf b = { 0 };
@@ -1161,8 +1305,9 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
             r = write_buf(job->output, NULL, CME_OUT_MPD, &b, err, errlen);
         cme__buf_free(&b);
     }
-    cme__audio_extra_free(&extra);
-    cme__text_extra_free(&text);
+    /* DASH on demand: one indexed file per rendition and its own MPD. */
+    if (r == 0 && job->set.dash_ondemand)
+        r = cme__ondemand_write(job->output, reps, nb, err, errlen);
     /* One progressive MP4 per rung, the first audio rendition muxed in. */
     for (int i = 0; r == 0 && job->set.mp4_files && i < job->nb_rungs; i++)
         r = cme__rung_mp4(job->output, job->rungs[i].set.name,

@@ -179,6 +179,9 @@ static int l_new(lua_State *L)
     char mode[8];
     str_field(L, 1, "", "output_mode", mode, sizeof(mode), "cmaf");
     s.mp4_files = !strcmp(mode, "both");
+    lua_getfield(L, 1, "dash_ondemand");
+    s.dash_ondemand = lua_toboolean(L, -1);
+    lua_pop(L, 1);
 
     lua_getfield(L, 1, "resume");
     s.resume = lua_toboolean(L, -1);
@@ -204,6 +207,7 @@ static int l_new(lua_State *L)
     lua_pop(L, 1);
 
     lua_getfield(L, 1, "devices");
+    s.devices_auto = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "auto");
     if (lua_istable(L, -1)) {
         int dt = lua_gettop(L);
         s.nb_devices = (int)lua_objlen(L, dt);
@@ -280,6 +284,19 @@ static void push_event(lua_State *L, const CmeEvent *ev, const CmeJobSettings *u
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "audio");
     }
+    /* Audio and text renditions: which one ("audio" for the first) and its language. */
+    if (ev->is_text) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "text");
+    }
+    if (ev->is_audio || ev->is_text) {
+        lua_pushstring(L, ev->rendition[0] ? ev->rendition : "audio");
+        lua_setfield(L, -2, "rendition");
+    }
+    if (ev->language[0]) {
+        lua_pushstring(L, ev->language);
+        lua_setfield(L, -2, "language");
+    }
     if (ev->resumed) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "resumed");
@@ -299,7 +316,7 @@ static void push_event(lua_State *L, const CmeEvent *ev, const CmeJobSettings *u
             lua_setfield(L, -2, "attempt");
         }
     }
-    if (!ev->is_audio &&
+    if (!ev->is_audio && !ev->is_text &&
         (ev->type == CME_EVENT_SEGMENT_DONE || ev->type == CME_EVENT_CHUNK_FAILED ||
          ev->type == CME_EVENT_WORKER_MOVED)) {
         if (ev->worker >= 0) {
@@ -332,8 +349,12 @@ static void push_event(lua_State *L, const CmeEvent *ev, const CmeJobSettings *u
         lua_setfield(L, -2, "duration_ticks");
         lua_pushinteger(L, ev->timescale);
         lua_setfield(L, -2, "timescale");
-        lua_pushinteger(L, ev->frames);
-        lua_setfield(L, -2, "frames");
+        /* The renditions written in one pass after the video (audio_2, subs) count no
+         * frames per segment. */
+        if (!ev->rendition[0]) {
+            lua_pushinteger(L, ev->frames);
+            lua_setfield(L, -2, "frames");
+        }
         lua_pushnumber(L, ev->encode_seconds);
         lua_setfield(L, -2, "encode_seconds");
     }

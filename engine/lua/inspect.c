@@ -5,10 +5,11 @@
  * lua/cmafeng/inspect.lua turns the table into the text and JSON of `cmafeng inspect`.
  *
  *   { path, format = "obu"|"ivf"|"mp4"|"init"|"segment"|"fmp4", kind = "av1"|"audio"|"text",
- *     sample_entry, handler, tracks, channels, sample_rate, sample_bits (audio),
+ *     sample_entry, handler, tracks, channels, sample_rate, sample_bits (audio), language,
  *     codec_config (hex of the AudioSpecificConfig or dOps), edit = { media_time,
  *     duration }, brand, track_id,
- *     timescale, width, height, fragments, codec_string, sequence_header = {...},
+ *     timescale, width, height, fragments, sidx = { start, size, references,
+ *     earliest_presentation_time, problem }, codec_string, sequence_header = {...},
  *     sequence_header_source = "av1C"|"sample", in_band_sequence_header_differs =
  *     { sample, field }, av1c = {...}, colr = {...},
  *     samples = { { index, offset, size, dts, duration, time, frame_type = "KEY"|...,
@@ -147,6 +148,18 @@ static int l_inspect(lua_State *L)
         set_num(L, "height", pi->height);
     if (pi->format == CME_INSPECT_SEGMENT || pi->format == CME_INSPECT_FMP4)
         set_num(L, "fragments", pi->nb_fragments);
+    if (pi->language[0])
+        set_str(L, "language", pi->language);
+    if (pi->has_sidx) {
+        lua_createtable(L, 0, 5);
+        set_num(L, "start", (double)pi->sidx_start);
+        set_num(L, "size", (double)(pi->sidx_end - pi->sidx_start));
+        set_num(L, "references", pi->sidx_references);
+        set_num(L, "earliest_presentation_time", (double)pi->sidx_earliest_presentation_time);
+        if (pi->sidx_problem[0])
+            set_str(L, "problem", pi->sidx_problem);
+        lua_setfield(L, -2, "sidx");
+    }
     if (pi->has_seq_hdr) {
         if (pi->codec_string[0])
             set_str(L, "codec_string", pi->codec_string);

@@ -20,6 +20,8 @@
  * but is less widely recognised by deployed players, so it is not announced.
  */
 #define DASH_PROFILE "urn:mpeg:dash:profile:isoff-live:2011"
+/* One indexed file per Representation (ISO/IEC 23009-1 8.3): SegmentBase with a sidx. */
+#define DASH_PROFILE_ONDEMAND "urn:mpeg:dash:profile:isoff-on-demand:2011"
 
 static uint64_t gcd_u64(uint64_t a, uint64_t b)
 {
@@ -65,8 +67,25 @@ static void write_timeline(CmeBuf *b, const CmeRendition *r)
     cme__buf_printf(b, "          </SegmentTimeline>\n");
 }
 
-static void write_segment_template(CmeBuf *b, const CmeRendition *r)
+/* On demand (ISO/IEC 23009-1 5.3.9.2, 8.3.3): the file, then its index and init ranges. The
+ * schema's order puts BaseURL before SegmentBase. */
+static void write_segment_base(CmeBuf *b, const CmeRendition *r, const CmeDashIndex *ix)
 {
+    cme__buf_printf(b, "        <BaseURL>%s</BaseURL>\n", ix->url);
+    cme__buf_printf(b,
+                    "        <SegmentBase timescale=\"%" PRIu32 "\" indexRange=\"%" PRIu64
+                    "-%" PRIu64 "\" indexRangeExact=\"true\">\n"
+                    "          <Initialization range=\"0-%" PRIu64 "\"/>\n"
+                    "        </SegmentBase>\n",
+                    r->timescale, ix->index_start, ix->index_end, ix->init_end);
+}
+
+static void write_segment_template(CmeBuf *b, const CmeRendition *r, const CmeDashIndex *ix)
+{
+    if (ix) {
+        write_segment_base(b, r, ix);
+        return;
+    }
     cme__buf_printf(b,
                     "        <SegmentTemplate timescale=\"%" PRIu32
                     "\" initialization=\"%s/init.mp4\" media=\"%s/seg_$Number%%05d$.m4s\""
@@ -105,7 +124,8 @@ static void write_hdr_properties(CmeBuf *b, const CmeRendition *r, size_t nb)
                         names[i], values[i]);
 }
 
-static void write_representation(CmeBuf *b, const CmeRendition *r)
+/* ix: the rendition's file in on-demand output, NULL for segments. */
+static void write_representation(CmeBuf *b, const CmeRendition *r, const CmeDashIndex *ix)
 {
     /* FrameRateType (ISO/IEC 23009-1 5.3.12.2) is "N" or "N/D"; reduce it first. */
     uint64_t g = gcd_u64(r->fps_num, r->fps_den);
@@ -118,7 +138,7 @@ static void write_representation(CmeBuf *b, const CmeRendition *r)
         cme__buf_printf(b, "/%" PRIu64, fps_den);
     /* Square pixels: the encoder scales each rung to its display size. */
     cme__buf_printf(b, "\" sar=\"1:1\">\n");
-    write_segment_template(b, r);
+    write_segment_template(b, r, ix);
     cme__buf_printf(b, "      </Representation>\n");
 }
 
@@ -128,7 +148,7 @@ static void write_representation(CmeBuf *b, const CmeRendition *r)
  * with one; audioSamplingRate in Hz (5.3.7.2); AudioChannelConfiguration with the 23003-3
  * scheme, whose value is the channel count (5.8.5.4), as DASH-IF IOP recommends for AAC.
  */
-static void write_audio_representation(CmeBuf *b, const CmeRendition *r)
+static void write_audio_representation(CmeBuf *b, const CmeRendition *r, const CmeDashIndex *ix)
 {
     cme__buf_printf(b,
                     "      <Representation id=\"%s\" codecs=\"%s\" bandwidth=\"%" PRIu64
@@ -138,7 +158,7 @@ static void write_audio_representation(CmeBuf *b, const CmeRendition *r)
                     "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:"
                     "audio_channel_configuration:2011\" value=\"%" PRIu32 "\"/>\n",
                     r->channels);
-    write_segment_template(b, r);
+    write_segment_template(b, r, ix);
     cme__buf_printf(b, "      </Representation>\n");
 }
 
@@ -159,7 +179,7 @@ static int same_set(const CmeRendition *a, const CmeRendition *b)
  * main (ISO/IEC 23009-1 5.8.5.5) marks the set of the default rendition; Label (5.3.10)
  * carries the human-readable name of its first rendition. */
 static void write_audio_set(CmeBuf *b, const CmeRendition *r, size_t nb, size_t k, unsigned id,
-                            const CmeRendition *def)
+                            const CmeRendition *def, const CmeDashIndex *index)
 {
     cme__buf_printf(b,
                     "    <AdaptationSet id=\"%u\" contentType=\"audio\" "
@@ -167,7 +187,8 @@ static void write_audio_set(CmeBuf *b, const CmeRendition *r, size_t nb, size_t 
                     id);
     if (r[k].language)
         cme__buf_printf(b, " lang=\"%s\"", r[k].language);
-    cme__buf_printf(b, " segmentAlignment=\"true\" startWithSAP=\"1\">\n");
+    cme__buf_printf(b, index ? " subsegmentAlignment=\"true\" subsegmentStartsWithSAP=\"1\">\n"
+                             : " segmentAlignment=\"true\" startWithSAP=\"1\">\n");
     /* The schema's order: Label (RepresentationBaseType) before Role (AdaptationSetType).
      * Both only when there is a choice to describe: a label given, several sets. */
     int is_main = 0, sets = 0;
@@ -185,11 +206,11 @@ static void write_audio_set(CmeBuf *b, const CmeRendition *r, size_t nb, size_t 
                            "value=\"main\"/>\n");
     for (size_t i = k; i < nb; i++)
         if (r[i].is_audio && same_set(&r[k], &r[i]))
-            write_audio_representation(b, &r[i]);
+            write_audio_representation(b, &r[i], index ? &index[i] : NULL);
     cme__buf_printf(b, "    </AdaptationSet>\n");
 }
 
-int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
+static int write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb, const CmeDashIndex *index)
 {
     if (!out)
         return CME_EINVAL;
@@ -230,7 +251,7 @@ int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
     cme__buf_printf(out,
                     "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"%s\" "
                     "type=\"static\" mediaPresentationDuration=\"",
-                    DASH_PROFILE);
+                    index ? DASH_PROFILE_ONDEMAND : DASH_PROFILE);
     write_duration(out, duration_ms);
     cme__buf_printf(out, "\" minBufferTime=\"");
     write_duration(out, min_buffer_ms);
@@ -245,13 +266,15 @@ int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
     for (size_t i = 0; i < nb; i++)
         nb_audio += r[i].is_audio || r[i].is_text;
     if (nb > nb_audio) {
-        cme__buf_printf(out, "    <AdaptationSet id=\"0\" contentType=\"video\" "
-                             "mimeType=\"video/mp4\" segmentAlignment=\"true\" "
-                             "startWithSAP=\"1\">\n");
+        cme__buf_printf(out,
+                        "    <AdaptationSet id=\"0\" contentType=\"video\" "
+                        "mimeType=\"video/mp4\" %s=\"true\" %s=\"1\">\n",
+                        index ? "subsegmentAlignment" : "segmentAlignment",
+                        index ? "subsegmentStartsWithSAP" : "startWithSAP");
         write_hdr_properties(out, r, nb);
         for (size_t i = 0; i < nb; i++)
             if (!r[i].is_audio && !r[i].is_text)
-                write_representation(out, &r[i]);
+                write_representation(out, &r[i], index ? &index[i] : NULL);
         cme__buf_printf(out, "    </AdaptationSet>\n");
         set_id++;
     }
@@ -265,7 +288,7 @@ int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
         for (size_t j = 0; j < i && !done; j++)
             done = r[j].is_audio && same_set(&r[j], &r[i]);
         if (!done)
-            write_audio_set(out, r, nb, i, set_id++, def);
+            write_audio_set(out, r, nb, i, set_id++, def, index);
     }
     /* Text: one AdaptationSet per rendition, the whole track as one sidecar WebVTT file
      * (DASH-IF IOP 6.4.5, mimeType text/vtt with a BaseURL; ISO/IEC 23009-1 5.6). */
@@ -284,11 +307,18 @@ int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
             cme__buf_printf(out, "      <Label>%s</Label>\n", t->label);
         cme__buf_printf(out, "      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" "
                              "value=\"subtitle\"/>\n");
-        cme__buf_printf(out,
-                        "      <Representation id=\"%s\" bandwidth=\"%" PRIu64 "\">\n"
-                        "        <BaseURL>%s/subtitles.vtt</BaseURL>\n"
-                        "      </Representation>\n",
-                        t->name, t->peak_bandwidth, t->name);
+        if (index)
+            cme__buf_printf(out,
+                            "      <Representation id=\"%s\" bandwidth=\"%" PRIu64 "\">\n"
+                            "        <BaseURL>%s</BaseURL>\n"
+                            "      </Representation>\n",
+                            t->name, t->peak_bandwidth, index[i].url);
+        else
+            cme__buf_printf(out,
+                            "      <Representation id=\"%s\" bandwidth=\"%" PRIu64 "\">\n"
+                            "        <BaseURL>%s/subtitles.vtt</BaseURL>\n"
+                            "      </Representation>\n",
+                            t->name, t->peak_bandwidth, t->name);
         cme__buf_printf(out, "    </AdaptationSet>\n");
     }
     cme__buf_printf(out, "  </Period>\n");
@@ -298,4 +328,31 @@ int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
     if (err < 0 && out->size > start)
         out->size = start;
     return err;
+}
+
+int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb)
+{
+    return write_mpd(out, r, nb, NULL);
+}
+
+int cme_dash_write_mpd_ondemand(CmeBuf *out, const CmeRendition *r, size_t nb,
+                                const CmeDashIndex *index)
+{
+    int err = cme__renditions_check(r, nb);
+    if (err < 0 || !index)
+        return err < 0 ? err : CME_EINVAL;
+    /* URLs go into XML unescaped: the same characters as rendition names, plus '/'. */
+    for (size_t i = 0; i < nb; i++) {
+        const char *u = index[i].url;
+        if (!u || !u[0])
+            return CME_EINVAL;
+        for (; *u; u++)
+            if (!((*u >= 'a' && *u <= 'z') || (*u >= 'A' && *u <= 'Z') ||
+                  (*u >= '0' && *u <= '9') || *u == '.' || *u == '_' || *u == '-' || *u == '/'))
+                return CME_EINVAL;
+        if (!r[i].is_text && (index[i].index_start != index[i].init_end + 1 ||
+                              index[i].index_end < index[i].index_start))
+            return CME_EINVAL;
+    }
+    return write_mpd(out, r, nb, index);
 }

@@ -182,6 +182,8 @@ static int read_mp4(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
     pi->channels = f.channels;
     pi->sample_bits = f.sample_bits;
     pi->sample_rate = f.sample_rate;
+    if (strcmp(f.language, "und"))
+        memcpy(pi->language, f.language, sizeof(pi->language));
     pi->has_edit = f.has_edit;
     pi->edit_media_time = f.edit_media_time;
     pi->edit_duration = f.edit_duration;
@@ -210,6 +212,14 @@ static int read_mp4(const uint8_t *d, size_t size, CmeInspect *pi, List *l, char
     pi->width = f.width;
     pi->height = f.height;
     pi->nb_fragments = (uint32_t)f.nb_moof;
+    if (f.has_sidx) {
+        pi->has_sidx = 1;
+        pi->sidx_start = f.sidx.start;
+        pi->sidx_end = f.sidx.end;
+        pi->sidx_references = (uint32_t)f.sidx.nb_refs;
+        pi->sidx_earliest_presentation_time = f.sidx.earliest_presentation_time;
+        (void)cme__mp4_check_sidx(&f, size, pi->sidx_problem, sizeof(pi->sidx_problem));
+    }
     if (f.has_colr) {
         pi->has_colr = 1;
         pi->colr_primaries = f.colr_primaries;

@@ -17,6 +17,8 @@
 #include "mux/mp4_reader.h"
 
 #define MOVIE_TIMESCALE 1000
+/* Renditions of one on-demand MPD: the ladder, audio and text (engine: 16 + 8 + 8). */
+#define CME_MAX_ONDEMAND 40
 
 typedef struct Chunk {
     uint64_t offset; /* in the mdat payload until the layout is known, then in the file */
@@ -523,4 +525,162 @@ out:
     for (size_t k = 0; k < nb_tracks; k++)
         in_free(&in[k]);
     return r;
+}
+
+/* ---- DASH on demand ----------------------------------------------------------------- */
+
+/* ISO/IEC 14496-12 8.16.3: one media reference per fragment. Version 0 when the times fit
+ * 32 bits. Fragment k holds in->f's samples [first[k], first[k + 1]); sizes[k] its moof +
+ * mdat bytes. */
+static void write_sidx(CmeBuf *b, const In *in, const size_t *first, const uint64_t *sizes,
+                       size_t n)
+{
+    uint64_t ept = in->f.samples[0].dts;
+    int v1 = ept > UINT32_MAX;
+    size_t box = cme__fullbox_begin(b, "sidx", v1 ? 1 : 0, 0);
+    cme__buf_be32(b, in->f.track_id);
+    cme__buf_be32(b, in->f.timescale);
+    if (v1) {
+        cme__buf_be64(b, ept);
+        cme__buf_be64(b, 0); /* first_offset: the first moof follows the sidx */
+    } else {
+        cme__buf_be32(b, (uint32_t)ept);
+        cme__buf_be32(b, 0);
+    }
+    cme__buf_be16(b, 0);
+    cme__buf_be16(b, (uint16_t)n);
+    for (size_t k = 0; k < n; k++) {
+        uint64_t dur = 0;
+        for (size_t i = first[k]; i < first[k + 1]; i++)
+            dur += in->f.samples[i].duration;
+        cme__buf_be32(b, (uint32_t)sizes[k]); /* reference_type 0: media */
+        cme__buf_be32(b, (uint32_t)dur);
+        /* starts_with_SAP 1, SAP_type 1 (every fragment starts with a key frame carrying
+         * the sequence header, or an audio access unit), SAP_delta_time 0. */
+        cme__buf_be32(b, 0x90000000u);
+    }
+    cme__box_end(b, box);
+}
+
+int cme__ondemand_file(const char *out_path, const CmeStitchTrack *track, CmeDashIndex *ix,
+                       char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!out_path || !track || !ix || track->nb_segments == 0 || track->nb_segments > 65535)
+        return cme__errf(err, errlen, CME_EINVAL, "%s: cannot index %zu segments",
+                         out_path ? out_path : "(null)", track ? track->nb_segments : 0);
+    In in;
+    memset(&in, 0, sizeof(in));
+    CmeBuf b = { 0 };
+    size_t n = track->nb_segments;
+    size_t *first = calloc(n + 1, sizeof(*first));
+    uint64_t *sizes = calloc(n, sizeof(*sizes)), *moof = calloc(n, sizeof(*moof));
+    int r = first && sizes && moof ? in_read(&in, track, err, errlen)
+                                   : cme__errf(err, errlen, CME_ENOMEM, "out of memory");
+    if (r < 0)
+        goto out;
+    if (!in.f.has_mvex || in.f.timescale == 0) {
+        r = cme__errf(err, errlen, CME_EBITSTREAM, "%s: not a fragmented-MP4 init segment",
+                      track->init);
+        goto out;
+    }
+    /* Each segment file: its moof (the reader's list), up to the file's end; the samples
+     * whose bytes lie in it. */
+    size_t m = 0, s = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t lo = in.starts[k + 1], hi = k + 2 < in.nb_files ? in.starts[k + 2] : in.size;
+        while (m < in.f.nb_moofs && in.f.moofs[m] < lo)
+            m++;
+        if (m == in.f.nb_moofs || in.f.moofs[m] >= hi ||
+            (m + 1 < in.f.nb_moofs && in.f.moofs[m + 1] < hi)) {
+            r = cme__errf(err, errlen, CME_EBITSTREAM, "%s: not one moof", track->segments[k]);
+            goto out;
+        }
+        moof[k] = in.f.moofs[m];
+        sizes[k] = hi - moof[k];
+        first[k] = s;
+        while (s < in.f.nb_samples && in.f.samples[s].offset < hi)
+            s++;
+        if (s == first[k] || sizes[k] > 0x7fffffffu) {
+            r = cme__errf(err, errlen, CME_EBITSTREAM, "%s: %s", track->segments[k],
+                          s == first[k] ? "no sample" : "larger than a sidx reference (2 GiB)");
+            goto out;
+        }
+    }
+    first[n] = s;
+    size_t init_size = in.starts[1];
+    cme__buf_append(&b, in.data, init_size);
+    write_sidx(&b, &in, first, sizes, n);
+    size_t index_end = b.size;
+    for (size_t k = 0; k < n; k++)
+        cme__buf_append(&b, in.data + moof[k], (size_t)sizes[k]);
+    if ((r = cme__buf_status(&b)) < 0) {
+        r = cme__errf(err, errlen, r, "%s: out of memory", out_path);
+        goto out;
+    }
+    if ((r = cme__file_write_atomic(out_path, b.data, b.size, err, errlen)) < 0)
+        goto out;
+    ix->init_end = init_size - 1;
+    ix->index_start = init_size;
+    ix->index_end = index_end - 1;
+out:
+    cme__buf_free(&b);
+    in_free(&in);
+    free(first);
+    free(sizes);
+    free(moof);
+    return r;
+}
+
+int cme__ondemand_write(const char *out_dir, const CmeRendition *r, size_t nb, char *err,
+                        size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!out_dir || !r || nb == 0 || nb > CME_MAX_ONDEMAND)
+        return cme__errf(err, errlen, CME_EINVAL, "on-demand output: invalid argument");
+    char dir[2048], urls[CME_MAX_ONDEMAND][48], path[2300];
+    CmeDashIndex ix[CME_MAX_ONDEMAND];
+    memset(ix, 0, sizeof(ix));
+    if (snprintf(dir, sizeof(dir), "%s/ondemand", out_dir) >= (int)sizeof(dir))
+        return cme__errf(err, errlen, CME_EINVAL, "%s: path too long", out_dir);
+    int ret = cme__mkdir_p(dir, err, errlen);
+    for (size_t i = 0; i < nb && ret == 0; i++) {
+        snprintf(urls[i], sizeof(urls[i]), "%s.%s", r[i].name, r[i].is_text ? "vtt" : "mp4");
+        ix[i].url = urls[i];
+        snprintf(path, sizeof(path), "%s/%s", dir, urls[i]);
+        if (r[i].is_text) {
+            /* The sidecar WebVTT file the live MPD names, beside the other files. */
+            char src[2300];
+            snprintf(src, sizeof(src), "%s/%s/subtitles.vtt", out_dir, r[i].name);
+            unsigned char *d = NULL;
+            size_t size = 0;
+            ret = cme__file_read_all(src, &d, &size, err, errlen);
+            if (ret == 0)
+                ret = cme__file_write_atomic(path, d, size, err, errlen);
+            free(d);
+            continue;
+        }
+        CmeStitchTrack t;
+        char *store = NULL;
+        ret = track_paths(out_dir, r[i].name, r[i].nb_segments, &t, &store);
+        if (ret == 0)
+            ret = cme__ondemand_file(path, &t, &ix[i], err, errlen);
+        else
+            cme__errf(err, errlen, ret, "%s: out of memory", path);
+        free(store);
+    }
+    if (ret < 0)
+        return ret;
+    CmeBuf b = { 0 };
+    ret = cme_dash_write_mpd_ondemand(&b, r, nb, ix);
+    if (ret == 0) {
+        snprintf(path, sizeof(path), "%s/manifest.mpd", dir);
+        ret = cme__file_write_atomic(path, b.data, b.size, err, errlen);
+    } else {
+        cme__errf(err, errlen, ret, "%s/manifest.mpd: %s", dir, cme_strerror(ret));
+    }
+    cme__buf_free(&b);
+    return ret;
 }

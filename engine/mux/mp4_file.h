@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "cmafeng/mux.h"
+
 typedef struct CmeStitchTrack {
     const char *init;            /* path of the track's init segment */
     const char *const *segments; /* paths of its media segments, in order */
@@ -32,5 +34,25 @@ int cme__mp4_stitch(const char *out_path, const CmeStitchTrack *tracks, size_t n
  */
 int cme__rung_mp4(const char *out_dir, const char *rung, size_t nb_segments, const char *audio,
                   size_t nb_audio, char *err, size_t errlen);
+
+/*
+ * DASH on demand (ISO/IEC 23009-1 8.3): one fragmented file per track, its init segment
+ * (ftyp + moov, byte for byte) then a sidx (ISO/IEC 14496-12 8.16.3: one media reference per
+ * fragment, earliest_presentation_time, subsegment_duration, starts_with_SAP 1, SAP type 1)
+ * then the media segments' moof + mdat pairs in order (their styp left out). Written to a
+ * temporary name and renamed. *ix gets the init and index byte ranges for SegmentBase (its
+ * url is left alone).
+ */
+int cme__ondemand_file(const char *out_path, const CmeStitchTrack *track, CmeDashIndex *ix,
+                       char *err, size_t errlen);
+
+/*
+ * The job's use: "<out_dir>/ondemand/<name>.mp4" for every video and audio rendition of r
+ * (from "<name>/init.mp4" + seg_%05u.m4s), "<out_dir>/ondemand/<name>.vtt" copied from a
+ * text rendition's subtitles.vtt, and "<out_dir>/ondemand/manifest.mpd" in the on-demand
+ * profile naming them. r are the renditions of the job's manifest.mpd, bandwidths filled.
+ */
+int cme__ondemand_write(const char *out_dir, const CmeRendition *r, size_t nb, char *err,
+                        size_t errlen);
 
 #endif /* CME_MUX_MP4_FILE_H */

@@ -116,6 +116,7 @@ typedef struct Ctx {
     uint64_t next_dts; /* end of the last fragment, for a traf without tfdt */
     Range *mdat;
     size_t nb_mdat, cap_mdat;
+    size_t cap_moofs;
 } Ctx;
 
 /* ---- errors and the box path -------------------------------------------------------- */
@@ -1183,6 +1184,71 @@ static int add_mdat(Ctx *c, const Box *b)
     return 0;
 }
 
+static int add_moof(Ctx *c, const Box *b)
+{
+    CmeMp4File *f = c->f;
+    if (f->nb_moofs == c->cap_moofs) {
+        size_t cap = c->cap_moofs ? c->cap_moofs * 2 : 16;
+        uint64_t *n = realloc(f->moofs, cap * sizeof(*n));
+        if (!n)
+            return oom(c);
+        f->moofs = n;
+        c->cap_moofs = cap;
+    }
+    f->moofs[f->nb_moofs++] = b->start;
+    return 0;
+}
+
+/* ISO/IEC 14496-12 8.16.3 sidx: the first top-level one is kept; a reference count is
+ * bounded by the box (12 bytes each) before anything is allocated. */
+static int read_sidx(Ctx *c, const Box *b)
+{
+    Cur r = cur_box(c, b);
+    uint32_t version, flags;
+    fullbox(&r, &version, &flags);
+    CmeMp4Sidx *x = &c->f->sidx;
+    x->reference_id = rd_u32(&r, "reference_ID");
+    x->timescale = rd_u32(&r, "timescale");
+    if (version == 0) {
+        x->earliest_presentation_time = rd_u32(&r, "earliest_presentation_time");
+        x->first_offset = rd_u32(&r, "first_offset");
+    } else {
+        x->earliest_presentation_time = rd_u64(&r, "earliest_presentation_time");
+        x->first_offset = rd_u64(&r, "first_offset");
+    }
+    skip(&r, 2, "reserved");
+    uint32_t count = rd_u16(&r, "reference_count");
+    if (r.bad)
+        return truncated(c, &r);
+    if (version > 1)
+        return fail(c, "version %" PRIu32 " unsupported", version);
+    if ((uint64_t)count * 12 > cur_left(&r))
+        return fail(c, "reference_count %" PRIu32 " exceeds the box (%zu bytes hold %zu)", count,
+                    cur_left(&r), cur_left(&r) / 12);
+    if (x->timescale == 0)
+        return fail(c, "timescale 0");
+    x->refs = count ? calloc(count, sizeof(*x->refs)) : NULL;
+    if (count && !x->refs)
+        return oom(c);
+    for (uint32_t i = 0; i < count; i++) {
+        CmeMp4SidxRef *ref = &x->refs[i];
+        uint32_t a = rd_u32(&r, "referenced_size");
+        ref->reference_type = (int)(a >> 31);
+        ref->referenced_size = a & 0x7fffffffu;
+        ref->subsegment_duration = rd_u32(&r, "subsegment_duration");
+        uint32_t s = rd_u32(&r, "SAP");
+        ref->starts_with_sap = (int)(s >> 31);
+        ref->sap_type = (int)((s >> 28) & 7);
+        ref->sap_delta_time = s & 0x0fffffffu;
+    }
+    x->nb_refs = count;
+    x->version = (int)version;
+    x->start = b->start;
+    x->end = b->end;
+    c->f->has_sidx = 1;
+    return 0;
+}
+
 static int read_brand(Ctx *c, const Box *b)
 {
     if (b->end - b->body < 4)
@@ -1279,6 +1345,9 @@ static int handle(Ctx *c, const Box *b)
     if (is_type(b, "moof")) {
         if (c->depth != 1)
             return fail(c, "not at the top level");
+        int err = add_moof(c, b);
+        if (err < 0)
+            return err;
         c->f->nb_moof++;
         c->moof_start = b->start;
         c->in_moof_trafs = 0;
@@ -1312,7 +1381,9 @@ static int handle(Ctx *c, const Box *b)
     }
     if (is_type(b, "mdat"))
         return add_mdat(c, b);
-    return 0; /* free, skip, sidx, udta, meta, emsg, ...: nothing for the sample list */
+    if (is_type(b, "sidx") && c->depth == 1 && !c->f->has_sidx)
+        return read_sidx(c, b);
+    return 0; /* free, skip, udta, meta, emsg, later sidx, ...: nothing for the sample list */
 }
 
 static int walk(Ctx *c, size_t begin, size_t end)
@@ -1423,10 +1494,103 @@ int cme__mp4_codec_string(const CmeMp4File *f, char *out, size_t n)
     return 0;
 }
 
+static int sidx_fail(char *err, size_t errlen, const char *fmt, ...) CME_PRINTF(3, 4);
+static int sidx_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return CME_EBITSTREAM;
+}
+
+int cme__mp4_check_sidx(const CmeMp4File *f, uint64_t file_size, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!f || !f->has_sidx)
+        return 0;
+    const CmeMp4Sidx *x = &f->sidx;
+    if (f->track_id && x->reference_id != f->track_id)
+        return sidx_fail(err, errlen,
+                         "sidx: reference_ID %" PRIu32 " is not the track (%" PRIu32 ")",
+                         x->reference_id, f->track_id);
+    if (f->timescale && x->timescale != f->timescale)
+        return sidx_fail(err, errlen,
+                         "sidx: timescale %" PRIu32 " is not the track's (%" PRIu32 ")",
+                         x->timescale, f->timescale);
+    /* The moofs after the sidx, in order: the references must land on them one by one. */
+    size_t m = 0;
+    while (m < f->nb_moofs && f->moofs[m] < x->end)
+        m++;
+    if (x->first_offset > file_size - x->end)
+        return sidx_fail(err, errlen, "sidx: first_offset %" PRIu64 " points past the file",
+                         x->first_offset);
+    uint64_t pos = x->end + x->first_offset, t = x->earliest_presentation_time;
+    size_t s = 0; /* samples before pos are skipped */
+    for (size_t k = 0; k < x->nb_refs; k++, m++) {
+        const CmeMp4SidxRef *ref = &x->refs[k];
+        if (ref->reference_type != 0)
+            return sidx_fail(err, errlen,
+                             "sidx: reference %zu points at another sidx (only media references "
+                             "are indexed here)",
+                             k + 1);
+        if (m >= f->nb_moofs || f->moofs[m] != pos)
+            return sidx_fail(err, errlen,
+                             "sidx: reference %zu starts at byte %" PRIu64 ", where no moof is",
+                             k + 1, pos);
+        if (ref->referenced_size > file_size - pos)
+            return sidx_fail(err, errlen,
+                             "sidx: reference %zu (%" PRIu32 " bytes at %" PRIu64
+                             ") ends past the file",
+                             k + 1, ref->referenced_size, pos);
+        uint64_t end = pos + ref->referenced_size;
+        if (m + 1 < f->nb_moofs && f->moofs[m + 1] < end)
+            return sidx_fail(err, errlen,
+                             "sidx: reference %zu (%" PRIu32 " bytes) holds more than one moof",
+                             k + 1, ref->referenced_size);
+        while (s < f->nb_samples && f->samples[s].offset < pos)
+            s++;
+        size_t first = s;
+        uint64_t dur = 0;
+        while (s < f->nb_samples && f->samples[s].offset < end)
+            dur += f->samples[s++].duration;
+        if (s == first)
+            return sidx_fail(err, errlen, "sidx: reference %zu holds no sample of the track",
+                             k + 1);
+        uint64_t pt = f->samples[first].dts + (uint64_t)(int64_t)f->samples[first].cts_offset;
+        if (pt != t)
+            return sidx_fail(err, errlen,
+                             "sidx: reference %zu starts at presentation time %" PRIu64
+                             ", its first sample at %" PRIu64,
+                             k + 1, t, pt);
+        if (dur != ref->subsegment_duration)
+            return sidx_fail(err, errlen,
+                             "sidx: reference %zu: subsegment_duration %" PRIu32
+                             ", its samples last %" PRIu64,
+                             k + 1, ref->subsegment_duration, dur);
+        if (ref->starts_with_sap && !f->samples[first].sync)
+            return sidx_fail(err, errlen,
+                             "sidx: reference %zu says starts_with_SAP but its first sample is "
+                             "not a sync sample",
+                             k + 1);
+        t += ref->subsegment_duration;
+        pos = end;
+    }
+    if (m < f->nb_moofs)
+        return sidx_fail(err, errlen, "sidx: %zu references, but %zu moofs follow it", x->nb_refs,
+                         x->nb_refs + (f->nb_moofs - m));
+    return 0;
+}
+
 void cme__mp4_file_free(CmeMp4File *f)
 {
     if (!f)
         return;
     free(f->samples);
+    free(f->moofs);
+    free(f->sidx.refs);
     memset(f, 0, sizeof(*f));
 }

@@ -26,6 +26,26 @@ typedef struct CmeMp4Sample {
     int sync;           /* the container's sync flag (stss, trun/tfhd/trex sample flags) */
 } CmeMp4Sample;
 
+/* One reference of a SegmentIndexBox (ISO/IEC 14496-12 8.16.3). */
+typedef struct CmeMp4SidxRef {
+    int reference_type; /* 0: media (a subsegment), 1: another sidx */
+    uint32_t referenced_size;
+    uint32_t subsegment_duration; /* in the sidx timescale */
+    int starts_with_sap;
+    int sap_type;
+    uint32_t sap_delta_time;
+} CmeMp4SidxRef;
+
+/* The first top-level sidx of a file: where it lies and what it says. */
+typedef struct CmeMp4Sidx {
+    uint64_t start, end; /* the box's first byte and one past its last (the anchor point) */
+    int version;
+    uint32_t reference_id, timescale;
+    uint64_t earliest_presentation_time, first_offset;
+    CmeMp4SidxRef *refs; /* malloc()ed; freed by cme__mp4_file_free */
+    size_t nb_refs;
+} CmeMp4Sidx;
+
 typedef struct CmeMp4File {
     char major_brand[5]; /* of the first ftyp or styp; "" when neither */
     int has_ftyp, has_styp;
@@ -67,6 +87,11 @@ typedef struct CmeMp4File {
     CmeHdrMetadata hdr;    /* the sample entry's mdcv / clli (has_mastering, has_content_light) */
     CmeMp4Sample *samples; /* malloc()ed; free with cme__mp4_file_free */
     size_t nb_samples;
+    /* The file offset of every top-level moof, in file order (malloc()ed). */
+    uint64_t *moofs;
+    size_t nb_moofs;
+    int has_sidx;
+    CmeMp4Sidx sidx;
 } CmeMp4File;
 
 /*
@@ -83,6 +108,17 @@ void cme__mp4_file_free(CmeMp4File *f);
  * known (no sample entry).
  */
 int cme__mp4_codec_string(const CmeMp4File *f, char *out, size_t n);
+/*
+ * Holds the sidx against the fragments it indexes (ISO/IEC 14496-12 8.16.3, one level of
+ * media references, as the DASH on-demand profile uses): reference k must start at a moof
+ * (the anchor, the end of the sidx, plus first_offset plus the earlier referenced sizes),
+ * the references must cover every moof after the sidx and reach the end of the file's
+ * fragments, each subsegment_duration must equal the durations of the track's samples in
+ * it, earliest_presentation_time must be the first sample's composition time, and a
+ * reference that says starts_with_SAP must start with a sync sample. 0 when it holds or
+ * the file has no sidx; CME_EBITSTREAM with err naming the reference otherwise.
+ */
+int cme__mp4_check_sidx(const CmeMp4File *f, uint64_t file_size, char *err, size_t errlen);
 /* 1 when data starts with a plausible top-level box (ftyp, styp, moov, moof, sidx, ...). */
 int cme__mp4_probe(const uint8_t *data, size_t size);
 

@@ -122,6 +122,8 @@ void cme__job_thread_exit(CmeJob *job)
             }
         }
     }
+    if (!job->fail_code && job->before_done)
+        job->before_done(job);
     if (job->fail_code) {
         CmeEvent ev = { .type = CME_EVENT_FAILED, .rung = -1, .device = -1 };
         pthread_mutex_lock(&job->fail_lock);

@@ -150,6 +150,9 @@ typedef struct CmeJob {
                                  * 1.4.1 instances are not closed while others encode);
                                  * guarded by sched_lock */
     atomic_int next_worker;     /* worker numbers */
+    /* The last engine thread, every chunk settled and the job not failed: the job's own
+     * work before JOB_DONE (the extra audio and text renditions). May fail the job. */
+    void (*before_done)(struct CmeJob *job);
     /* A segment file is written and synced (the run journal records it). Worker threads. */
     void (*segment_written)(struct CmeJob *job, const CmeRung *rung, uint32_t index,
                             const CmeSegmentEntry *seg);

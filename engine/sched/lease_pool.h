@@ -30,6 +30,9 @@ typedef struct CmeDevice {
     int threads;       /* encoder threads per session (software devices), 0 = library default */
     int level;         /* forced AV1 level x10 (51 = 5.1), 0 = the encoder's choice */
     char options[128]; /* backend-specific options (CmeDeviceSettings.options) */
+    /* What a hardware encoder opens (a render node, a CUDA ordinal, a oneVPL adapter), from
+     * discovery; "" = the backend's default device. */
+    char path[64];
     /* Capabilities, from the backend (checked before the device gets a rung). */
     int max_width, max_height;
     int ten_bit;

@@ -709,6 +709,7 @@ int cme__slot_open_with(CmeJob *job, int r, int device, int crf, int preset, Cme
         .full_range = job->full_range,
     };
     snprintf(s.options, sizeof(s.options), "%s", dev.options);
+    snprintf(s.hw_device, sizeof(s.hw_device), "%s", dev.path); /* discovered GPU, "" default */
     s.max_bitrate = rung->set.max_bitrate;
     s.buffer_size = rung->set.buffer_size;
     s.hdr = job->set.hdr;

@@ -403,6 +403,22 @@ local function cmd_devices(args)
   end
   out[#out + 1] = "FFmpeg AV1 encoders:"
   for _, l in ipairs(ff) do out[#out + 1] = l end
+  -- What a recipe's devices = "auto" leases, and the process's lease pool (in the REPL, the
+  -- devices earlier jobs registered, with their session caps and leases now).
+  out[#out + 1] = 'devices = "auto":'
+  if #r.auto.devices == 0 then
+    out[#out + 1] = "  the CPU (SVT-AV1, `workers` sessions): " .. tostring(r.auto.reason)
+  end
+  for _, d in ipairs(r.auto.devices) do
+    out[#out + 1] = string.format("  %-18s %-7s %d sessions%s", d.id, d.backend, d.sessions,
+      d.path ~= "" and (" on " .. d.path) or "")
+  end
+  out[#out + 1] = "Lease pool (this process):"
+  if #r.pool == 0 then out[#out + 1] = "  empty (a job registers its devices when it starts)" end
+  for _, d in ipairs(r.pool) do
+    out[#out + 1] = string.format("  %-18s %-7s %d sessions, %d in use%s", d.id, d.backend,
+      d.sessions, d.in_use, d.path ~= "" and (" on " .. d.path) or "")
+  end
   out[#out + 1] = "Note: " .. HW_UNTESTED .. "."
   io.stdout:write(table.concat(out, "\n"), "\n")
   return 0

@@ -5,6 +5,7 @@
 --   cmafeng.probe(path)         -> source info | nil, message, code (cmafeng.probe)
 --   cmafeng.av1                 -> parse / codec_string / invariant (cmafeng.av1)
 --   cmafeng.inspect(path)       -> what `cmafeng inspect` reads | nil, message, code
+--   cmafeng.devices()           -> discovery, what devices = "auto" resolves to, the lease pool
 --   cmafeng.start(job [, opts]) -> a running job (cmafeng.live Run) | nil, message, code
 --   cmafeng.run(job, opts)      -> summary | nil, message, exit_code  (cmafeng.runloop)
 local core = require "cmafeng.core"
@@ -12,6 +13,7 @@ local core = require "cmafeng.core"
 local M = {
   version = core.version,
   backends = core.backends,
+  devices = core.devices,
   probe = require("cmafeng.probe").probe,
   av1 = require "cmafeng.av1",
   inspect = function(path) return require("cmafeng.inspect").read(path) end,

@@ -136,6 +136,10 @@ function M.text(info)
   if info.fragments then
     extra[#extra + 1] = format("%d fragment%s", info.fragments, info.fragments == 1 and "" or "s")
   end
+  if info.sidx then
+    extra[#extra + 1] = format("sidx at %d: %d references%s", info.sidx.start, info.sidx.references,
+      info.sidx.problem and (" (" .. info.sidx.problem .. ")") or "")
+  end
   if info.track_id then extra[#extra + 1] = "track " .. info.track_id end
   if info.init then extra[#extra + 1] = "with " .. info.init end
   if info.kind ~= "av1" and info.sample_entry then extra[#extra + 1] = info.sample_entry end

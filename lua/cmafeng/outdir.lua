@@ -74,8 +74,10 @@ local function earlier_output(dir)
   table.sort(names)
   for _, n in ipairs(names) do
     local st = fs.stat(dir .. "/" .. n)
+    -- ondemand/: the DASH on-demand files and their MPD (dash_ondemand), moved as one.
     if not seen[n] and st and st.type == "dir" and n:sub(1, 1) ~= "."
-       and is_rendition_dir(dir .. "/" .. n) then
+       and (is_rendition_dir(dir .. "/" .. n)
+            or (n == "ondemand" and fs.stat(dir .. "/ondemand/manifest.mpd"))) then
       found[#found + 1] = n
     end
   end

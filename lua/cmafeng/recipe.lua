@@ -178,15 +178,22 @@ M.job_schema = S.record {
   -- "cmaf": CMAF segments and manifests; "both": also one progressive MP4 per rung
   -- (OUT/<rung>.mp4, fast start, the first audio rendition muxed in).
   output_mode = S.enum({ "cmaf", "both" }, { default = "cmaf" }),
+  -- Also DASH on demand: OUT/ondemand/<rendition>.mp4 (init + sidx + fragments, one file per
+  -- rendition) and OUT/ondemand/manifest.mpd (isoff-on-demand profile, SegmentBase).
+  dash_ondemand = S.boolean { default = false },
   -- Where segments start: chunking.fixed{...}, chunking.scene{...}, a function returning a
   -- cut list, or a cut list (cmafeng.chunking). Resolved by recipe.load into
   -- segment_seconds or video.cuts.
   chunking = S.any { optional = true, check = function(v, path)
     return require("cmafeng.chunking").validate_policy(v, path)
   end },
+  -- "auto": every hardware AV1 encoder discovery finds (NVENC, oneVPL, VA-API), each with
+  -- its session cap; none: the CPU (SVT-AV1, `workers` sessions), with the reason on stderr.
   devices = S.array(device, {
     optional = true, min = 1, max = L.MAX_DEVICES, of_desc = "device tables",
+    or_values = { "auto" },
     check = function(devices, path)
+      if devices == "auto" then return end
       local seen = {}
       for i, d in ipairs(devices) do
         local id = d.id or (d.backend .. ":" .. (i - 1))

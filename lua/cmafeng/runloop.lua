@@ -16,6 +16,7 @@ local core = require "cmafeng.core"
 local json = require "cmafeng.json"
 local sandbox = require "cmafeng.sandbox"
 local policy = require "cmafeng.policy"
+local tracks = require "cmafeng.report"
 
 local M = {}
 
@@ -114,6 +115,7 @@ function M.open(job, opts)
                      sample_rate = job.audio.sample_rate, segments = 0, bytes = 0,
                      duration = 0 }
   end
+  tracks.new_tracks(report) -- audio_renditions, subtitles (cmafeng.report)
   for i, r in ipairs(job.video.ladder) do
     report.renditions[i] = { name = r.name, width = r.width, height = r.height,
                              crf = r.crf, preset = r.preset, segments = 0, bytes = 0,
@@ -279,21 +281,14 @@ function Session:pump(timeout_ms)
   end
   for _, ev in ipairs(evs) do
     if ev.rung then ev.rendition = job.video.ladder[ev.rung].name end
-    if ev.audio then ev.rendition = "audio" end
+    if (ev.audio or ev.text) and not ev.rendition then ev.rendition = "audio" end
     if ev.type == "done" then ev.ok = self.failure == nil and self.hook_error == nil end
     local eok, eerr = self:emit(ev)
     if not eok then self:stop("events: " .. tostring(eerr), 1) end
     if opts.on_event then opts.on_event(ev) end
     local hook_ok, decision, hook_msg = true, nil, nil
-    if ev.type == "segment" and ev.audio then
-      local rep = report.audio
-      rep.segments = rep.segments + 1
-      rep.bytes = rep.bytes + ev.bytes
-      rep.duration = rep.duration + ev.duration
-      report.segments[#report.segments + 1] = {
-        rendition = "audio", index = ev.index, bytes = ev.bytes, start = ev.start,
-        duration = ev.duration, frames = ev.frames,
-      }
+    if tracks.track_event(report, ev) then
+      -- an audio or subtitle rendition's init or segment (cmafeng.report)
     elseif ev.type == "segment" then
       local rep = report.renditions[ev.rung]
       rep.segments = rep.segments + 1
@@ -308,8 +303,6 @@ function Session:pump(timeout_ms)
       }
       hook_ok, decision = call_hook(job.on_segment, ev)
       if not hook_ok then hook_msg = decision end
-    elseif ev.type == "init" and ev.audio then
-      report.audio.codecs = ev.codecs
     elseif ev.type == "init" then
       report.renditions[ev.rung].codecs = ev.codecs
     elseif ev.type == "chunk_failed" then
@@ -369,6 +362,7 @@ function Session:close()
   eng:close()
 
   report.elapsed = stats.elapsed
+  tracks.finish_tracks(report, job.output)
   report.frames = stats.frames_decoded
   -- Damaged or short sources still encode what decodes, but never silently.
   -- Warnings recipe.load found (a ladder that upscales or stretches the source, ...) first.
@@ -384,8 +378,10 @@ function Session:close()
   -- container's duration, never a frame count derived from duration x nominal rate, which
   -- a variable-frame-rate source does not follow.
   local first, last
+  local video = {}
+  for _, r in ipairs(report.renditions) do video[r.name] = true end
   for _, s in ipairs(report.segments) do
-    if s.rendition ~= "audio" and s.start and s.duration then
+    if video[s.rendition] and s.start and s.duration then
       first = math.min(first or s.start, s.start)
       last = math.max(last or 0, s.start + s.duration)
     end

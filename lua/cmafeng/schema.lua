@@ -201,9 +201,16 @@ end
 local check -- forward: arrays and records recurse
 
 function checkers.array(spec, v, path, errs)
+  -- or_values: words that may stand for the array (devices = "auto").
+  for _, word in ipairs(spec.or_values or {}) do
+    if v == word then return v end
+  end
   if type(v) ~= "table" then
+    local words = {}
+    for i, word in ipairs(spec.or_values or {}) do words[i] = show(word) end
     return fail(errs, path,
-                expected(spec, "an array" .. (spec.of_desc and (" of " .. spec.of_desc) or ""), v))
+                expected(spec, "an array" .. (spec.of_desc and (" of " .. spec.of_desc) or "") ..
+                  (#words > 0 and (" or " .. table.concat(words, ", ")) or ""), v))
   end
   local n = 0
   local bad = {}
@@ -316,7 +323,7 @@ function M.enum(values, opts)
   return spec
 end
 
--- schema.array(item_spec, {min =, max =, of_desc = "renditions"})
+-- schema.array(item_spec, {min =, max =, of_desc = "renditions", or_values = {"auto"}})
 function M.array(item, opts)
   local spec = make("array", opts)
   spec.item = item

@@ -369,7 +369,7 @@ function M.parse_mpd(text)
   if not doc then return nil, err end
   local mpd = child(doc, "MPD")
   if not mpd then return nil, "no MPD element" end
-  local reps = {}
+  local reps = { profiles = mpd.attrs.profiles }
   for _, period in ipairs(children(mpd, "Period")) do
     for _, as in ipairs(children(period, "AdaptationSet")) do
       for _, rep in ipairs(children(as, "Representation")) do
@@ -384,6 +384,14 @@ function M.parse_mpd(text)
         }
         local base = child(rep, "BaseURL")
         r.base_url = base and base.text and base.text:match("^%s*(.-)%s*$")
+        -- On demand (ISO/IEC 23009-1 5.3.9.2): the file's sidx and init byte ranges.
+        local sb = child(rep, "SegmentBase") or child(as, "SegmentBase")
+        if sb then
+          r.index_range = sb.attrs.indexRange
+          local ini = child(sb, "Initialization")
+          r.init_range = ini and ini.attrs.range
+          r.timescale = tonumber(sb.attrs.timescale) or 1
+        end
         local acc = child(rep, "AudioChannelConfiguration") or child(as, "AudioChannelConfiguration")
         r.channels = acc and tonumber(acc.attrs.value)
         if st then
@@ -1231,12 +1239,109 @@ local function check_mp4_files(ctx, renditions, order, decode)
   end
 end
 
--- Counts seg_%05d.m4s files in a rendition directory: every index up to the highest one any
+-- DASH on demand (dash_ondemand = true): ondemand/manifest.mpd in the on-demand profile names
+-- one file per rendition; each must start with its init segment (Initialization range), hold a
+-- sidx exactly at indexRange that indexes every fragment (the reader's check: references land
+-- on the moofs, durations and earliest presentation time match the samples, SAPs are sync
+-- samples), and carry the same samples as the rendition's CMAF segments; with --decode,
+-- every sample decodes.
+local function check_ondemand(ctx, renditions, decode)
+  local P = "mpd"
+  local rel = "ondemand/manifest.mpd"
+  local text = read_file(ctx.path(rel))
+  if not text then return end
+  local SB = { element = "SegmentBase", rule = "the on-demand file is indexed as announced",
+               spec = "ISO/IEC 23009-1 5.3.9.2, 8.3; ISO/IEC 14496-12 8.16.3" }
+  local reps, err = M.parse_mpd(text)
+  if not reps then ctx.problem(P, rel, "cannot parse: " .. err); return end
+  if not (reps.profiles or ""):find("urn:mpeg:dash:profile:isoff-on-demand:2011", 1, true) then
+    ctx.problem(P, rel, "does not announce the on-demand profile (profiles " ..
+      tostring(reps.profiles) .. ")", { element = "MPD@profiles", rule = "on-demand profile",
+      spec = "ISO/IEC 23009-1 8.3.1" })
+  end
+  if #reps == 0 then ctx.problem(P, rel, "has no Representation") end
+  for _, r in ipairs(reps) do
+    ctx.checked.representations = ctx.checked.representations + 1
+    local who = format("Representation %s", tostring(r.id))
+    local frel = r.base_url and join("ondemand", r.base_url)
+    if not frel then
+      ctx.problem(P, rel, who .. ": no relative BaseURL", SB)
+    elseif r.content == "text" then
+      M.check_vtt_file(ctx, P, frel, nil, nil, false)
+    else
+      local i0, i1 = (r.index_range or ""):match("^(%d+)%-(%d+)$")
+      local n0, n1 = (r.init_range or ""):match("^(%d+)%-(%d+)$")
+      i0, i1, n0, n1 = tonumber(i0), tonumber(i1), tonumber(n0), tonumber(n1)
+      local info, ierr = file_size(ctx.path(frel)) and ctx.core.inspect(ctx.path(frel))
+      if not (i0 and n0) then
+        ctx.problem(P, rel, who .. ": SegmentBase without indexRange and Initialization range", SB)
+      elseif not info then
+        ctx.problem(P, frel, "cannot read: " .. tostring(ierr or "missing"), SB)
+      else
+        ctx.checked.files = ctx.checked.files + 1
+        if info.format ~= "fmp4" then
+          ctx.problem(P, frel, "is not init + fragments (" .. info.format .. ")", SB)
+        end
+        if not info.sidx then
+          ctx.problem(P, frel, "has no sidx", SB)
+        else
+          local s = info.sidx
+          if s.start ~= i0 or s.start + s.size - 1 ~= i1 then
+            ctx.problem(P, frel, format("the sidx is bytes %d-%d, indexRange says %d-%d", s.start,
+              s.start + s.size - 1, i0, i1), SB)
+          end
+          if n0 ~= 0 or n1 ~= s.start - 1 then
+            ctx.problem(P, frel, format("Initialization range %d-%d, the init segment is bytes 0-%d",
+              n0, n1, s.start - 1), SB)
+          end
+          if s.problem then ctx.problem(P, frel, s.problem, SB) end
+          if s.references ~= info.fragments then
+            ctx.problem(P, frel, format("the sidx has %d references for %d fragments",
+              s.references, info.fragments), SB)
+          end
+        end
+        if r.codecs and info.codec_string ~= r.codecs then
+          ctx.problem(P, frel, format("codecs %s, the MPD says %s", tostring(info.codec_string),
+            r.codecs), SB)
+        end
+        -- The same samples as the rendition's CMAF segments.
+        local rd = renditions[r.id]
+        local list = rd and (rd.playlist and rd.playlist.segs or rd.dash_segs)
+        local init_rel = rd and (rd.playlist and rd.playlist.init_rel or rd.dash_init)
+        local init = init_rel and load_init(ctx, init_rel)
+        if list and init and not init.err then
+          local n = 0
+          for _, srel in ipairs(list) do n = n + (load_seg(ctx, srel, init).samples or 0) end
+          if #info.samples ~= n then
+            ctx.problem(P, frel, format("%d samples, the segments of %s hold %d", #info.samples,
+              r.id, n), SB)
+          end
+        end
+        if decode then
+          ctx.checked.decoded = ctx.checked.decoded + 1
+          local res, derr = ctx.core.decode({ ctx.path(frel) })
+          local D = { element = "mdat", rule = "every sample decodes", spec = "ISO/IEC 23009-1 8.3" }
+          if not res then
+            ctx.problem("decode", frel, "cannot decode: " .. tostring(derr), D)
+          else
+            ctx.checked.frames = ctx.checked.frames + #res.frames
+            if res.decode_errors > 0 or (res.kind == "video" and #res.frames ~= #info.samples) then
+              ctx.problem("decode", frel, format("%d frames from %d samples, %d refused (%s)",
+                #res.frames, #info.samples, res.decode_errors, tostring(res.first_error)), D)
+            end
+          end
+        end
+      end
+    end
+  end
+end
+
+-- Counts seg_%05d.m4s (or .EXT) files in a rendition directory: every index up to the highest one any
 -- manifest names, then onwards while the next one exists (Lua cannot list a directory).
-local function count_on_disk(ctx, dir, highest)
+local function count_on_disk(ctx, dir, highest, ext)
   local n, i = 0, 1
   while true do
-    local exists = file_size(ctx.path(join(dir, format("seg_%05d.m4s", i)))) ~= nil
+    local exists = file_size(ctx.path(join(dir, format("seg_%05d.%s", i, ext or "m4s")))) ~= nil
     if exists then n = n + 1 elseif i > highest then break end
     i = i + 1
   end
@@ -1253,18 +1358,36 @@ local function check_report(ctx)
   local rep, err = json.decode(text)
   if not rep then ctx.problem(P, rel, "does not parse as JSON: " .. tostring(err)); return end
   if type(rep) ~= "table" then ctx.problem(P, rel, "is not a JSON object"); return end
-  local list = {}
+  local list, ext, pass = {}, {}, {} -- pass[r]: written by a pass after the video
   for _, r in ipairs(type(rep.renditions) == "table" and rep.renditions or {}) do list[#list + 1] = r end
-  if type(rep.audio) == "table" then list[#list + 1] = rep.audio end
+  -- Every audio rendition (audio_renditions; older reports: the one audio table) and every
+  -- subtitle rendition (WebVTT segments, .vtt).
+  if type(rep.audio_renditions) == "table" and #rep.audio_renditions > 0 then
+    for _, r in ipairs(rep.audio_renditions) do
+      list[#list + 1] = r
+      pass[r] = r.name ~= "audio"
+    end
+  elseif type(rep.audio) == "table" then
+    list[#list + 1] = rep.audio
+  end
+  for _, r in ipairs(type(rep.subtitles) == "table" and rep.subtitles or {}) do
+    list[#list + 1] = r
+    ext[r], pass[r] = "vtt", true
+  end
   if #list == 0 then ctx.problem(P, rel, "lists no renditions") end
   for _, r in ipairs(list) do
     if type(r.name) ~= "string" or type(r.segments) ~= "number" then
       ctx.problem(P, rel, "a rendition without a name or a segment count")
     elseif join("", r.name) then
-      local n = count_on_disk(ctx, r.name, r.segments)
+      local n = count_on_disk(ctx, r.name, r.segments, ext[r])
       if n ~= r.segments then
-        ctx.problem(P, rel, format("rendition %s: segment count does not match the seg_*.m4s " ..
-          "files in %s/ (expected %d on disk, got %d in the report)", r.name, r.name, n, r.segments))
+        ctx.problem(P, rel, format("rendition %s: segment count does not match the seg_*.%s " ..
+          "files in %s/ (expected %d on disk, got %d in the report)", r.name, ext[r] or "m4s",
+          r.name, n, r.segments))
+      end
+      -- The renditions of the source's other streams are listed in the manifests too.
+      if pass[r] and r.segments > 0 and not file_size(ctx.path(join(r.name, "index.m3u8"))) then
+        ctx.problem(P, rel, format("rendition %s: no %s/index.m3u8", r.name, r.name))
       end
     end
   end
@@ -1272,6 +1395,9 @@ local function check_report(ctx)
     if type(s) == "table" and type(s.rendition) == "string" and type(s.index) == "number"
         and type(s.bytes) == "number" and join("", s.rendition) then
       local srel = join(s.rendition, format("seg_%05d.m4s", s.index))
+      if not file_size(ctx.path(srel)) then
+        srel = join(s.rendition, format("seg_%05d.vtt", s.index)) -- a subtitle segment
+      end
       local size = file_size(ctx.path(srel))
       if size and size ~= s.bytes then
         ctx.problem(P, rel, format("%s: size does not match the report (expected %d, got %d on disk)",
@@ -1315,6 +1441,7 @@ function M.run(dir, opts)
   check_segments(ctx, renditions, order)
   check_audio_alignment(ctx, renditions, order)
   check_mp4_files(ctx, renditions, order, opts.decode)
+  check_ondemand(ctx, renditions, opts.decode)
   check_report(ctx)
   if opts.decode then check_decode(ctx, renditions, order) end
   local counts = {}

@@ -321,6 +321,120 @@ static void test_fill_pool(void **state)
     free(d);
 }
 
+#if CME_HAVE_NVENC && CME_HAVE_VAAPI
+/* Recorded discovery of a machine with two AV1 NVIDIA GPUs (NVENC reports 8 sessions each),
+ * an Intel GPU under VA-API (no session cap) and an NVIDIA GPU without AV1: every device that
+ * can encode AV1 becomes a pool device with its session cap, its path (what the encoder
+ * opens) and its limits; software devices get the caller's sessions. */
+static void test_fill_pool_hardware(void **state)
+{
+    (void)state;
+    CmeDiscovery *d = calloc(1, sizeof(*d));
+    assert_non_null(d);
+    CmeDeviceInfo *v = cme__discovery_add(d);
+    cme__nvenc_fill(v, 0, "NVIDIA GeForce RTX 4070", 1, 8192, 8192, 1);
+    v->can_run = 1; /* as with an FFmpeg that has av1_nvenc */
+    v = cme__discovery_add(d);
+    cme__nvenc_fill(v, 1, "NVIDIA RTX 4000 Ada", 1, 8192, 8192, 1);
+    v->can_run = 1;
+    v = cme__discovery_add(d);
+    cme__nvenc_fill(v, 2, "NVIDIA GeForce RTX 3060", 0, 0, 0, 0); /* no AV1: left out */
+    v = cme__discovery_add(d);
+    const VAConfigAttrib attrs[] = {
+        { VAConfigAttribRTFormat, VA_RT_FORMAT_YUV420 | VA_RT_FORMAT_YUV420_10 },
+        { VAConfigAttribMaxPictureWidth, 4096 },
+        { VAConfigAttribMaxPictureHeight, 2304 },
+    };
+    cme__vaapi_fill(v, "/dev/dri/renderD128", "Intel iHD driver for Intel(R) Gen Graphics",
+                    VAEntrypointEncSliceLP, attrs, 3);
+    v->can_run = 1;
+    v = cme__discovery_add(d);
+    snprintf(v->id, sizeof(v->id), "cpu-svt");
+    snprintf(v->backend, sizeof(v->backend), "svt");
+    v->av1_encode = v->can_run = 1;
+    v->max_width = 16384;
+    v->max_height = 8704;
+
+    CmeLeasePool pool;
+    assert_int_equal(cme__lease_pool_init(&pool), 0);
+    assert_int_equal(cme__discovery_fill_pool(d, &pool, 2, 4), 4);
+    assert_int_equal(pool.nb_devices, 4);
+    assert_string_equal(pool.devices[0].id, "nvenc:0");
+    assert_int_equal(pool.devices[0].backend, CME_BACKEND_NVENC);
+    assert_int_equal(pool.devices[0].sessions, 4); /* 8 reported, capped by the caller */
+    assert_string_equal(pool.devices[0].path, "0");
+    assert_int_equal(pool.devices[0].max_width, 8192);
+    assert_int_equal(pool.devices[0].ten_bit, 1);
+    assert_int_equal(pool.devices[0].midjob_open, 1);
+    assert_string_equal(pool.devices[1].id, "nvenc:1");
+    assert_string_equal(pool.devices[1].path, "1");
+    assert_string_equal(pool.devices[2].id, "vaapi:renderD128");
+    assert_int_equal(pool.devices[2].backend, CME_BACKEND_VAAPI);
+    assert_int_equal(pool.devices[2].sessions, 4); /* no cap reported: the caller's */
+    assert_string_equal(pool.devices[2].path, "/dev/dri/renderD128");
+    assert_int_equal(pool.devices[2].max_width, 4096);
+    assert_int_equal(pool.devices[2].max_height, 2304);
+    assert_string_equal(pool.devices[3].id, "cpu-svt");
+    assert_int_equal(pool.devices[3].sessions, 2);
+    assert_int_equal(pool.devices[3].midjob_open, 0);
+    /* A second fill (a second job of the process) adds nothing new. */
+    assert_int_equal(cme__discovery_fill_pool(d, &pool, 2, 4), 4);
+    assert_int_equal(pool.nb_devices, 4);
+    cme__lease_pool_destroy(&pool);
+
+    /* devices = "auto": the hardware devices only; { backend = "nvenc" }: both NVENC GPUs with
+     * their cap of 8 (under a limit of 16). */
+    CmeDevice out[8];
+    char why[512];
+    assert_int_equal(cme__discovery_select(d, NULL, 2, out, 8, why, sizeof(why)), 3);
+    assert_string_equal(out[2].id, "vaapi:renderD128");
+    assert_int_equal(out[2].sessions, 2);
+    assert_int_equal(cme__discovery_select(d, "nvenc", 16, out, 8, why, sizeof(why)), 2);
+    assert_int_equal(out[0].sessions, 8);
+    assert_int_equal(out[1].sessions, 8);
+    assert_int_equal(cme__discovery_select(d, "nvenc", 16, out, 1, why, sizeof(why)), 1);
+    free(d);
+}
+#endif
+
+/* Nothing discovered: the reason is each backend's own answer, and a GPU this build cannot
+ * drive is named with its status. */
+static void test_select_none(void **state)
+{
+    (void)state;
+    CmeDiscovery *d = calloc(1, sizeof(*d));
+    assert_non_null(d);
+    cme__discovery_note(d, "nvenc", 1, 0, "no NVENC device: libcuda not found");
+    cme__discovery_note(d, "vaapi", 1, 0, "no VA-API device: no /dev/dri/renderD* node");
+    CmeDeviceInfo *v = cme__discovery_add(d);
+    snprintf(v->id, sizeof(v->id), "cpu-svt");
+    snprintf(v->backend, sizeof(v->backend), "svt");
+    v->av1_encode = v->can_run = 1;
+    CmeDevice out[4];
+    char why[512];
+    assert_int_equal(cme__discovery_select(d, "nvenc", 8, out, 4, why, sizeof(why)), 0);
+    assert_string_equal(why, "no nvenc device: no NVENC device: libcuda not found");
+    assert_int_equal(cme__discovery_select(d, NULL, 8, out, 4, why, sizeof(why)), 0);
+    assert_non_null(strstr(why, "no nvenc device: no NVENC device: libcuda not found; "));
+    assert_non_null(strstr(why, "no vaapi device: no VA-API device: no /dev/dri/renderD* node"));
+    assert_non_null(strstr(why, "no qsv device: not discovered"));
+    /* An AV1 GPU that this FFmpeg cannot drive (no av1_nvenc): named, with its status. */
+    v = cme__discovery_add(d);
+    snprintf(v->id, sizeof(v->id), "nvenc:0");
+    snprintf(v->backend, sizeof(v->backend), "nvenc");
+    snprintf(v->name, sizeof(v->name), "NVIDIA GeForce RTX 4070");
+    snprintf(v->status, sizeof(v->status), "av1_nvenc: not in this FFmpeg build");
+    v->av1_encode = 1;
+    assert_int_equal(cme__discovery_select(d, "nvenc", 8, out, 4, why, sizeof(why)), 0);
+    assert_string_equal(why, "no nvenc device: no NVENC device: libcuda not found (nvenc:0 NVIDIA "
+                             "GeForce RTX 4070: av1_nvenc: not in this FFmpeg build)");
+    /* A tiny buffer is cut, never overrun. */
+    char small[8];
+    assert_int_equal(cme__discovery_select(d, NULL, 8, out, 4, small, sizeof(small)), 0);
+    assert_int_equal(strlen(small), 7);
+    free(d);
+}
+
 /* Discovery on this machine: every backend has a line, software devices are listed, and
  * nothing crashes or prints when the GPU runtimes are missing. */
 static void test_discover_here(void **state)
@@ -373,6 +487,10 @@ int main(void)
         cmocka_unit_test(test_vpl_params),
 #endif
         cmocka_unit_test(test_fill_pool),
+#if CME_HAVE_NVENC && CME_HAVE_VAAPI
+        cmocka_unit_test(test_fill_pool_hardware),
+#endif
+        cmocka_unit_test(test_select_none),
         cmocka_unit_test(test_discover_here),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -373,6 +373,36 @@ static void test_golden_av_mpd(void **state)
     cme_buf_free(&b);
 }
 
+/* DASH on demand: the same MPD in the isoff-on-demand profile, each Representation one
+ * indexed file (BaseURL, SegmentBase indexRange + Initialization range), subsegment
+ * alignment on the AdaptationSets. Unsafe URLs and ranges that do not follow each other are
+ * refused. */
+static void test_golden_av_mpd_ondemand(void **state)
+{
+    (void)state;
+    CmeRendition r[3];
+    av_ladder(r);
+    CmeDashIndex ix[3] = { { "720p.mp4", 812, 813, 892 },
+                           { "audio.mp4", 700, 701, 780 },
+                           { "360p.mp4", 811, 812, 891 } };
+    CmeBuf b = { 0 };
+    assert_int_equal(cme_dash_write_mpd_ondemand(&b, r, 3, ix), 0);
+    assert_golden(&b, "av_ondemand.mpd");
+    cme_buf_free(&b);
+    CmeDashIndex bad[3];
+    memcpy(bad, ix, sizeof(bad));
+    bad[1].url = "a\"b.mp4";
+    assert_int_equal(cme_dash_write_mpd_ondemand(&b, r, 3, bad), CME_EINVAL);
+    bad[1].url = "";
+    assert_int_equal(cme_dash_write_mpd_ondemand(&b, r, 3, bad), CME_EINVAL);
+    memcpy(bad, ix, sizeof(bad));
+    bad[0].index_start = 900; /* the sidx must follow the init segment */
+    assert_int_equal(cme_dash_write_mpd_ondemand(&b, r, 3, bad), CME_EINVAL);
+    assert_int_equal(cme_dash_write_mpd_ondemand(&b, r, 3, NULL), CME_EINVAL);
+    assert_int_equal(b.size, 0);
+    cme_buf_free(&b);
+}
+
 /* Without a language: NAME falls back to the rendition name and LANGUAGE / lang are left
  * out; an unknown audio average makes the variant's AVERAGE-BANDWIDTH unknown; an
  * audio-only MPD has the audio AdaptationSet alone, with id 0. */
@@ -534,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_golden_av_master),
         cmocka_unit_test(test_golden_av_media),
         cmocka_unit_test(test_golden_av_mpd),
+        cmocka_unit_test(test_golden_av_mpd_ondemand),
         cmocka_unit_test(test_av_variants),
         cmocka_unit_test(test_multi_audio),
         cmocka_unit_test(test_av_invalid),

@@ -3,7 +3,8 @@
  * files, stitched into one MP4 and read back by the MP4 reader: the same samples (sizes,
  * bytes, decode times, sync flags) in classic sample tables, moov before mdat, the audio
  * priming edit kept, and 64-bit chunk offsets (co64) when asked for. Bad input is named and
- * leaves nothing under the final name.
+ * leaves nothing under the final name. The DASH on-demand file (init + sidx + fragments) and
+ * the reader's sidx check.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
@@ -216,6 +217,111 @@ static void test_bad_input(void **state)
     assert_int_equal(cme__mp4_stitch(out, &t, 0, 0, err, sizeof(err)), CME_EINVAL);
 }
 
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* DASH on demand: init + sidx + the fragments. The sidx indexes each fragment exactly (the
+ * reader's check holds), the samples are the segments', the init and index ranges are where
+ * the file has them; a damaged reference, duration, time or count is refused by name. */
+static void test_ondemand(void **state)
+{
+    (void)state;
+    uint8_t tu[1 << 16];
+    size_t tu_size, nv;
+    CmeSample vs[9];
+    make_tracks(tu, &tu_size, vs, &nv);
+    char p[4][512];
+    const char *vseg[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(p[i], sizeof(p[i]), "%s/a_%d.m4s", dir, i + 1);
+        vseg[i] = p[i];
+    }
+    snprintf(p[3], sizeof(p[3]), "%s/a_init.mp4", dir);
+    CmeStitchTrack t = { p[3], vseg, 3 };
+    char out[512], err[256];
+    snprintf(out, sizeof(out), "%s/od.mp4", dir);
+    CmeDashIndex ix = { 0 };
+    assert_int_equal(cme__ondemand_file(out, &t, &ix, err, sizeof(err)), 0);
+    unsigned char *d = NULL, *init = NULL;
+    size_t n = 0, init_size = 0;
+    assert_int_equal(cme__file_read_all(out, &d, &n, err, sizeof(err)), 0);
+    assert_int_equal(cme__file_read_all(p[3], &init, &init_size, err, sizeof(err)), 0);
+    /* The init segment byte for byte, then the sidx. */
+    assert_int_equal(ix.init_end, init_size - 1);
+    assert_memory_equal(d, init, init_size);
+    assert_int_equal(ix.index_start, init_size);
+    assert_memory_equal(d + init_size + 4, "sidx", 4);
+    assert_int_equal(ix.index_end - ix.index_start + 1, rd32(d + init_size));
+    /* version 0, reference_ID 1, timescale 48000, ept 0, first_offset 0, 3 references. */
+    const uint8_t *x = d + init_size + 8;
+    assert_int_equal(rd32(x), 0);
+    assert_int_equal(rd32(x + 4), 1);
+    assert_int_equal(rd32(x + 8), 48000);
+    assert_int_equal(rd32(x + 12), 0);
+    assert_int_equal(rd32(x + 16), 0);
+    assert_int_equal(rd32(x + 20), 3); /* reserved 0, reference_count 3 */
+    uint64_t total = ix.index_end + 1;
+    for (int k = 0; k < 3; k++) {
+        const uint8_t *ref = x + 24 + 12 * k;
+        assert_int_equal(rd32(ref) >> 31, 0);
+        total += rd32(ref) & 0x7fffffffu;
+        assert_int_equal(rd32(ref + 4), k == 2 ? 2548 : 3072);
+        assert_int_equal(rd32(ref + 8), 0x90000000u); /* starts_with_SAP, SAP type 1 */
+        /* Each reference starts with a moof (the segment's styp is left out). */
+        assert_memory_equal(d + total - (rd32(ref) & 0x7fffffffu) + 4, "moof", 4);
+    }
+    assert_int_equal(total, n);
+    CmeMp4File f;
+    assert_int_equal(cme__mp4_parse(d, n, &f, err, sizeof(err)), 0);
+    assert_int_equal(f.has_sidx, 1);
+    assert_int_equal(f.sidx.nb_refs, 3);
+    assert_int_equal(f.sidx.start, ix.index_start);
+    assert_int_equal(f.sidx.end, ix.index_end + 1);
+    assert_int_equal(f.nb_moofs, 3);
+    assert_int_equal(f.nb_samples, 9);
+    assert_false(f.has_styp);
+    assert_int_equal(cme__mp4_check_sidx(&f, n, err, sizeof(err)), 0);
+    assert_string_equal(err, "");
+    /* Damaged indexes, each named. */
+    CmeMp4SidxRef saved = f.sidx.refs[1];
+    f.sidx.refs[1].subsegment_duration = 1;
+    assert_int_equal(cme__mp4_check_sidx(&f, n, err, sizeof(err)), CME_EBITSTREAM);
+    assert_string_equal(err, "sidx: reference 2: subsegment_duration 1, its samples last 3072");
+    f.sidx.refs[1] = saved;
+    f.sidx.refs[0].referenced_size -= 1;
+    assert_int_equal(cme__mp4_check_sidx(&f, n, err, sizeof(err)), CME_EBITSTREAM);
+    assert_non_null(strstr(err, "sidx: reference 2 starts at byte "));
+    assert_non_null(strstr(err, ", where no moof is"));
+    f.sidx.refs[0].referenced_size += 1;
+    f.sidx.earliest_presentation_time = 5;
+    assert_int_equal(cme__mp4_check_sidx(&f, n, err, sizeof(err)), CME_EBITSTREAM);
+    assert_string_equal(err,
+                        "sidx: reference 1 starts at presentation time 5, its first sample at 0");
+    f.sidx.earliest_presentation_time = 0;
+    f.sidx.nb_refs = 2;
+    assert_int_equal(cme__mp4_check_sidx(&f, n, err, sizeof(err)), CME_EBITSTREAM);
+    assert_string_equal(err, "sidx: 2 references, but 3 moofs follow it");
+    f.sidx.nb_refs = 3;
+    f.sidx.refs[2].reference_type = 1;
+    assert_int_equal(cme__mp4_check_sidx(&f, n, err, sizeof(err)), CME_EBITSTREAM);
+    assert_non_null(strstr(err, "reference 3 points at another sidx"));
+    cme__mp4_file_free(&f);
+    /* A sidx whose reference_count overruns the box is refused by the reader. */
+    d[init_size + 8 + 22] = 0; /* after reserved: reference_count */
+    d[init_size + 8 + 23] = 200;
+    assert_int_equal(cme__mp4_parse(d, n, &f, err, sizeof(err)), CME_EBITSTREAM);
+    assert_non_null(strstr(err, "sidx: reference_count 200 exceeds the box"));
+    free(d);
+    free(init);
+    /* No segment: refused, nothing written. */
+    CmeStitchTrack none = { p[3], vseg, 0 };
+    snprintf(out, sizeof(out), "%s/od_none.mp4", dir);
+    assert_int_equal(cme__ondemand_file(out, &none, &ix, err, sizeof(err)), CME_EINVAL);
+    assert_int_equal(access(out, F_OK), -1);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -238,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_stitch),
         cmocka_unit_test(test_stitch_co64),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_ondemand),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

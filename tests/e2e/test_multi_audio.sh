@@ -5,7 +5,8 @@
 # each with its language in HLS (EXT-X-MEDIA LANGUAGE, DEFAULT only on the first,
 # AUTOSELECT) and DASH (one AdaptationSet per language with lang, Role main on the default),
 # each holding its own stream's sound, cut at the video's segments. "all" takes all three; a
-# language the source lacks is a usage error naming it.
+# language the source lacks is a usage error naming it. Every rendition's segments are events
+# (--events) and report.json lists every audio rendition (language, codec, segments, bytes).
 source "$(dirname "$0")/lib.sh"
 
 SRC=$WORK/multi.mkv
@@ -19,7 +20,7 @@ return { source = arg[1], output = arg[2], segment_seconds = 1, audio = { stream
   video = { ladder = { { width = 160, height = 90, preset = 12 } } } }
 LUA
 OUT=$WORK/out
-"$CMAFENG" run "$WORK/job.lua" -- "$SRC" "$OUT" "fra,deu" 2>"$WORK/stderr" ||
+"$CMAFENG" run "$WORK/job.lua" --events "$WORK/events.jsonl" -- "$SRC" "$OUT" "fra,deu" 2>"$WORK/stderr" ||
   { cat "$WORK/stderr"; not_ok "cmafeng run exits 0"; finish; exit 1; }
 ok "cmafeng run exits 0"
 
@@ -50,6 +51,52 @@ check "audio is the French stream and audio_2 the German one (mean $fra dB, $deu
 check "both audio renditions have as many segments as the video" \
   test "$(grep -c EXTINF "$OUT/audio/index.m3u8")" -eq "$(grep -c EXTINF "$OUT/90p/index.m3u8")" -a \
     "$(grep -c EXTINF "$OUT/audio_2/index.m3u8")" -eq "$(grep -c EXTINF "$OUT/90p/index.m3u8")"
+# Every audio rendition is observable: init and segment events (rung -1: no rung key; the
+# rendition and its language) before "done", and report.json's audio_renditions.
+nseg=$(grep -c EXTINF "$OUT/90p/index.m3u8")
+for r in audio:fra audio_2:deu; do
+  name=${r%%:*} lang=${r##*:}
+  n=$(grep '"type":"segment"' "$WORK/events.jsonl" | grep "\"rendition\":\"$name\"" |
+    grep '"audio":true' | grep -vc '"rung"' || true)
+  check "--events: $n segment events of $name, one per segment ($nseg)" test "$n" -eq "$nseg"
+done
+check "--events: the init event of audio_2 names its codecs and language deu" \
+  has_event "$WORK/events.jsonl" init '"rendition":"audio_2"' '"language":"deu"' '"codecs":"mp4a.40.2"'
+check "--events: audio_2's segments carry language deu" \
+  test "$(grep '"type":"segment"' "$WORK/events.jsonl" | grep '"rendition":"audio_2"' | grep -c '"language":"deu"')" -eq "$nseg"
+cat >"$WORK/report_audio.lua" <<'LUA'
+local json = require "cmafeng.json"
+local dir, want = arg[1], tonumber(arg[2])
+local f = assert(io.open(dir .. "/report.json", "rb"))
+local r = json.decode(f:read("*a"))
+f:close()
+local bad = {}
+local langs = { audio = "fra", audio_2 = "deu" }
+local list = r.audio_renditions or {}
+if #list ~= 2 or list[1].name ~= "audio" or list[2].name ~= "audio_2" then
+  bad[#bad + 1] = "audio_renditions: " .. #list .. " entries"
+end
+for _, t in ipairs(list) do
+  local bytes = 0
+  for i = 1, want do
+    local g = io.open(string.format("%s/%s/seg_%05d.m4s", dir, t.name, i), "rb")
+    if g then bytes = bytes + #g:read("*a"); g:close() end
+  end
+  if t.language ~= langs[t.name] or t.codecs ~= "mp4a.40.2" or t.segments ~= want
+      or t.bytes ~= bytes or math.abs(t.duration - 4) > 0.05 then
+    bad[#bad + 1] = string.format("%s: language %s codecs %s segments %s bytes %s (files %d) duration %s",
+      tostring(t.name), tostring(t.language), tostring(t.codecs), tostring(t.segments),
+      tostring(t.bytes), bytes, tostring(t.duration))
+  end
+end
+local n2 = 0
+for _, s in ipairs(r.segments or {}) do if s.rendition == "audio_2" then n2 = n2 + 1 end end
+if n2 ~= want then bad[#bad + 1] = "segments lists " .. n2 .. " of audio_2" end
+print(#bad == 0 and "ok" or table.concat(bad, "; "))
+LUA
+got=$(LUA_PATH="$SRC_DIR/lua/?.lua;;" luajit "$WORK/report_audio.lua" "$OUT" "$nseg" 2>&1 || true)
+check "report.json: audio_renditions lists audio (fra) and audio_2 (deu) with codecs, $nseg segments, their bytes and 4 s; segments lists audio_2's ($got)" \
+  test "$got" = ok
 check_output "$OUT"
 
 "$CMAFENG" run "$WORK/job.lua" -- "$SRC" "$WORK/all" all 2>"$WORK/stderr_all" ||

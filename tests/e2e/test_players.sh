@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Real players: a 6 s 640x360 clip (with a sine audio track and English SubRip subtitles in
+# Real players (and the DASH on-demand output, ondemand/manifest.mpd, in Shaka Player and
+# dash.js): a 6 s 640x360 clip (with a sine audio track and English SubRip subtitles in
 # the source, which become a WebVTT rendition: Shaka Player must show the cue) is encoded to a
 # 2-rung ladder with 2 s segments, and the HLS and DASH output is played in headless Debian
 # Chromium by Shaka Player (HLS and DASH), hls.js (HLS) and dash.js (DASH), driven by
@@ -37,7 +38,7 @@ if grep -q 'TYPE=AUDIO' "$OUT/master.m3u8"; then
 fi
 
 set +e
-node "$PLAYERS/run_players.mjs" --media "$OUT" --sizes "$SIZES" --cue "Hello from cmafeng" \
+node "$PLAYERS/run_players.mjs" --media "$OUT" --sizes "$SIZES" --cue "Hello from cmafeng" --ondemand \
   --timeout "${CME_PLAYER_TIMEOUT_S:-30}" >"$WORK/players.log" 2>&1
 rc=$?
 set -e
@@ -52,8 +53,8 @@ done <"$WORK/players.log"
 if [ "$rc" -ne 0 ] && ! grep -q '^not ok - ' "$WORK/players.log"; then
   not_ok "run_players.mjs exits 0 (exit status $rc)"
 fi
-check "all 4 player runs reported (Shaka HLS + DASH, hls.js, dash.js)" \
-  test "$(grep -cE '^(ok|not ok) - (Shaka Player (HLS|DASH)|hls\.js HLS|dash\.js DASH):' "$WORK/players.log")" -eq 4
+check "all 6 player runs reported (Shaka HLS + DASH + DASH on demand, hls.js, dash.js DASH + DASH on demand)" \
+  test "$(grep -cE '^(ok|not ok) - (Shaka Player (HLS|DASH|DASH on demand)|hls\.js HLS|dash\.js (DASH|DASH on demand)):' "$WORK/players.log")" -eq 6
 
 check_output "$OUT"
 

@@ -5,7 +5,8 @@
 # .vtt per video segment with X-TIMESTAMP-MAP and the cues of that span, and a DASH text/vtt
 # AdaptationSet per stream with the whole track as a sidecar file. The cue times and texts
 # are the source's (markup removed, '&' escaped); ffprobe reads the sidecar; validate checks
-# the .vtt files and names a broken cue.
+# the .vtt files and names a broken cue. Each subtitle rendition's segments are events
+# (--events) and report.json lists the renditions (language, codec, segments, bytes, duration).
 source "$(dirname "$0")/lib.sh"
 
 printf '1\n00:00:00,500 --> 00:00:01,800\nHello <i>world</i> & more\n\n2\n00:00:01,900 --> 00:00:02,600\nTwo\nlines\n\n3\n00:00:03,000 --> 00:00:03,900\nThird\n' \
@@ -22,7 +23,7 @@ return { source = arg[1], output = arg[2], segment_seconds = 1,
   video = { ladder = { { width = 160, height = 90, preset = 12 } } } }
 LUA
 OUT=$WORK/out
-"$CMAFENG" run "$WORK/job.lua" -- "$SRC" "$OUT" 2>"$WORK/stderr" ||
+"$CMAFENG" run "$WORK/job.lua" --events "$WORK/events.jsonl" -- "$SRC" "$OUT" 2>"$WORK/stderr" ||
   { cat "$WORK/stderr"; not_ok "cmafeng run exits 0"; finish; exit 1; }
 ok "cmafeng run exits 0"
 
@@ -49,6 +50,43 @@ check "DASH: a text/vtt AdaptationSet per stream with the sidecar file" \
 times=$(ffprobe -v error -show_entries packet=pts_time,duration_time -of csv=p=0 "$OUT/subs/subtitles.vtt" | tr '\n' ' ')
 check "ffprobe reads the sidecar's three cues at the source's times ($times)" \
   test "$times" = "0.500000,1.300000 1.900000,0.700000 3.000000,0.900000 "
+# Every subtitle rendition is observable: one segment event per .vtt segment (rendition,
+# language, text = true, no rung) before "done", and report.json's subtitles section.
+for r in subs:eng subs_2:fra; do
+  name=${r%%:*} lang=${r##*:}
+  n=$(grep '"type":"segment"' "$WORK/events.jsonl" | grep "\"rendition\":\"$name\"" |
+    grep "\"language\":\"$lang\"" | grep '"text":true' | grep -vc '"rung"' || true)
+  check "--events: $n segment events of $name ($lang), one per .vtt segment ($nv)" test "$n" -eq "$nv"
+done
+check "--events: done is the last event, after the subtitle segments" \
+  test "$(grep -v '"type":"progress"' "$WORK/events.jsonl" | tail -n 1 | grep -c '"type":"done"')" -eq 1
+cat >"$WORK/report_subs.lua" <<'LUA'
+local json = require "cmafeng.json"
+local dir, want = arg[1], tonumber(arg[2])
+local f = assert(io.open(dir .. "/report.json", "rb"))
+local r = json.decode(f:read("*a"))
+f:close()
+local bad = {}
+local langs = { subs = "eng", subs_2 = "fra" }
+if #(r.subtitles or {}) ~= 2 then bad[#bad + 1] = "subtitles has " .. #(r.subtitles or {}) .. " entries" end
+for _, t in ipairs(r.subtitles or {}) do
+  local bytes = 0
+  for i = 1, want do
+    local g = io.open(string.format("%s/%s/seg_%05d.vtt", dir, t.name, i), "rb")
+    if g then bytes = bytes + #g:read("*a"); g:close() end
+  end
+  if t.language ~= langs[t.name] or t.codecs ~= "wvtt" or t.format ~= "webvtt" or t.segments ~= want
+      or t.bytes ~= bytes or math.abs(t.duration - 4) > 0.05 then
+    bad[#bad + 1] = string.format("%s: language %s codecs %s segments %s bytes %s (files %d) duration %s",
+      tostring(t.name), tostring(t.language), tostring(t.codecs), tostring(t.segments),
+      tostring(t.bytes), bytes, tostring(t.duration))
+  end
+end
+print(#bad == 0 and "ok" or table.concat(bad, "; "))
+LUA
+got=$(LUA_PATH="$SRC_DIR/lua/?.lua;;" luajit "$WORK/report_subs.lua" "$OUT" "$nv" 2>&1 || true)
+check "report.json: subtitles lists subs (eng) and subs_2 (fra), codec wvtt, $nv segments, their bytes and 4 s ($got)" \
+  test "$got" = ok
 check_output "$OUT"
 
 # mov_text in an MP4 source.

@@ -3,6 +3,7 @@
  * its own, whatever the first box is, and the whole inspection (IVF, ISO BMFF and OBU
  * stream detection, then every sample through the AV1 layer) with each kind of file name.
  * Every track kind goes through it: AV1, AAC (esds), Opus (dOps), text (wvtt, mov_text),
+ * and the sidx of DASH on-demand files (read, then held against the fragments),
  * seeded from ffmpeg-made files. Whatever parses must describe only bytes inside the input. Built
  * and run by run_fuzz.sh; a crash found here becomes a test in tests/c/test_inspect.c.
  */
@@ -33,6 +34,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (f.stsd && (f.stsd < data || f.stsd + f.stsd_size > data + size))
             __builtin_trap();
         if (strlen(f.language) > 3)
+            __builtin_trap();
+        /* Every moof and the sidx lie inside the input; the sidx check answers, and says why
+         * when it refuses. */
+        for (size_t i = 0; i < f.nb_moofs; i++)
+            if (f.moofs[i] >= size || (i > 0 && f.moofs[i] <= f.moofs[i - 1]))
+                __builtin_trap();
+        if (f.has_sidx &&
+            (f.sidx.end > size || f.sidx.start >= f.sidx.end || (f.sidx.nb_refs && !f.sidx.refs)))
+            __builtin_trap();
+        char serr[256];
+        int sr = cme__mp4_check_sidx(&f, size, serr, sizeof(serr));
+        if ((sr < 0 && !serr[0]) || (sr == 0 && serr[0]) || (sr < 0 && !f.has_sidx))
             __builtin_trap();
         char codecs[64];
         if (cme__mp4_codec_string(&f, codecs, sizeof(codecs)) == 0 &&

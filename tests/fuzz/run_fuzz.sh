@@ -39,6 +39,10 @@ mp4)
             ffmpeg -v error -y -i "$f" -c copy -movflags frag_keyframe+empty_moov+default_base_moof \
                 "$work/seeds/$n.frag.mp4" || true
             ffmpeg -v error -y -i "$f" -c copy "$work/seeds/$n.ivf" || true
+            # A sidx before the fragments, as in a DASH on-demand file.
+            ffmpeg -v error -y -i "$f" -c copy \
+                -movflags frag_keyframe+empty_moov+default_base_moof+global_sidx \
+                "$work/seeds/$n.sidx.mp4" || true
         done
         # Audio and text tracks: AAC and Opus, progressive and fragmented, and mov_text.
         for codec in aac libopus; do

@@ -1,5 +1,6 @@
 // Interop check: every init segment and every media segment (read with its init segment, as
-// a player does) of a cmafeng output directory, and every single-file MP4 in it, is read by
+// a player does) of a cmafeng output directory, and every single-file MP4 in it (and in its
+// ondemand/ directory), is read by
 // three independent ISO BMFF readers:
 // `cmafeng inspect` (engine/mux/mp4_reader.c), mp4box.js (GPAC's JavaScript port, the reader
 // web players use) and MediaInfo. They must agree on the codecs string, the picture size or
@@ -162,6 +163,13 @@ if (!dirs.length) notOk(`${args.media} holds renditions (a directory with init.m
 // Single-file MP4s (output_mode = "both") are read whole: their first (video) track.
 const singles = readdirSync(args.media).filter((n) => /\.mp4$/.test(n)).sort()
   .map((n) => ({ name: n, path: join(args.media, n), isInit: false }));
+// DASH on-demand files (dash_ondemand = true): init + sidx + fragments, read whole.
+const odDir = join(args.media, 'ondemand');
+if (existsSync(odDir)) {
+  for (const n of readdirSync(odDir).filter((x) => /\.mp4$/.test(x)).sort()) {
+    singles.push({ name: `ondemand/${n}`, path: join(odDir, n), isInit: false });
+  }
+}
 const groups = dirs.map((dir) => ({ dir }));
 if (singles.length) groups.push({ files: singles });
 for (const g of groups) {

@@ -3,7 +3,7 @@
 // Shaka Player (HLS and DASH), hls.js (HLS) and dash.js (DASH).
 //
 //   node run_players.mjs --media OUT_DIR --sizes 640x360,320x180 [--timeout 30] [--only shaka-hls,...]
-//                        [--cue TEXT]
+//                        [--cue TEXT] [--ondemand]
 //
 // OUT_DIR is served at /media/ and the players' dist builds at /players/, by a static HTTP
 // server on 127.0.0.1 (random free port). For each player + format, player.html loads the
@@ -11,7 +11,9 @@
 // stream ends), then checks that no player error event fired, that the picture size is a
 // ladder size, that the player parsed every rendition, and that no media request failed.
 // With --cue, Shaka Player turns its first text track on and must show a cue containing
-// TEXT (a cue of the subtitle rendition, read from video.textTracks) by then.
+// TEXT (a cue of the subtitle rendition, read from video.textTracks) by then. With
+// --ondemand, Shaka Player and dash.js also play OUT/ondemand/manifest.mpd (the DASH
+// on-demand profile: one sidx-indexed file per rendition, fetched by byte ranges).
 // Prints one "ok - " / "not ok - " line per check and a "# N passed, N failed" summary;
 // exits 1 when any check failed. Nothing is skipped: a missing browser, a browser that cannot
 // play AV1 in MSE, or a player that cannot start is a failure with its reason.
@@ -41,6 +43,7 @@ for (let i = 2; i < process.argv.length; i += 2) {
   else if (k === '--timeout') opts.timeout = Number(v);
   else if (k === '--only') opts.only = v.split(',');
   else if (k === '--cue') opts.cue = v;
+  else if (k === '--ondemand') { opts.ondemand = true; i--; }
   else usage(`unknown option ${k}`);
 }
 if (!opts.media || !opts.sizes) usage('--media and --sizes are required');
@@ -165,7 +168,8 @@ function mseType(codec) {
 // ---- one player on one stream ---------------------------------------------------------------
 
 async function playOne(context, base, player, format) {
-  const src = format === 'HLS' ? '/media/master.m3u8' : '/media/manifest.mpd';
+  const src = format === 'HLS' ? '/media/master.m3u8'
+    : format === 'DASH on demand' ? '/media/ondemand/manifest.mpd' : '/media/manifest.mpd';
   const name = `${player.label} ${format}`;
   const reasons = [];
   const consoleErrors = [];
@@ -293,6 +297,11 @@ try {
     { id: 'hlsjs', label: 'hls.js', formats: ['HLS'] },
     { id: 'dashjs', label: 'dash.js', formats: ['DASH'] },
   ];
+  // --ondemand: OUT/ondemand/manifest.mpd (isoff-on-demand, SegmentBase + sidx) as well.
+  if (opts.ondemand) {
+    players[0].formats.push('DASH on demand');
+    players[2].formats.push('DASH on demand');
+  }
   for (const p of players) {
     for (const f of p.formats) {
       if (opts.only && !opts.only.includes(`${p.id}-${f.toLowerCase()}`)) continue;

@@ -62,6 +62,10 @@ typedef struct CmeJobSettings {
     int nb_rungs;
     CmeDeviceSettings devices[CME_MAX_JOB_DEVICES];
     int nb_devices; /* 0: `workers` software (svt) slots */
+    /* devices = "auto" (nb_devices 0): every hardware AV1 encoder device discovery finds,
+     * each with its session cap; none: `workers` software slots, the reason on stderr. A
+     * declared hardware device without an id resolves through discovery the same way. */
+    int devices_auto;
     /* Limits the policy relies on (DESIGN.md section 3, decisions): an attempt that returns
      * no packet for stall_seconds fails with reason "stall"; a chunk is never begun more
      * than max_attempts times, whatever the policy answers. */
@@ -81,6 +85,9 @@ typedef struct CmeJobSettings {
     /* Also one progressive MP4 per rung, "<output_dir>/<rung>.mp4" with the first audio
      * rendition muxed in (0: CMAF only, 1: CMAF and MP4); written when the job finishes. */
     int mp4_files;
+    /* Also the DASH on-demand output: OUT/ondemand/<rendition>.mp4 (init + sidx +
+     * fragments) and OUT/ondemand/manifest.mpd (isoff-on-demand profile). */
+    int dash_ondemand;
     int resume; /* keep the segments an interrupted run of this job journaled */
     /* Where segments start (chunking policy): seconds from the first video frame, strictly
      * increasing, each > 0; segment k + 1 starts at the first frame at or past cuts[k]
@@ -141,8 +148,13 @@ typedef enum CmeEventType {
 
 typedef struct CmeEvent {
     CmeEventType type;
-    int rung;       /* -1 for job events and audio */
-    int is_audio;   /* INIT_WRITTEN / SEGMENT_DONE of the audio rendition */
+    int rung;     /* -1 for job events and audio */
+    int is_audio; /* INIT_WRITTEN / SEGMENT_DONE of an audio rendition */
+    int is_text;  /* SEGMENT_DONE of a subtitle (WebVTT) rendition; rung is -1 */
+    /* Audio and text: the rendition's directory ("audio_2", "subs"); "" for the first audio
+     * rendition ("audio") and for video. language: ISO 639-2 ("eng"), "" when unknown. */
+    char rendition[32];
+    char language[8];
     int resumed;    /* SEGMENT_DONE: kept from an earlier run (--resume) */
     uint32_t index; /* segment number (1-based, as in seg_%05d.m4s) */
     uint64_t bytes;

@@ -60,6 +60,7 @@ typedef struct CmeInspect {
      * and the decoder configuration: the AudioSpecificConfig of esds (mp4a) or the dOps
      * body (Opus), owned by this struct. */
     uint32_t channels, sample_bits, sample_rate;
+    char language[4]; /* MP4: the track's mdhd language (ISO 639-2/T), "" when none or "und" */
     uint8_t *codec_config;
     size_t codec_config_size;
     /* MP4: the first edit list entry (ISO/IEC 14496-12 8.6.6); media_time -1 is empty. */
@@ -85,8 +86,16 @@ typedef struct CmeInspect {
     size_t av1c_size;
     int has_colr; /* colr nclx */
     int colr_primaries, colr_transfer, colr_matrix, colr_full_range;
-    CmeHdrMetadata hdr;        /* mdcv / clli in the sample entry (has_mastering, ...) */
-    uint32_t nb_fragments;     /* moof boxes */
+    CmeHdrMetadata hdr;    /* mdcv / clli in the sample entry (has_mastering, ...) */
+    uint32_t nb_fragments; /* moof boxes */
+    /* The first top-level sidx (ISO/IEC 14496-12 8.16.3), as a DASH on-demand file has:
+     * its byte range (start..end-1), references, earliest presentation time, and whether it
+     * indexes the fragments exactly (sidx_problem "" when it does, else why not). */
+    int has_sidx;
+    uint64_t sidx_start, sidx_end;
+    uint32_t sidx_references;
+    uint64_t sidx_earliest_presentation_time;
+    char sidx_problem[256];
     CmeInspectSample *samples; /* owned by this struct */
     size_t nb_samples;
 } CmeInspect;

@@ -139,4 +139,20 @@ CME_API int cme_hls_write_master(CmeBuf *out, const CmeRendition *r, size_t nb);
  * with audioSamplingRate and AudioChannelConfiguration. */
 CME_API int cme_dash_write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb);
 
+/* Where one rendition lies in the DASH on-demand output: one file per rendition. */
+typedef struct CmeDashIndex {
+    const char *url;      /* the file, relative to the MPD ("720p.mp4", "subs.vtt") */
+    uint64_t init_end;    /* the init segment is bytes 0..init_end (inclusive) */
+    uint64_t index_start; /* the sidx is bytes index_start..index_end (inclusive) */
+    uint64_t index_end;
+} CmeDashIndex;
+
+/* The same MPD in the ISO/IEC 23009-1 on-demand profile (8.3,
+ * urn:mpeg:dash:profile:isoff-on-demand:2011): every Representation is one indexed file,
+ * index[i] for r[i], named by BaseURL, with SegmentBase (indexRange = the sidx,
+ * Initialization range = ftyp + moov); AdaptationSets carry subsegmentAlignment and
+ * subsegmentStartsWithSAP 1. Text renditions are sidecar WebVTT files at index[i].url. */
+CME_API int cme_dash_write_mpd_ondemand(CmeBuf *out, const CmeRendition *r, size_t nb,
+                                        const CmeDashIndex *index);
+
 #endif /* CMAFENG_MUX_H */
