@@ -172,6 +172,8 @@ static void sink_decoded(void *opaque, uint64_t errors)
     atomic_store(&job->decode_errors, errors);
     for (int i = 0; i < job->nb_rungs; i++)
         atomic_fetch_add(&job->rungs[i].frames_in, 1);
+    /* A suspended chunk may go on now (the worker claims it: CLAIM_RESUME). */
+    cme__signal_notify(&job->work);
 }
 
 static int sink_audio_segment(void *opaque, const CmeAudioSeg *seg)

@@ -90,6 +90,16 @@ int cme__frame_budget_wait(CmeFrameBudget *b, int timeout_ms, int *idle)
     return r;
 }
 
+int cme__frame_budget_over(CmeFrameBudget *b)
+{
+    if (!b)
+        return 0;
+    pthread_mutex_lock(&b->lock);
+    int over = b->limit > 0 && b->bytes >= b->limit;
+    pthread_mutex_unlock(&b->lock);
+    return over;
+}
+
 void cme__frame_budget_stats(CmeFrameBudget *b, int64_t *bytes, int64_t *peak)
 {
     pthread_mutex_lock(&b->lock);
@@ -182,6 +192,14 @@ const AVFrame *cme__src_chunk_frame(CmeSrcChunk *c, int i)
     const AVFrame *f = i < c->ready ? c->frames[i] : NULL;
     pthread_mutex_unlock(&c->lock);
     return f;
+}
+
+int cme__src_chunk_ready(CmeSrcChunk *c, int i)
+{
+    pthread_mutex_lock(&c->lock);
+    int ready = i < c->ready || c->complete;
+    pthread_mutex_unlock(&c->lock);
+    return ready;
 }
 
 void cme__src_chunk_wait_complete(CmeSrcChunk *c)

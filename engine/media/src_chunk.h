@@ -83,12 +83,17 @@ void cme__frame_budget_idle(CmeFrameBudget *b, int delta);
  * room (the caller checks whether to stop, then waits again); *idle: no worker has
  * joined. */
 int cme__frame_budget_wait(CmeFrameBudget *b, int timeout_ms, int *idle);
+/* 1 when the frames held fill the budget (b may be NULL: never). */
+int cme__frame_budget_over(CmeFrameBudget *b);
 /* Bytes held now and at most so far. */
 void cme__frame_budget_stats(CmeFrameBudget *b, int64_t *bytes, int64_t *peak);
 
 /* Frame i of the chunk, waiting until the pump has decoded it; NULL when the chunk is
  * complete with fewer frames. Worker threads. */
 const AVFrame *cme__src_chunk_frame(CmeSrcChunk *c, int i);
+/* 1 when frame i is decoded or the chunk is complete (cme__src_chunk_frame would not
+ * wait). Any thread; takes the chunk's lock (after the sched lock, in claims). */
+int cme__src_chunk_ready(CmeSrcChunk *c, int i);
 /* Waits until the chunk is complete (its frame count and durations are final). */
 void cme__src_chunk_wait_complete(CmeSrcChunk *c);
 void cme__src_chunk_unref(CmeSrcChunk **pc);

@@ -9,9 +9,11 @@
  * it in this list, and the leaves nothing at all:
  *   1. job->sched_lock: worker claims, parked and open instances, helper moves.
  *   2. a rung's queue lock (chunk_queue.c) or the chunk table's lock (chunk_table.c), taken
- *      under sched_lock; never both at once, and neither calls out while held.
- *   leaves: rung->lock (invariant and kept segments; held while init.mp4 is written), a
- *      source chunk's lock (media/src_chunk.c, frames still filling), the lease pool's
+ *      under sched_lock; never both at once, and neither calls out while held. Or a source
+ *      chunk's lock (media/src_chunk.c: frames still filling; a claim asks whether a
+ *      suspended chunk's next frame is there), which may take the frame budget's lock.
+ *   leaves: rung->lock (invariant and kept segments; held while init.mp4 is written), the
+ *      frame budget's lock (media/src_chunk.c), the lease pool's
  *      lock (lease_pool.c; chunk_fail takes it after the chunk table's is released),
  *      job->fail_lock, job->events_lock, a CmeSignal's lock (core/signal.c; queues notify
  *      with their own lock released), SVT-AV1's init lock (enc/svtav1.c, held across a

@@ -44,6 +44,7 @@ typedef enum Claim {
     CLAIM_CHUNK,      /* a chunk and a parked instance */
     CLAIM_ONE_OFF,    /* a chunk with other settings (a retry decision): its own instance */
     CLAIM_FLUSH,      /* an instance of a finished rung to drain */
+    CLAIM_RESUME,     /* an instance whose chunk was suspended: send the rest */
     CLAIM_UNSERVABLE, /* a chunk no instance may take: fail it */
     CLAIM_DONE
 } Claim;
@@ -88,11 +89,19 @@ void cme__slot_discard(CmeJob *job, CmeEncSlot **ps)
 
 /* --- claiming work ------------------------------------------------------------------ */
 
-/* Unlinks and returns the first parked instance of a device on a rung. Sched lock held. */
+/* 1 when the instance holds a chunk whose frames are not all sent yet (it was suspended
+ * while the frame budget was spent); no other chunk may go into it before that one. */
+static int suspended(const CmeEncSlot *s)
+{
+    return s->tail && !s->tail->sealed;
+}
+
+/* Unlinks and returns the first parked instance of a device on a rung that can take a new
+ * chunk. Sched lock held. */
 static CmeEncSlot *unpark(CmeRung *rung, int device)
 {
     for (CmeEncSlot **pp = &rung->parked; *pp; pp = &(*pp)->next) {
-        if ((*pp)->device == device) {
+        if ((*pp)->device == device && !suspended(*pp)) {
             CmeEncSlot *s = *pp;
             *pp = s->next;
             s->next = NULL;
@@ -129,7 +138,7 @@ static CmeEncSlot *unpark_to_flush(CmeJob *job, CmeRung *rung, int d)
 {
     int best = -1;
     for (CmeEncSlot *s = rung->parked; s; s = s->next)
-        if (flush_rank(job, s) > best)
+        if (!suspended(s) && flush_rank(job, s) > best)
             best = flush_rank(job, s);
     if (best < 0)
         return NULL;
@@ -146,7 +155,8 @@ static CmeEncSlot *unpark_to_flush(CmeJob *job, CmeRung *rung, int d)
         int rank = flush_rank(job, s);
         /* One at a time: only the riskiest. In parallel: any of this device's, those holding
          * chunks first (best is then 2 or more). */
-        if (s->device == d && (one_at_a_time ? rank == best : rank >= (best & 2))) {
+        if (s->device == d && !suspended(s) &&
+            (one_at_a_time ? rank == best : rank >= (best & 2))) {
             *pp = s->next;
             s->next = NULL;
             return s;
@@ -198,6 +208,22 @@ static Claim claim(Worker *w, CmeChunk **out_chunk, CmeEncSlot **out_slot)
             goto out;
         }
     }
+    /* A suspended chunk goes on first, once its next frame is there (a paused job still
+     * finishes the chunks it began). */
+    for (int r = 0; r < job->nb_rungs; r++) {
+        for (CmeEncSlot **pp = &job->rungs[r].parked; *pp; pp = &(*pp)->next) {
+            CmeEncSlot *s = *pp;
+            if (s->device != d || !suspended(s) ||
+                !cme__src_chunk_ready(s->tail->src, s->tail->sent))
+                continue;
+            *pp = s->next;
+            s->next = NULL;
+            job->rungs[r].busy_encoders++;
+            *out_slot = s;
+            result = CLAIM_RESUME;
+            goto out;
+        }
+    }
     if (atomic_load(&job->paused))
         goto out;
     int best = -1;
@@ -211,7 +237,7 @@ static Claim claim(Worker *w, CmeChunk **out_chunk, CmeEncSlot **out_slot)
             continue;
         int mine = 0;
         for (CmeEncSlot *s = rung->parked; s && !mine; s = s->next)
-            mine = s->device == d;
+            mine = s->device == d && !suspended(s);
         if (!mine)
             continue; /* every instance of this device on the rung is busy */
         uint64_t fed = atomic_load(&rung->frames_fed);
@@ -806,9 +832,55 @@ static int take_frames(Worker *w, CmeSrcChunk *src, AVFrame ***out)
     return 0;
 }
 
+/*
+ * Sends the chunk's frames from inf->sent on, then seals it. With may_suspend (the rung's
+ * first attempt, sending the pump's frames), a frame the pump has not decoded yet while the
+ * job holds its whole frame budget suspends the chunk instead of waiting: returns 1, the
+ * chunk unsealed in the instance, which the worker parks and any worker of the device
+ * resumes once the frame is there (CLAIM_RESUME). The worker meanwhile serves a rung that
+ * lags and holds frames no one else can let go: with fewer workers than rungs, waiting in
+ * place let a whole chunk of the unserved rung's frames pile up.
+ */
+static int send_frames(Worker *w, CmeEncSlot *slot, CmeInflight *inf, AVFrame **own,
+                       int may_suspend)
+{
+    CmeJob *job = w->job;
+    CmeChunk *c = inf->chunk;
+    CmeSrcChunk *src = inf->src;
+    const int first = own == NULL;
+    const AVFrame *f;
+    for (int i = inf->sent; !slot->broken && !inf->failed; i++) {
+        if (atomic_load(&job->failed))
+            break;
+        if (inf->drop)
+            break; /* failed already (stall, invariant): the rest would be dropped */
+        if (may_suspend && !slot->bad && !cme__src_chunk_ready(src, i) &&
+            cme__frame_budget_over(src->budget))
+            return 1;
+        if (!(f = own ? (i < src->nb_frames ? own[i] : NULL) : cme__src_chunk_frame(src, i)))
+            break;
+        int r = send_frame(w, slot, f, c->index, i == 0);
+        if (first)
+            cme__src_chunk_release(src, i);
+        if (r < 0) {
+            fail_inflight(w, slot, inf, CME_FAIL_SEND, w->err);
+            break;
+        }
+        inf->sent++;
+        cme__ct_progress(&job->ct, c->rung, c->index, inf->attempt, cme__now());
+        drain(w, slot, 0);
+    }
+    /* Sealed: its last packets may already be back. A chunk cut short by a failure still
+     * waits for the packets of the frames it sent, so the instance stays in step. */
+    inf->sealed = 1;
+    if (!slot->broken)
+        finish_heads(w, slot);
+    return 0;
+}
+
 /* Encodes one chunk on an instance: frames are sent as the pump decodes them (the chunk
  * may still be filling), packets are taken as they come. */
-static void encode_chunk(Worker *w, CmeEncSlot *slot, CmeChunk *c, int attempt)
+static void encode_chunk(Worker *w, CmeEncSlot *slot, CmeChunk *c, int attempt, int may_suspend)
 {
     CmeJob *job = w->job;
     CmeInflight *inf = calloc(1, sizeof(*inf));
@@ -839,35 +911,12 @@ static void encode_chunk(Worker *w, CmeEncSlot *slot, CmeChunk *c, int attempt)
         fail_inflight(w, slot, inf, CME_FAIL_SEND, w->err);
         own = NULL;
     }
-    const AVFrame *f;
-    for (int i = 0; !slot->broken && !inf->failed &&
-                    (f = own ? (i < src->nb_frames ? own[i] : NULL) : cme__src_chunk_frame(src, i));
-         i++) {
-        if (atomic_load(&job->failed))
-            break;
-        if (inf->drop)
-            break; /* failed already (stall, invariant): the rest would be dropped */
-        int r = send_frame(w, slot, f, c->index, i == 0);
-        if (first)
-            cme__src_chunk_release(src, i);
-        if (r < 0) {
-            fail_inflight(w, slot, inf, CME_FAIL_SEND, w->err);
-            break;
-        }
-        inf->sent++;
-        cme__ct_progress(&job->ct, c->rung, c->index, attempt, cme__now());
-        drain(w, slot, 0);
-    }
+    send_frames(w, slot, inf, own, first && may_suspend);
     if (own) {
         for (int i = 0; i < src->nb_frames; i++)
             av_frame_free(&own[i]);
         free(own);
     }
-    /* Sealed: its last packets may already be back. A chunk cut short by a failure still
-     * waits for the packets of the frames it sent, so the instance stays in step. */
-    inf->sealed = 1;
-    if (!slot->broken)
-        finish_heads(w, slot);
 }
 
 /* Sends EOS and drains every packet; the instance then encodes nothing more. Chunks left
@@ -944,12 +993,44 @@ static void encode_one_off(Worker *w, CmeChunk *c)
         return;
     }
     slot->instance = -1;
-    encode_chunk(w, slot, c, attempt);
+    encode_chunk(w, slot, c, attempt, 0);
     if (!slot->broken)
         flush_slot(w, slot);
     drop_inflight(slot);
     cme__slot_discard(job, &slot);
     unbusy_one_off(w, rung);
+}
+
+/* The worker moves to another rung: a WORKER_MOVED event. */
+static void note_move(Worker *w, const CmeEncSlot *slot, uint32_t index)
+{
+    CmeEvent ev = { .type = CME_EVENT_WORKER_MOVED,
+                    .rung = slot->rung,
+                    .index = index + 1,
+                    .device = w->device,
+                    .worker = w->id,
+                    .instance = slot->instance,
+                    .from_rung = w->last_rung };
+    snprintf(ev.device_id, sizeof(ev.device_id), "%s", w->dev.id);
+    cme__job_post(w->job, &ev);
+    w->last_rung = slot->rung;
+}
+
+/* The instance after a chunk was sent (or suspended): parked for the next, or retired. */
+static void after_chunk(Worker *w, CmeEncSlot *slot)
+{
+    if (slot->broken) {
+        drop_inflight(slot);
+        retire(w, slot);
+    } else if (slot->bad) {
+        /* A mismatching instance is of no use to this rung: drain it (its chunks fail
+         * and wait for the policy) and retire it. */
+        flush_slot(w, slot);
+        drop_inflight(slot);
+        retire(w, slot);
+    } else {
+        park(w, slot);
+    }
 }
 
 void *cme__worker_main(void *arg)
@@ -1000,6 +1081,13 @@ void *cme__worker_main(void *arg)
             encode_one_off(&w, c);
             continue;
         }
+        if (cl == CLAIM_RESUME) {
+            if (w.last_rung != slot->rung)
+                note_move(&w, slot, slot->tail->chunk->index);
+            send_frames(&w, slot, slot->tail, NULL, 1);
+            after_chunk(&w, slot);
+            continue;
+        }
         int attempt;
         if (cme__ct_begin(&job->ct, c->rung, c->index, w.id, w.device, slot->instance, cme__now(),
                           &attempt) < 0) {
@@ -1011,31 +1099,10 @@ void *cme__worker_main(void *arg)
             park(&w, slot);
             break;
         }
-        if (w.last_rung != c->rung) {
-            CmeEvent ev = { .type = CME_EVENT_WORKER_MOVED,
-                            .rung = c->rung,
-                            .index = c->index + 1,
-                            .device = w.device,
-                            .worker = w.id,
-                            .instance = slot->instance,
-                            .from_rung = w.last_rung };
-            snprintf(ev.device_id, sizeof(ev.device_id), "%s", w.dev.id);
-            cme__job_post(job, &ev);
-            w.last_rung = c->rung;
-        }
-        encode_chunk(&w, slot, c, attempt);
-        if (slot->broken) {
-            drop_inflight(slot);
-            retire(&w, slot);
-        } else if (slot->bad) {
-            /* A mismatching instance is of no use to this rung: drain it (its chunks fail
-             * and wait for the policy) and retire it. */
-            flush_slot(&w, slot);
-            drop_inflight(slot);
-            retire(&w, slot);
-        } else {
-            park(&w, slot);
-        }
+        if (w.last_rung != c->rung)
+            note_move(&w, slot, c->index);
+        encode_chunk(&w, slot, c, attempt, 1);
+        after_chunk(&w, slot);
     }
     for (int r = 0; r < CME_MAX_RUNGS; r++) {
         sws_freeContext(w.sws[r]);

@@ -148,7 +148,7 @@ M.job_schema = S.record {
   queue_depth = S.integer { min = 1, max = L.MAX_QUEUE_DEPTH, default = 2,
                             desc = "chunks buffered per rung" },
   frame_memory_mb = S.integer { min = L.MIN_FRAME_MEMORY_MB, max = L.MAX_FRAME_MEMORY_MB,
-                                default = 64,
+                                default = 32,
                                 desc = "MiB of decoded source frames held at most" },
   video = S.record({
     ladder = S.array(rung, {

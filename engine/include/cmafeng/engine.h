@@ -41,10 +41,11 @@ typedef struct CmeDeviceSettings {
     int optional;      /* a device that cannot be used is skipped with a warning */
 } CmeDeviceSettings;
 
-/* 64 MiB: 20 1080p 4:2:0 8-bit frames, 5 at 2160p; enough read-ahead to keep encoders fed
- * (the pump decodes far faster than they encode), and the peak memory of a 1080p ladder
- * stays that of its encoders (bench/ladder.sh prints it against ffmpeg's). */
-#define CME_DEFAULT_FRAME_MEMORY_MB 64
+/* 32 MiB: 10 1080p 4:2:0 8-bit frames, 2.5 at 2160p (the budget is a bound on read-ahead,
+ * never a stall: workers that starve let the pump go on). The pump decodes far faster than
+ * encoders encode, so this keeps them fed, and the peak memory of a 1080p ladder stays that
+ * of its encoders (bench/ladder.sh prints it against ffmpeg's). */
+#define CME_DEFAULT_FRAME_MEMORY_MB 32
 
 typedef struct CmeJobSettings {
     const char *source;     /* input media file; borrowed until cme_engine_new returns */
