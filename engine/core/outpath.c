@@ -19,6 +19,11 @@ int cme__outpath(char *out, size_t n, const char *dir, const char *rendition, co
     return fits(snprintf(out, n, "%s/%s", dir, file), n);
 }
 
+int cme__outpath_named(char *out, size_t n, const char *dir, const char *name, const char *ext)
+{
+    return fits(snprintf(out, n, "%s/%s.%s", dir, name, ext), n);
+}
+
 int cme__outname_segment(char *out, size_t n, uint32_t number, const char *ext)
 {
     return fits(snprintf(out, n, CME_OUT_SEGMENT_FMT, number, ext), n);

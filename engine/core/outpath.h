@@ -7,7 +7,9 @@
  *
  *     <out>/master.m3u8  <out>/manifest.mpd  <out>/report.json  <out>/.cmafeng-journal
  *     <out>/<rendition>/init.mp4  <out>/<rendition>/seg_00001.m4s ... <out>/<rendition>/index.m3u8
+ *     <out>/<text rendition>/subtitles.vtt   (the whole track, the DASH sidecar)
  *     <out>/<rung>.mp4   (output.mode = "mp4")
+ *     <out>/ondemand/<rendition>.mp4|.vtt  <out>/ondemand/manifest.mpd   (dash_ondemand)
  *
  * A rendition is a video rung (its recipe name), "audio" (the first audio track), an extra
  * audio track's or a subtitle track's name.
@@ -24,15 +26,19 @@
 #define CME_OUT_MPD "manifest.mpd"
 #define CME_OUT_JOURNAL ".cmafeng-journal"
 #define CME_OUT_AUDIO "audio" /* the first audio track's rendition */
+#define CME_OUT_SUBTITLES "subtitles.vtt"
+#define CME_OUT_ONDEMAND "ondemand"
 /* Segment n (from 1, the HLS media sequence number and the DASH $Number$) of a rendition:
  * printf format with the extension as a string argument, and the DASH SegmentTemplate
- * spelling of the same name. */
+ * spelling of the same name, escaped for use inside a printf format. */
 #define CME_OUT_SEGMENT_FMT "seg_%05" PRIu32 ".%s"
-#define CME_OUT_SEGMENT_DASH "seg_$Number%05d$.m4s"
+#define CME_OUT_SEGMENT_DASH_FMT "seg_$Number%%05d$.m4s"
 
 /* "<dir>/<rendition>/<file>", or "<dir>/<file>" when rendition is NULL. 0, or CME_EINVAL
  * when the path does not fit in n bytes (out then holds a truncated path for messages). */
 int cme__outpath(char *out, size_t n, const char *dir, const char *rendition, const char *file);
+/* "<dir>/<name>.<ext>": a file named for its rendition (<rung>.mp4, ondemand/<name>.vtt). */
+int cme__outpath_named(char *out, size_t n, const char *dir, const char *name, const char *ext);
 /* The file name of segment `number` (from 1) with extension ext ("m4s", "vtt"). */
 int cme__outname_segment(char *out, size_t n, uint32_t number, const char *ext);
 /* "<dir>/<rendition>/seg_<number>.<ext>". */

@@ -50,7 +50,7 @@ static int write_segment(const char *dir, const CmeAudioSeg *s, CmeAudioPassResu
                             .base_decode_time = s->start };
     CmeBuf b = { 0 };
     char name[32];
-    snprintf(name, sizeof(name), "seg_%05" PRIu32 ".m4s", info.sequence_number);
+    cme__outname_segment(name, sizeof(name), info.sequence_number, "m4s");
     int r = cme_mux_write_segment(&b, &info, s->samples, s->nb, s->data, s->size);
     if (r == 0)
         r = write_file(dir, name, &b, err, errlen);
@@ -82,7 +82,7 @@ static int write_init(const char *dir, CmeAudio *a, const CmeAudioSettings *s, c
     CmeBuf b = { 0 };
     int r = cme_mux_write_init_audio(&b, &t);
     if (r == 0)
-        r = write_file(dir, "init.mp4", &b, err, errlen);
+        r = write_file(dir, CME_OUT_INIT, &b, err, errlen);
     else
         snprintf(err, errlen, "%s/init.mp4: the track cannot be described (%s)", dir,
                  cme_strerror(r));

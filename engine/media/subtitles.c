@@ -131,7 +131,7 @@ static int write_track(const char *out_dir, CmeTextExtra *x, int k, Track *t, co
         CmeBuf b = { 0 };
         r = cme__webvtt_write(&b, t->cues, t->nb, 0, 0, 0);
         if (r == 0)
-            r = write_file(dir, "subtitles.vtt", &b, err, errlen);
+            r = write_file(dir, CME_OUT_SUBTITLES, &b, err, errlen);
         cme__buf_free(&b);
     }
     if (r < 0)

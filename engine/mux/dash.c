@@ -11,6 +11,7 @@
 
 #include "cmafeng/mux.h"
 #include "core/buf.h"
+#include "core/outpath.h"
 #include "mux/manifest.h"
 
 /*
@@ -88,7 +89,8 @@ static void write_segment_template(CmeBuf *b, const CmeRendition *r, const CmeDa
     }
     cme__buf_printf(b,
                     "        <SegmentTemplate timescale=\"%" PRIu32
-                    "\" initialization=\"%s/init.mp4\" media=\"%s/seg_$Number%%05d$.m4s\""
+                    "\" initialization=\"%s/" CME_OUT_INIT "\" media=\"%s/" CME_OUT_SEGMENT_DASH_FMT
+                    "\""
                     " startNumber=\"%" PRIu32 "\">\n",
                     r->timescale, r->name, r->name, r->start_number);
     write_timeline(b, r);
@@ -316,7 +318,7 @@ static int write_mpd(CmeBuf *out, const CmeRendition *r, size_t nb, const CmeDas
         else
             cme__buf_printf(out,
                             "      <Representation id=\"%s\" bandwidth=\"%" PRIu64 "\">\n"
-                            "        <BaseURL>%s/subtitles.vtt</BaseURL>\n"
+                            "        <BaseURL>%s/" CME_OUT_SUBTITLES "</BaseURL>\n"
                             "      </Representation>\n",
                             t->name, t->peak_bandwidth, t->name);
         cme__buf_printf(out, "    </AdaptationSet>\n");

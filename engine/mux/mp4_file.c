@@ -12,6 +12,7 @@
 #include "core/errf.h"
 #include "core/buf.h"
 #include "core/file.h"
+#include "core/outpath.h"
 #include "mux/box.h"
 #include "mux/mp4_file.h"
 #include "mux/mp4_reader.h"
@@ -368,9 +369,9 @@ static int track_paths(const char *dir, const char *name, size_t n, CmeStitchTra
     for (size_t i = 0; i <= n; i++) {
         list[i] = s + i * one;
         if (i == 0)
-            snprintf(list[i], one, "%s/%s/init.mp4", dir, name);
+            cme__outpath(list[i], one, dir, name, CME_OUT_INIT);
         else
-            snprintf(list[i], one, "%s/%s/seg_%05zu.m4s", dir, name, i);
+            cme__outpath_segment(list[i], one, dir, name, (uint32_t)i, "m4s");
     }
     t->init = list[0];
     t->segments = (const char *const *)(list + 1);
@@ -389,8 +390,8 @@ int cme__rung_mp4(const char *out_dir, const char *rung, size_t nb_segments, con
     if (r == 0 && n == 2)
         r = track_paths(out_dir, audio, nb_audio, &t[1], &store[1]);
     char path[4096];
-    if (r == 0 && snprintf(path, sizeof(path), "%s/%s.mp4", out_dir, rung) >= (int)sizeof(path))
-        r = CME_EINVAL;
+    if (r == 0)
+        r = cme__outpath_named(path, sizeof(path), out_dir, rung, "mp4");
     if (r == 0)
         r = cme__mp4_stitch(path, t, n, 0, err, errlen);
     else if (err && errlen && !err[0])
@@ -643,17 +644,17 @@ int cme__ondemand_write(const char *out_dir, const CmeRendition *r, size_t nb, c
     char dir[2048], urls[CME_MAX_ONDEMAND][48], path[2300];
     CmeDashIndex ix[CME_MAX_ONDEMAND];
     memset(ix, 0, sizeof(ix));
-    if (snprintf(dir, sizeof(dir), "%s/ondemand", out_dir) >= (int)sizeof(dir))
+    if (cme__outpath(dir, sizeof(dir), out_dir, NULL, CME_OUT_ONDEMAND) < 0)
         return cme__errf(err, errlen, CME_EINVAL, "%s: path too long", out_dir);
     int ret = cme__mkdir_p(dir, err, errlen);
     for (size_t i = 0; i < nb && ret == 0; i++) {
         snprintf(urls[i], sizeof(urls[i]), "%s.%s", r[i].name, r[i].is_text ? "vtt" : "mp4");
         ix[i].url = urls[i];
-        snprintf(path, sizeof(path), "%s/%s", dir, urls[i]);
+        cme__outpath(path, sizeof(path), dir, NULL, urls[i]);
         if (r[i].is_text) {
             /* The sidecar WebVTT file the live MPD names, beside the other files. */
             char src[2300];
-            snprintf(src, sizeof(src), "%s/%s/subtitles.vtt", out_dir, r[i].name);
+            cme__outpath(src, sizeof(src), out_dir, r[i].name, CME_OUT_SUBTITLES);
             unsigned char *d = NULL;
             size_t size = 0;
             ret = cme__file_read_all(src, &d, &size, err, errlen);
@@ -676,7 +677,7 @@ int cme__ondemand_write(const char *out_dir, const CmeRendition *r, size_t nb, c
     CmeBuf b = { 0 };
     ret = cme_dash_write_mpd_ondemand(&b, r, nb, ix);
     if (ret == 0) {
-        snprintf(path, sizeof(path), "%s/manifest.mpd", dir);
+        cme__outpath(path, sizeof(path), dir, NULL, CME_OUT_MPD);
         ret = cme__file_write_atomic(path, b.data, b.size, err, errlen);
     } else {
         cme__errf(err, errlen, ret, "%s/manifest.mpd: %s", dir, cme_strerror(ret));
