@@ -411,6 +411,25 @@ int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *
     return 0;
 }
 
+int cme__source_seek(CmeSource *s, int64_t pts, uint32_t timescale, int64_t origin, char *err,
+                     size_t errlen)
+{
+    AVStream *st = s->fmt->streams[s->stream];
+    int64_t target = origin + av_rescale_q(pts, (AVRational){ 1, (int)timescale }, st->time_base);
+    int r = av_seek_frame(s->fmt, s->stream, target, AVSEEK_FLAG_BACKWARD);
+    if (r < 0) {
+        av_err(err, errlen, s->path, "seeking failed", r);
+        return CME_EMEDIA;
+    }
+    avcodec_flush_buffers(s->dec);
+    av_frame_unref(s->held);
+    s->have_held = 0;
+    s->draining = 0;
+    s->first_pts = origin;
+    s->last_pts = INT64_MIN;
+    return 0;
+}
+
 void cme__source_close(CmeSource **ps)
 {
     CmeSource *s = *ps;

@@ -34,6 +34,14 @@ void cme__source_color(const CmeSource *s, int *primaries, int *transfer, int *m
 int cme__source_read(CmeSource *s, AVFrame *frame, uint32_t timescale, int64_t *pts, char *err,
                      size_t errlen);
 void cme__source_close(CmeSource **ps);
+/* Repositions a freshly opened source so that the next reads return the frames from the
+ * key frame at or before `pts` (in units of `timescale`, counted from `origin`, the first
+ * frame's timestamp in the stream time base as cme__source_origin gives it for the job's
+ * own source): reading on gives frames with the timestamps the first pass gave them. The
+ * caller skips frames before pts and checks that the frame at pts comes (a container whose
+ * seek lands after it: read from the start instead). 0, or CME_EMEDIA with err set. */
+int cme__source_seek(CmeSource *s, int64_t pts, uint32_t timescale, int64_t origin, char *err,
+                     size_t errlen);
 
 /* Sets the damaged share that fails the read (default CME_SOURCE_MAX_DAMAGE; >= 1: never). */
 void cme__source_set_max_damage(CmeSource *s, double share);
