@@ -24,10 +24,6 @@
 #include "job/journal.h"
 #include "worker/worker.h"
 
-struct CmeEngine {
-    CmeJob job;
-};
-
 void cme_job_default_settings(CmeJobSettings *s)
 {
     memset(s, 0, sizeof(*s));
@@ -1012,6 +1008,7 @@ int cme_engine_chunks(CmeEngine *e, int rung, uint32_t first, CmeChunkInfo *out,
         o->crf = rec.crf >= 0 ? rec.crf : job->rungs[rung].set.crf;
         o->preset = rec.preset >= 0 ? rec.preset : job->rungs[rung].set.preset;
         o->decisions = rec.decisions;
+        o->requeues = rec.requeues;
         o->resumed = rec.resumed;
         o->bytes = rec.seg.bytes;
         o->start = rec.seg.start;

@@ -71,12 +71,15 @@ typedef struct CmeRung {
     CmeChunkQueue queue;
 
     /* Guarded by job->sched_lock. */
-    struct CmeEncSlot *parked;       /* idle instances of this rung, possibly holding output */
-    int busy_encoders;               /* instances held by workers now */
-    int open[CME_MAX_DEVICES];       /* instances open (parked or busy) per pool device */
-    int cap[CME_MAX_DEVICES];        /* instances per pool device; 0: the device does not
-                                      * serve the rung */
-    uint64_t excluded;               /* bit d: device d produced a mismatching sequence header */
+    struct CmeEncSlot *parked; /* idle instances of this rung, possibly holding output */
+    int busy_encoders;         /* instances held by workers now */
+    int open[CME_MAX_DEVICES]; /* instances open (parked or busy) per pool device */
+    int cap[CME_MAX_DEVICES];  /* instances per pool device; 0: the device does not
+                                * serve the rung */
+    uint64_t excluded;         /* bit d: device d produced a mismatching sequence header */
+    int set_active;            /* run:set: chunks claimed from now on use set_crf and
+                                * set_preset (-1: the rung's), on one-off instances */
+    int set_crf, set_preset;
     atomic_uint_fast64_t ticks_done; /* media time of the written segments (CME_TIMESCALE) */
 
     /* Guarded by lock. */
@@ -173,6 +176,11 @@ typedef struct CmeJob {
     atomic_int decode_done;
     double t_start;
 } CmeJob;
+
+/* The public handle (cmafeng/engine.h): the job is all of it. */
+struct CmeEngine {
+    CmeJob job;
+};
 
 /* Records the first failure, closes every queue and wakes every thread. Any thread. */
 void cme__job_fail(CmeJob *job, int code, const char *fmt, ...) CME_PRINTF(3, 4);
