@@ -148,7 +148,8 @@ static int redecode(CmeJob *job, uint32_t index, const CmeSegmentEntry *seg, Cme
         break;
     }
     if (r == CME_EAGAIN || (r == 0 && c->ready == 0)) {
-        snprintf(err, errlen, "%.400s: no frame at %.3f s: the source does not give the chunk again",
+        snprintf(err, errlen,
+                 "%.400s: no frame at %.3f s: the source does not give the chunk again",
                  job->source, (double)start / CME_TIMESCALE);
         r = CME_EMEDIA;
     }
