@@ -197,8 +197,9 @@ int cme_engine_requeue(CmeEngine *e, int rung, uint32_t index, char *err, size_t
         return CME_ESTATE;
     }
     static const char no_instance[] =
-        "%s: segment %u: no encoder instance of the rung is left to encode it (the rung has "
-        "finished and closed its encoders; SVT-AV1 1.4.1 cannot open one while others encode)";
+        "%s: segment %u: no encoder instance of the rung is left to encode it (the rung wrote "
+        "its last segment and closed its encoders; SVT-AV1 1.4.1 cannot open one while others "
+        "encode): requeue before a rung ends, pausing the job early to hold it";
     pthread_mutex_lock(&job->sched_lock);
     int can = rung_can_take(job, rg);
     pthread_mutex_unlock(&job->sched_lock);

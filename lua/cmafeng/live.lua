@@ -320,13 +320,14 @@ end
 
 -- A finished segment is encoded again by an encoder instance of its rung and its file
 -- replaced atomically; the segment event that follows has requeued = true. Only while the
--- job runs: its instances close when it ends (pause it to keep it from ending). Raises with
--- the engine's reason when it cannot (no such segment, not done yet, no instance left).
+-- job runs and the rung still has an encoder instance: a rung closes its instances once its
+-- last segment is written (run:pause() early holds them). Raises with the engine's reason
+-- when it cannot (no such segment, not done yet, no instance left, the job ended).
 function Run:requeue(rung, index)
   if self.state ~= "running" then
     error(format("run:requeue: run %d has finished (%s): its encoder instances are closed, " ..
-                 "so a segment can only be requeued while the job runs (run:pause() keeps " ..
-                 "it from finishing)", self.id, self.state), 2)
+                 "so a segment can only be requeued while the job runs and its rung has not " ..
+                 "written its last segment (run:pause() holds the job)", self.id, self.state), 2)
   end
   local r = rung_index(self, rung, "requeue")
   if type(index) ~= "number" or index < 1 or index ~= math.floor(index) then
