@@ -40,6 +40,7 @@ old_bytes, old_inode = io.open(SEG, "rb"):read("*a"), inode(SEG)
 print("requeue", run:requeue("180p", 1))
 q = run:queue(1)[1]
 print("queued", q.index, q.requeues, q.state)
+print("requeue 2", run:requeue(1, 2)) -- starts after 0: the source is seeked
 print("twice", pcall(run.requeue, run, 1, 1))
 print("missing", pcall(run.requeue, run, 1, 999))
 qs = run:queue(1)
@@ -56,6 +57,7 @@ new_bytes, new_inode = io.open(SEG, "rb"):read("*a"), inode(SEG)
 print("replaced", new_inode ~= old_inode, #new_bytes > 0)
 for _, s in ipairs(report.segments) do
   if s.index == 1 then print("record", s.requeued, s.attempts, s.bytes == #new_bytes) end
+  if s.index == 2 then print("record 2", s.requeued, s.attempts, s.frames, s.start) end
 end
 print("after the end", pcall(run.requeue, run, 1, 2))
 LUA
@@ -67,6 +69,7 @@ check "no progress while paused ($p1 -> $p2)" test "${p1:-x}" = "${p2:-y}"
 check "progress after resume" grep -qx "resumed	true" "$WORK/o"
 check "chunks, devices and leases answer" grep -qx 'tables	true	true	table' "$WORK/o"
 check "requeue of a done segment returns true" grep -qx "requeue	true" "$WORK/o"
+check "requeue of a second one returns true" grep -qx "requeue 2	true" "$WORK/o"
 check "the requeued chunk heads the queue" grep -qx 'queued	1	1	queued' "$WORK/o"
 check "a notice says it was requeued" grep -q '^\[run 1\] requeued 180p segment 1' "$WORK/o"
 check "a second requeue while it is queued is a message" \
@@ -84,6 +87,8 @@ check "the job ended well" grep -qx "ok	true" "$WORK/o"
 check "the segment was replaced under its name (new inode)" grep -qx "replaced	true	true" "$WORK/o"
 check "report.json: the record is the new segment's (requeued, attempt 2)" \
   grep -qx "record	true	2	true" "$WORK/o"
+check "segment 2 too (decoded again from a seek): 25 frames from 1 s" \
+  grep -qx "record 2	true	2	25	1" "$WORK/o"
 check "report.json on disk says requeued" grep -q '"requeued": *true' "$OUT/report.json"
 check "requeue after the end names why" \
   grep -q "^after the end	false	run:requeue: run 1 has finished (done): its encoder instances are closed" "$WORK/o"
