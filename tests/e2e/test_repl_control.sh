@@ -12,6 +12,9 @@
 #   2. libaom (a lavc backend, encoders may open mid-job): run:set{crf=} changes the crf of
 #      the chunks claimed afterwards (the chunk table says so, and their segments shrink);
 #      out-of-range and unknown settings are errors.
+#   3. libaom: run:set{crf = 1} then run:requeue of segment 1: it grows, report.json has
+#      its new size, and the HLS BANDWIDTH (peak) and the MPD written at the end are those of
+#      the files as they lie.
 source "$(dirname "$0")/lib.sh"
 
 export CMAFENG_HISTORY=
@@ -133,4 +136,40 @@ check "the job ended well (rc $rc)" test "$rc" -eq 0
 check "the first chunk kept crf 20, the last used crf 63, and its segment is smaller" \
   grep -qx "first	20	last	63	smaller	true" "$WORK/o2"
 validate_decode "$OUT2"
+
+# 3. libaom: a requeue after run:set{crf=} re-encodes segment 1 at the new crf; the
+# manifests written at the end carry its size (its bit rate is the rendition's peak).
+OUT3=$WORK/out3
+set +e
+"$CMAFENG" repl >"$WORK/o3" 2>"$WORK/e3" <<LUA
+run = cme.start{ source = "$SRC", output = "$OUT3", segment_seconds = 1,
+  devices = { { backend = "aom", id = "aom", sessions = 1, threads = 1 } },
+  video = { ladder = { { width = 160, height = 90, crf = 63, preset = 8 } } } }
+while (run:chunks{ rung = 1 }[1] or {}).state ~= "done" do run:poll(50) end
+old = run:chunks{ rung = 1 }[1].bytes
+print("set", run:set(1, { crf = 1 }), "requeue", run:requeue(1, 1))
+report = run:wait()
+for _, s in ipairs(report.segments) do
+  if s.index == 1 then print("seg1", s.requeued, s.bytes > 3 * old, s.bytes, s.duration) end
+end
+LUA
+rc=$?
+set -e
+cat "$WORK/o3" "$WORK/e3"
+check "run:set then run:requeue on libaom" grep -qx "set	true	requeue	true" "$WORK/o3"
+check "segment 1 was encoded again at crf 1 (more than 3x the bytes)" \
+  grep -q "^seg1	true	true	" "$WORK/o3"
+check "the job ended well (rc $rc)" test "$rc" -eq 0
+read -r _ _ _ b1 _ < <(grep "^seg1" "$WORK/o3")
+check "report.json's size of segment 1 is the file's" \
+  test "${b1:-0}" -eq "$(stat -c %s "$OUT3/90p/seg_00001.m4s")"
+# Every segment lasts 1 s: the peak is the largest file's size in bits.
+peak=$(stat -c %s "$OUT3"/90p/seg_*.m4s | sort -n | tail -1)
+peak=$((peak * 8))
+bw=$(grep -o 'BANDWIDTH=[0-9]*' "$OUT3/master.m3u8" | head -1 | cut -d= -f2)
+check "master.m3u8 BANDWIDTH ($bw) is the peak of the files as they are ($peak)" \
+  test "${bw:-0}" -eq "$peak"
+check "the MPD lists the rendition at that bandwidth too" \
+  grep -q "bandwidth=\"$bw\"" "$OUT3/manifest.mpd"
+validate_decode "$OUT3"
 finish
