@@ -15,6 +15,7 @@
 #   3. libaom: run:set{crf = 1} then run:requeue of segment 1: it grows, report.json has
 #      its new size, and the HLS BANDWIDTH (peak) and the MPD written at the end are those of
 #      the files as they lie.
+#   4. A requeue on a rung that has drained its encoder instances: refused, with the reason.
 source "$(dirname "$0")/lib.sh"
 
 export CMAFENG_HISTORY=
@@ -172,4 +173,26 @@ check "master.m3u8 BANDWIDTH ($bw) is the peak of the files as they are ($peak)"
 check "the MPD lists the rendition at that bandwidth too" \
   grep -q "bandwidth=\"$bw\"" "$OUT3/manifest.mpd"
 validate_decode "$OUT3"
+
+# 4. A rung that wrote its last segment has drained and closed its encoder instances (the
+# second worker drains the small rung while the first still encodes the big one): its
+# requeue is refused with that reason, the job goes on and ends well.
+set +e
+"$CMAFENG" repl >"$WORK/o4" 2>"$WORK/e4" <<LUA
+run = cme.start{ source = "$SRC", output = "$WORK/out4", segment_seconds = 1, workers = 2,
+  video = { ladder = { { width = 320, height = 180, preset = 8 },
+                       { width = 160, height = 90, preset = 12 } } } }
+while run.state == "running" and run.engine:stats().rungs[2].instances > 0 do run:poll(20) end run:pause()
+print("state", run.state, run.engine:stats().rungs[2].instances)
+print("drained", pcall(run.requeue, run, "90p", 1))
+run:resume()
+print("ok", run:wait().ok)
+LUA
+rc=$?
+set -e
+cat "$WORK/o4" "$WORK/e4"
+check "the small rung drained while the job ran" grep -qx "state	running	0" "$WORK/o4"
+check "a requeue on a drained rung says why not" \
+  grep -q "^drained	false	run:requeue: 90p: segment 1: no encoder instance of the rung is left" "$WORK/o4"
+check "the job still ends well (rc $rc)" grep -qx "ok	true" "$WORK/o4"
 finish
