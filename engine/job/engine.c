@@ -23,19 +23,12 @@
 #include "media/subtitles.h"
 #include "mux/mp4_file.h"
 #include "sched/job_state.h"
+#include "job/engine_state.h"
 #include "job/journal.h"
 #include "job/pump_sink.h"
 #include "media/src_chunk.h"
 #include "media/source.h"
 #include "worker/worker.h"
-
-struct CmeEngine {
-    CmeJob job; /* first: extra_tracks gets the engine from the job */
-    /* The audio streams after the first and the text streams, written once every chunk is
-     * done, before JOB_DONE (their segments are events too); read by the manifests. */
-    CmeAudioExtra audio_extra;
-    CmeTextExtra text_extra;
-};
 
 void cme_job_default_settings(CmeJobSettings *s)
 {
@@ -1071,6 +1064,7 @@ int cme_engine_chunks(CmeEngine *e, int rung, uint32_t first, CmeChunkInfo *out,
         o->crf = rec.crf >= 0 ? rec.crf : job->rungs[rung].set.crf;
         o->preset = rec.preset >= 0 ? rec.preset : job->rungs[rung].set.preset;
         o->decisions = rec.decisions;
+        o->requeues = rec.requeues;
         o->resumed = rec.resumed;
         o->bytes = rec.seg.bytes;
         o->start = rec.seg.start;

@@ -301,6 +301,10 @@ static void push_event(lua_State *L, const CmeEvent *ev, const CmeJobSettings *u
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "resumed");
     }
+    if (ev->requeued) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "requeued");
+    }
     lua_pushnumber(L, ev->wall_time);
     lua_setfield(L, -2, "time");
     if (ev->type == CME_EVENT_SEGMENT_DONE || ev->type == CME_EVENT_CHUNK_FAILED ||
@@ -544,6 +548,8 @@ static int l_chunks(lua_State *L)
             lua_setfield(L, -2, "preset");
             lua_pushinteger(L, c->decisions);
             lua_setfield(L, -2, "decisions");
+            lua_pushinteger(L, c->requeues);
+            lua_setfield(L, -2, "requeues");
             if (c->resumed) {
                 lua_pushboolean(L, 1);
                 lua_setfield(L, -2, "resumed");
@@ -610,6 +616,65 @@ static int l_pause(lua_State *L)
     return 0;
 }
 
+/* requeue(rung, index) -> true | nil, message, code: a finished segment (1-based rung and
+ * segment numbers) is encoded again and replaced (cme_engine_requeue). */
+static int l_requeue(lua_State *L)
+{
+    LEngine *le = check_engine(L);
+    int rung = (int)luaL_checkinteger(L, 2) - 1;
+    lua_Integer index = luaL_checkinteger(L, 3);
+    if (index < 1 || index > UINT32_MAX)
+        return luaL_argerror(L, 3, "expected a segment number >= 1");
+    char err[1024] = { 0 };
+    int r = cme_engine_requeue(le->e, rung, (uint32_t)(index - 1), err, sizeof(err));
+    if (r < 0)
+        return push_fail(L, err, r);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* One integer setting of set{}: -1 when absent; a non-integer raises. */
+static int setting(lua_State *L, int idx, const char *key)
+{
+    lua_getfield(L, idx, key); // stack: ..., value
+    int v = -1;
+    if (!lua_isnil(L, -1)) {
+        lua_Number n = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0.5;
+        if (lua_type(L, -1) != LUA_TNUMBER || n != (lua_Number)(int)n || n < 0)
+            return luaL_error(L, "set: %s: expected an integer >= 0, got %s", key,
+                              luaL_typename(L, -1));
+        v = (int)n;
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* set(rung, {crf=, preset=}) -> true | nil, message, code: the chunks of the rung claimed
+ * from now on use these (cme_engine_set_rung). An unknown key or a non-integer raises. */
+static int l_set(lua_State *L)
+{
+    LEngine *le = check_engine(L);
+    int rung = (int)luaL_checkinteger(L, 2) - 1;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 3)) { // stack: ..., key, value
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        if (!k || (strcmp(k, "crf") != 0 && strcmp(k, "preset") != 0))
+            return luaL_error(L, "set: unknown setting %s (crf, preset)",
+                              k ? k : luaL_typename(L, -2));
+        lua_pop(L, 1);
+    }
+    int crf = setting(L, 3, "crf"), preset = setting(L, 3, "preset");
+    if (crf < 0 && preset < 0)
+        return luaL_argerror(L, 3, "expected crf or preset");
+    char err[1024] = { 0 };
+    int r = cme_engine_set_rung(le->e, rung, crf, preset, err, sizeof(err));
+    if (r < 0)
+        return push_fail(L, err, r);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int l_info(lua_State *L)
 {
     LEngine *le = check_engine(L);
@@ -661,10 +726,20 @@ static int l_close(lua_State *L)
 void cme__lua_open_engine(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "start", l_start },     { "events", l_events },           { "stats", l_stats },
-        { "info", l_info },       { "cancel", l_cancel },           { "finish", l_finish },
-        { "close", l_close },     { "decide", l_decide },           { "chunks", l_chunks },
-        { "devices", l_devices }, { "prefer_rung", l_prefer_rung }, { "pause", l_pause },
+        { "start", l_start },
+        { "events", l_events },
+        { "stats", l_stats },
+        { "info", l_info },
+        { "cancel", l_cancel },
+        { "finish", l_finish },
+        { "close", l_close },
+        { "decide", l_decide },
+        { "chunks", l_chunks },
+        { "devices", l_devices },
+        { "prefer_rung", l_prefer_rung },
+        { "pause", l_pause },
+        { "requeue", l_requeue },
+        { "set", l_set },
         { NULL, NULL },
     };
     if (luaL_newmetatable(L, ENGINE_MT)) {

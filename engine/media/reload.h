@@ -18,5 +18,13 @@
  */
 int cme__chunk_reload(const char *path, const int64_t *pts, int n, AVFrame **out, char *err,
                       size_t errlen);
+/*
+ * The frames whose timestamps fall in [start, end) (a done segment's span, the chunk's frames
+ * being gone), as a new complete chunk of at most `capacity` frames with one reference
+ * (the caller's): the first frame must be at `start` exactly, durations run to `end`.
+ * Errors as cme__chunk_reload.
+ */
+int cme__chunk_reload_span(const char *path, uint32_t index, int capacity, int64_t start,
+                           int64_t end, CmeSrcChunk **out, char *err, size_t errlen);
 
 #endif

@@ -272,6 +272,40 @@ int cme__ct_retry(CmeChunkTable *t, int rung, uint32_t index, int only_device, u
     return r;
 }
 
+int cme__ct_requeue(CmeChunkTable *t, int rung, uint32_t index, void *payload, CmeSegmentEntry *old)
+{
+    pthread_mutex_lock(&t->lock);
+    CmeChunkRecord *c = find(t, rung, index);
+    int r = !c || !payload ? CME_EINVAL : c->state != CME_CHUNK_DONE ? CME_ESTATE : 0;
+    if (r == 0) {
+        set_state(t, rung, c, CME_CHUNK_QUEUED);
+        if (old)
+            *old = c->seg;
+        c->requeues++;
+        c->resumed = 0;
+        c->only_device = -1;
+        c->crf = c->preset = -1;
+        if (t->payload_ref)
+            t->payload_ref(payload);
+        c->payload = payload;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return r;
+}
+
+int cme__ct_use(CmeChunkTable *t, int rung, uint32_t index, int crf, int preset)
+{
+    pthread_mutex_lock(&t->lock);
+    CmeChunkRecord *c = find(t, rung, index);
+    int r = !c ? CME_EINVAL : c->state != CME_CHUNK_QUEUED ? CME_ESTATE : 0;
+    if (r == 0) {
+        c->crf = crf;
+        c->preset = preset;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return r;
+}
+
 int cme__ct_give_up(CmeChunkTable *t, int rung, uint32_t index)
 {
     void *payload = NULL;

@@ -7,6 +7,7 @@
  *   encoding --chunk_fail(reason)--> awaiting_policy{reason}
  *   awaiting_policy --retry(overrides)--> queued        (a decision of the policy)
  *   awaiting_policy --give_up--> failed{reason}         (a decision of the policy)
+ *   done --requeue(payload)--> queued                   (by hand: run:requeue in the REPL)
  *
  * Every transition is a function that checks it is legal and returns CME_ESTATE when it is
  * not (a worker whose chunk was declared stalled meanwhile learns it that way, and drops
@@ -16,7 +17,8 @@
  *
  * The table also keeps one reference to each chunk's payload (the shared source frames)
  * from add until done or failed, so that a retry can be queued again whatever happened
- * to the worker's ticket. Payloads are opaque here: the owner passes ref/unref.
+ * to the worker's ticket. Payloads are opaque here: the owner passes ref/unref. A done
+ * chunk has none; a requeue brings a new one (the caller decodes the frames again).
  *
  * Locking: one mutex, a leaf lock (nothing else is taken while it is held; the unref
  * callback is called after it is released). Any thread.
@@ -48,6 +50,7 @@ typedef struct CmeChunkRecord {
     int crf, preset;   /* -1: the rung's */
     int decisions;     /* decisions applied so far */
     int resumed;       /* done: kept from an earlier run */
+    int requeues;      /* done -> queued transitions (run:requeue) so far */
     CmeSegmentEntry seg;
     void *payload; /* one reference while not done or failed */
 } CmeChunkRecord;
@@ -105,6 +108,16 @@ int cme__ct_check_stalls(CmeChunkTable *t, double now, double limit, CmeChunkRef
  * reference to the chunk's payload for the ticket the caller queues. */
 int cme__ct_retry(CmeChunkTable *t, int rung, uint32_t index, int only_device, uint64_t avoid,
                   int crf, int preset, void **payload);
+/* done -> queued: a finished segment is encoded again (a new attempt with the rung's
+ * settings; the devices the chunk excludes stay excluded). Takes a reference to payload,
+ * the chunk's frames decoded again (the table let go of the first ones when it was done).
+ * *old gets the segment being replaced. CME_ESTATE when the chunk is not done, CME_EINVAL
+ * when there is no such chunk or payload is NULL. */
+int cme__ct_requeue(CmeChunkTable *t, int rung, uint32_t index, void *payload,
+                    CmeSegmentEntry *old);
+/* The crf and preset (-1: the rung's) the next attempt of a queued chunk uses (run:set);
+ * CME_ESTATE when the chunk is not queued. */
+int cme__ct_use(CmeChunkTable *t, int rung, uint32_t index, int crf, int preset);
 /* awaiting_policy -> failed. */
 int cme__ct_give_up(CmeChunkTable *t, int rung, uint32_t index);
 

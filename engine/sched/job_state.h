@@ -45,12 +45,15 @@ typedef struct CmeRung {
     CmeChunkQueue queue;
 
     /* Guarded by job->sched_lock. */
-    struct CmeEncSlot *parked;       /* idle instances of this rung, possibly holding output */
-    int busy_encoders;               /* instances held by workers now */
-    int open[CME_MAX_DEVICES];       /* instances open (parked or busy) per pool device */
-    int cap[CME_MAX_DEVICES];        /* instances per pool device; 0: the device does not
-                                      * serve the rung */
-    uint64_t excluded;               /* bit d: device d produced a mismatching sequence header */
+    struct CmeEncSlot *parked; /* idle instances of this rung, possibly holding output */
+    int busy_encoders;         /* instances held by workers now */
+    int open[CME_MAX_DEVICES]; /* instances open (parked or busy) per pool device */
+    int cap[CME_MAX_DEVICES];  /* instances per pool device; 0: the device does not
+                                * serve the rung */
+    uint64_t excluded;         /* bit d: device d produced a mismatching sequence header */
+    int set_active;            /* run:set: chunks claimed from now on use set_crf and
+                                * set_preset (-1: the rung's), on one-off instances */
+    int set_crf, set_preset;
     atomic_uint_fast64_t ticks_done; /* media time of the written segments (CME_TIMESCALE) */
 
     /* Guarded by lock. */

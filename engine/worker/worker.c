@@ -254,6 +254,13 @@ static Claim claim(Worker *w, CmeChunk **out_chunk, CmeEncSlot **out_slot)
         CmeRung *rung = &job->rungs[best];
         CmeChunk *c = NULL;
         if (cme__chunkq_try_pop(&rung->queue, d, &c) == 0) {
+            /* run:set (cme_engine_set_rung, allowed only where every serving device can
+             * open mid-job): a chunk without a decision's own settings takes the new ones. */
+            if (rung->set_active && c->crf < 0 && c->preset < 0 && w->dev.midjob_open) {
+                c->crf = rung->set_crf;
+                c->preset = rung->set_preset;
+                cme__ct_use(&job->ct, best, c->index, c->crf, c->preset);
+            }
             /* A retry with another crf or preset gets an instance of its own, opened for it:
              * cme_engine_decide allowed it only on devices whose backend can open one
              * mid-job. The rung's instances keep their settings. */
@@ -516,6 +523,8 @@ static void finalize_segment(Worker *w, CmeEncSlot *slot, CmeInflight *inf)
     atomic_fetch_add(&rung->ticks_done, duration);
     if (job->segment_written)
         job->segment_written(job, rung, index, &done);
+    CmeChunkRecord rec;
+    const int requeued = cme__ct_get(&job->ct, slot->rung, index, &rec) == 0 && rec.requeues > 0;
 
     CmeEvent ev = {
         .type = CME_EVENT_SEGMENT_DONE,
@@ -532,6 +541,7 @@ static void finalize_segment(Worker *w, CmeEncSlot *slot, CmeInflight *inf)
         .attempts = inf->attempt,
         .from_rung = -1,
         .encode_seconds = now - t_begin,
+        .requeued = requeued,
     };
     snprintf(ev.device_id, sizeof(ev.device_id), "%s", w->dev.id);
     cme__job_post(job, &ev);

@@ -15,8 +15,8 @@
 --   run:status()  run:rungs()  run:wait()  run:cancel([why])  run:report()
 --   run:pause()  run:resume()  run:queue(rung)  run:chunks{state=, rung=}  run:devices()
 --   run:leases()  run:requeue(rung, index)  run:set(rung, {crf=, preset=})
--- The second group calls the engine method of the same name; an engine built without it
--- raises "not supported by this engine build". A rung is its index or its name ("720p").
+-- The second group calls the engine method of the same name. A rung is its index or its
+-- name ("720p"); segments are numbered from 1 as in seg_00001.m4s.
 local recipe = require "cmafeng.recipe"
 local runloop = require "cmafeng.runloop"
 
@@ -318,25 +318,48 @@ function Run:queue(rung)
   return self:chunks { rung = rung, state = "queued" }
 end
 
+-- A finished segment is encoded again by an encoder instance of its rung and its file
+-- replaced atomically; the segment event that follows has requeued = true. Only while the
+-- job runs and the rung still has an encoder instance: a rung closes its instances once its
+-- last segment is written (run:pause() early holds them). Raises with the engine's reason
+-- when it cannot (no such segment, not done yet, no instance left, the job ended).
 function Run:requeue(rung, index)
-  check_live(self, "requeue")
+  if self.state ~= "running" then
+    error(format("run:requeue: run %d has finished (%s): its encoder instances are closed, " ..
+                 "so a segment can only be requeued while the job runs and its rung has not " ..
+                 "written its last segment (run:pause() holds the job)", self.id, self.state), 2)
+  end
   local r = rung_index(self, rung, "requeue")
   if type(index) ~= "number" or index < 1 or index ~= math.floor(index) then
     error("run:requeue: expected a segment number (1, 2, ...), got " .. tostring(index), 2)
   end
-  return engine_method(self, "requeue", r, index)
+  local ok, msg = engine_method(self, "requeue", r, index)
+  if not ok then error("run:requeue: " .. tostring(msg), 2) end
+  self:_say(format("requeued %s segment %d", self.job.video.ladder[r].name, index))
+  return true
 end
 
+-- The rung's chunks claimed from now on use this crf and/or preset (each on an encoder
+-- opened for it: backends that can open one mid-job only, not SVT-AV1 1.4.1). Raises with
+-- the reason when the settings are wrong or the rung's devices cannot.
 function Run:set(rung, settings)
   check_live(self, "set")
   local r = rung_index(self, rung, "set")
   if type(settings) ~= "table" then error("run:set: expected {crf=, preset=}", 2) end
-  for k in pairs(settings) do
+  for k, v in pairs(settings) do
     if k ~= "crf" and k ~= "preset" then
       error("run:set: unknown setting " .. tostring(k) .. " (crf, preset)", 2)
     end
+    if type(v) ~= "number" or v ~= math.floor(v) then
+      error(format("run:set: %s: expected an integer, got %s", k, tostring(v)), 2)
+    end
   end
-  return engine_method(self, "set", r, { crf = settings.crf, preset = settings.preset })
+  if settings.crf == nil and settings.preset == nil then
+    error("run:set: expected {crf=, preset=} with at least one of them", 2)
+  end
+  local ok, msg = engine_method(self, "set", r, { crf = settings.crf, preset = settings.preset })
+  if not ok then error("run:set: " .. tostring(msg), 2) end
+  return true
 end
 
 return M

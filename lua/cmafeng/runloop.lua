@@ -291,15 +291,27 @@ function Session:pump(timeout_ms)
       -- an audio or subtitle rendition's init or segment (cmafeng.report)
     elseif ev.type == "segment" then
       local rep = report.renditions[ev.rung]
+      local at = #report.segments + 1
+      if ev.requeued then
+        -- run:requeue: the new file replaces the old one, and so does its record.
+        for i, s in ipairs(report.segments) do
+          if s.rendition == ev.rendition and s.index == ev.index then
+            at = i
+            rep.segments = rep.segments - 1
+            rep.bytes = rep.bytes - s.bytes
+            rep.duration = rep.duration - s.duration
+          end
+        end
+      end
       rep.segments = rep.segments + 1
       rep.bytes = rep.bytes + ev.bytes
       rep.duration = rep.duration + ev.duration
-      report.segments[#report.segments + 1] = {
+      report.segments[at] = {
         rendition = ev.rendition, index = ev.index, device = ev.device,
         worker = ev.worker, instance = ev.instance,
         attempts = ev.attempts, bytes = ev.bytes, start = ev.start,
         duration = ev.duration, frames = ev.frames, encode_seconds = ev.encode_seconds,
-        resumed = ev.resumed,
+        resumed = ev.resumed, requeued = ev.requeued,
       }
       hook_ok, decision = call_hook(job.on_segment, ev)
       if not hook_ok then hook_msg = decision end

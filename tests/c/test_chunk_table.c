@@ -751,6 +751,63 @@ static void test_payload_references(void **state)
     assert_int_equal(atomic_load(&g_refs), 0);
 }
 
+/* ---- requeue by hand (run:requeue) and per-chunk settings (run:set) ------------------- */
+
+static void test_requeue_done(void **state)
+{
+    (void)state;
+    CmeChunkTable t;
+    Payload p[3];
+    init_payloads(p, 3);
+    atomic_store(&g_refs, 0);
+    assert_int_equal(cme__ct_init(&t, 1, pl_ref, pl_unref), 0);
+    assert_int_equal(cme__ct_add(&t, 0, 0, &p[0]), 0);
+    assert_int_equal(cme__ct_add(&t, 0, 1, &p[1]), 0);
+    CmeSegmentEntry seg = seg_of(0), old = { 0 };
+    int a = begin(&t, 0, 0, 0.0);
+    /* Not done yet (encoding, then queued): refused, nothing taken. */
+    assert_int_equal(cme__ct_requeue(&t, 0, 0, &p[2], &old), CME_ESTATE);
+    assert_int_equal(cme__ct_requeue(&t, 0, 1, &p[2], &old), CME_ESTATE);
+    assert_int_equal(refs(&p[2]), 0);
+    /* No such chunk, no payload. */
+    assert_int_equal(cme__ct_requeue(&t, 0, 7, &p[2], &old), CME_EINVAL);
+    assert_int_equal(cme__ct_requeue(&t, 1, 0, &p[2], &old), CME_EINVAL);
+    assert_int_equal(cme__ct_done(&t, 0, 0, a, &seg, 1.0), 0);
+    assert_int_equal(cme__ct_requeue(&t, 0, 0, NULL, &old), CME_EINVAL);
+    assert_int_equal(get(&t, 0, 0).state, CME_CHUNK_DONE);
+    /* done -> queued with the new frames; the replaced segment comes back. */
+    assert_int_equal(cme__ct_requeue(&t, 0, 0, &p[2], &old), 0);
+    assert_int_equal(old.bytes, seg.bytes);
+    assert_int_equal(old.start, seg.start);
+    CmeChunkRecord r = get(&t, 0, 0);
+    assert_int_equal(r.state, CME_CHUNK_QUEUED);
+    assert_int_equal(r.requeues, 1);
+    assert_ptr_equal(r.payload, &p[2]);
+    assert_int_equal(refs(&p[2]), 1);
+    int counts[CME_CHUNK_NB_STATES];
+    cme__ct_counts(&t, 0, counts);
+    assert_int_equal(counts[CME_CHUNK_QUEUED], 2);
+    assert_int_equal(counts[CME_CHUNK_DONE], 0);
+    /* Twice is refused while it is queued; settings apply to queued chunks only. */
+    assert_int_equal(cme__ct_requeue(&t, 0, 0, &p[2], &old), CME_ESTATE);
+    assert_int_equal(cme__ct_use(&t, 0, 0, 50, 7), 0);
+    r = get(&t, 0, 0);
+    assert_int_equal(r.crf, 50);
+    assert_int_equal(r.preset, 7);
+    /* A new attempt, done again with the new segment; the payload is let go. */
+    int a2 = begin(&t, 0, 0, 2.0);
+    assert_int_equal(a2, a + 1);
+    assert_int_equal(cme__ct_use(&t, 0, 0, 40, -1), CME_ESTATE);
+    CmeSegmentEntry seg2 = seg;
+    seg2.bytes += 123;
+    assert_int_equal(cme__ct_done(&t, 0, 0, a2, &seg2, 3.0), 0);
+    assert_int_equal(refs(&p[2]), 0);
+    assert_int_equal(get(&t, 0, 0).seg.bytes, seg2.bytes);
+    assert_int_equal(cme__ct_use(&t, 0, 9, 40, -1), CME_EINVAL);
+    cme__ct_destroy(&t);
+    assert_int_equal(atomic_load(&g_refs), 0);
+}
+
 /* ---- resumed chunks and segments ---------------------------------------------------- */
 
 static void test_add_done_resumed(void **state)
@@ -1016,6 +1073,7 @@ int main(void)
         cmocka_unit_test(test_rung_pending),
         cmocka_unit_test(test_check_stalls),
         cmocka_unit_test(test_payload_references),
+        cmocka_unit_test(test_requeue_done),
         cmocka_unit_test(test_add_done_resumed),
         cmocka_unit_test(test_segments),
         cmocka_unit_test(test_threaded_workers_and_stalls),

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The REPL with piped input (no terminal): the evaluator, live jobs started with cme.start
-# and pumped while input is read, methods on a finished job, engine methods this build does
-# not have, cme.av1.parse on an init segment and a media segment, quitting with a job still
+# and pumped while input is read, methods on a finished job, run:set refused on SVT-AV1,
+# cme.av1.parse on an init segment and a media segment, quitting with a job still
 # running (exit 130, finished segments kept), `run --repl` and `run --repl-on-error`.
+# Requeue and run:set on live jobs: tests/e2e/test_repl_control.sh.
 # The terminal (line editing, completion, Ctrl-C) is tests/e2e/test_repl_tty.sh.
 source "$(dirname "$0")/lib.sh"
 
@@ -83,8 +84,8 @@ check "cme.av1.parse reads a media segment" grep -qx "8" "$WORK/o2"
 check "cme.inspect reads a segment" grep -qx "50" "$WORK/o2"
 check "pause, devices and resume reach the engine" grep -qx '"running"	1	"cpu"' "$WORK/o2"
 check "the chunk table is readable" grep -qx 'true' "$WORK/o2"
-check "engine methods this build lacks say so" \
-  grep -q "run:set: not supported by this engine build" "$WORK/e2"
+check "run:set on an SVT-AV1 rung says why it cannot" \
+  grep -q "run:set: 180p: cpu (backend svt) cannot change crf or preset mid-job" "$WORK/e2"
 check "a rung that does not exist is a message" grep -q 'run:requeue: no rung nope' "$WORK/e2"
 check "the second job still ran to its end" grep -qx "true" "$WORK/o2"
 check "two jobs run at once" grep -qx '4	"running"	"running"' "$WORK/o2"

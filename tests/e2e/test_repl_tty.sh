@@ -2,7 +2,8 @@
 # The REPL on a terminal, driven through tmux (send-keys, capture-pane): cursor movement,
 # history (within a session, across sessions through the history file, Ctrl-R), Tab
 # completion of fields and methods, multi-line input, Ctrl-C in `while true do end`, in
-# run:wait() and at the prompt, the status line of a running job, and Ctrl-D with a job
+# run:wait() and at the prompt, the status line of a running job, pause + requeue of a
+# finished segment + resume (it is written again), and Ctrl-D with a job
 # running (canceled cleanly, exit 130).
 source "$(dirname "$0")/lib.sh"
 command -v tmux >/dev/null || { echo "FATAL: tmux is required (make deps installs it)"; exit 1; }
@@ -93,6 +94,26 @@ keys C-c
 check "Ctrl-C interrupts run:wait()" wait_for "interrupted"
 type_line "r:status().state"
 check "the job still runs after the interrupted wait" wait_count '^"running"$' 2
+
+# Requeue by hand: pause, requeue segment 1 (done by then), resume; a notice says so, the
+# chunk table counts the requeue, and the segment is written again under its name (a new
+# inode: a temp file renamed over the old one) by a second attempt.
+type_line "while r:status().segments_done < 1 do r:poll(100) end print('seg1-' .. 'done')"
+check "segment 1 is done" wait_for "^seg1-done$" 60
+INODE=$(stat -c %i "$WORK/out/360p/seg_00001.m4s")
+type_line "r:pause()"
+type_line "r:requeue('360p', 1)"
+check "run:requeue prints a notice" wait_for "requeued 360p segment 1"
+type_line "'requeues=' .. r:chunks{ rung = 1 }[1].requeues"
+check "the chunk table counts the requeue" wait_for '^"requeues=1"$'
+type_line "r:requeue(1, 999)"
+check "a requeue of a segment that does not exist is a message" \
+  wait_for "segment 999: no such segment"
+type_line "r:resume()"
+type_line "while r:chunks{ rung = 1 }[1].state ~= 'done' do r:poll(100) end print('attempts-' .. r:chunks{ rung = 1 }[1].attempts)"
+check "the requeued segment is encoded again (attempt 2)" wait_for "^attempts-2$" 60
+check "the segment file was replaced under its name" \
+  test "$(stat -c %i "$WORK/out/360p/seg_00001.m4s")" != "$INODE"
 
 # Multi-line input with the continuation prompt.
 type_line "function twice(n)"

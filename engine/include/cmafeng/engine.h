@@ -157,6 +157,7 @@ typedef struct CmeEvent {
     char rendition[32];
     char language[8];
     int resumed;    /* SEGMENT_DONE: kept from an earlier run (--resume) */
+    int requeued;   /* SEGMENT_DONE: replaces a segment written before (cme_engine_requeue) */
     uint32_t index; /* segment number (1-based, as in seg_%05d.m4s) */
     uint64_t bytes;
     uint64_t start, duration; /* in timescale units */
@@ -258,6 +259,7 @@ typedef struct CmeChunkInfo {
     double encode_seconds;
     int crf, preset; /* used by the last attempt */
     int decisions;
+    int requeues; /* cme_engine_requeue calls that put it back */
     int resumed;
     uint64_t bytes, start, duration; /* done */
 } CmeChunkInfo;
@@ -275,6 +277,34 @@ CME_API void cme_engine_prefer_rung(CmeEngine *e, int rung);
 
 /* Workers claim no new chunk while paused; chunks being encoded finish. */
 CME_API void cme_engine_pause(CmeEngine *e, int paused);
+
+/*
+ * Encodes finished segment `index` (0-based) of rung `rung` again while the job runs (the
+ * REPL's run:requeue): the chunk's frames are decoded again from the source (the engine
+ * let go of them when the segment was done), the chunk goes back to the head of the rung's
+ * queue as a new attempt, and a parked encoder instance of the rung takes it (forced key
+ * frame and sequence header at its start, the codec invariant checked as for any chunk).
+ * The new file replaces the old one atomically (temp + fsync + rename) and a SEGMENT_DONE
+ * with `requeued` set follows; the manifests written at the end of the job and the journal
+ * use the new segment. Policy thread; decoding the chunk again blocks it for that long.
+ * CME_EINVAL (no such rung or chunk), CME_ESTATE (the chunk is not done, or the job is not
+ * running: once it has ended its encoder instances are closed), CME_EUNSUPPORTED (no
+ * instance of the rung is left to take it), CME_EMEDIA (the source does not give the same
+ * frames again), each with a message in err.
+ */
+CME_API int cme_engine_requeue(CmeEngine *e, int rung, uint32_t index, char *err, size_t errlen);
+
+/*
+ * Chunks of the rung claimed from now on are encoded with this crf and preset (-1: keep
+ * the current one), each on an encoder instance opened for it (the REPL's run:set). Only
+ * backends that can open an encoder mid-job allow it (the lavc and oneVPL backends, not
+ * SVT-AV1 1.4.1, which takes crf and preset only when an instance is opened and cannot
+ * open one while another encodes): CME_EUNSUPPORTED with a message naming the device
+ * otherwise; CME_EINVAL for a value out of range; CME_ESTATE when the job is not running.
+ * Policy thread.
+ */
+CME_API int cme_engine_set_rung(CmeEngine *e, int rung, int crf, int preset, char *err,
+                                size_t errlen);
 
 /* A device as the process-wide pool has it (cmafeng devices, run:devices()). */
 typedef struct CmeDeviceInfo {
