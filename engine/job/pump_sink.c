@@ -18,8 +18,9 @@
 /* Hands a new chunk to every rung, waiting first until every queue has room so that the
  * pushes cannot block once the first rung can see the chunk. 0, or CME_ECLOSED when the
  * job is failing. */
-static int publish(CmeJob *job, CmeSrcChunk *sc)
+static int sink_publish(void *opaque, CmeSrcChunk *sc)
 {
+    CmeJob *job = opaque;
     for (int r = 0; r < job->nb_rungs; r++)
         if (cme__chunkq_wait_room(&job->rungs[r].queue) < 0)
             return CME_ECLOSED;
@@ -107,8 +108,9 @@ static int write_audio_init(CmeJob *job)
     return 0;
 }
 
-static int flush_audio_segment(CmeJob *job, const CmeAudioSeg *seg)
+static int sink_audio_segment(void *opaque, const CmeAudioSeg *seg)
 {
+    CmeJob *job = opaque;
     CmeAudioRung *au = &job->audio;
     if (!au->init_written && write_audio_init(job) < 0)
         return CME_EIO;
@@ -160,11 +162,6 @@ static int flush_audio_segment(CmeJob *job, const CmeAudioSeg *seg)
 
 /* --- the sink ------------------------------------------------------------------------ */
 
-static int sink_publish(void *opaque, CmeSrcChunk *c)
-{
-    return publish(opaque, c);
-}
-
 static void sink_decoded(void *opaque, uint64_t errors)
 {
     CmeJob *job = opaque;
@@ -174,11 +171,6 @@ static void sink_decoded(void *opaque, uint64_t errors)
         atomic_fetch_add(&job->rungs[i].frames_in, 1);
     /* A suspended chunk may go on now (the worker claims it: CLAIM_RESUME). */
     cme__signal_notify(&job->work);
-}
-
-static int sink_audio_segment(void *opaque, const CmeAudioSeg *seg)
-{
-    return flush_audio_segment(opaque, seg);
 }
 
 static int sink_stopping(void *opaque)

@@ -90,17 +90,16 @@ typedef int (*CmeRungInitWriter)(void *opaque, CmeRung *rung);
 /*
  * The codec invariant (DESIGN.md section 3) for a chunk's first sequence header: MATCH,
  * MISMATCH (diffs[0..*nb_diffs) name the fields, or *nb_diffs < 0 when the comparison
- * failed), or SET: the header became the rung's invariant and write_init wrote init.mp4.
- * MALFORMED here means the invariant could not be recorded (*nb_diffs holds the error).
+ * failed), SET: the header became the rung's invariant and write_init wrote init.mp4, or a
+ * negative error when it could not be recorded (CME_ENOMEM, or write_init's error).
  * A rung with a header expected at start (cme__rung_expect) compares the first header
  * against it, so a device whose stream changed cannot become the reference by being fast.
  * Any worker thread; takes rung->lock.
  */
-CmeInvariantOutcome cme__rung_check_invariant(CmeRung *rung, CmeInvariantMode mode,
-                                              const CmeAv1SeqHdr *seq, const uint8_t *obu,
-                                              size_t size, CmeAv1FieldDiff *diffs, int max_diffs,
-                                              int *nb_diffs, CmeRungInitWriter write_init,
-                                              void *opaque);
+int cme__rung_check_invariant(CmeRung *rung, CmeInvariantMode mode, const CmeAv1SeqHdr *seq,
+                              const uint8_t *obu, size_t size, CmeAv1FieldDiff *diffs,
+                              int max_diffs, int *nb_diffs, CmeRungInitWriter write_init,
+                              void *opaque);
 /* The invariant of an earlier run (its init.mp4), before any thread runs. */
 int cme__rung_restore_invariant(CmeRung *rung, const CmeAv1SeqHdr *seq, const uint8_t *obu,
                                 size_t size);

@@ -24,11 +24,10 @@ static int set_invariant(CmeRung *rung, const CmeAv1SeqHdr *seq, const uint8_t *
     return 0;
 }
 
-CmeInvariantOutcome cme__rung_check_invariant(CmeRung *rung, CmeInvariantMode mode,
-                                              const CmeAv1SeqHdr *seq, const uint8_t *obu,
-                                              size_t size, CmeAv1FieldDiff *diffs, int max_diffs,
-                                              int *nb_diffs, CmeRungInitWriter write_init,
-                                              void *opaque)
+int cme__rung_check_invariant(CmeRung *rung, CmeInvariantMode mode, const CmeAv1SeqHdr *seq,
+                              const uint8_t *obu, size_t size, CmeAv1FieldDiff *diffs,
+                              int max_diffs, int *nb_diffs, CmeRungInitWriter write_init,
+                              void *opaque)
 {
     *nb_diffs = 0;
     pthread_mutex_lock(&rung->lock);
@@ -57,8 +56,7 @@ CmeInvariantOutcome cme__rung_check_invariant(CmeRung *rung, CmeInvariantMode mo
         rung->inv_set = 0;
     }
     pthread_mutex_unlock(&rung->lock);
-    *nb_diffs = r;
-    return r < 0 ? CME_INVARIANT_MALFORMED : CME_INVARIANT_SET;
+    return r < 0 ? r : CME_INVARIANT_SET;
 }
 
 int cme__rung_restore_invariant(CmeRung *rung, const CmeAv1SeqHdr *seq, const uint8_t *obu,

@@ -444,15 +444,17 @@ static Check check_invariant(Worker *w, CmeEncSlot *slot, const uint8_t *data, s
     }
     CmeAv1FieldDiff diffs[8];
     int n = 0;
-    switch (cme__rung_check_invariant(rung, job->set.invariant, &seq, obu.data, obu.size, diffs, 8,
-                                      &n, write_init, w)) {
-    case CME_INVARIANT_MATCH: return CHECK_MATCH;
-    case CME_INVARIANT_MISMATCH: describe_mismatch(slot, diffs, n); return CHECK_MISMATCH;
-    case CME_INVARIANT_SET: break;
-    default:
-        if (n == CME_ENOMEM)
-            snprintf(w->err, sizeof(w->err), "out of memory");
-        return CHECK_ERROR;
+    r = cme__rung_check_invariant(rung, job->set.invariant, &seq, obu.data, obu.size, diffs, 8, &n,
+                                  write_init, w);
+    if (r == CME_ENOMEM)
+        snprintf(w->err, sizeof(w->err), "out of memory");
+    if (r < 0)
+        return CHECK_ERROR; /* w->err says why (write_init sets it) */
+    if (r == CME_INVARIANT_MATCH)
+        return CHECK_MATCH;
+    if (r == CME_INVARIANT_MISMATCH) {
+        describe_mismatch(slot, diffs, n);
+        return CHECK_MISMATCH;
     }
     CmeEvent ev = { .type = CME_EVENT_INIT_WRITTEN,
                     .rung = rung->index,
