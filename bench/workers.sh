@@ -23,7 +23,7 @@
 #
 # Environment: CMAFENG (binary, default build/cmafeng), BENCH_SECONDS (10), BENCH_SEGMENT (2), BENCH_SIZE
 # (1920x1080), BENCH_FPS (25), BENCH_PRESET (10), BENCH_CRF (35), BENCH_SINGLE_WORKERS ("1 2"),
-# BENCH_LADDER_WORKERS ("1 2 4"), BENCH_RECIPE_EXTRA (Lua fields added to every job table, e.g.
+# BENCH_LADDER_WORKERS ("1 2 4"; "" skips the ladder), BENCH_RECIPE_EXTRA (Lua fields added to every job table, e.g.
 # "queue_depth = 4,"), BENCH_TMP (work directory; default a fresh mktemp -d, removed at the end
 # unless BENCH_KEEP=1; a source already there is reused), BENCH_RESULTS (default bench/results:
 # the report is copied to $BENCH_RESULTS/workers/report.txt). Exit status: 0, or 1 when a run
@@ -37,8 +37,8 @@ SIZE=${BENCH_SIZE:-1920x1080}
 FPS=${BENCH_FPS:-25}
 PRESET=${BENCH_PRESET:-10}
 CRF=${BENCH_CRF:-35}
-SINGLE_WORKERS=${BENCH_SINGLE_WORKERS:-1 2}
-LADDER_WORKERS=${BENCH_LADDER_WORKERS:-1 2 4}
+SINGLE_WORKERS=${BENCH_SINGLE_WORKERS-1 2}
+LADDER_WORKERS=${BENCH_LADDER_WORKERS-1 2 4}
 EXTRA=${BENCH_RECIPE_EXTRA:-}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
 SEGMENT=${BENCH_SEGMENT:-2}

@@ -21,6 +21,7 @@
 typedef struct SvtPriv {
     EbComponentType *handle;
     int initialized; /* svt_av1_enc_init succeeded: deinit needs EOS first */
+    int geometry;    /* its block geometry (svt_geometry), counted in geometry_users */
     int eos_sent;
     int eos_received;
     int64_t frames_sent;
@@ -33,6 +34,42 @@ typedef struct SvtPriv {
 /* Encoder inits never overlap: each re-runs the library's process-wide CPU-dispatch
  * setup (see cme_engine_start for why the engine opens its encoders up front). */
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * SVT-AV1 1.4.1 keeps its block-geometry table (blk_geom_mds) in one process-wide array that
+ * every svt_av1_enc_init rebuilds for its own encoder (EbEncHandle.c: build_blk_geom with
+ * the instance's geom_idx). Encoders whose geometry differs from the last one opened read
+ * a table that is not theirs: measured here, a preset 4 encoder beside a preset 8, 10 or
+ * 12 one takes 73 pictures and returns no packet, its threads all idle (the next send
+ * blocks forever), and with the opening order swapped two library threads spin at 100%.
+ * So encoders open together only while they share one geometry; this counts the open ones
+ * (under init_lock) and refuses an encoder that would need another.
+ */
+static int geometry_in_use = -1;
+static int geometry_users;
+
+/*
+ * The geometry 1.4.1 derives for our configuration (set_param_based_on_input; one pass,
+ * random access, adaptive quantisation on, so TPL is on at every preset): 128x128
+ * superblocks (GEOM_2) for enc_mode <= 2 unless the picture, padded to 8, is under
+ * 0x28500 samples (INPUT_SIZE_240p_TH); otherwise 64x64 with 4x4 and non-square blocks
+ * (GEOM_1) for enc_mode <= 5 (svt_aom_get_disallow_4x4, get_nsq_level) and without them
+ * (GEOM_0) from enc_mode 6 on.
+ */
+static int svt_geometry(int preset, int width, int height)
+{
+    const long samples = (long)((width + 7) & ~7) * ((height + 7) & ~7);
+    if (preset <= 2 && samples >= 0x28500)
+        return 2;
+    return preset <= 5 ? 1 : 0;
+}
+
+static const char *geometry_presets(int g)
+{
+    return g == 2   ? "presets -1..2 at 165120 luma samples or more"
+           : g == 1 ? "presets 3..5, or -1..2 below 165120 luma samples"
+                    : "presets 6..13";
+}
 
 /* v * scale rounded into [0, max]: AV1's fixed-point metadata fields. */
 static uint32_t fixed(double v, double scale, uint32_t max)
@@ -104,8 +141,24 @@ static int svt_open_locked(SvtPriv *p, const CmeEncoderSettings *s, char *err, s
 
 static int svt_open(void *priv, const CmeEncoderSettings *s, char *err, size_t errlen)
 {
+    SvtPriv *p = priv;
+    const int g = svt_geometry(s->preset, s->width, s->height);
+    int r;
     pthread_mutex_lock(&init_lock);
-    int r = svt_open_locked(priv, s, err, errlen);
+    if (geometry_users > 0 && g != geometry_in_use) {
+        snprintf(err, errlen,
+                 "SVT-AV1 1.4.1 cannot run preset %d at %dx%d (%s) in a process whose open "
+                 "SVT-AV1 encoders use %s: the library keeps one block-geometry table per "
+                 "process and such encoders stall or spin; choose SVT-AV1 presets from one "
+                 "of these groups for the whole job, or another encoder for the odd rung",
+                 s->preset, s->width, s->height, geometry_presets(g),
+                 geometry_presets(geometry_in_use));
+        r = CME_EUNSUPPORTED;
+    } else if ((r = svt_open_locked(p, s, err, errlen)) == 0) {
+        p->geometry = g;
+        geometry_in_use = g;
+        geometry_users++;
+    }
     pthread_mutex_unlock(&init_lock);
     return r;
 }
@@ -305,6 +358,9 @@ static void svt_close(void *priv)
         }
         release_out(p);
         svt_av1_enc_deinit(p->handle);
+        pthread_mutex_lock(&init_lock);
+        geometry_users--;
+        pthread_mutex_unlock(&init_lock);
     }
     if (p->handle)
         svt_av1_enc_deinit_handle(p->handle);

@@ -775,30 +775,14 @@ int cme_engine_start(CmeEngine *e, char *err, size_t errlen)
         snprintf(err, errlen, "the job was already started");
         return CME_EINVAL;
     }
-    int r = cme__mkdir_p(job->output, err, errlen);
-    for (int i = 0; r == 0 && i < job->nb_rungs; i++) {
-        char path[2100];
-        cme__outpath(path, sizeof(path), job->output, NULL, job->rungs[i].set.name);
-        r = cme__mkdir_p(path, err, errlen);
-    }
-    if (r == 0 && job->audio.enc) {
-        char path[2100];
-        cme__outpath(path, sizeof(path), job->output, NULL, CME_OUT_AUDIO);
-        r = cme__mkdir_p(path, err, errlen);
-    }
-    if (r == 0)
-        r = job->set.resume ? cme__journal_resume(job, err, errlen)
-                            : cme__journal_begin(job, err, errlen);
-    job->segment_written = cme__journal_append;
-    job->before_done = extra_tracks;
-    if (r < 0)
-        return r;
+    int r = 0;
     /* Every encoder instance the job needs is opened here, before any thread encodes:
      * SVT-AV1 1.4.1 re-runs its CPU-dispatch setup in every encoder init, resetting shared
      * function pointers to their C versions and back while other encoders run
      * (Source/Lib/Common/Codec/common_dsp_rtcd.c, SET_FUNCTIONS). Opening encoders mid-job
      * crashed other encoders' threads (bench, threads_per_worker = 0). No code path opens
-     * one later. */
+     * one later. They open before the output folder is made, so that an encoder that
+     * refuses its settings leaves nothing written. */
     for (int i = 0; r == 0 && i < job->nb_rungs; i++) {
         CmeRung *rung = &job->rungs[i];
         for (int d = 0; r == 0 && d < CME_MAX_DEVICES; d++) {
@@ -820,6 +804,23 @@ int cme_engine_start(CmeEngine *e, char *err, size_t errlen)
 #endif
     if (r == 0)
         precheck_headers(job);
+    if (r == 0)
+        r = cme__mkdir_p(job->output, err, errlen);
+    for (int i = 0; r == 0 && i < job->nb_rungs; i++) {
+        char path[2100];
+        cme__outpath(path, sizeof(path), job->output, NULL, job->rungs[i].set.name);
+        r = cme__mkdir_p(path, err, errlen);
+    }
+    if (r == 0 && job->audio.enc) {
+        char path[2100];
+        cme__outpath(path, sizeof(path), job->output, NULL, CME_OUT_AUDIO);
+        r = cme__mkdir_p(path, err, errlen);
+    }
+    if (r == 0)
+        r = job->set.resume ? cme__journal_resume(job, err, errlen)
+                            : cme__journal_begin(job, err, errlen);
+    job->segment_written = cme__journal_append;
+    job->before_done = extra_tracks;
     if (r < 0)
         return r;
     job->worker_threads = calloc((size_t)job->nb_workers, sizeof(pthread_t));

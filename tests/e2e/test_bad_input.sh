@@ -51,6 +51,22 @@ for backend in nvenc qsv vaapi; do
     "$WORK/hw_$backend" run "$WORK/hw_$backend.lua" -- "$WORK/ok.mkv"
 done
 
+# SVT-AV1 1.4.1 shares one block-geometry table across a process: a preset 4 rung beside
+# a preset 12 one used to hang forever (engine/enc/svtav1.c). The encoders refuse such a
+# mix before anything is written; presets of one group (6 and 12) still run together.
+printf 'return { source = arg[1], output = arg[2], segment_seconds = 1, workers = 1,\n  video = { ladder = { { name = "slow", width = 128, height = 72, preset = 4 },\n    { name = "fast", width = 128, height = 72, preset = 12 } } } }\n' \
+  >"$WORK/geom_bad.lua"
+expect_bad "SVT-AV1 presets 4 and 12 in one job" \
+  "^cmafeng: fast: cannot open the svt encoder on cpu: SVT-AV1 1.4.1 cannot run preset 12 at 128x72 (presets 6..13) in a process whose open SVT-AV1 encoders use presets 3..5.*block-geometry table" \
+  "$WORK/geom_bad_out" run "$WORK/geom_bad.lua" -- "$WORK/ok.mkv" "$WORK/geom_bad_out"
+sed 's/preset = 4/preset = 6/' "$WORK/geom_bad.lua" >"$WORK/geom_ok.lua"
+set +e
+timeout 120 "$CMAFENG" run "$WORK/geom_ok.lua" -- "$WORK/ok.mkv" "$WORK/geom_ok_out" 2>"$WORK/stderr"
+rc=$?
+set -e
+check "SVT-AV1 presets 6 and 12 in one job: exit 0 (got $rc)" test "$rc" -eq 0
+check_output "$WORK/geom_ok_out"
+
 # Damaged sources encode what decodes, exit 0, and say so on stderr and in report.json.
 ffmpeg -v error -y -f lavfi -i testsrc2=s=128x72:r=25:d=4 -c:v libx264 -pix_fmt yuv420p \
   "$WORK/long.mkv"
