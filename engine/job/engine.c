@@ -20,7 +20,7 @@
 #include "enc/discover_pool.h"
 #include "enc/fault.h"
 #include "media/audio.h"
-#include "media/subtitles.h"
+#include "job/text_tracks.h"
 #include "mux/mp4_file.h"
 #include "sched/job_state.h"
 #include "job/engine_state.h"

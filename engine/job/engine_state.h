@@ -6,7 +6,7 @@
 #define CME_JOB_ENGINE_STATE_H
 
 #include "media/audio.h"
-#include "media/subtitles.h"
+#include "job/text_tracks.h"
 #include "sched/job_state.h"
 
 struct CmeEngine {

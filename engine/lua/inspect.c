@@ -22,7 +22,7 @@
 
 #include "cmafeng/inspect.h"
 #include "lua/bindings.h"
-#include "media/verify.h"
+#include "job/verify_files.h"
 
 static void set_num(lua_State *L, const char *k, lua_Number v)
 {
@@ -250,7 +250,7 @@ static int l_decode(lua_State *L)
     }
     CmeVerifyResult res;
     char err[1024] = { 0 };
-    int r = cme__verify_decode(paths, n, &res, err, sizeof(err));
+    int r = cme__verify_files(paths, n, &res, err, sizeof(err));
     if (r < 0) {
         lua_pushnil(L);
         lua_pushstring(L, err);

@@ -27,7 +27,7 @@
 
 #include "cmafeng/probe.h"
 #include "enc/encoder.h"
-#include "sched/lease_pool.h"
+#include "media/per_title.h"
 #include "media/rotate.h"
 
 /* The longest window a probe keeps in memory (frames at the reference size). */
@@ -491,12 +491,12 @@ int cme_probe_encodes(const char *path, double start, int frames, int ref_width,
 
 /* --- on the job's devices, in parallel ----------------------------------------------- */
 
-/* One probe of a batch: its lease, its open encoder, its thread's results. */
+/* One probe of a batch: its session, its open encoder, its thread's results. */
 typedef struct Slot {
     const Window *w;
     CmeProbeEncode *pr;
     CmeEncoder *enc;
-    CmeLease lease;
+    CmeProbeSession session;
     Packets pk;
     double t0;
     int ret;
@@ -520,61 +520,17 @@ static void *slot_main(void *arg)
     return NULL;
 }
 
-/* Registers (or finds) the run's devices in the process pool: the lease mask, or an error. */
-static int pool_devices(CmeLeasePool *pool, const CmeProbeRunSettings *run, uint64_t *mask,
-                        char *err, size_t errlen)
+int cme__probe_encodes_batched(const char *path, double start, int frames, int ref_width,
+                               int ref_height, int preset, CmeProbeEncode *probes, int nb_probes,
+                               int parallel, int timeout_ms, const CmeProbeSessionSource *src,
+                               double *seconds, char *err, size_t errlen)
 {
-    const CmeEncoderImpl *impl = cme__encoder_find(CME_BACKEND_SVT);
-    CmeEncoderCaps caps = { 0 };
-    char msg[128];
-    int have_caps = impl && impl->caps && impl->caps(&caps, msg, sizeof(msg)) == 0;
-    *mask = 0;
-    for (int i = 0; i < run->nb_devices; i++) {
-        const CmeProbeDevice *d = &run->devices[i];
-        if (!d->id[0] || d->sessions < 1 || d->threads < 0) {
-            snprintf(err, errlen,
-                     "probe devices[%d]: expected an id, sessions >= 1 and threads "
-                     ">= 0",
-                     i + 1);
-            return CME_EINVAL;
-        }
-        CmeDevice dev = { .backend = CME_BACKEND_SVT,
-                          .sessions = d->sessions,
-                          .threads = d->threads };
-        snprintf(dev.id, sizeof(dev.id), "%s", d->id);
-        if (have_caps) {
-            dev.max_width = caps.max_width;
-            dev.max_height = caps.max_height;
-            dev.ten_bit = (caps.bit_depths >> 10) & 1;
-            dev.midjob_open = caps.midjob_open_safe;
-        }
-        int r = cme__lease_pool_register(pool, &dev);
-        if (r < 0) {
-            snprintf(err, errlen, "probe device %s: %s", d->id,
-                     r == CME_EINVAL ? "registered in this process with another backend than "
-                                       "SVT-AV1"
-                                     : "the device pool is full");
-            return r;
-        }
-        *mask |= UINT64_C(1) << r;
-    }
-    return 0;
-}
-
-int cme_probe_encodes_on(const char *path, double start, int frames, int ref_width, int ref_height,
-                         int preset, CmeProbeEncode *probes, int nb_probes,
-                         const CmeProbeRunSettings *run, double *seconds, char *err, size_t errlen)
-{
-    if (!path || !probes || nb_probes <= 0 || !seconds || !err || errlen == 0 || !run ||
-        !run->devices || run->nb_devices < 1 || run->nb_devices > 16 || run->parallel < 1)
+    if (!path || !probes || nb_probes <= 0 || !seconds || !err || errlen == 0 || !src ||
+        parallel < 1)
         return CME_EINVAL;
     err[0] = '\0';
     int r = check_args(frames, ref_width, ref_height, preset, probes, nb_probes, err, errlen);
     if (r < 0)
-        return r;
-    CmeLeasePool *pool = cme__device_pool();
-    uint64_t mask = 0;
-    if ((r = pool_devices(pool, run, &mask, err, errlen)) < 0)
         return r;
     Window w = { 0 };
     r = read_window(path, start, frames, ref_width, ref_height, &w, err, errlen);
@@ -583,37 +539,36 @@ int cme_probe_encodes_on(const char *path, double start, int frames, int ref_wid
         return r;
     }
     *seconds = w.n / w.fps;
-    int width = run->parallel < nb_probes ? run->parallel : nb_probes;
+    int width = parallel < nb_probes ? parallel : nb_probes;
     Slot *slots = calloc((size_t)width, sizeof(*slots));
     if (!slots) {
         window_free(&w);
         return CME_ENOMEM;
     }
     for (int next = 0; next < nb_probes && r == 0;) {
-        /* Leases: wait (FIFO) for the first, take more only while they are free. */
+        /* Sessions: wait (FIFO) for the first, take more only while they are free. */
         int n = 0;
-        r = cme__lease_acquire_in(pool, mask, &slots[0].lease, run->timeout_ms);
+        r = src->acquire(src->opaque, &slots[0].session, timeout_ms);
         if (r < 0) {
             snprintf(err, errlen,
                      "per-title probes: no free session on the job's devices within %d ms "
                      "(running jobs hold them)",
-                     run->timeout_ms);
+                     timeout_ms);
             break;
         }
         n = 1;
         while (n < width && next + n < nb_probes &&
-               cme__lease_try_acquire_in(pool, mask, &slots[n].lease) == 0)
+               src->try_acquire(src->opaque, &slots[n].session) == 0)
             n++;
         /* Every encoder of the batch opens before any encodes (SVT-AV1 1.4.1). */
         for (int i = 0; i < n && r == 0; i++) {
             Slot *s = &slots[i];
-            const CmeDevice *dev = &pool->devices[s->lease.device]; /* fixed once registered */
             s->w = &w;
             s->pr = &probes[next + i];
             s->t0 = now_seconds();
             s->started = 0;
-            snprintf(s->pr->device, sizeof(s->pr->device), "%s", dev->id);
-            r = open_probe(&w, preset, dev->threads, s->pr, &s->enc, err, errlen);
+            snprintf(s->pr->device, sizeof(s->pr->device), "%s", s->session.id);
+            r = open_probe(&w, preset, s->session.threads, s->pr, &s->enc, err, errlen);
         }
         for (int i = 0; i < n && r == 0; i++) {
             if (pthread_create(&slots[i].thread, NULL, slot_main, &slots[i]) != 0) {
@@ -631,10 +586,10 @@ int cme_probe_encodes_on(const char *path, double start, int frames, int ref_wid
                 snprintf(err, errlen, "%s", slots[i].err);
             }
         }
-        /* Closed only after every encoder of the batch drained, then the leases go back. */
+        /* Closed only after every encoder of the batch drained, then the sessions go back. */
         for (int i = 0; i < n; i++) {
             cme__encoder_close(&slots[i].enc);
-            cme__lease_release(pool, &slots[i].lease);
+            src->release(src->opaque, &slots[i].session);
         }
         next += n;
     }

@@ -1,37 +1,43 @@
 /*
- * Text subtitles to WebVTT renditions: every text subtitle stream of the source (SubRip,
- * ASS/SSA, mov_text, WebVTT) is decoded by libavcodec in one demux pass and written as a
- * rendition "subs", "subs_2", ...: one seg_%05d.vtt per video segment (cues overlapping it,
- * X-TIMESTAMP-MAP, RFC 8216 3.5) for HLS, and one whole subtitles.vtt for DASH (a sidecar
- * WebVTT file, as DASH-IF IOP 6.4.5 allows). Cue times count from the video's first frame.
+ * Text subtitles read from the source: every text subtitle stream (SubRip, ASS/SSA,
+ * mov_text, WebVTT) is decoded by libavcodec in one demux pass into timed cues, as the
+ * decoders give them (ASS event lines). job/text_tracks.c turns them into WebVTT
+ * renditions.
  */
 #ifndef CME_MEDIA_SUBTITLES_H
 #define CME_MEDIA_SUBTITLES_H
 
-#include <libavutil/rational.h>
+#include <stddef.h>
+#include <stdint.h>
 
-#include "cmafeng/mux.h"
+#include <libavutil/rational.h>
 
 #define CME_MAX_TEXT 8
 
-typedef struct CmeTextExtra {
-    int n;
-    char names[CME_MAX_TEXT][32];
-    char languages[CME_MAX_TEXT][4];
-    CmeSegmentEntry *segments[CME_MAX_TEXT];
-    CmeRendition reps[CME_MAX_TEXT]; /* ready for the manifests but for their bandwidths */
-} CmeTextExtra;
+typedef struct CmeSubtitleCue {
+    uint64_t start, end; /* milliseconds from time zero (the video's first frame); end > start */
+    char *ass;           /* the decoder's event line (or plain text), malloc()ed */
+} CmeSubtitleCue;
+
+typedef struct CmeSubtitleTrack {
+    char language[4];     /* ISO 639-2 (cme__audio_language); "" when the stream has none */
+    CmeSubtitleCue *cues; /* in the stream's order */
+    size_t nb, cap;
+} CmeSubtitleTrack;
+
+typedef struct CmeSubtitles {
+    int n; /* text streams a decoder reads, at most CME_MAX_TEXT, in stream order */
+    CmeSubtitleTrack tracks[CME_MAX_TEXT];
+} CmeSubtitles;
 
 /*
- * Reads the text subtitle streams of src_path and writes their renditions under out_dir,
- * segmented like the video (`video`: nb_video segments in units of 1/video_ts; time zero is
- * the source timestamp origin in origin_tb). 0 with x->n renditions (0 when the source has
- * none), or a negative CME_E* with err. *x owns what its renditions point to until
- * cme__text_extra_free.
+ * Reads every text subtitle stream of src_path; time zero is the source timestamp origin
+ * in origin_tb (AV_NOPTS_VALUE: the stream's zero). Cues that end before time zero are
+ * left out, as are damaged ones (as a player would). 0 with *out (n = 0 when the source
+ * has none), or a negative CME_E* with err; then *out holds nothing.
  */
-int cme__text_extra(const char *src_path, const char *out_dir, int64_t origin, AVRational origin_tb,
-                    const CmeSegmentEntry *video, size_t nb_video, uint32_t video_ts,
-                    CmeTextExtra *x, char *err, size_t errlen);
-void cme__text_extra_free(CmeTextExtra *x);
+int cme__subtitles_read(const char *src_path, int64_t origin, AVRational origin_tb,
+                        CmeSubtitles *out, char *err, size_t errlen);
+void cme__subtitles_free(CmeSubtitles *s);
 
 #endif /* CME_MEDIA_SUBTITLES_H */

@@ -1,6 +1,7 @@
 /*
  * The verification decoder (see verify.h). The container layer is the fuzzed reader in
- * mux/mp4_reader.c, so what is decoded is exactly what `inspect` lists; the decoders are
+ * mux/mp4_reader.c (read by the caller), so what is decoded is exactly what `inspect`
+ * lists; the decoders are
  * independent of the encoders that made the files: libdav1d for AV1 (one thread, one frame
  * of delay, so every picture comes out beside the temporal unit that produced it) and
  * libavcodec's AAC and Opus decoders, configured from the init segment alone (esds'
@@ -18,15 +19,10 @@
 
 #include "cmafeng/common.h"
 #include "core/errf.h"
-#include "core/file.h"
 #include "media/verify.h"
-#include "mux/mp4_reader.h"
 
 typedef struct Ctx {
-    const char *const *paths;
-    size_t n;
-    size_t *starts; /* byte offset of each file in the concatenation */
-    CmeMp4File f;
+    const CmeVerifyTrack *t;
     CmeVerifyResult *out;
     size_t cap;
 } Ctx;
@@ -34,10 +30,10 @@ typedef struct Ctx {
 /* The file holding byte `offset` of the concatenation. */
 static uint32_t file_of(const Ctx *c, uint64_t offset)
 {
-    size_t lo = 0, hi = c->n;
+    size_t lo = 0, hi = c->t->nb_files;
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
-        if (c->starts[mid] <= offset)
+        if (c->t->starts[mid] <= offset)
             lo = mid;
         else
             hi = mid;
@@ -63,9 +59,9 @@ static void decode_error(Ctx *c, size_t sample, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (sample < c->f.nb_samples)
+    if (sample < c->t->nb_samples)
         snprintf(r->first_error, sizeof(r->first_error), "sample %zu (%s): %s", sample + 1,
-                 base_name(c->paths[file_of(c, c->f.samples[sample].offset)]), msg);
+                 base_name(c->t->paths[file_of(c, c->t->samples[sample].offset)]), msg);
     else
         snprintf(r->first_error, sizeof(r->first_error), "at the end of the stream: %s", msg);
 }
@@ -105,7 +101,7 @@ static int take_picture(Ctx *c, Dav1dPicture *pic)
     return add_frame(c, &fr);
 }
 
-static int decode_av1(Ctx *c, const uint8_t *all, char *err, size_t errlen)
+static int decode_av1(Ctx *c, char *err, size_t errlen)
 {
     Dav1dSettings s;
     dav1d_default_settings(&s);
@@ -119,10 +115,10 @@ static int decode_av1(Ctx *c, const uint8_t *all, char *err, size_t errlen)
     snprintf(c->out->decoder, sizeof(c->out->decoder), "libdav1d %s", dav1d_version());
     int ret = 0;
     Dav1dPicture pic;
-    for (size_t i = 0; i < c->f.nb_samples && ret == 0; i++) {
-        const CmeMp4Sample *sm = &c->f.samples[i];
+    for (size_t i = 0; i < c->t->nb_samples && ret == 0; i++) {
+        const CmeVerifySample *sm = &c->t->samples[i];
         Dav1dData data = { 0 };
-        if (dav1d_data_wrap(&data, all + sm->offset, sm->size, nop_free, NULL) < 0) {
+        if (dav1d_data_wrap(&data, c->t->data + sm->offset, sm->size, nop_free, NULL) < 0) {
             decode_error(c, i, "an empty sample");
             continue;
         }
@@ -209,15 +205,15 @@ static int opus_head(const uint8_t *d, size_t n, uint8_t *out, size_t cap, size_
 /* The sample whose decode time is pts (samples are in decode order, times increasing). */
 static uint32_t file_of_pts(const Ctx *c, int64_t pts)
 {
-    size_t lo = 0, hi = c->f.nb_samples;
+    size_t lo = 0, hi = c->t->nb_samples;
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
-        if ((int64_t)c->f.samples[mid].dts <= pts)
+        if ((int64_t)c->t->samples[mid].dts <= pts)
             lo = mid;
         else
             hi = mid;
     }
-    return c->f.nb_samples ? file_of(c, c->f.samples[lo].offset) : 0;
+    return c->t->nb_samples ? file_of(c, c->t->samples[lo].offset) : 0;
 }
 
 static int take_frames(Ctx *c, AVCodecContext *dec, AVFrame *frame, size_t sample)
@@ -246,9 +242,9 @@ static int take_frames(Ctx *c, AVCodecContext *dec, AVFrame *frame, size_t sampl
     }
 }
 
-static int decode_audio(Ctx *c, const uint8_t *all, char *err, size_t errlen)
+static int decode_audio(Ctx *c, char *err, size_t errlen)
 {
-    const CmeMp4File *f = &c->f;
+    const CmeVerifyTrack *f = c->t;
     enum AVCodecID id;
     uint8_t head[512];
     const uint8_t *extra = NULL;
@@ -260,11 +256,11 @@ static int decode_audio(Ctx *c, const uint8_t *all, char *err, size_t errlen)
     } else if (!memcmp(f->sample_entry, "Opus", 4) && f->dops) {
         id = AV_CODEC_ID_OPUS;
         if (opus_head(f->dops, f->dops_size, head, sizeof(head), &extra_size) < 0)
-            return cme__errf(err, errlen, CME_EBITSTREAM, "%s: dOps: malformed", c->paths[0]);
+            return cme__errf(err, errlen, CME_EBITSTREAM, "%s: dOps: malformed", f->paths[0]);
         extra = head;
     } else {
         return cme__errf(err, errlen, CME_EUNSUPPORTED,
-                         "%s: no verification decoder for sample entry %s", c->paths[0],
+                         "%s: no verification decoder for sample entry %s", f->paths[0],
                          f->sample_entry);
     }
     const AVCodec *codec = avcodec_find_decoder(id);
@@ -303,17 +299,17 @@ static int decode_audio(Ctx *c, const uint8_t *all, char *err, size_t errlen)
         char e[AV_ERROR_MAX_STRING_SIZE];
         av_strerror(r, e, sizeof(e));
         ret = cme__errf(err, errlen, CME_EBITSTREAM,
-                        "%s: the %s decoder refuses the configuration: %s", c->paths[0],
+                        "%s: the %s decoder refuses the configuration: %s", f->paths[0],
                         codec->name, e);
         goto out;
     }
     for (size_t i = 0; i < f->nb_samples && ret == 0; i++) {
-        const CmeMp4Sample *sm = &f->samples[i];
+        const CmeVerifySample *sm = &f->samples[i];
         if (av_new_packet(pkt, (int)sm->size) < 0) {
             ret = cme__errf(err, errlen, CME_ENOMEM, "out of memory");
             break;
         }
-        memcpy(pkt->data, all + sm->offset, sm->size);
+        memcpy(pkt->data, f->data + sm->offset, sm->size);
         pkt->pts = pkt->dts = (int64_t)sm->dts + sm->cts_offset;
         pkt->duration = sm->duration;
         r = avcodec_send_packet(dec, pkt);
@@ -338,90 +334,49 @@ out:
 
 /* ---- the whole ------------------------------------------------------------------------ */
 
-int cme__verify_decode(const char *const *paths, size_t n, CmeVerifyResult *out, char *err,
-                       size_t errlen)
+int cme__verify_decode(const CmeVerifyTrack *t, CmeVerifyResult *out, char *err, size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';
-    if (!paths || n == 0 || !out)
+    if (!t || t->nb_files == 0 || !out)
         return cme__errf(err, errlen, CME_EINVAL, "cme__verify_decode: invalid argument");
     memset(out, 0, sizeof(*out));
-    Ctx c;
-    memset(&c, 0, sizeof(c));
-    c.paths = paths;
-    c.n = n;
-    c.out = out;
-    uint8_t *all = NULL;
-    size_t size = 0;
+    Ctx c = { .t = t, .out = out };
     int r = 0;
-    c.starts = calloc(n, sizeof(*c.starts));
-    out->files = calloc(n, sizeof(*out->files));
-    if (!c.starts || !out->files) {
+    out->files = calloc(t->nb_files, sizeof(*out->files));
+    if (!out->files) {
         r = cme__errf(err, errlen, CME_ENOMEM, "out of memory");
         goto error;
     }
-    out->nb_files = n;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char *d = NULL;
-        size_t len = 0;
-        if ((r = cme__file_read_all(paths[i], &d, &len, err, errlen)) < 0)
-            goto error;
-        uint8_t *grown = len ? realloc(all, size + len) : all;
-        if (len && !grown) {
-            free(d);
-            r = cme__errf(err, errlen, CME_ENOMEM, "out of memory");
-            goto error;
-        }
-        all = grown;
-        if (len)
-            memcpy(all + size, d, len);
-        free(d);
-        c.starts[i] = size;
-        size += len;
+    out->nb_files = t->nb_files;
+    for (size_t i = 0; i < t->nb_files; i++)
         out->files[i].first_dts = -1;
-    }
-    char inner[400];
-    if ((r = cme__mp4_parse(all, size, &c.f, inner, sizeof(inner))) < 0) {
-        r = cme__errf(err, errlen, r, "%s + %zu segments: %s", paths[0], n - 1, inner);
-        goto error;
-    }
-    if (!c.f.has_moov) {
-        r = cme__errf(err, errlen, CME_EBITSTREAM, "%s: no moov box: not an init segment",
-                      paths[0]);
-        goto error;
-    }
-    memcpy(out->sample_entry, c.f.sample_entry, sizeof(out->sample_entry));
-    out->timescale = c.f.timescale;
-    out->nb_samples = c.f.nb_samples;
-    for (size_t i = 0; i < c.f.nb_samples; i++) {
-        const CmeMp4Sample *sm = &c.f.samples[i];
+    memcpy(out->sample_entry, t->sample_entry, sizeof(out->sample_entry));
+    out->timescale = t->timescale;
+    out->nb_samples = t->nb_samples;
+    for (size_t i = 0; i < t->nb_samples; i++) {
+        const CmeVerifySample *sm = &t->samples[i];
         CmeVerifyFile *vf = &out->files[file_of(&c, sm->offset)];
         if (vf->samples++ == 0)
             vf->first_dts = (int64_t)sm->dts;
         vf->duration += sm->duration;
     }
-    if (!memcmp(c.f.sample_entry, "av01", 4)) {
+    if (!memcmp(t->sample_entry, "av01", 4)) {
         out->kind = CME_VERIFY_VIDEO;
-        r = decode_av1(&c, all, err, errlen);
-    } else if (!strcmp(c.f.handler, "soun")) {
+        r = decode_av1(&c, err, errlen);
+    } else if (!strcmp(t->handler, "soun")) {
         out->kind = CME_VERIFY_AUDIO;
-        r = decode_audio(&c, all, err, errlen);
+        r = decode_audio(&c, err, errlen);
     } else {
         r = cme__errf(err, errlen, CME_EUNSUPPORTED,
-                      "%s: no verification decoder for %s track (%s)", paths[0],
-                      c.f.handler[0] ? c.f.handler : "an unknown", c.f.sample_entry);
+                      "%s: no verification decoder for %s track (%s)", t->paths[0],
+                      t->handler[0] ? t->handler : "an unknown", t->sample_entry);
     }
     if (r < 0)
         goto error;
-    cme__mp4_file_free(&c.f);
-    free(all);
-    free(c.starts);
     return 0;
 
 error:
-    cme__mp4_file_free(&c.f);
-    free(all);
-    free(c.starts);
     cme__verify_free(out);
     return r;
 }

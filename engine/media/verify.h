@@ -1,10 +1,10 @@
 /*
- * The verification decoder behind `cmafeng validate --decode`: an init segment and its
- * media segments (in playlist order) are read by the one ISO BMFF reader (mux/mp4_reader.c)
- * and every sample is decoded by an independent decoder: libdav1d for AV1 video, libavcodec
- * for AAC and Opus audio. The result lists what came out (pictures with their size and
- * timestamp, audio frames with their sample counts), per input file, so that the caller can
- * hold it against the manifests.
+ * The verification decoder behind `cmafeng validate --decode`: the samples of one track
+ * (an init segment and its media segments, read by the one ISO BMFF reader in
+ * job/verify_files.c) are decoded by an independent decoder: libdav1d for AV1 video,
+ * libavcodec for AAC and Opus audio. The result lists what came out (pictures with their
+ * size and timestamp, audio frames with their sample counts), per input file, so that the
+ * caller can hold it against the manifests.
  *
  * Runs on the calling thread; opens its own decoder; shares nothing.
  */
@@ -53,14 +53,42 @@ typedef struct CmeVerifyResult {
     char first_error[256]; /* "sample 12 (seg_00002.m4s): ..." for the first refusal */
 } CmeVerifyResult;
 
+/* A container sample, as the reader found it. */
+typedef struct CmeVerifySample {
+    uint64_t offset; /* of its first byte in CmeVerifyTrack.data */
+    uint32_t size;
+    uint64_t dts;       /* track timescale */
+    int32_t cts_offset; /* composition offset */
+    uint32_t duration;  /* track timescale */
+} CmeVerifySample;
+
+/* One track to decode: its files' bytes, concatenated, and what the init segment says. */
+typedef struct CmeVerifyTrack {
+    const uint8_t *data;
+    const char *const *paths; /* the files, in order: paths[0] the init segment */
+    const size_t *starts;     /* byte offset of each file in data */
+    size_t nb_files;
+    const CmeVerifySample *samples; /* in decode order */
+    size_t nb_samples;
+    char sample_entry[5]; /* "av01", "mp4a", "Opus", ... */
+    char handler[5];      /* "vide", "soun", ... */
+    uint32_t timescale;   /* mdhd */
+    uint32_t channels, sample_rate;
+    int has_esds; /* mp4a: esds, its object type and AudioSpecificConfig */
+    uint32_t esds_oti;
+    const uint8_t *dsi;
+    size_t dsi_size;
+    const uint8_t *dops; /* Opus: the dOps body */
+    size_t dops_size;
+} CmeVerifyTrack;
+
 /*
- * Decodes paths[0] (init segment) + paths[1..n-1] (media segments) as one track. Returns 0
- * with *out filled (decode errors are reported inside it, they are findings, not failures),
- * or a negative CME_E* code with err saying why nothing could be decoded (a file that cannot
- * be read or parsed, a codec without a decoder); then *out holds nothing to free.
+ * Decodes the track. Returns 0 with *out filled (decode errors are reported inside it,
+ * they are findings, not failures), or a negative CME_E* code with err saying why nothing
+ * could be decoded (a codec without a decoder, a configuration it refuses); then *out holds
+ * nothing to free.
  */
-int cme__verify_decode(const char *const *paths, size_t n, CmeVerifyResult *out, char *err,
-                       size_t errlen);
+int cme__verify_decode(const CmeVerifyTrack *t, CmeVerifyResult *out, char *err, size_t errlen);
 void cme__verify_free(CmeVerifyResult *r);
 
 #endif /* CME_MEDIA_VERIFY_H */

@@ -7,6 +7,9 @@ ORDER=(core av1 mux sched enc media worker job lua cli)
 # av1/, mux/ and sched/ depend on core/ only (unit-testable and fuzzable alone; the
 # scheduler knows no worker, pump, encoder or job).
 declare -A ONLY=([av1]=core [mux]=core [sched]=core)
+# media/ decodes and publishes frames through narrow interfaces (media/pump.h, per_title.h):
+# it knows no scheduler and writes no container; job/ wires it to both.
+declare -A NEVER=([media]="sched mux")
 # Only lua/ and cli/ (which starts the Lua state) include the Lua headers.
 LUA_FOLDERS=" lua cli "
 #
@@ -38,6 +41,9 @@ for dir in "$engine"/*/; do
       elif [ -n "${ONLY[$folder]+x}" ] && [ -n "${rank[$target]+x}" ] &&
            [ "$target" != "$folder" ] && [ "$target" != "${ONLY[$folder]}" ]; then
         echo "engine/$folder/$(basename "$f"):$line: includes \"$inc\" ($folder/ may include ${ONLY[$folder]}/ only)"
+        bad=1
+      elif [[ " ${NEVER[$folder]:-} " == *" $target "* ]]; then
+        echo "engine/$folder/$(basename "$f"):$line: includes \"$inc\" ($folder/ may not include $target/)"
         bad=1
       fi
     done < <(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"]*/' "$f")
