@@ -533,6 +533,7 @@ static void engine_close_internal(CmeEngine *e)
     pthread_cond_destroy(&job->events_cond);
     free(job->events);
     free(job->worker_threads);
+    free(job->calls);
     /* Last: every chunk (queued, parked, in the table) has given its frames back. */
     if (job->budget) {
         cme__frame_budget_destroy(job->budget);
@@ -824,7 +825,8 @@ int cme_engine_start(CmeEngine *e, char *err, size_t errlen)
     if (r < 0)
         return r;
     job->worker_threads = calloc((size_t)job->nb_workers, sizeof(pthread_t));
-    if (!job->worker_threads)
+    job->calls = calloc((size_t)job->nb_workers, sizeof(*job->calls));
+    if (!job->worker_threads || !job->calls)
         return CME_ENOMEM;
     job->t_start = cme__now();
     atomic_store(&job->live_threads, 1 + job->nb_workers);
@@ -890,9 +892,48 @@ int cme_engine_next_event(CmeEngine *e, CmeEvent *ev, int timeout_ms)
     return 0;
 }
 
+/*
+ * Workers stuck inside one encoder call for 5 x stall_seconds: the chunk failed with reason
+ * stall after stall_seconds already (and a library that comes back later gets a retry), but
+ * one that has not come back after five times as long is taken for wedged (SVT-AV1 1.4.1
+ * blocked in send_picture forever, its threads idle). Waiting would hang the job for good, so the
+ * worker is given up: the job fails naming the rung and the device, the worker counts as gone, and
+ * it leaves without touching anything should the call ever return. Its lease stays taken: that
+ * session is stuck. Runs even on a failed job, whose end waits for its threads.
+ */
+static void abandon_wedged(CmeJob *job)
+{
+    const long long now = (long long)(cme__now() * 1e6);
+    const long long limit = (long long)(5 * job->stall_seconds * 1e6);
+    for (int i = 0; job->calls && i < job->nb_workers; i++) {
+        CmeWorkerCall *c = &job->calls[i];
+        const long long since = atomic_load(&c->since_us);
+        if (!since || now - since <= limit || atomic_load(&c->abandoned))
+            continue;
+        atomic_store(&c->abandoned, 1);
+        atomic_fetch_add(&job->nb_abandoned, 1);
+        const int d = atomic_load(&c->device), rung = atomic_load(&c->rung);
+        char dev[64] = "?";
+        if (d >= 0) {
+            pthread_mutex_lock(&job->pool->lock);
+            snprintf(dev, sizeof(dev), "%s", job->pool->devices[d].id);
+            pthread_mutex_unlock(&job->pool->lock);
+        }
+        cme__job_fail(job, CME_EENCODER,
+                      "%s: the encoder on %s has not returned from a call for %.0f s "
+                      "(stall_seconds = %g): worker %d is given up and the job stops; "
+                      "resume = true continues from the segments written",
+                      job->rungs[rung].set.name, dev, (double)(now - since) / 1e6,
+                      job->stall_seconds, i + 1);
+        cme__job_thread_exit(job);
+    }
+}
+
 void cme_engine_check_stalls(CmeEngine *e)
 {
     CmeJob *job = &e->job;
+    if (job->started)
+        abandon_wedged(job);
     if (!job->started || atomic_load(&job->failed))
         return;
     CmeChunkRef stalled[16];
@@ -1321,8 +1362,12 @@ int cme_engine_finish(CmeEngine *e, char *err, size_t errlen)
     err[0] = '\0';
     if (job->started) {
         pthread_join(job->pump_thread, NULL);
-        for (int i = 0; i < job->nb_workers; i++)
-            pthread_join(job->worker_threads[i], NULL);
+        for (int i = 0; i < job->nb_workers; i++) {
+            if (atomic_load(&job->calls[i].abandoned))
+                pthread_detach(job->worker_threads[i]);
+            else
+                pthread_join(job->worker_threads[i], NULL);
+        }
         job->started = 0;
         job->nb_workers = 0;
     } else if (!job->fail_code) {
@@ -1349,7 +1394,10 @@ void cme_engine_free(CmeEngine **pe)
         cme_engine_cancel(e, "engine freed while running");
         cme_engine_finish(e, err, sizeof(err));
     }
-    engine_close_internal(e);
+    /* A worker given up inside an encoder (abandon_wedged) may still come back and read
+     * its CmeWorkerCall, and its encoder cannot be closed: the engine is left allocated. */
+    if (atomic_load(&e->job.nb_abandoned) == 0)
+        engine_close_internal(e);
     *pe = NULL;
 }
 

@@ -113,6 +113,6 @@ int cme_probe_encodes_on(const char *path, double start, int frames, int ref_wid
                                         .try_acquire = leases_try_acquire,
                                         .release = leases_release };
     return cme__probe_encodes_batched(path, start, frames, ref_width, ref_height, preset, probes,
-                                      nb_probes, run->parallel, run->timeout_ms, &src, seconds,
-                                      err, errlen);
+                                      nb_probes, run->parallel, run->timeout_ms, &src, seconds, err,
+                                      errlen);
 }

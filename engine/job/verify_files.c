@@ -11,8 +11,8 @@
 #include "mux/mp4_reader.h"
 
 /* The files one after another, as the reader reads a track split over segments. */
-static int read_all(const char *const *paths, size_t n, uint8_t **all, size_t *size,
-                    size_t *starts, char *err, size_t errlen)
+static int read_all(const char *const *paths, size_t n, uint8_t **all, size_t *size, size_t *starts,
+                    char *err, size_t errlen)
 {
     *all = NULL;
     *size = 0;

@@ -32,9 +32,8 @@ typedef struct CmeProbeSessionSource {
  * all drained, then the sessions go back. Each probe records its session's id.
  */
 int cme__probe_encodes_batched(const char *path, double start, int frames, int ref_width,
-                               int ref_height, int preset, CmeProbeEncode *probes,
-                               int nb_probes, int parallel, int timeout_ms,
-                               const CmeProbeSessionSource *src, double *seconds, char *err,
-                               size_t errlen);
+                               int ref_height, int preset, CmeProbeEncode *probes, int nb_probes,
+                               int parallel, int timeout_ms, const CmeProbeSessionSource *src,
+                               double *seconds, char *err, size_t errlen);
 
 #endif /* CME_MEDIA_PER_TITLE_H */

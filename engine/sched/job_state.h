@@ -122,6 +122,20 @@ typedef struct CmeAudioRung {
     size_t nb_segs, segs_cap;
 } CmeAudioRung;
 
+/*
+ * A worker inside an encoder call, as the policy thread sees it: a call that has not
+ * returned for 5 x stall_seconds is taken for a wedged library (SVT-AV1 blocked in
+ * send_picture forever, seen with 1.4.1), and the job gives the worker up instead of
+ * waiting for it forever (cme_engine_check_stalls). The worker leaves by pthread_exit when
+ * it comes back to find itself abandoned.
+ */
+typedef struct CmeWorkerCall {
+    atomic_llong since_us; /* cme__now() in microseconds at the call; 0: in no call */
+    atomic_int abandoned;
+    atomic_int rung, device; /* of the call; atomic, as the policy thread may read them while
+                              * the worker starts its next call */
+} CmeWorkerCall;
+
 typedef struct CmeJob {
     CmeJobSettings set;
     char source[1024];
@@ -163,6 +177,8 @@ typedef struct CmeJob {
 
     pthread_t pump_thread;
     pthread_t *worker_threads;
+    CmeWorkerCall *calls; /* one per worker thread, by worker number */
+    atomic_int nb_abandoned;
     int nb_workers;
     int started;
     atomic_int live_threads;

@@ -11,6 +11,7 @@
  * next chunk. No Lua here.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -685,13 +686,47 @@ static void finish_heads(Worker *w, CmeEncSlot *slot)
     }
 }
 
+/* An encoder call the policy thread can watch (CmeWorkerCall): a worker the job gave up
+ * while it was inside the library leaves as soon as the call returns, touching nothing. */
+static void call_enter(Worker *w, const CmeEncSlot *slot)
+{
+    CmeWorkerCall *c = &w->job->calls[w->id];
+    atomic_store(&c->rung, slot->rung);
+    atomic_store(&c->device, w->device);
+    atomic_store(&c->since_us, (long long)(cme__now() * 1e6) + 1);
+}
+
+static void call_leave(Worker *w)
+{
+    CmeWorkerCall *c = &w->job->calls[w->id];
+    atomic_store(&c->since_us, 0);
+    if (atomic_load(&c->abandoned))
+        pthread_exit(NULL);
+}
+
+static int encoder_send(Worker *w, CmeEncSlot *slot, const CmeEncFrame *f)
+{
+    call_enter(w, slot);
+    int r = cme__encoder_send(slot->enc, f);
+    call_leave(w);
+    return r;
+}
+
+static int encoder_receive(Worker *w, CmeEncSlot *slot, CmeEncPacket *pkt)
+{
+    call_enter(w, slot);
+    int r = cme__encoder_receive(slot->enc, pkt);
+    call_leave(w);
+    return r;
+}
+
 /* Receives every packet available now (until_eof: until the EOS has drained). An error of
  * the encoder breaks the instance: its chunks fail, it encodes nothing more. */
 static void drain(Worker *w, CmeEncSlot *slot, int until_eof)
 {
     while (!slot->broken) {
         CmeEncPacket pkt;
-        int r = cme__encoder_receive(slot->enc, &pkt);
+        int r = encoder_receive(w, slot, &pkt);
         if (r == CME_EAGAIN && !until_eof)
             break;
         if (r == CME_EAGAIN)
@@ -808,7 +843,7 @@ static int send_frame(Worker *w, CmeEncSlot *slot, const AVFrame *f, uint32_t ch
             ef.strides[i] = dst->linesize[i];
         }
     }
-    int ret = cme__encoder_send(slot->enc, &ef);
+    int ret = encoder_send(w, slot, &ef);
     if (ret < 0) {
         snprintf(w->err, sizeof(w->err), "%s: the encoder on %s refused a frame: %s",
                  rung->set.name, w->dev.id, cme_strerror(ret));
@@ -935,7 +970,7 @@ static void encode_chunk(Worker *w, CmeEncSlot *slot, CmeChunk *c, int attempt, 
  * without their packets mean the encoder lost frames. */
 static void flush_slot(Worker *w, CmeEncSlot *slot)
 {
-    int r = cme__encoder_send(slot->enc, NULL);
+    int r = encoder_send(w, slot, NULL);
     if (r < 0) {
         char msg[256];
         snprintf(msg, sizeof(msg), "%s: the end-of-stream flush of the encoder on %s failed: %s",

@@ -93,6 +93,20 @@ check "stall: segment 2 was written once, by the retry" \
   "$(count_events "$WORK/stall.jsonl" segment '"attempts":2')" -ge 1
 complete stall
 
+# An encoder that never returns (a wedged library: SVT-AV1 1.4.1 once blocked in
+# send_picture forever) must not hang the job: after 5 x stall_seconds inside one call
+# the worker is given up and the job fails, naming the rung and the device.
+SECONDS=0
+job wedged '{ backend = "fault", id = "f", sessions = 1, threads = 1, options = "stall@2:3600" }' \
+  'stall_seconds = 1,'
+check "wedged: exit 1 within seconds, not an hour (got $RC after ${SECONDS} s)" \
+  test "$RC" -eq 1 -a "$SECONDS" -lt 60
+check "wedged: stderr names the rung, the device and the wait" \
+  grep -q "^cmafeng: 180p: the encoder on f has not returned from a call for [0-9]* s (stall_seconds = 1): worker 1 is given up" \
+  "$WORK/wedged.err"
+check "wedged: the done event says ok = false" has_event "$WORK/wedged.jsonl" done '"ok":false'
+check "wedged: no manifest for a failed job" test ! -e "$WORK/wedged/master.m3u8"
+
 # 5. Garbage instead of a temporal unit: a malformed bitstream fails the attempt. One
 # instance, and an early segment: its packets come back while later chunks still encode.
 # (A failure found while the last open instance of a rung drains at the very end cannot be
