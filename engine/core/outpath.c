@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "cmafeng/common.h"
+#include "core/file.h"
 #include "core/outpath.h"
 
 static int fits(int len, size_t n)
@@ -35,4 +36,21 @@ int cme__outpath_segment(char *out, size_t n, const char *dir, const char *rendi
     char name[64];
     int r = cme__outname_segment(name, sizeof(name), number, ext);
     return r < 0 ? r : cme__outpath(out, n, dir, rendition, name);
+}
+
+int cme__outfile_write(const char *dir, const char *rendition, const char *file, const CmeBuf *b,
+                       char *err, size_t errlen)
+{
+    char path[2300];
+    int r = cme__outpath(path, sizeof(path), dir, rendition, file);
+    if (r < 0) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return r;
+    }
+    r = cme__buf_status(b);
+    if (r < 0) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return r;
+    }
+    return cme__file_write_atomic(path, b->data, b->size, err, errlen);
 }

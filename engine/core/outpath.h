@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
+
 #define CME_OUT_INIT "init.mp4"
 #define CME_OUT_MEDIA_PLAYLIST "index.m3u8"
 #define CME_OUT_MASTER_PLAYLIST "master.m3u8"
@@ -37,6 +39,11 @@
 /* "<dir>/<rendition>/<file>", or "<dir>/<file>" when rendition is NULL. 0, or CME_EINVAL
  * when the path does not fit in n bytes (out then holds a truncated path for messages). */
 int cme__outpath(char *out, size_t n, const char *dir, const char *rendition, const char *file);
+/* Writes b atomically (core/file.h) as cme__outpath(dir, rendition, file) names it: 0, or a
+ * negative CME_E* with err naming the path (too long, a buffer that ran out of memory, the
+ * write's own failure). */
+int cme__outfile_write(const char *dir, const char *rendition, const char *file, const CmeBuf *b,
+                       char *err, size_t errlen);
 /* "<dir>/<name>.<ext>": a file named for its rendition (<rung>.mp4, ondemand/<name>.vtt). */
 int cme__outpath_named(char *out, size_t n, const char *dir, const char *name, const char *ext);
 /* The file name of segment `number` (from 1) with extension ext ("m4s", "vtt"). */

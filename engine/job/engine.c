@@ -1212,23 +1212,6 @@ void cme_engine_cancel(CmeEngine *e, const char *why)
 
 /* --- manifests ----------------------------------------------------------------------- */
 
-static int write_buf(const char *dir, const char *sub, const char *name, CmeBuf *b, char *err,
-                     size_t errlen)
-{
-    char path[2200];
-    int r = cme__outpath(path, sizeof(path), dir, sub, name);
-    if (r < 0) {
-        snprintf(err, errlen, "%s: path too long", path);
-        return r;
-    }
-    r = cme__buf_status(b);
-    if (r < 0) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        return r;
-    }
-    return cme__file_write_atomic(path, b->data, b->size, err, errlen);
-}
-
 /* Peak (max over segments, RFC 8216 4.3.4.2) and average bit rates of a rendition. */
 static void bandwidth(CmeRendition *rep)
 {
@@ -1255,7 +1238,7 @@ static int write_media_playlist(CmeJob *job, CmeRendition *rep, char *err, size_
     CmeBuf b = { 0 };
     int r = cme_hls_write_media(&b, rep);
     if (r == 0)
-        r = write_buf(job->output, rep->name, CME_OUT_MEDIA_PLAYLIST, &b, err, errlen);
+        r = cme__outfile_write(job->output, rep->name, CME_OUT_MEDIA_PLAYLIST, &b, err, errlen);
     cme__buf_free(&b);
     return r;
 }
@@ -1331,14 +1314,14 @@ static int write_manifests(CmeJob *job, char *err, size_t errlen)
         CmeBuf b = { 0 };
         r = cme_hls_write_master(&b, reps, nb);
         if (r == 0)
-            r = write_buf(job->output, NULL, CME_OUT_MASTER_PLAYLIST, &b, err, errlen);
+            r = cme__outfile_write(job->output, NULL, CME_OUT_MASTER_PLAYLIST, &b, err, errlen);
         cme__buf_free(&b);
     }
     if (r == 0) {
         CmeBuf b = { 0 };
         r = cme_dash_write_mpd(&b, reps, nb);
         if (r == 0)
-            r = write_buf(job->output, NULL, CME_OUT_MPD, &b, err, errlen);
+            r = cme__outfile_write(job->output, NULL, CME_OUT_MPD, &b, err, errlen);
         cme__buf_free(&b);
     }
     /* DASH on demand: one indexed file per rendition and its own MPD. */

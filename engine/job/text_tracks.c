@@ -53,16 +53,6 @@ static int to_webvtt(const CmeSubtitleTrack *t, Cues *out)
     return 0;
 }
 
-static int write_file(const char *dir, const char *name, const CmeBuf *b, char *err, size_t errlen)
-{
-    char path[2300];
-    if (cme__outpath(path, sizeof(path), dir, NULL, name) < 0) {
-        snprintf(err, errlen, "%s/%s: path too long", dir, name);
-        return CME_EINVAL;
-    }
-    return cme__file_write_atomic(path, b->data, b->size, err, errlen);
-}
-
 /* Writes one track's segments and sidecar file and fills its rendition. */
 static int write_track(const char *out_dir, CmeTextExtra *x, int k, const CmeSubtitleTrack *st,
                        const CmeSegmentEntry *video, size_t nb_video, uint32_t video_ts, char *err,
@@ -97,7 +87,7 @@ static int write_track(const char *out_dir, CmeTextExtra *x, int k, const CmeSub
         cme__outname_segment(name, sizeof(name), (uint32_t)(i + 1), "vtt");
         r = cme__webvtt_write(&b, t.cues, t.nb, from, to, 1);
         if (r == 0)
-            r = write_file(dir, name, &b, err, errlen);
+            r = cme__outfile_write(dir, NULL, name, &b, err, errlen);
         x->segments[k][i] = (CmeSegmentEntry){ video[i].start, video[i].duration, b.size };
         cme__buf_free(&b);
     }
@@ -105,7 +95,7 @@ static int write_track(const char *out_dir, CmeTextExtra *x, int k, const CmeSub
         CmeBuf b = { 0 };
         r = cme__webvtt_write(&b, t.cues, t.nb, 0, 0, 0);
         if (r == 0)
-            r = write_file(dir, CME_OUT_SUBTITLES, &b, err, errlen);
+            r = cme__outfile_write(dir, NULL, CME_OUT_SUBTITLES, &b, err, errlen);
         cme__buf_free(&b);
     }
     cues_free(&t);

@@ -32,16 +32,6 @@ static int add_entry(CmeAudioPassResult *res, const CmeSegmentEntry *e)
     return 0;
 }
 
-static int write_file(const char *dir, const char *name, const CmeBuf *b, char *err, size_t errlen)
-{
-    char path[2200];
-    if (cme__outpath(path, sizeof(path), dir, NULL, name) < 0) {
-        snprintf(err, errlen, "%s/%s: path too long", dir, name);
-        return CME_EINVAL;
-    }
-    return cme__file_write_atomic(path, b->data, b->size, err, errlen);
-}
-
 static int write_segment(const char *dir, const CmeAudioSeg *s, CmeAudioPassResult *res, char *err,
                          size_t errlen)
 {
@@ -53,7 +43,7 @@ static int write_segment(const char *dir, const CmeAudioSeg *s, CmeAudioPassResu
     cme__outname_segment(name, sizeof(name), info.sequence_number, "m4s");
     int r = cme_mux_write_segment(&b, &info, s->samples, s->nb, s->data, s->size);
     if (r == 0)
-        r = write_file(dir, name, &b, err, errlen);
+        r = cme__outfile_write(dir, NULL, name, &b, err, errlen);
     uint64_t duration = 0;
     for (size_t i = 0; i < s->nb; i++)
         duration += s->samples[i].duration;
@@ -82,7 +72,7 @@ static int write_init(const char *dir, CmeAudio *a, const CmeAudioSettings *s, c
     CmeBuf b = { 0 };
     int r = cme_mux_write_init_audio(&b, &t);
     if (r == 0)
-        r = write_file(dir, CME_OUT_INIT, &b, err, errlen);
+        r = cme__outfile_write(dir, NULL, CME_OUT_INIT, &b, err, errlen);
     else
         snprintf(err, errlen, "%s/init.mp4: the track cannot be described (%s)", dir,
                  cme_strerror(r));
