@@ -896,15 +896,19 @@ int cme_engine_next_event(CmeEngine *e, CmeEvent *ev, int timeout_ms)
  * Workers stuck inside one encoder call for 5 x stall_seconds: the chunk failed with reason
  * stall after stall_seconds already (and a library that comes back later gets a retry), but
  * one that has not come back after five times as long is taken for wedged (SVT-AV1 1.4.1
- * blocked in send_picture forever, its threads idle). Waiting would hang the job for good, so the
- * worker is given up: the job fails naming the rung and the device, the worker counts as gone, and
- * it leaves without touching anything should the call ever return. Its lease stays taken: that
- * session is stuck. Runs even on a failed job, whose end waits for its threads.
+ * blocked in send_picture forever, its threads idle); on a failed or cancelled job, whose
+ * end waits for its threads, after stall_seconds. Waiting would hang the job for good, so
+ * the worker is given up: the job fails naming the rung and the device, the worker counts
+ * as gone, and it leaves without touching anything should the call ever return. Its lease
+ * stays taken: that session is stuck.
  */
 static void abandon_wedged(CmeJob *job)
 {
     const long long now = (long long)(cme__now() * 1e6);
-    const long long limit = (long long)(5 * job->stall_seconds * 1e6);
+    /* A job already failed or cancelled (SIGTERM) waits only for calls that are not
+     * stalls yet: the first Ctrl-C must not take 5 x stall_seconds. */
+    const double factor = atomic_load(&job->failed) ? 1 : 5;
+    const long long limit = (long long)(factor * job->stall_seconds * 1e6);
     for (int i = 0; job->calls && i < job->nb_workers; i++) {
         CmeWorkerCall *c = &job->calls[i];
         const long long since = atomic_load(&c->since_us);

@@ -107,6 +107,29 @@ check "wedged: stderr names the rung, the device and the wait" \
 check "wedged: the done event says ok = false" has_event "$WORK/wedged.jsonl" done '"ok":false'
 check "wedged: no manifest for a failed job" test ! -e "$WORK/wedged/master.m3u8"
 
+# SIGTERM on a job whose encoder is wedged: the cancelled job gives the worker up as soon as
+# its call is a stall (stall_seconds = 2), not after 5 x stall_seconds (10 s).
+cat >"$WORK/wedged_term.lua" <<LUA
+return {
+  source = arg[1], output = arg[2], segment_seconds = 0.5, stall_seconds = 2,
+  devices = { { backend = "fault", id = "f", sessions = 1, threads = 1, options = "stall@2:3600" } },
+  video = { ladder = { { width = 320, height = 180, preset = 12, crf = 40 } } },
+}
+LUA
+SECONDS=0
+"$CMAFENG" run "$WORK/wedged_term.lua" -- "$SRC" "$WORK/wedged_term" 2>"$WORK/wedged_term.err" &
+pid=$!
+sleep 3
+kill -TERM "$pid"
+set +e
+wait "$pid"
+RC=$?
+set -e
+check "wedged + SIGTERM: exit 130 before the 10 s give-up (got $RC after ${SECONDS} s)" \
+  test "$RC" -eq 130 -a "$SECONDS" -lt 9
+check "wedged + SIGTERM: stderr says it was interrupted" \
+  grep -q "^cmafeng: interrupted" "$WORK/wedged_term.err"
+
 # 5. Garbage instead of a temporal unit: a malformed bitstream fails the attempt. One
 # instance, and an early segment: its packets come back while later chunks still encode.
 # (A failure found while the last open instance of a rung drains at the very end cannot be
