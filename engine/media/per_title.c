@@ -448,47 +448,6 @@ static int check_args(int frames, int ref_width, int ref_height, int preset,
     return 0;
 }
 
-int cme_probe_encodes(const char *path, double start, int frames, int ref_width, int ref_height,
-                      int preset, CmeProbeEncode *probes, int nb_probes, double *seconds, char *err,
-                      size_t errlen)
-{
-    if (!path || !probes || nb_probes <= 0 || !seconds || !err || errlen == 0)
-        return CME_EINVAL;
-    err[0] = '\0';
-    int r = check_args(frames, ref_width, ref_height, preset, probes, nb_probes, err, errlen);
-    if (r < 0)
-        return r;
-    Window w = { 0 };
-    r = read_window(path, start, frames, ref_width, ref_height, &w, err, errlen);
-    if (r < 0) {
-        window_free(&w);
-        return r;
-    }
-    *seconds = w.n / w.fps;
-    Packets pk = { 0 };
-    for (int i = 0; i < nb_probes && r == 0; i++) {
-        CmeProbeEncode *p = &probes[i];
-        double t0 = now_seconds();
-        pk.size = 0;
-        pk.n = 0;
-        p->device[0] = '\0';
-        CmeEncoder *e = NULL;
-        r = open_probe(&w, preset, 0, p, &e, err, errlen);
-        if (r == 0)
-            r = encode_window(e, &w, p, &pk, err, errlen);
-        cme__encoder_close(&e);
-        if (r == 0) {
-            p->bytes = pk.size;
-            r = measure(&w, &pk, p, err, errlen);
-        }
-        p->encode_seconds = now_seconds() - t0;
-    }
-    free(pk.data);
-    free(pk.ends);
-    window_free(&w);
-    return r;
-}
-
 /* --- on the job's devices, in parallel ----------------------------------------------- */
 
 /* One probe of a batch: its session, its open encoder, its thread's results. */
@@ -600,4 +559,36 @@ int cme__probe_encodes_batched(const char *path, double start, int frames, int r
     free(slots);
     window_free(&w);
     return r;
+}
+
+/* The plain cme_probe_encodes: one probe after another, each on a session of its own (no
+ * device pool, the library's default threads). */
+static int unleased_acquire(void *opaque, CmeProbeSession *s, int timeout_ms)
+{
+    (void)opaque;
+    (void)timeout_ms;
+    *s = (CmeProbeSession){ .handle = 0, .threads = 0, .id = "" };
+    return 0;
+}
+
+static int unleased_try_acquire(void *opaque, CmeProbeSession *s)
+{
+    return unleased_acquire(opaque, s, 0);
+}
+
+static void unleased_release(void *opaque, CmeProbeSession *s)
+{
+    (void)opaque;
+    s->handle = -1;
+}
+
+int cme_probe_encodes(const char *path, double start, int frames, int ref_width, int ref_height,
+                      int preset, CmeProbeEncode *probes, int nb_probes, double *seconds, char *err,
+                      size_t errlen)
+{
+    const CmeProbeSessionSource unleased = { .acquire = unleased_acquire,
+                                             .try_acquire = unleased_try_acquire,
+                                             .release = unleased_release };
+    return cme__probe_encodes_batched(path, start, frames, ref_width, ref_height, preset, probes,
+                                      nb_probes, 1, -1, &unleased, seconds, err, errlen);
 }
