@@ -15,6 +15,20 @@ done
 
 ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
 not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $*"; }
+# eq DESCRIPTION GOT WANT: ok when GOT is WANT, else says both.
+eq() { if [ "$2" = "$3" ]; then ok "$1: $2"; else not_ok "$1: got '$2', want '$3'"; fi; }
+# run_ok NAME RECIPE SOURCE OUT: cmafeng run must exit 0 (stderr in $WORK/NAME.err); the
+# test ends there when it does not, as nothing after it could pass.
+run_ok() {
+  if "$CMAFENG" run "$2" -o "$4" -- "$3" 2>"$WORK/$1.err"; then
+    ok "$1: cmafeng run exits 0"
+  else
+    cat "$WORK/$1.err"
+    not_ok "$1: cmafeng run exits 0"
+    finish
+    exit 1
+  fi
+}
 check() { # check DESCRIPTION COMMAND...
   local d=$1; shift
   if "$@"; then ok "$d"; else not_ok "$d"; fi

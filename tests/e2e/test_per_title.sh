@@ -12,7 +12,6 @@
 source "$(dirname "$0")/lib.sh"
 
 BIN_DIR=${CME_BINARY_DIR:-$(dirname "$CMAFENG")}
-eq() { if [ "$2" = "$3" ]; then ok "$1: $2"; else not_ok "$1: got '$2', want '$3'"; fi; }
 export SVT_LOG=1
 
 ffmpeg -v error -y -f lavfi -i "testsrc=s=640x360:r=25:d=3" -c:v libx264 -preset ultrafast \

@@ -8,7 +8,6 @@
 #  - the shipped recipes/per_title.lua on a short clip: no warning, every probe on "cpu".
 source "$(dirname "$0")/lib.sh"
 export SVT_LOG=1
-eq() { if [ "$2" = "$3" ]; then ok "$1: $2"; else not_ok "$1: got '$2', want '$3'"; fi; }
 
 ffmpeg -v error -y -f lavfi -i "testsrc2=s=640x360:r=25:d=1" -c:v libx264 -preset ultrafast \
   -crf 12 "$WORK/src.mkv"

@@ -23,10 +23,6 @@ fprobe() { # fprobe FILE STREAM ENTRY
 probe_json() { # probe_json NAME: runs cmafeng probe --json on $WORK/NAME into NAME.json
   "$CMAFENG" probe --json "$WORK/$1" >"$WORK/$1.json"
 }
-eq() { # eq DESCRIPTION GOT WANT
-  if [ "$2" = "$3" ]; then ok "$1: $2"; else not_ok "$1: got '$2', want '$3'"; fi
-}
-
 ff() { ffmpeg -v error -y "$@"; }
 
 # Anamorphic PAL 16:9: 720x576 stored, SAR 64:45, shown 1024x576.

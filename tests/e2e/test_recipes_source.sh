@@ -11,17 +11,6 @@
 #    in report.json, and the job still runs.
 source "$(dirname "$0")/lib.sh"
 
-eq() { if [ "$2" = "$3" ]; then ok "$1: $2"; else not_ok "$1: got '$2', want '$3'"; fi; }
-run_ok() { # run_ok NAME RECIPE SOURCE OUT
-  if "$CMAFENG" run "$2" -o "$4" -- "$3" 2>"$WORK/$1.err"; then
-    ok "$1: cmafeng run exits 0"
-  else
-    cat "$WORK/$1.err"
-    not_ok "$1: cmafeng run exits 0"
-    finish
-    exit 1
-  fi
-}
 
 # --- HDR10 ---
 ffmpeg -v error -y -f lavfi -i testsrc2=s=320x180:r=25:d=1 -c:v libx265 -preset ultrafast \

@@ -10,17 +10,6 @@
 #  - a 4:2:2 source turned a quarter: refused, naming the pixel format.
 source "$(dirname "$0")/lib.sh"
 
-eq() { if [ "$2" = "$3" ]; then ok "$1: $2"; else not_ok "$1: got '$2', want '$3'"; fi; }
-run_ok() { # run_ok NAME RECIPE SOURCE OUT
-  if "$CMAFENG" run "$2" -o "$4" -- "$3" 2>"$WORK/$1.err"; then
-    ok "$1: cmafeng run exits 0"
-  else
-    cat "$WORK/$1.err"
-    not_ok "$1: cmafeng run exits 0"
-    finish
-    exit 1
-  fi
-}
 # psnr A B SIZE: mean luma+chroma PSNR of two files' frames, both scaled to SIZE (the first
 # file is decoded without autorotate: it is our output and has no matrix).
 psnr() {
